@@ -1,0 +1,112 @@
+//! The store's error type, with a kind that separates "try again" from "fix
+//! the deployment".
+
+use std::fmt;
+
+/// What went wrong, for callers that react differently to each case and for
+/// tests, which assert on the kind and never on the message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// JetStream could not be reached or did not answer in time. Transient:
+    /// retrying later may succeed.
+    Unavailable,
+    /// JetStream answered with an error (e.g. it refused the stream config,
+    /// or is not enabled for this account). Needs a person to look.
+    JetStream,
+    /// The event stream exists but with settings that would break the log's
+    /// guarantees (deletes or purges allowed, a retention limit...). We never
+    /// change those silently; see [`StoreError::mismatches`].
+    StreamMismatch,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unavailable => "JetStream unavailable",
+            Self::JetStream => "JetStream error",
+            Self::StreamMismatch => "event stream has unsafe settings",
+        })
+    }
+}
+
+/// One setting of the existing stream that differs from what the event log
+/// requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The setting's name as in the NATS stream config (`deny_delete`, ...),
+    /// so an operator can find it in `nats stream info`.
+    pub setting: &'static str,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is {}, must be {}",
+            self.setting, self.actual, self.expected
+        )
+    }
+}
+
+/// An error from the event store.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+    mismatches: Vec<Mismatch>,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl StoreError {
+    pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            mismatches: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        kind: StoreErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            source: Some(Box::new(source)),
+            ..Self::new(kind, message)
+        }
+    }
+
+    pub(crate) fn stream_mismatch(stream: &str, mismatches: Vec<Mismatch>) -> Self {
+        let listed: Vec<String> = mismatches.iter().map(Mismatch::to_string).collect();
+        Self {
+            mismatches,
+            ..Self::new(
+                StoreErrorKind::StreamMismatch,
+                format!(
+                    "stream {stream} exists with settings the event log cannot run on: {}; \
+                     stod will not change them itself, since that could hide a tampered log. \
+                     Inspect it with `nats stream info {stream}` and fix it deliberately",
+                    listed.join("; ")
+                ),
+            )
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// For [`StoreErrorKind::StreamMismatch`]: each offending setting. Empty
+    /// for other kinds.
+    pub fn mismatches(&self) -> &[Mismatch] {
+        &self.mismatches
+    }
+}

@@ -1,0 +1,34 @@
+//! The JetStream side of stod's event log.
+//!
+//! Every event stod records lives in one JetStream stream, [`STREAM_NAME`],
+//! with one subject per case ([`case_subject`]). The stream is the system of
+//! record, so its definition ([`stream_config`]) makes the server itself
+//! refuse deletes, purges and rollups, and sets no retention limit.
+//!
+//! ```no_run
+//! # async fn example(client: async_nats::Client) -> Result<(), stod_store::StoreError> {
+//! let js = async_nats::jetstream::new(client);
+//! let stream = stod_store::ensure_stream(&js, &stod_store::EventLogConfig::default()).await?;
+//! # drop(stream);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`stream`]: the stream's name, subjects and config; [`ensure_stream`].
+//! - [`error`]: [`StoreError`] with a [`StoreErrorKind`].
+//!
+//! # What it does not do (yet)
+//!
+//! Publishing and reading events come in later issues. It never encodes or
+//! decodes events itself: that is `stod-events`, the contract.
+
+pub mod error;
+pub mod stream;
+
+pub use error::{Mismatch, StoreError, StoreErrorKind};
+pub use stream::{
+    case_subject, check_stream_config, ensure_stream, stream_config, EventLogConfig, STREAM_NAME,
+    STREAM_SUBJECTS, SUBJECT_PREFIX,
+};

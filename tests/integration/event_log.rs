@@ -1,0 +1,243 @@
+//! The event stream on a real server: its settings, the server refusing to
+//! rewrite history, deduplication, and durability across a crash.
+
+use std::time::Duration;
+
+use async_nats::jetstream::context::UpdateStreamErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{
+    DeleteMessageErrorKind, DiscardPolicy, PurgeErrorKind, RetentionPolicy, StorageType, Stream,
+};
+use async_nats::jetstream::{Context, ErrorCode};
+use stod_store::{
+    case_subject, ensure_stream, stream_config, EventLogConfig, StoreErrorKind, STREAM_NAME,
+    STREAM_SUBJECTS,
+};
+use stod_tests::{TestNats, TestResult};
+use uuid::Uuid;
+
+/// What nats-server 2.15 answers to a delete or purge on a deny_delete /
+/// deny_purge stream: the generic "delete failed" and "purge failed" codes
+/// (descriptions "message delete not permitted" and "stream purge not
+/// permitted", status 500). async-nats 0.51 has no more specific constants.
+const MESSAGE_DELETE_NOT_PERMITTED: ErrorCode = ErrorCode::STREAM_MESSAGE_DELETE_FAILED;
+const PURGE_NOT_PERMITTED: ErrorCode = ErrorCode::STREAM_PURGE_FAILED;
+
+/// Publishes `count` events to one case and waits for each ack.
+async fn publish_events(js: &Context, case: &Uuid, count: usize) -> TestResult<Vec<u64>> {
+    let mut sequences = Vec::with_capacity(count);
+    for i in 0..count {
+        let ack = js
+            .publish(case_subject(case), format!("event {i}").into())
+            .await?
+            .await?;
+        sequences.push(ack.sequence);
+    }
+    Ok(sequences)
+}
+
+/// The stream's message count as the server reports it now.
+async fn message_count(stream: &mut Stream) -> TestResult<u64> {
+    Ok(stream.info().await?.state.messages)
+}
+
+#[tokio::test]
+async fn stream_is_created_with_the_required_settings() -> TestResult {
+    let nats = TestNats::start().await?;
+    ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+
+    // Read back from the server, not from what ensure_stream returned.
+    let mut stream = nats.js.get_stream(STREAM_NAME).await?;
+    let config = stream.info().await?.config.clone();
+    assert_eq!(config.name, STREAM_NAME);
+    assert_eq!(config.subjects, vec![STREAM_SUBJECTS.to_owned()]);
+    assert_eq!(config.storage, StorageType::File);
+    assert_eq!(config.retention, RetentionPolicy::Limits);
+    assert!(config.deny_delete, "deny_delete");
+    assert!(config.deny_purge, "deny_purge");
+    assert!(!config.allow_rollup, "allow_rollup");
+    assert_eq!(config.max_messages, -1);
+    assert_eq!(config.max_bytes, -1);
+    assert_eq!(config.max_messages_per_subject, -1);
+    assert_eq!(config.max_age, Duration::ZERO);
+    assert_eq!(config.discard, DiscardPolicy::New);
+    assert_eq!(config.duplicate_window, Duration::from_secs(600));
+    assert_eq!(config.max_message_size, 64 * 1024);
+    assert!(config.allow_atomic_publish, "allow_atomic");
+    assert!(!config.allow_message_ttl, "allow_msg_ttl");
+    assert_eq!(config.num_replicas, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_refuses_to_delete_a_message() -> TestResult {
+    let nats = TestNats::start().await?;
+    let mut stream = ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    let sequences = publish_events(&nats.js, &Uuid::new_v4(), 3).await?;
+
+    let err = stream
+        .delete_message(sequences[1])
+        .await
+        .expect_err("deny_delete must make the server refuse");
+    match err.kind() {
+        DeleteMessageErrorKind::JetStream(js_err) => {
+            assert_eq!(js_err.error_code(), MESSAGE_DELETE_NOT_PERMITTED);
+        }
+        other => panic!("expected a JetStream refusal, got {other:?}"),
+    }
+
+    assert_eq!(message_count(&mut stream).await?, 3);
+    let kept = stream.get_raw_message(sequences[1]).await?;
+    assert_eq!(kept.payload, "event 1");
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_refuses_to_purge() -> TestResult {
+    let nats = TestNats::start().await?;
+    let mut stream = ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    let case = Uuid::new_v4();
+    publish_events(&nats.js, &case, 3).await?;
+
+    let whole = stream
+        .purge()
+        .await
+        .expect_err("deny_purge must refuse a purge");
+    // A purge of one case's subject is still a purge.
+    let one_case = stream
+        .purge()
+        .filter(case_subject(&case))
+        .await
+        .expect_err("deny_purge must refuse a filtered purge");
+    for err in [whole, one_case] {
+        match err.kind() {
+            PurgeErrorKind::JetStream(js_err) => {
+                assert_eq!(js_err.error_code(), PURGE_NOT_PERMITTED);
+            }
+            other => panic!("expected a JetStream refusal, got {other:?}"),
+        }
+    }
+
+    assert_eq!(message_count(&mut stream).await?, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_refuses_to_lift_deny_delete_or_deny_purge() -> TestResult {
+    let nats = TestNats::start().await?;
+    ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+
+    let mut allow_deletes = stream_config(&EventLogConfig::default());
+    allow_deletes.deny_delete = false;
+    let mut allow_purges = stream_config(&EventLogConfig::default());
+    allow_purges.deny_purge = false;
+
+    for config in [allow_deletes, allow_purges] {
+        let err = nats
+            .js
+            .update_stream(config)
+            .await
+            .expect_err("the server must not let an update lift the protection");
+        match err.kind() {
+            UpdateStreamErrorKind::JetStream(js_err) => {
+                assert_eq!(js_err.error_code(), ErrorCode::STREAM_INVALID_CONFIG);
+            }
+            other => panic!("expected a JetStream refusal, got {other:?}"),
+        }
+    }
+
+    let mut stream = nats.js.get_stream(STREAM_NAME).await?;
+    let config = &stream.info().await?.config;
+    assert!(config.deny_delete && config.deny_purge);
+    Ok(())
+}
+
+#[tokio::test]
+async fn ensure_stream_on_a_correct_stream_changes_nothing() -> TestResult {
+    let nats = TestNats::start().await?;
+    let cfg = EventLogConfig::default();
+    let mut first = ensure_stream(&nats.js, &cfg).await?;
+    publish_events(&nats.js, &Uuid::new_v4(), 2).await?;
+    let before = first.info().await?.clone();
+
+    let mut second = ensure_stream(&nats.js, &cfg).await?;
+    let after = second.info().await?.clone();
+    // Same stream (not recreated), same config, same contents.
+    assert_eq!(after.created, before.created);
+    assert_eq!(after.config, before.config);
+    assert_eq!(after.state.messages, 2);
+    assert_eq!(after.state.last_sequence, before.state.last_sequence);
+    Ok(())
+}
+
+#[tokio::test]
+async fn ensure_stream_refuses_a_stream_that_allows_deletes() -> TestResult {
+    let nats = TestNats::start().await?;
+    let mut loose = stream_config(&EventLogConfig::default());
+    loose.deny_delete = false;
+    nats.js.create_stream(loose).await?;
+
+    let err = ensure_stream(&nats.js, &EventLogConfig::default())
+        .await
+        .expect_err("a stream allowing deletes must be refused");
+    assert_eq!(err.kind(), StoreErrorKind::StreamMismatch);
+    let settings: Vec<&str> = err.mismatches().iter().map(|m| m.setting).collect();
+    assert_eq!(settings, vec!["deny_delete"]);
+
+    // Refused, not "repaired": the stream is as it was.
+    let mut stream = nats.js.get_stream(STREAM_NAME).await?;
+    assert!(!stream.info().await?.config.deny_delete);
+    Ok(())
+}
+
+#[tokio::test]
+async fn acked_event_survives_sigkill_and_restart() -> TestResult {
+    let mut nats = TestNats::start().await?;
+    assert!(
+        nats.server.options().sync_always,
+        "the default must fsync before acking"
+    );
+    ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    let case = Uuid::new_v4();
+    let ack = nats
+        .js
+        .publish(case_subject(&case), "opened".into())
+        .await?
+        .await?;
+
+    nats.server.kill().await?;
+    nats.server.restart().await?;
+    nats.reconnect().await?;
+
+    let mut stream = ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    assert_eq!(message_count(&mut stream).await?, 1);
+    let message = stream.get_raw_message(ack.sequence).await?;
+    assert_eq!(message.subject.as_str(), case_subject(&case));
+    assert_eq!(message.payload, "opened");
+    Ok(())
+}
+
+#[tokio::test]
+async fn same_msg_id_within_the_window_is_stored_once() -> TestResult {
+    let nats = TestNats::start().await?;
+    let mut stream = ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    let subject = case_subject(&Uuid::new_v4());
+    let event_id = Uuid::now_v7().to_string();
+
+    let send = || {
+        nats.js.send_publish(
+            subject.clone(),
+            PublishMessage::build()
+                .payload("opened".into())
+                .message_id(&event_id),
+        )
+    };
+    let first = send().await?.await?;
+    let retry = send().await?.await?;
+
+    assert!(!first.duplicate);
+    assert!(retry.duplicate, "the server must recognise the retry");
+    assert_eq!(retry.sequence, first.sequence);
+    assert_eq!(message_count(&mut stream).await?, 1);
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! stod's integration tests, in one binary (see `tests/Cargo.toml`).
+//!
+//! Every test starts its own real nats-server through `stod-nats-server`;
+//! run `scripts/install-nats-server` once first.
+
+mod event_log;
+mod nats_server;
