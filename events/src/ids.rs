@@ -1,22 +1,46 @@
 //! Identifiers and time values as they are written into the log.
 //!
-//! Each type pins its own wire representation (`#[serde(from/into)]` to a primitive), so
-//! the bytes in the log depend on this file, not on how `uuid` or `chrono` choose to
-//! serialise themselves in some future release.
+//! Each type pins its own wire representation, so the bytes in the log depend on this
+//! file, not on how `uuid` or `chrono` choose to serialise themselves in some future
+//! release. Binary formats (the log) get a primitive; human-readable ones (the JSON of
+//! requests and replies) get the usual text form: uuid strings, `2025-03-14`, RFC 3339.
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(from = "[u8; 16]", into = "[u8; 16]")]
+        ///
+        /// Wire form: the 16 bytes of the uuid.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(Uuid);
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(&self.0)
+                } else {
+                    self.0.into_bytes().serialize(s)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    Uuid::parse_str(&s).map(Self).map_err(D::Error::custom)
+                } else {
+                    <[u8; 16]>::deserialize(d).map(Self::from)
+                }
+            }
+        }
 
         impl $name {
             /// A new time-ordered (UUIDv7) identifier.
@@ -91,10 +115,32 @@ uuid_id!(
 
 /// A business date (`occurred_on`): the day the case worker says something happened.
 ///
-/// Wire form: days since 1970-01-01 as `i32`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i32", into = "i32")]
+/// Wire form: days since 1970-01-01 as `i32`. JSON: `"2025-03-14"`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Date(NaiveDate);
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(&self.0.format("%Y-%m-%d"))
+        } else {
+            i32::from(*self).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            s.parse().map_err(|_| {
+                D::Error::custom(format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14"))
+            })
+        } else {
+            Date::try_from(i32::deserialize(d)?).map_err(D::Error::custom)
+        }
+    }
+}
 
 const UNIX_EPOCH_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
     Some(d) => d,
@@ -158,10 +204,32 @@ impl FromStr for Date {
 
 /// A server-clock instant (`recorded_at`), always UTC.
 ///
-/// Wire form: microseconds since 1970-01-01T00:00:00Z as `i64`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+/// Wire form: microseconds since 1970-01-01T00:00:00Z as `i64`. JSON: RFC 3339 in UTC.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            self.as_micros().serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            let t = DateTime::parse_from_rfc3339(&s).map_err(D::Error::custom)?;
+            Timestamp::from_micros(t.timestamp_micros())
+                .ok_or_else(|| D::Error::custom("outside the calendar"))
+        } else {
+            Timestamp::try_from(i64::deserialize(d)?).map_err(D::Error::custom)
+        }
+    }
+}
 
 impl Timestamp {
     /// Now, truncated to the microsecond the wire form keeps, so a value survives an
@@ -322,6 +390,22 @@ mod tests {
         assert_eq!(i32::from(d), 1);
         assert_eq!(Date::try_from(-1).unwrap(), Date::from_ymd(1969, 12, 31).unwrap());
         assert!(Date::try_from(i32::MAX).is_err());
+    }
+
+    #[test]
+    fn json_forms_are_text() {
+        let d = Date::from_ymd(2025, 3, 14).unwrap();
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"2025-03-14\"");
+        assert_eq!(serde_json::from_str::<Date>("\"2025-03-14\"").unwrap(), d);
+        assert!(serde_json::from_str::<Date>("\"14/3/2025\"").is_err());
+        let id: CaseId = "01900000-0000-7000-8000-00000000cafe".parse().unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"01900000-0000-7000-8000-00000000cafe\"");
+        assert_eq!(serde_json::from_str::<CaseId>(&json).unwrap(), id);
+        let ts = Timestamp::from_micros(1_741_950_000_123_456).unwrap();
+        let json = serde_json::to_string(&ts).unwrap();
+        assert_eq!(json, "\"2025-03-14T11:00:00.123456Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ts);
     }
 
     #[test]
