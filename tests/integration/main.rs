@@ -5,3 +5,4 @@
 
 mod event_log;
 mod nats_server;
+mod write_path;

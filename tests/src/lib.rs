@@ -43,3 +43,145 @@ pub async fn connect(server: &NatsServer) -> TestResult<(Client, Context)> {
     let js = jetstream::new(client.clone());
     Ok((client, js))
 }
+
+/// A nats-server with one or more command-service instances on it (a queue group),
+/// as in production.
+pub struct TestSystem {
+    pub nats: TestNats,
+    pub services: Vec<stod_command::RunningService>,
+    pub options: stod_command::ServiceOptions,
+}
+
+impl TestSystem {
+    /// One server and one service instance with default options.
+    pub async fn start() -> TestResult<Self> {
+        Self::start_with(1, stod_command::ServiceOptions::default()).await
+    }
+
+    /// One server and `instances` service instances sharing the load.
+    pub async fn start_with(instances: usize, options: stod_command::ServiceOptions) -> TestResult<Self> {
+        let nats = TestNats::start().await?;
+        let mut system = Self { nats, services: Vec::new(), options };
+        for _ in 0..instances {
+            system.add_instance().await?;
+        }
+        Ok(system)
+    }
+
+    /// Starts one more service instance on its own connection.
+    pub async fn add_instance(&mut self) -> TestResult {
+        let client = async_nats::connect(self.nats.server.url()).await?;
+        self.services.push(stod_command::start(client, self.options.clone()).await?);
+        Ok(())
+    }
+
+    /// A client for `user` on its own connection, with short retries (tests should
+    /// fail fast, not wait out production backoff).
+    pub async fn client(&self, user: &str) -> TestResult<stod_client::Client> {
+        let client = stod_client::Client::connect(&self.nats.server.url(), stod_events::ids::UserId::parse(user)?)
+            .await?
+            .with_retry(stod_client::RetryPolicy {
+                request_timeout: std::time::Duration::from_secs(2),
+                retries: 10,
+                backoff: std::time::Duration::from_millis(50),
+            });
+        Ok(client)
+    }
+
+    /// Every event in the stream, in order, as stored.
+    pub async fn log(&self) -> TestResult<Vec<stod_store::StoredEvent>> {
+        read_log(&self.nats.js).await
+    }
+
+    /// Stops every service instance.
+    pub async fn shutdown(mut self) {
+        for s in self.services.drain(..) {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Every event in the event stream, decoded, in stream order.
+pub async fn read_log(js: &Context) -> TestResult<Vec<stod_store::StoredEvent>> {
+    let mut stream = js.get_stream(stod_store::STREAM_NAME).await?;
+    let last = stream.info().await?.state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        let msg = stream.get_raw_message(seq).await?;
+        out.push(stod_store::StoredEvent { stream_sequence: seq, sealed: stod_events::codec::decode(&msg.payload)? });
+    }
+    Ok(out)
+}
+
+/// Builders for commands in tests, with realistic codes from the default catalogue.
+pub mod journey {
+    use stod_events::case::{Action, Command, TrainingRef};
+    use stod_events::event::*;
+    use stod_events::ids::{Code, Date, EventId, ParticipantRef};
+
+    pub fn d(s: &str) -> Date {
+        s.parse().expect("test date")
+    }
+
+    pub fn code(s: &str) -> Code {
+        Code::parse(s).expect("test code")
+    }
+
+    pub fn at(date: &str, action: Action) -> Command {
+        Command::Record { occurred_on: d(date), action }
+    }
+
+    pub fn intake_of(participant: ParticipantRef) -> Action {
+        Action::Enroll {
+            participant,
+            gender: Gender::Woman,
+            registration: Registration::Consented(EnrolmentDetails {
+                municipality: code("2084"),
+                referrer: code("ame-ludvika"),
+                support_at_start: code("forsorjningsstod"),
+                birth_year: 1986,
+                region_of_birth: Some(RegionOfBirth::OutsideEurope),
+            }),
+        }
+    }
+
+    pub fn intake() -> Action {
+        intake_of(ParticipantRef::new())
+    }
+
+    pub fn place(site: &str) -> Action {
+        Action::StartPlacement { site: code(site), work_area: code("montering"), hours_per_week: 20 }
+    }
+
+    pub fn end_placement(n: u16) -> Action {
+        Action::EndPlacement { placement: PlacementNo(n), reason: PlacementEndReason::Completed }
+    }
+
+    pub fn start_training() -> Action {
+        Action::StartTraining { course: code("sfi"), provider: code("vbu-komvux") }
+    }
+
+    pub fn complete_training(n: u16) -> Action {
+        Action::CompleteTraining { training: TrainingRef::Started(TrainingNo(n)), hours: 60, credential_earned: true }
+    }
+
+    pub fn assess(score: u8) -> Action {
+        Action::AssessProgress {
+            instrument: code("work-star"),
+            assessor: Assessor::Joint,
+            scores: vec![AreaScore { area: code("stability"), score }],
+        }
+    }
+
+    pub fn exit_to_job() -> Action {
+        Action::Exit { outcome: ExitOutcome::EmploymentUnsubsidised, support_at_exit: Some(code("lon")) }
+    }
+
+    pub fn follow_up() -> Action {
+        Action::FollowUp { point: FollowUpPoint::Months3, status: FollowUpStatus::Employed }
+    }
+
+    pub fn retract(target: EventId) -> Command {
+        Command::Retract { target, reason: CorrectionReason::EntryError }
+    }
+}

@@ -18,6 +18,15 @@ pub enum StoreErrorKind {
     /// guarantees (deletes or purges allowed, a retention limit...). We never
     /// change those silently; see [`StoreError::mismatches`].
     StreamMismatch,
+    /// An append expected the case (or index entry) to be at one revision and
+    /// it had moved on: someone else wrote first. Reload, decide again.
+    Conflict,
+    /// No acknowledgement arrived in time. The write may or may not have been
+    /// stored: retry with the same message id, which never stores twice.
+    Timeout,
+    /// A message in the log or an index is not what stod wrote: it does not
+    /// decode. Nothing is decided on top of it.
+    Corrupt,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -26,6 +35,9 @@ impl fmt::Display for StoreErrorKind {
             Self::Unavailable => "JetStream unavailable",
             Self::JetStream => "JetStream error",
             Self::StreamMismatch => "event stream has unsafe settings",
+            Self::Conflict => "concurrent write",
+            Self::Timeout => "no acknowledgement in time (outcome unknown)",
+            Self::Corrupt => "undecodable data",
         })
     }
 }

@@ -17,15 +17,23 @@
 //! # Layout
 //!
 //! - [`stream`]: the stream's name, subjects and config; [`ensure_stream`].
+//! - [`log`]: [`EventStore`]: append one event to a case with optimistic
+//!   concurrency and deduplication, load a case, get one event.
+//! - [`kv`]: [`ParticipantIndex`] and [`ReferenceStore`], the shared indexes.
 //! - [`error`]: [`StoreError`] with a [`StoreErrorKind`].
 //!
-//! # What it does not do (yet)
+//! # What it does not do
 //!
-//! Publishing and reading events come in later issues. It never encodes or
-//! decodes events itself: that is `stod-events`, the contract.
+//! It decides nothing: the case rules are `stod-events`, and the codec that
+//! turns events into bytes is there too. This crate only moves bytes.
 
 pub mod error;
+pub mod kv;
+pub mod log;
 pub mod stream;
+
+pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
+pub use log::{Appended, EventStore, StoredEvent};
 
 pub use error::{Mismatch, StoreError, StoreErrorKind};
 pub use stream::{

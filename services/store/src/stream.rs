@@ -92,6 +92,9 @@ pub fn stream_config(cfg: &EventLogConfig) -> Config {
         num_replicas: cfg.replicas,
         // Group commit publishes several events as one atomic batch.
         allow_atomic_publish: true,
+        // Loading one case reads its subject with direct gets, which any replica
+        // may answer; a stale answer only costs a conflict and a retry.
+        allow_direct: true,
         ..Config::default()
     }
 }
@@ -190,6 +193,13 @@ pub fn check_stream_config(actual: &Config) -> Vec<Mismatch> {
         "allow_atomic",
         "true",
         actual.allow_atomic_publish.to_string(),
+    );
+    // Loading a case needs direct gets.
+    expect(
+        actual.allow_direct,
+        "allow_direct",
+        "true",
+        actual.allow_direct.to_string(),
     );
     out
 }

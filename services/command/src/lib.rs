@@ -1,0 +1,33 @@
+//! stod's command service: the only writer of the event log.
+//!
+//! For each command it loads the case from the log, runs the case rules
+//! (`stod_events::case::decide`), seals the event into its chain and appends it with
+//! optimistic concurrency. Losing a race means deciding again on the new state, so the
+//! loser gets the true answer ("already exited"), not a spurious error.
+//!
+//! # Layout
+//!
+//! - [`handler`]: one command from request to reply: idempotency, the participant
+//!   index, decide, append, retry.
+//! - [`cases`]: loading cases, with a cache that is safe to be stale.
+//! - [`serve`]: the NATS service endpoints (queue group `stod-command`).
+//!
+//! # What it does not do
+//!
+//! It reads no read model (projections are downstream of the log, never upstream of a
+//! decision), and it trusts no user named in a request body: `recorded_by` is the user
+//! token of the subject the request arrived on.
+
+pub mod cases;
+pub mod handler;
+pub mod serve;
+
+pub use handler::{Handler, HandlerConfig};
+pub use serve::{start, RunningService, ServiceOptions, StartError, QUEUE_GROUP};
+
+use stod_events::ids::Date;
+
+/// Today's date in Sweden, where every business date is stated.
+pub fn today_in_sweden() -> Date {
+    Date::new(chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive())
+}

@@ -1,0 +1,294 @@
+//! The JSON protocol between clients and stod's services over NATS request/reply.
+//!
+//! Any language with a NATS client can submit: send a [`CommandRequest`] as JSON to
+//! [`command_subject`] and read a [`CommandReply`]. Events in the log stay in the pinned
+//! binary codec; this JSON is only the conversation. `docs/protocol.md` shows examples.
+//!
+//! # Subjects
+//!
+//! - `stod.cmd.<user>.<kind>`: commands; `<kind>` is `record`, `correct` or `retract`.
+//!   The user is part of the subject so the server's permissions can bind it to
+//!   credentials; the service takes `recorded_by` from here, never from the body.
+//! - `stod.query.<user>.case`: one case's history ([`CaseQuery`] → [`CaseReply`]).
+//! - `stod.query.<user>.reference`: the current reference data ([`ReferenceReply`]).
+
+use serde::{Deserialize, Serialize};
+use stod_events::case::{Command, RejectionKind};
+use stod_events::event::{CorrectionReason, Fact};
+use stod_events::ids::{CaseId, Date, EventId, SubmissionId, Timestamp, UserId};
+use stod_events::reference::CatalogueFile;
+
+/// Prefix of every command subject.
+pub const COMMAND_PREFIX: &str = "stod.cmd";
+/// Prefix of every query subject.
+pub const QUERY_PREFIX: &str = "stod.query";
+/// Largest request body the services read. Real requests are well under 4 KiB.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The three kinds of command, as the last subject token. Corrections and retractions
+/// are separate kinds so permissions can allow them to project leaders only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    Record,
+    Correct,
+    Retract,
+}
+
+impl CommandKind {
+    pub const ALL: [CommandKind; 3] = [CommandKind::Record, CommandKind::Correct, CommandKind::Retract];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandKind::Record => "record",
+            CommandKind::Correct => "correct",
+            CommandKind::Retract => "retract",
+        }
+    }
+
+    pub fn parse(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == token)
+    }
+
+    pub fn of(command: &Command) -> Self {
+        match command {
+            Command::Record { .. } => CommandKind::Record,
+            Command::Correct { .. } => CommandKind::Correct,
+            Command::Retract { .. } => CommandKind::Retract,
+        }
+    }
+}
+
+/// `stod.cmd.<user>.<kind>`
+pub fn command_subject(user: &UserId, kind: CommandKind) -> String {
+    format!("{COMMAND_PREFIX}.{user}.{}", kind.as_str())
+}
+
+/// `stod.query.<user>.<name>`
+pub fn query_subject(user: &UserId, name: &str) -> String {
+    format!("{QUERY_PREFIX}.{user}.{name}")
+}
+
+/// The parts of a command or query subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectParts {
+    pub user: UserId,
+    pub last: String,
+}
+
+/// Splits `<prefix>.<user>.<last>`, checking the user token.
+pub fn parse_subject(prefix: &str, subject: &str) -> Result<SubjectParts, RequestError> {
+    let rest = subject
+        .strip_prefix(prefix)
+        .and_then(|r| r.strip_prefix('.'))
+        .ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
+    let (user, last) =
+        rest.split_once('.').ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
+    let user = UserId::parse(user).map_err(|_| RequestError::Subject(subject.to_owned()))?;
+    if last.is_empty() || last.contains('.') {
+        return Err(RequestError::Subject(subject.to_owned()));
+    }
+    Ok(SubjectParts { user, last: last.to_owned() })
+}
+
+/// A command for one case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandRequest {
+    /// For an intake, a new id the client chose (UUIDv7); otherwise the case's id.
+    pub case_id: CaseId,
+    /// Chosen by the client once per submission and reused on every retry of it.
+    pub submission_id: SubmissionId,
+    pub command: Command,
+}
+
+/// The answer to a command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CommandReply {
+    /// Recorded (or recorded before: `duplicate` is then true and the ids are the
+    /// original ones).
+    Accepted {
+        case_id: CaseId,
+        event_ids: Vec<EventId>,
+        /// Stream sequence of the (last) event.
+        stream_sequence: u64,
+        duplicate: bool,
+    },
+    /// Refused by a case rule; nothing was recorded.
+    Rejected {
+        kind: RejectionKind,
+        message: String,
+        /// Valid values where known (codes, open placement numbers).
+        valid: Vec<String>,
+    },
+    /// The case kept changing under us; nothing was recorded. Retry.
+    Conflict { message: String },
+    /// The request itself was malformed; nothing was recorded.
+    Invalid { message: String },
+    /// The log could not be reached or did not confirm. The outcome is unknown: retry
+    /// with the same submission id, which never records twice.
+    Unavailable { message: String },
+}
+
+/// Why a request could not even be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("okänt ämne {0:?}: väntade stod.cmd.<användare>.<record|correct|retract> eller stod.query.<användare>.<fråga>")]
+    Subject(String),
+    #[error("förfrågan är {len} byte; högst {MAX_REQUEST_BYTES} byte tas emot")]
+    TooLarge { len: usize },
+    #[error("förfrågan är ingen giltig JSON enligt protokollet: {0}")]
+    Json(String),
+    #[error("ämnet säger {subject:?} men kommandot är {body:?}")]
+    KindMismatch { subject: CommandKind, body: CommandKind },
+}
+
+/// Parses a request body with the size limit and a readable error.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(RequestError::TooLarge { len: body.len() });
+    }
+    serde_json::from_slice(body).map_err(|e| RequestError::Json(e.to_string()))
+}
+
+/// Asks for one case's history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseQuery {
+    pub case_id: CaseId,
+}
+
+/// One case as the log holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CaseReply {
+    Found(CaseView),
+    NotFound { case_id: CaseId },
+    Invalid { message: String },
+    Unavailable { message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    pub case_id: CaseId,
+    /// Enrolled and not exited.
+    pub open: bool,
+    /// The intake was retracted.
+    pub void: bool,
+    pub open_placements: Vec<u16>,
+    pub open_trainings: Vec<u16>,
+    /// Every event in stream order.
+    pub events: Vec<EventView>,
+}
+
+/// One event, with its envelope, in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub stream_sequence: u64,
+    pub event_id: EventId,
+    /// English type name, e.g. `placement_started`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Swedish label, e.g. `Praktik påbörjad`.
+    pub label: String,
+    pub occurred_on: Date,
+    pub recorded_at: Timestamp,
+    pub recorded_by: UserId,
+    pub submission_id: SubmissionId,
+    /// The fact as recorded (for a correction: the replacement).
+    pub fact: Option<Fact>,
+    /// For corrections and retractions: the event they change, and why.
+    pub corrects: Option<EventId>,
+    pub reason: Option<CorrectionReason>,
+    /// Hex SHA-256 chain hash.
+    pub chain_hash: String,
+}
+
+/// The reference data in force.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReferenceReply {
+    Found { fingerprint: String, catalogue: CatalogueFile },
+    Unavailable { message: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_round_trip_and_refuse_junk() {
+        let user = UserId::parse("anna").unwrap();
+        let s = command_subject(&user, CommandKind::Correct);
+        assert_eq!(s, "stod.cmd.anna.correct");
+        let parts = parse_subject(COMMAND_PREFIX, &s).unwrap();
+        assert_eq!((parts.user, parts.last.as_str()), (user, "correct"));
+        for bad in ["stod.cmd", "stod.cmd.anna", "stod.cmd.Anna.record", "stod.cmd.anna.record.x", "stod.cmdx.anna.record"] {
+            assert!(parse_subject(COMMAND_PREFIX, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_request_reads_from_documented_json() {
+        let json = r#"{
+            "case_id": "01900000-0000-7000-8000-00000000cafe",
+            "submission_id": "01900000-0000-7000-8000-000000000001",
+            "command": {
+                "command": "record",
+                "occurred_on": "2025-03-14",
+                "action": {
+                    "action": "start_placement",
+                    "site": "industrisparet",
+                    "work_area": "montering",
+                    "hours_per_week": 20
+                }
+            }
+        }"#;
+        let req: CommandRequest = parse_body(json.as_bytes()).unwrap();
+        assert_eq!(CommandKind::of(&req.command), CommandKind::Record);
+        let again: CommandRequest =
+            parse_body(serde_json::to_string(&req).unwrap().as_bytes()).unwrap();
+        assert_eq!(again, req);
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_by_kind() {
+        assert!(matches!(parse_body::<CommandRequest>(b"{"), Err(RequestError::Json(_))));
+        assert!(matches!(
+            parse_body::<CommandRequest>(&vec![b' '; MAX_REQUEST_BYTES + 1]),
+            Err(RequestError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            parse_body::<CommandRequest>(br#"{"case_id":"x","submission_id":"y","command":{}}"#),
+            Err(RequestError::Json(_))
+        ));
+    }
+}
+
+impl EventView {
+    /// The JSON view of a stored event.
+    pub fn from_stored(stream_sequence: u64, sealed: &stod_events::SealedEvent) -> Self {
+        use stod_events::Event;
+        let ev = &sealed.event;
+        let (fact, reason) = match &ev.event {
+            Event::Fact(f) => (Some(f.clone()), None),
+            Event::Corrected(c) => (Some(c.replacement.clone()), Some(c.reason)),
+            Event::Retracted(r) => (None, Some(r.reason)),
+        };
+        EventView {
+            stream_sequence,
+            event_id: ev.event_id,
+            event_type: ev.event_type().name().to_owned(),
+            label: ev.event_type().label_sv().to_owned(),
+            occurred_on: ev.occurred_on,
+            recorded_at: ev.recorded_at,
+            recorded_by: ev.recorded_by.clone(),
+            submission_id: ev.submission_id,
+            fact,
+            corrects: ev.event.target(),
+            reason,
+            chain_hash: sealed.chain_hash.to_hex(),
+        }
+    }
+}

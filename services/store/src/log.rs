@@ -1,0 +1,136 @@
+//! Appending events to a case and reading them back.
+
+use std::time::Duration;
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
+use async_nats::jetstream::Context;
+use stod_events::codec;
+use stod_events::ids::CaseId;
+use stod_events::SealedEvent;
+
+use crate::error::{StoreError, StoreErrorKind};
+use crate::stream::{case_subject, ensure_stream, EventLogConfig, STREAM_NAME};
+
+/// An event with its place in the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Stream sequence: the global order of the log.
+    pub stream_sequence: u64,
+    pub sealed: SealedEvent,
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub stream_sequence: u64,
+    /// JetStream recognised the message id: an earlier attempt of the same submission
+    /// was stored, at `stream_sequence`, and nothing new was written.
+    pub duplicate: bool,
+}
+
+/// The event log on JetStream.
+#[derive(Clone)]
+pub struct EventStore {
+    js: Context,
+    stream: Stream,
+    ack_timeout: Duration,
+}
+
+impl EventStore {
+    /// Opens the log, creating the stream if needed (and refusing an unsafe one).
+    pub async fn open(js: Context, cfg: &EventLogConfig) -> Result<Self, StoreError> {
+        let stream = ensure_stream(&js, cfg).await?;
+        Ok(Self { js, stream, ack_timeout: Duration::from_secs(5) })
+    }
+
+    /// How long an append waits for its acknowledgement before reporting
+    /// [`StoreErrorKind::Timeout`].
+    pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    pub fn jetstream(&self) -> &Context {
+        &self.js
+    }
+
+    /// Every event of one case, in order. Empty for a case that does not exist.
+    pub async fn load_case(&self, case_id: &CaseId) -> Result<Vec<StoredEvent>, StoreError> {
+        let subject = case_subject(case_id.as_uuid());
+        let mut events = Vec::new();
+        let mut next = 1;
+        loop {
+            let msg = match self.stream.direct_get_next_for_subject(subject.as_str(), Some(next)).await {
+                Ok(msg) => msg,
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound => break,
+                Err(e) => {
+                    return Err(StoreError::with_source(
+                        StoreErrorKind::Unavailable,
+                        format!("reading case {case_id}"),
+                        e,
+                    ))
+                }
+            };
+            let sealed = decode_stored(msg.sequence, &msg.payload)?;
+            next = msg.sequence + 1;
+            events.push(StoredEvent { stream_sequence: msg.sequence, sealed });
+        }
+        Ok(events)
+    }
+
+    /// One event by stream sequence.
+    pub async fn get(&self, stream_sequence: u64) -> Result<StoredEvent, StoreError> {
+        let msg = self.stream.direct_get(stream_sequence).await.map_err(|e| {
+            StoreError::with_source(
+                StoreErrorKind::Unavailable,
+                format!("reading stream sequence {stream_sequence}"),
+                e,
+            )
+        })?;
+        Ok(StoredEvent { stream_sequence, sealed: decode_stored(stream_sequence, &msg.payload)? })
+    }
+
+    /// Appends one event to its case, if the case's last event is still at
+    /// `expected_last` (0 for a new case), with `message_id` for deduplication.
+    pub async fn append(
+        &self,
+        event: &SealedEvent,
+        expected_last: u64,
+        message_id: &str,
+    ) -> Result<Appended, StoreError> {
+        let subject = case_subject(event.event.case_id.as_uuid());
+        let publish = PublishMessage::build()
+            .payload(event.bytes.clone().into())
+            .message_id(message_id)
+            .expected_stream(STREAM_NAME)
+            .expected_last_subject_sequence(expected_last);
+        let ack = self.js.send_publish(subject, publish).await.map_err(publish_error)?;
+        let ack = tokio::time::timeout(self.ack_timeout, ack)
+            .await
+            .map_err(|_| StoreError::new(StoreErrorKind::Timeout, "no acknowledgement from JetStream"))?
+            .map_err(publish_error)?;
+        Ok(Appended { stream_sequence: ack.sequence, duplicate: ack.duplicate })
+    }
+}
+
+fn decode_stored(sequence: u64, payload: &[u8]) -> Result<SealedEvent, StoreError> {
+    codec::decode(payload).map_err(|e| {
+        StoreError::with_source(
+            StoreErrorKind::Corrupt,
+            format!("stream sequence {sequence} is not a valid event"),
+            e,
+        )
+    })
+}
+
+fn publish_error(e: async_nats::jetstream::context::PublishError) -> StoreError {
+    let kind = match e.kind() {
+        PublishErrorKind::WrongLastSequence => StoreErrorKind::Conflict,
+        PublishErrorKind::TimedOut => StoreErrorKind::Timeout,
+        PublishErrorKind::BrokenPipe | PublishErrorKind::StreamNotFound => StoreErrorKind::Unavailable,
+        _ => StoreErrorKind::JetStream,
+    };
+    StoreError::with_source(kind, "appending to the event log", e)
+}
