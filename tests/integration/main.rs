@@ -5,4 +5,5 @@
 
 mod event_log;
 mod nats_server;
+mod projections;
 mod write_path;

@@ -28,6 +28,14 @@ impl TestNats {
         Ok(Self { server, client, js })
     }
 
+    /// A server without fsync before ack, for tests that load many events and do not
+    /// test durability (an OS crash cannot be simulated here anyway).
+    pub async fn start_fast() -> TestResult<Self> {
+        let server = NatsServer::ephemeral_with(|o| o.with_sync_always(false)).await?;
+        let (client, js) = connect(&server).await?;
+        Ok(Self { server, client, js })
+    }
+
     /// A new client and context, e.g. after a restart.
     pub async fn reconnect(&mut self) -> TestResult {
         let (client, js) = connect(&self.server).await?;
@@ -184,4 +192,35 @@ pub mod journey {
     pub fn retract(target: EventId) -> Command {
         Command::Retract { target, reason: CorrectionReason::EntryError }
     }
+}
+
+/// Publishes already sealed events straight to their case subjects (bypassing the
+/// command service), pipelined, in order. Returns the last stream sequence.
+pub async fn publish_sealed(js: &Context, events: &[stod_events::SealedEvent]) -> TestResult<u64> {
+    let mut last = 0;
+    for chunk in events.chunks(256) {
+        let mut acks = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            let subject = stod_store::case_subject(e.event.case_id.as_uuid());
+            acks.push(js.publish(subject, e.bytes.clone().into()).await?);
+        }
+        for ack in acks {
+            last = ack.await?.sequence;
+        }
+    }
+    Ok(last)
+}
+
+/// Creates the event stream on `js` as the command service would.
+pub async fn ensure_event_stream(js: &Context) -> TestResult {
+    stod_store::ensure_stream(js, &stod_store::EventLogConfig::default()).await?;
+    Ok(())
+}
+
+/// A demo's events, sealed locally: `participants` journeys over two years ending on
+/// 2025-12-31.
+pub fn demo_events(participants: u32, seed: u64) -> Vec<stod_events::SealedEvent> {
+    let today = stod_events::ids::Date::from_ymd(2025, 12, 31).expect("valid date");
+    let subs = stod_demo::generate(&stod_demo::DemoParams { participants, years: 2, seed, today });
+    stod_demo::seal_locally(&subs, today)
 }

@@ -140,6 +140,13 @@ impl Client {
         &self.user
     }
 
+    /// The same connection, submitting as another user (for tools that act for
+    /// several users, like the demo seeder; the server's permissions decide whether
+    /// this connection may).
+    pub fn as_user(&self, user: UserId) -> Client {
+        Client { nats: self.nats.clone(), user, retry: self.retry }
+    }
+
     /// Submits a command as a new submission.
     pub async fn submit(&self, case_id: CaseId, command: Command) -> Result<Accepted, ClientError> {
         self.submit_as(SubmissionId::new(), case_id, command).await

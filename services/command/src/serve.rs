@@ -91,6 +91,9 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     }
     endpoints.push(add_endpoint(&service, "case", &format!("{QUERY_PREFIX}.*.case")).await?);
     endpoints.push(add_endpoint(&service, "reference", &format!("{QUERY_PREFIX}.*.reference")).await?);
+    // Return only once the server has the subscriptions: a request sent after start()
+    // must not find "no responders".
+    client.flush().await.map_err(|e| StartError::Service(e.to_string()))?;
 
     let (stop, mut stopped) = watch::channel(false);
     let task_handler = handler.clone();

@@ -292,3 +292,57 @@ impl EventView {
         }
     }
 }
+
+/// Asks for the throughput report of a period (`2025`, `2025-Q2`, `2025-03`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThroughputQuery {
+    pub period: String,
+    /// The day figures are known up to (default: today in Sweden); the goal forecast
+    /// extrapolates from it.
+    #[serde(default)]
+    pub today: Option<Date>,
+}
+
+/// Asks for the steering-group status as of a meeting date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SteeringQuery {
+    pub as_of: Date,
+    /// Changes are counted after this date (the previous meeting).
+    #[serde(default)]
+    pub previous_meeting: Option<Date>,
+}
+
+/// Asks for a case's audit history from the read model.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub case_id: CaseId,
+}
+
+/// The answer to a read-model query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ReportReply<T> {
+    Ok {
+        /// Last stream sequence the figures include.
+        checkpoint: u64,
+        generation: u64,
+        report: T,
+    },
+    Invalid { message: String },
+    /// Not built yet, stopped on a fault, or the store failed.
+    Unavailable { message: String },
+}
+
+/// Subject names of the projector's queries (`stod.query.<user>.<name>`).
+pub mod queries {
+    pub const THROUGHPUT: &str = "throughput";
+    pub const STEERING: &str = "steering";
+    pub const HISTORY: &str = "history";
+    pub const PROJECTION_STATUS: &str = "projection-status";
+    /// Operators: `stod.ops.<user>.rebuild` starts a rebuild.
+    pub const OPS_PREFIX: &str = "stod.ops";
+    pub const REBUILD: &str = "rebuild";
+}

@@ -1,0 +1,48 @@
+//! stod's read models as pure folds: no tokio, NATS or sled.
+//!
+//! The projection runner (`services/projector`) feeds events in stream order into
+//! [`CaseRecord::apply`] and stores the records; reports are pure functions of them.
+//!
+//! # Layout
+//!
+//! - [`record`]: [`CaseRecord`] (one row per case, corrections applied) and the
+//!   [`Journey`] derived from it.
+//! - [`throughput`]: persons, intakes, exits by outcome and SUS group, shares,
+//!   durations, breakdowns, funnel, months and the yearly goal with a forecast.
+//! - [`steering`]: the steering-group status as of a meeting date.
+//! - [`audit`]: the audit index entry of each event, with correction links.
+//! - [`period`]: years, quarters, months.
+//!
+//! Counts here are exact. Hiding small counts from the steering group and the funder
+//! is done where figures leave the system, not in the folds.
+
+pub mod audit;
+pub mod period;
+pub mod record;
+pub mod stats;
+pub mod steering;
+pub mod throughput;
+
+pub use audit::{link_corrections, AuditEntry};
+pub use period::Period;
+pub use record::{CaseRecord, Journey};
+pub use steering::{steering, SteeringReport};
+pub use throughput::{throughput, ThroughputReport, GOAL_PERSONS_PER_YEAR};
+
+/// The version of the read models' shape and meaning. A runner that finds a store
+/// built by another version rebuilds it from the log.
+pub const PROJECTION_VERSION: u32 = 1;
+
+use std::collections::BTreeMap;
+
+use stod_events::ids::CaseId;
+use stod_events::RecordedEvent;
+
+/// Folds events (with their stream sequences, in order) into case records.
+pub fn fold_all<'a>(events: impl IntoIterator<Item = (u64, &'a RecordedEvent)>) -> BTreeMap<CaseId, CaseRecord> {
+    let mut records = BTreeMap::new();
+    for (seq, ev) in events {
+        records.entry(ev.case_id).or_insert_with(|| CaseRecord::new(ev.case_id)).apply(seq, ev);
+    }
+    records
+}

@@ -1,0 +1,391 @@
+//! Feeding the stream into the read models: catch up, tail, rebuild and swap.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::pull::OrderedConfig;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::{self, Context};
+use futures::StreamExt;
+use serde::Serialize;
+use stod_events::codec;
+use stod_events::SealedEvent;
+use stod_projections::PROJECTION_VERSION;
+use stod_store::STREAM_NAME;
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{error, info, warn};
+
+use crate::store::{Generation, ReadStore, StoreError};
+
+#[derive(Clone, Debug)]
+pub struct ProjectorOptions {
+    /// Where the sled store lives.
+    pub data_dir: PathBuf,
+    /// Most events folded in one atomic batch.
+    pub max_batch: usize,
+}
+
+impl ProjectorOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self { data_dir: data_dir.into(), max_batch: 2000 }
+    }
+}
+
+/// What the runner is doing, for status queries, progress bars and health checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// The generation queries read (0: none built yet).
+    pub generation: u64,
+    /// Last stream sequence folded into the live generation.
+    pub checkpoint: u64,
+    /// A rebuild under way, if any.
+    pub rebuild: Option<RebuildProgress>,
+    /// Why folding stopped (a gap or an undecodable event in the log): the read
+    /// models are frozen at `checkpoint` until a person looks.
+    pub fault: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RebuildProgress {
+    pub generation: u64,
+    pub position: u64,
+    pub target: u64,
+    pub events_per_second: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the event stream: {0}")]
+    Stream(String),
+    #[error("the projector has stopped")]
+    Stopped,
+}
+
+enum Control {
+    Rebuild(oneshot::Sender<Result<u64, String>>),
+}
+
+/// A running projector. Queries read through [`RunningProjector::store`].
+pub struct RunningProjector {
+    store: ReadStore,
+    status: watch::Receiver<Status>,
+    control: mpsc::Sender<Control>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningProjector {
+    pub fn store(&self) -> &ReadStore {
+        &self.store
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
+    /// Waits until the live generation has folded in `sequence`.
+    pub async fn wait_for(&self, sequence: u64) -> Result<(), ProjectorError> {
+        let mut rx = self.status.clone();
+        rx.wait_for(|s| s.checkpoint >= sequence && s.rebuild.is_none()).await.map_err(|_| ProjectorError::Stopped)?;
+        Ok(())
+    }
+
+    /// Starts rebuilding every read model from the log into a new generation, which is
+    /// swapped in when it has caught up. Returns the new generation's number as soon as
+    /// the rebuild has started; follow it with [`status`](Self::status).
+    pub async fn start_rebuild(&self) -> Result<u64, ProjectorError> {
+        let (tx, rx) = oneshot::channel();
+        self.control.send(Control::Rebuild(tx)).await.map_err(|_| ProjectorError::Stopped)?;
+        rx.await.map_err(|_| ProjectorError::Stopped)?.map_err(ProjectorError::Stream)
+    }
+
+    /// Rebuilds and waits until the new generation is live.
+    pub async fn rebuild(&self) -> Result<u64, ProjectorError> {
+        let generation = self.start_rebuild().await?;
+        let mut rx = self.status.clone();
+        let status = rx
+            .wait_for(|s| s.fault.is_some() || (s.generation >= generation && s.rebuild.is_none()))
+            .await
+            .map_err(|_| ProjectorError::Stopped)?
+            .clone();
+        match status.fault {
+            Some(fault) => Err(ProjectorError::Stream(fault)),
+            None => Ok(generation),
+        }
+    }
+
+    /// Stops after the batch in hand, flushing the store.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        if let Err(e) = self.store.flush().await {
+            warn!("flushing the read-model store: {e}");
+        }
+    }
+}
+
+/// Opens the store and starts folding. A store built by another projection version,
+/// or none at all, is (re)built from the log first, while queries see the old one.
+pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result<RunningProjector, ProjectorError> {
+    let store = ReadStore::open(&opts.data_dir)?;
+    // Half-built generations of an interrupted rebuild, and the one kept for readers
+    // at the last swap: nobody reads them now.
+    store.drop_stale_generations()?;
+    let live = store.live()?;
+    let needs_build = match &live {
+        None => true,
+        Some(g) => g.version()? != Some(PROJECTION_VERSION),
+    };
+    let initial = Status {
+        generation: live.as_ref().map_or(0, |g| g.number),
+        checkpoint: live.as_ref().map(Generation::checkpoint).transpose()?.unwrap_or(0),
+        // Announced before the task starts, so nobody takes the old generation for
+        // caught up in the meantime.
+        rebuild: needs_build.then(|| RebuildProgress { generation: 0, position: 0, target: 0, events_per_second: 0 }),
+        fault: None,
+    };
+    let (status_tx, status) = watch::channel(initial);
+    let (control, control_rx) = mpsc::channel(4);
+    let (stop, stop_rx) = watch::channel(false);
+    let runner = Runner {
+        js: jetstream::new(client),
+        store: store.clone(),
+        status: status_tx,
+        max_batch: opts.max_batch.max(1),
+    };
+    let task = tokio::spawn(runner.run(live, needs_build, control_rx, stop_rx));
+    Ok(RunningProjector { store, status, control, stop, task })
+}
+
+struct Runner {
+    js: Context,
+    store: ReadStore,
+    status: watch::Sender<Status>,
+    max_batch: usize,
+}
+
+/// How one pass of folding ended.
+enum Ended {
+    Stopped,
+    RebuildRequested(oneshot::Sender<Result<u64, String>>),
+    Faulted,
+}
+
+impl Runner {
+    async fn run(self, live: Option<Generation>, needs_build: bool, mut control: mpsc::Receiver<Control>, mut stop: watch::Receiver<bool>) {
+        let mut live = live;
+        if needs_build {
+            info!("read models missing or of another version: building from the log");
+            match self.rebuild(&mut stop, &mut None).await {
+                Ok(Some(g)) => live = Some(g),
+                Ok(None) => return,
+                Err(e) => {
+                    self.fault(format!("building the read models failed: {e}"));
+                }
+            }
+        }
+        let Some(mut live) = live else { return };
+        loop {
+            match self.tail(&live, &mut control, &mut stop).await {
+                Ended::Stopped => return,
+                Ended::Faulted => {
+                    // Frozen until a rebuild is asked for or we are stopped.
+                    tokio::select! {
+                        _ = stop.changed() => return,
+                        Some(Control::Rebuild(reply)) = control.recv() => {
+                            self.status.send_modify(|s| s.fault = None);
+                            self.do_rebuild(&mut live, reply, &mut stop).await;
+                        }
+                    }
+                }
+                Ended::RebuildRequested(reply) => self.do_rebuild(&mut live, reply, &mut stop).await,
+            }
+            if *stop.borrow() {
+                return;
+            }
+        }
+    }
+
+    async fn do_rebuild(&self, live: &mut Generation, reply: oneshot::Sender<Result<u64, String>>, stop: &mut watch::Receiver<bool>) {
+        let mut reply = Some(reply);
+        match self.rebuild(stop, &mut reply).await {
+            Ok(Some(g)) => *live = g,
+            Ok(None) => {}
+            Err(e) => {
+                self.status.send_modify(|s| s.rebuild = None);
+                if let Some(reply) = reply.take() {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+                self.fault(format!("rebuild failed: {e}; the previous read models stay live"));
+            }
+        }
+    }
+
+    fn fault(&self, message: String) {
+        error!("{message}");
+        self.status.send_modify(|s| s.fault = Some(message));
+    }
+
+    async fn last_sequence(&self) -> Result<u64, ProjectorError> {
+        let mut stream = self.js.get_stream(STREAM_NAME).await.map_err(|e| ProjectorError::Stream(e.to_string()))?;
+        let info = stream.info().await.map_err(|e| ProjectorError::Stream(e.to_string()))?;
+        Ok(info.state.last_sequence)
+    }
+
+    async fn consumer(&self, from: u64) -> Result<async_nats::jetstream::consumer::pull::Ordered, ProjectorError> {
+        let stream = self.js.get_stream(STREAM_NAME).await.map_err(|e| ProjectorError::Stream(e.to_string()))?;
+        let consumer = stream
+            .create_consumer(OrderedConfig {
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: from },
+                max_batch: self.max_batch as i64,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| ProjectorError::Stream(e.to_string()))?;
+        consumer.messages().await.map_err(|e| ProjectorError::Stream(e.to_string()))
+    }
+
+    /// Builds a new generation from the first event to the stream's current end, then
+    /// swaps it in. `Ok(None)` if stopped meanwhile.
+    async fn rebuild(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        started_reply: &mut Option<oneshot::Sender<Result<u64, String>>>,
+    ) -> Result<Option<Generation>, ProjectorError> {
+        let generation = self.store.new_generation()?;
+        if let Some(reply) = started_reply.take() {
+            let _ = reply.send(Ok(generation.number));
+        }
+        let target = self.last_sequence().await?;
+        let started = Instant::now();
+        let progress = |position: u64| {
+            let secs = started.elapsed().as_secs_f64().max(1e-3);
+            Some(RebuildProgress { generation: generation.number, position, target, events_per_second: (position as f64 / secs) as u64 })
+        };
+        self.status.send_modify(|s| s.rebuild = progress(0));
+        let mut position = 0;
+        if target > 0 {
+            let mut messages = self.consumer(1).await?;
+            while position < target {
+                let batch = tokio::select! {
+                    _ = stop.changed() => return Ok(None),
+                    batch = next_batch(&mut messages, self.max_batch) => batch?,
+                };
+                position = apply_blocking(&generation, batch).await?;
+                self.status.send_modify(|s| s.rebuild = progress(position));
+            }
+        }
+        self.store.swap_live(&generation)?;
+        let elapsed = started.elapsed();
+        info!(generation = generation.number, events = position, ?elapsed, "rebuilt the read models and swapped them in");
+        self.status.send_modify(|s| {
+            s.generation = generation.number;
+            s.checkpoint = position;
+            s.rebuild = None;
+        });
+        Ok(Some(generation))
+    }
+
+    /// Folds new events into `live` as they arrive.
+    async fn tail(&self, live: &Generation, control: &mut mpsc::Receiver<Control>, stop: &mut watch::Receiver<bool>) -> Ended {
+        loop {
+            let checkpoint = match live.checkpoint() {
+                Ok(c) => c,
+                Err(e) => {
+                    self.fault(format!("reading the checkpoint: {e}"));
+                    return Ended::Faulted;
+                }
+            };
+            let mut messages = match self.consumer(checkpoint + 1).await {
+                Ok(m) => m,
+                Err(e) => {
+                    // NATS away: keep trying; nothing is lost, we resume at the checkpoint.
+                    warn!("cannot read the event stream yet: {e}");
+                    tokio::select! {
+                        _ = stop.changed() => return Ended::Stopped,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    }
+                }
+            };
+            loop {
+                let batch = tokio::select! {
+                    _ = stop.changed() => return Ended::Stopped,
+                    Some(Control::Rebuild(reply)) = control.recv() => return Ended::RebuildRequested(reply),
+                    batch = next_batch(&mut messages, self.max_batch) => batch,
+                };
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(BatchError::Consumer(e)) => {
+                        warn!("event stream interrupted ({e}); resuming from the checkpoint");
+                        break;
+                    }
+                    Err(BatchError::Undecodable { sequence, detail }) => {
+                        self.fault(format!("stream sequence {sequence} is not a valid event ({detail}); folding stopped"));
+                        return Ended::Faulted;
+                    }
+                };
+                match apply_blocking(live, batch).await {
+                    Ok(cp) => self.status.send_modify(|s| s.checkpoint = cp),
+                    Err(e) => {
+                        self.fault(format!("{e}; folding stopped"));
+                        return Ended::Faulted;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Applies a batch on a blocking thread: sled writes and fsyncs must not stall the
+/// async workers that also answer queries.
+async fn apply_blocking(generation: &Generation, batch: Vec<(u64, SealedEvent)>) -> Result<u64, StoreError> {
+    let generation = generation.clone();
+    match tokio::task::spawn_blocking(move || generation.apply(&batch)).await {
+        Ok(result) => result,
+        Err(e) => Err(StoreError::Corrupt { key: "batch".into(), detail: format!("applying a batch panicked: {e}") }),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error("{0}")]
+    Consumer(String),
+    #[error("sequence {sequence}: {detail}")]
+    Undecodable { sequence: u64, detail: String },
+}
+
+impl From<BatchError> for ProjectorError {
+    fn from(e: BatchError) -> Self {
+        ProjectorError::Stream(e.to_string())
+    }
+}
+
+/// Waits for the next event, then takes every further one the consumer says is
+/// pending, up to `max`: large batches while catching up, single events when live.
+async fn next_batch(
+    messages: &mut async_nats::jetstream::consumer::pull::Ordered,
+    max: usize,
+) -> Result<Vec<(u64, SealedEvent)>, BatchError> {
+    let mut batch = Vec::new();
+    loop {
+        let msg = match messages.next().await {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return Err(BatchError::Consumer(e.to_string())),
+            None => return Err(BatchError::Consumer("the consumer ended".into())),
+        };
+        let info = msg.info().map_err(|e| BatchError::Consumer(e.to_string()))?;
+        let (sequence, pending) = (info.stream_sequence, info.pending);
+        let sealed = codec::decode(&msg.payload).map_err(|e| BatchError::Undecodable { sequence, detail: e.to_string() })?;
+        batch.push((sequence, sealed));
+        if pending == 0 || batch.len() >= max {
+            return Ok(batch);
+        }
+    }
+}
+

@@ -1,0 +1,146 @@
+//! Read-model queries over NATS (queue group `stod-projector`).
+
+use std::sync::Arc;
+
+use async_nats::service::{Request, ServiceExt};
+use futures::StreamExt;
+use serde::Serialize;
+use stod_projections::{link_corrections, steering, throughput, CaseRecord, Period};
+use stod_protocol::{
+    parse_body, parse_subject, queries, HistoryQuery, ReportReply, SteeringQuery, ThroughputQuery,
+    QUERY_PREFIX,
+};
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::runner::RunningProjector;
+use crate::store::Generation;
+
+pub const QUEUE_GROUP: &str = "stod-projector";
+
+/// The query endpoints, subscribed and confirmed by the server.
+pub struct Bound {
+    service: async_nats::service::Service,
+    endpoints: Vec<async_nats::service::endpoint::Endpoint>,
+}
+
+/// Subscribes the query endpoints; returns once the server has them, so a query sent
+/// after this cannot miss them.
+pub async fn bind(client: &async_nats::Client) -> Result<Bound, String> {
+    let service = client
+        .service_builder()
+        .description("stod: read models (throughput, steering-group status, audit history)")
+        .queue_group(QUEUE_GROUP)
+        .start("stod-projector", env!("CARGO_PKG_VERSION"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut endpoints = Vec::new();
+    for name in [queries::THROUGHPUT, queries::STEERING, queries::HISTORY, queries::PROJECTION_STATUS] {
+        endpoints.push(service.endpoint_builder().name(name).add(format!("{QUERY_PREFIX}.*.{name}")).await.map_err(|e| e.to_string())?);
+    }
+    endpoints.push(
+        service
+            .endpoint_builder()
+            .name(queries::REBUILD)
+            .add(format!("{}.*.{}", queries::OPS_PREFIX, queries::REBUILD))
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    client.flush().await.map_err(|e| e.to_string())?;
+    Ok(Bound { service, endpoints })
+}
+
+/// Serves queries until `stop` turns true.
+pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let Bound { service, endpoints } = bound;
+    let mut requests = futures::stream::select_all(endpoints);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            next = requests.next() => {
+                let Some(request) = next else { break };
+                let projector = projector.clone();
+                tokio::spawn(async move { answer(&projector, request).await });
+            }
+        }
+    }
+    drop(requests);
+    service.stop().await.map_err(|e| e.to_string())
+}
+
+async fn answer(projector: &RunningProjector, request: Request) {
+    let subject = request.message.subject.to_string();
+    let body = request.message.payload.clone();
+    let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
+    let reply = match name.as_str() {
+        queries::THROUGHPUT => json(&report(projector, &subject, &body, |g, q: ThroughputQuery| {
+            let period: Period = q.period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))?;
+            let today = q.today.unwrap_or_else(crate::today_in_sweden);
+            let journeys: Vec<_> = cases(g)?.iter().map(CaseRecord::journey).collect();
+            Ok(throughput(&journeys, period, today))
+        })),
+        queries::STEERING => json(&report(projector, &subject, &body, |g, q: SteeringQuery| {
+            if q.previous_meeting.is_some_and(|p| p >= q.as_of) {
+                return Err(Bad(format!("föregående möte ({}) måste ligga före {}", q.previous_meeting.map(|p| p.to_string()).unwrap_or_default(), q.as_of)));
+            }
+            let journeys: Vec<_> = cases(g)?.iter().map(|c| c.journey_on(q.as_of)).collect();
+            Ok(steering(&journeys, q.as_of, q.previous_meeting))
+        })),
+        queries::HISTORY => json(&report(projector, &subject, &body, |g, q: HistoryQuery| {
+            let mut entries = g.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
+            if entries.is_empty() {
+                return Err(Bad(format!("ärendet {} finns inte", q.case_id)));
+            }
+            link_corrections(&mut entries);
+            Ok(entries)
+        })),
+        queries::PROJECTION_STATUS => json(&projector.status()),
+        queries::REBUILD => match projector.start_rebuild().await {
+            Ok(generation) => json(&serde_json::json!({"status": "started", "generation": generation})),
+            Err(e) => json(&serde_json::json!({"status": "unavailable", "message": e.to_string()})),
+        },
+        _ => json(&ReportReply::<()>::Invalid { message: format!("okänd fråga {subject}") }),
+    };
+    if let Err(e) = request.respond(Ok(reply.into())).await {
+        warn!(subject, "could not deliver a reply: {e}");
+    }
+}
+
+/// A query the user got wrong (4xx), or a failure of ours (5xx).
+enum QueryError {
+    Bad(String),
+    Fault(String),
+}
+use QueryError::{Bad, Fault};
+
+fn cases(g: &Generation) -> Result<Vec<CaseRecord>, QueryError> {
+    g.cases().map_err(|e| Fault(e.to_string()))
+}
+
+fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
+    projector: &RunningProjector,
+    subject: &str,
+    body: &[u8],
+    build: impl FnOnce(&Generation, Q) -> Result<T, QueryError>,
+) -> ReportReply<T> {
+    let query = match parse_subject(QUERY_PREFIX, subject).and_then(|_| parse_body::<Q>(body)) {
+        Ok(q) => q,
+        Err(e) => return ReportReply::Invalid { message: e.to_string() },
+    };
+    let generation = match projector.store().live() {
+        Ok(Some(g)) => g,
+        Ok(None) => return ReportReply::Unavailable { message: "läsmodellerna byggs fortfarande; försök igen om en stund".into() },
+        Err(e) => return ReportReply::Unavailable { message: e.to_string() },
+    };
+    // The checkpoint is read before the figures, so it never claims more than they hold.
+    let checkpoint = generation.checkpoint().unwrap_or(0);
+    match build(&generation, query) {
+        Ok(report) => ReportReply::Ok { checkpoint, generation: generation.number, report },
+        Err(Bad(message)) => ReportReply::Invalid { message },
+        Err(Fault(message)) => ReportReply::Unavailable { message },
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_else(|e| format!(r#"{{"status":"unavailable","message":"{e}"}}"#).into_bytes())
+}

@@ -1,0 +1,289 @@
+//! The projector on a real nats-server and a real sled store: read models that follow
+//! the log exactly once, through redelivery, gaps, rebuilds, version changes, damage
+//! and SIGKILL.
+
+use std::time::{Duration, Instant};
+
+use stod_events::ids::Date;
+use stod_projections::{fold_all, throughput, CaseRecord, Period, ThroughputReport};
+use stod_projector::{ProjectorOptions, ReadStore};
+use stod_protocol::{ReportReply, ThroughputQuery};
+use stod_tests::{demo_events, ensure_event_stream, publish_sealed, read_log, TestNats, TestResult, TestSystem};
+
+fn today() -> Date {
+    Date::from_ymd(2025, 12, 31).unwrap()
+}
+
+/// The throughput report computed straight from the log, without the projector.
+async fn expected_throughput(js: &async_nats::jetstream::Context, period: Period) -> TestResult<ThroughputReport> {
+    let log = read_log(js).await?;
+    let records = fold_all(log.iter().map(|e| (e.stream_sequence, &e.sealed.event)));
+    let journeys: Vec<_> = records.values().map(CaseRecord::journey).collect();
+    Ok(throughput(&journeys, period, today()))
+}
+
+async fn ask_throughput(client: &async_nats::Client, period: &str) -> TestResult<ReportReply<ThroughputReport>> {
+    let body = serde_json::to_vec(&ThroughputQuery { period: period.into(), today: Some(today()) })?;
+    let reply = client.request("stod.query.styrgrupp.throughput", body.into()).await?;
+    Ok(serde_json::from_slice(&reply.payload)?)
+}
+
+async fn wait_for_checkpoint(projector: &stod_projector::RunningProjector, sequence: u64) -> TestResult {
+    tokio::time::timeout(Duration::from_secs(60), projector.wait_for(sequence)).await??;
+    Ok(())
+}
+
+/// Journeys recorded through the real command path show up in the read models with
+/// exactly the figures the pure fold of the log gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_models_follow_the_command_path() -> TestResult {
+    let system = TestSystem::start().await?;
+    let store_dir = tempfile::tempdir()?;
+    let service = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read"))).await?;
+    let client = system.client("anna").await?;
+    let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 25, years: 2, seed: 11, today: today() });
+    let report = stod_demo::seed(&client, subs.clone(), 8, |_| {}).await?;
+    assert_eq!((report.accepted, report.rejected), (subs.len() as u64, 0), "every demo command accepted");
+
+    let last = read_log(&system.nats.js).await?.len() as u64;
+    wait_for_checkpoint(service.projector(), last).await?;
+    for period in ["2024", "2025", "2025-Q3", "2025-06"] {
+        let expected = expected_throughput(&system.nats.js, period.parse()?).await?;
+        match ask_throughput(&system.nats.client, period).await? {
+            ReportReply::Ok { checkpoint, report, .. } => {
+                assert_eq!(checkpoint, last);
+                assert_eq!(report, expected, "{period}");
+            }
+            other => panic!("{period}: {other:?}"),
+        }
+    }
+    // Seeding the same demo again records nothing: same submissions.
+    let again = stod_demo::seed(&client, subs, 8, |_| {}).await?;
+    assert_eq!((again.accepted, again.duplicates), (0, report.accepted));
+    service.shutdown().await;
+    system.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queries_get_a_clear_answer() -> TestResult {
+    let nats = TestNats::start().await?;
+    ensure_event_stream(&nats.js).await?;
+    let dir = tempfile::tempdir()?;
+    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    wait_for_checkpoint(service.projector(), 0).await?;
+    for (subject, body) in [
+        ("stod.query.anna.throughput", r#"{"period": "2025-13"}"#),
+        ("stod.query.anna.throughput", r#"{"period": "last year"}"#),
+        ("stod.query.anna.throughput", "not json"),
+        ("stod.query.anna.steering", r#"{"as_of": "2025-06-30", "previous_meeting": "2025-07-01"}"#),
+        ("stod.query.anna.steering", r#"{"as_of": "30/6/2025"}"#),
+        ("stod.query.anna.history", r#"{"case_id": "01900000-0000-7000-8000-00000000cafe"}"#),
+    ] {
+        let reply = nats.client.request(subject, body.as_bytes().to_vec().into()).await?;
+        let reply: ReportReply<serde_json::Value> = serde_json::from_slice(&reply.payload)?;
+        assert!(matches!(reply, ReportReply::Invalid { .. }), "{subject} {body}: {reply:?}");
+    }
+    service.shutdown().await;
+    Ok(())
+}
+
+/// Redelivered events change nothing, and a gap is refused without writing anything.
+#[tokio::test]
+async fn redelivery_is_harmless_and_a_gap_is_refused() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ReadStore::open(dir.path())?;
+    let generation = store.new_generation()?;
+    let events: Vec<_> = demo_events(10, 5).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect();
+    let (first, rest) = events.split_at(events.len() / 2);
+    generation.apply(first)?;
+    generation.apply(rest)?;
+    let digest = generation.digest()?;
+    // The whole log again, then a slice of it: nothing changes.
+    generation.apply(&events)?;
+    generation.apply(&events[3..9])?;
+    assert_eq!(generation.digest()?, digest);
+    assert_eq!(generation.checkpoint()?, events.len() as u64);
+
+    // A batch that skips a sequence.
+    let next = events.len() as u64 + 1;
+    let more = demo_events(2, 6);
+    let with_gap = vec![(next, more[0].clone()), (next + 2, more[1].clone())];
+    let err = generation.apply(&with_gap).unwrap_err();
+    assert!(err.is_gap(), "{err}");
+    assert_eq!(generation.digest()?, digest, "nothing written");
+    Ok(())
+}
+
+/// A rebuild runs beside the live read models: every query during it answers, from the
+/// old generation until the swap and from the new one after, never a mix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queries_keep_answering_during_a_rebuild_and_the_swap_is_atomic() -> TestResult {
+    let nats = TestNats::start_fast().await?;
+    ensure_event_stream(&nats.js).await?;
+    let last = publish_sealed(&nats.js, &demo_events(1500, 21)).await?;
+    let dir = tempfile::tempdir()?;
+    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    wait_for_checkpoint(service.projector(), last).await?;
+    let expected = expected_throughput(&nats.js, Period::Year(2025)).await?;
+    let before = service.projector().status().generation;
+
+    let reply = nats.client.request("stod.ops.drift.rebuild", "{}".into()).await?;
+    let reply: serde_json::Value = serde_json::from_slice(&reply.payload)?;
+    assert_eq!(reply["status"], "started", "{reply}");
+    let building = reply["generation"].as_u64().expect("generation number");
+    let rebuilt = || {
+        let s = service.projector().status();
+        s.generation == building && s.rebuild.is_none()
+    };
+    let mut generations = Vec::new();
+    let started = Instant::now();
+    while !rebuilt() {
+        assert!(started.elapsed() < Duration::from_secs(120), "rebuild did not finish");
+        match ask_throughput(&nats.client, "2025").await? {
+            ReportReply::Ok { generation, report, .. } => {
+                assert_eq!(report, expected, "same figures from either generation");
+                generations.push(generation);
+            }
+            other => panic!("a query failed during the rebuild: {other:?}"),
+        }
+    }
+    if let ReportReply::Ok { generation, .. } = ask_throughput(&nats.client, "2025").await? {
+        generations.push(generation);
+    }
+    assert!(generations.len() > 1, "queries ran during the rebuild");
+    let after = service.projector().status().generation;
+    assert_eq!(after, before + 1);
+    // Old generation until the swap, new one after: one switch, never back.
+    let switches = generations.windows(2).filter(|w| w[0] != w[1]).count();
+    assert_eq!(switches, 1, "{generations:?}");
+    assert!(generations.iter().all(|g| *g == before || *g == after));
+    assert_eq!(generations.last(), Some(&after));
+    service.shutdown().await;
+    Ok(())
+}
+
+/// A store built by another projection version is rebuilt on start; a damaged store is
+/// moved aside and rebuilt from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_versions_and_damaged_stores_are_rebuilt_from_the_log() -> TestResult {
+    let nats = TestNats::start_fast().await?;
+    ensure_event_stream(&nats.js).await?;
+    let last = publish_sealed(&nats.js, &demo_events(40, 3)).await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("read");
+    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(&path)).await?;
+    wait_for_checkpoint(service.projector(), last).await?;
+    let first_generation = service.projector().status().generation;
+    let digest = ReadStore::digest_of_live(service.projector().store())?;
+    service.shutdown().await;
+
+    // Pretend an older projection version built it.
+    {
+        let db = sled::open(&path)?;
+        let live = db.open_tree("meta")?.get("live")?.expect("live generation");
+        let number = u64::from_be_bytes(live.as_ref().try_into()?);
+        db.open_tree(format!("gen-{number}"))?.insert("\0version", &0u32.to_be_bytes())?;
+        db.flush()?;
+    }
+    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(&path)).await?;
+    wait_for_checkpoint(service.projector(), last).await?;
+    assert!(service.projector().status().generation > first_generation, "rebuilt into a new generation");
+    assert_eq!(ReadStore::digest_of_live(service.projector().store())?, digest, "same read models");
+    service.shutdown().await;
+
+    // Damage the store's files.
+    for entry in std::fs::read_dir(&path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::write(entry.path(), b"\x00garbage\xff not a sled file")?;
+        }
+    }
+    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(&path)).await?;
+    wait_for_checkpoint(service.projector(), last).await?;
+    assert_eq!(ReadStore::digest_of_live(service.projector().store())?, digest, "rebuilt from the log");
+    let aside = std::fs::read_dir(dir.path())?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    assert!(aside, "the damaged store was kept aside for a person to look at");
+    service.shutdown().await;
+    Ok(())
+}
+
+/// The projector process is SIGKILLed again and again, while catching up and while
+/// events keep arriving. Once it has caught up, its read models are byte for byte
+/// those of a clean rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkilled_projector_ends_equal_to_a_clean_rebuild() -> TestResult {
+    let nats = TestNats::start_fast().await?;
+    ensure_event_stream(&nats.js).await?;
+    let events = demo_events(1200, 99);
+    let (initial, live_load) = events.split_at(events.len() * 2 / 3);
+    publish_sealed(&nats.js, initial).await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("read");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stod-test-projector"))
+            .arg(nats.server.url())
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    };
+
+    // Events keep arriving while the projector is killed.
+    let writer = {
+        let js = nats.js.clone();
+        let live_load = live_load.to_vec();
+        tokio::spawn(async move {
+            for chunk in live_load.chunks(40) {
+                publish_sealed(&js, chunk).await.map_err(|e| e.to_string())?;
+                tokio::time::sleep(Duration::from_millis(15)).await;
+            }
+            Ok::<_, String>(())
+        })
+    };
+    let mut kills = 0;
+    let mut delay_ms = 150;
+    while kills < 10 {
+        let mut child = spawn()?;
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        // SIGKILL: no chance to flush or clean up.
+        child.kill()?;
+        child.wait()?;
+        kills += 1;
+        delay_ms = 100 + (delay_ms * 7 + 61) % 400;
+    }
+    writer.await?.map_err(|e| format!("writer: {e}"))?;
+    let last = read_log(&nats.js).await?.len() as u64;
+
+    // Let it catch up once more, undisturbed, and check where it got to.
+    let mut child = spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = nats.client.request("stod.query.drift.projection-status", "{}".into()).await;
+        if let Ok(reply) = status {
+            let status: serde_json::Value = serde_json::from_slice(&reply.payload)?;
+            if status["checkpoint"].as_u64() == Some(last) && status["rebuild"].is_null() {
+                break;
+            }
+            assert!(status["fault"].is_null(), "projector faulted: {status}");
+        }
+        assert!(Instant::now() < deadline, "projector did not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill()?;
+    child.wait()?;
+
+    let store = ReadStore::open(&path)?;
+    let survived = ReadStore::digest_of_live(&store)?;
+    let clean_dir = tempfile::tempdir()?;
+    let clean = ReadStore::open(clean_dir.path())?.new_generation()?;
+    let log = read_log(&nats.js).await?;
+    let all: Vec<_> = log.into_iter().map(|e| (e.stream_sequence, e.sealed)).collect();
+    for chunk in all.chunks(777) {
+        clean.apply(chunk)?;
+    }
+    assert_eq!(clean.checkpoint()?, last);
+    assert_eq!(survived, clean.digest()?, "after {kills} SIGKILLs the read models equal a clean rebuild");
+    Ok(())
+}
+
