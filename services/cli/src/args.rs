@@ -1,0 +1,564 @@
+//! The command line: flags are English, values and output Swedish.
+//!
+//! Everything a case worker types is checked here, before anything is sent: dates,
+//! codes, ids and the fixed values (tokens from [`crate::sv`]). The case rules are
+//! checked by the service, which knows the case and the reference data in force.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use stod_events::event::{
+    AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint,
+    FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
+};
+use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId, UserId};
+use stod_events::reference::CodeKind;
+
+use crate::sv::parser;
+
+/// Where `stod` looks for NATS unless told otherwise.
+pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// The managed server's port unless told otherwise.
+pub const DEFAULT_PORT: u16 = 4222;
+
+const TOP_HELP: &str = "\
+Examples:
+  stod up --demo                       run everything on this machine, with demo data
+  export STOD_USER=anna
+  stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
+       --support forsorjningsstod --birth-year 1990
+  stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+
+Exit codes:
+  0  ok
+  1  any other error
+  2  usage: a missing or malformed option
+  3  rejected by a case rule (avvisat); nothing was recorded
+  4  conflict: the case changed at the same moment; look again and retry
+  5  NATS or the service cannot be reached (the outcome may be unknown: retry with
+     the same --submission, which is never recorded twice)
+  6  invalid request or file; nothing was changed
+  7  not found (case or event)
+
+Environment:
+  STOD_NATS_URL        same as --nats-url
+  STOD_USER            same as --user
+  STOD_CLIENT_RETRIES  how often a request without a definite answer is retried
+                       (default 6; 0 fails at once)
+  STOD_LOG             log filter for stderr, e.g. debug or stod_command=debug";
+
+/// stod: case tracking for the work-training programme (Stödplattformen).
+///
+/// Case workers record each step of a participant's journey (inskrivning, praktik,
+/// utbildning, stegförflyttning, avslut, uppföljning) as an immutable event; mistakes are
+/// fixed with a rättelse or makulering, never by editing.
+#[derive(Debug, Parser)]
+#[command(name = "stod", version, after_help = TOP_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// NATS server to connect to. `up` uses an existing NATS only when this is given on
+    /// its own command line; otherwise it starts one.
+    #[arg(long, global = true, help_heading = "Connection and output", env = "STOD_NATS_URL", value_name = "URL", default_value = DEFAULT_NATS_URL)]
+    pub nats_url: String,
+    /// Your user name (handläggare), recorded with every event: 1-64 of a-z, 0-9, '-', '_'.
+    /// Required for commands that record or read cases.
+    #[arg(long, global = true, help_heading = "Connection and output", env = "STOD_USER", value_name = "USER", value_parser = parse_user)]
+    pub user: Option<UserId>,
+    /// Machine output: the reply or result as JSON on stdout, nothing else there.
+    #[arg(long, global = true, help_heading = "Connection and output")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Record an intake (inskrivning): opens a new case (ärende) for a participant.
+    #[command(after_help = "\
+Examples:
+  stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
+       --support forsorjningsstod --birth-year 1990 --region utanfor-europa
+  stod intake --date 2025-03-14 --gender man --anonymous ingen-samtycke
+
+Prints the case id (ärende) and the participant reference (deltagare): keep both. The
+participant reference links the case to the person outside stod; a participant coming back
+later gets a new case with the same --participant.")]
+    Intake(IntakeArgs),
+    /// Start a placement (praktik/arbetsträning) at a site (arbetsplats).
+    #[command(after_help = "\
+Examples:
+  stod place --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-03-17 \\
+       --site industrisparet --work-area montering --hours 20
+
+The case assigns the placement its number (1, 2, ...), printed on success; end it with
+`stod end-placement --placement N`. `stod reference show --kind site` lists the sites.")]
+    Place(PlaceArgs),
+    /// End a placement (praktik avslutad).
+    #[command(after_help = "\
+Examples:
+  stod end-placement --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-06-30 \\
+       --placement 1 --reason anstallning")]
+    EndPlacement(EndPlacementArgs),
+    /// Courses (utbildning): start, complete, discontinue.
+    #[command(subcommand)]
+    Training(TrainingCmd),
+    /// Record a progress assessment (stegförflyttning) on an instrument.
+    #[command(after_help = "\
+Examples:
+  stod assess --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-04-01 \\
+       --instrument work-star --assessor gemensam --score motivation=6 --score stability=4
+  stod assess --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-04-01 \\
+       --instrument sjalvskattning --assessor deltagare --score narhet=5
+
+`stod reference show --kind instrument` lists instruments, their areas and scales.")]
+    Assess(AssessArgs),
+    /// Record an exit (avslut): closes the case. End open placements and courses first.
+    #[command(after_help = "\
+Examples:
+  stod exit --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-07-01 \\
+       --outcome anstallning-med-stod --support lon
+  stod exit --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-07-01 --outcome avbrutit
+
+--support (försörjning vid avslut) is required for consented participants and not allowed
+for anonymous ones.")]
+    Exit(ExitArgs),
+    /// Record a follow-up (uppföljning) 3, 6 or 12 months after exit.
+    #[command(after_help = "\
+Examples:
+  stod follow-up --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-10-01 \\
+       --months 3 --status anstalld")]
+    FollowUp(FollowUpArgs),
+    /// Correct an earlier event (rättelse): records the corrected version beside it.
+    #[command(after_help = "\
+Examples:
+  stod correct --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e \\
+       --event 0195b8a3-1111-7abc-8def-0123456789ab --reason felregistrering --set site=vaderbacken
+  stod correct --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e \\
+       --event 0195b8a3-1111-7abc-8def-0123456789ab --reason fel-datum --date 2025-03-18
+
+--set takes a field of the event as `stod case show --json` shows it under `fact`, e.g.
+site, work_area, hours_per_week, reason, outcome, support_at_exit, status, hours,
+credential_earned; for an intake also municipality, referrer, support_at_start,
+birth_year, region_of_birth, gender. Fixed values are given as on the command line
+(e.g. reason=halsa). The event's number and participant cannot be corrected: retract it
+and record it again instead.")]
+    Correct(CorrectArgs),
+    /// Retract an earlier event (makulering), as if it had never been recorded.
+    #[command(after_help = "\
+Examples:
+  stod retract --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e \\
+       --event 0195b8a3-1111-7abc-8def-0123456789ab --reason dubblett
+
+Retracting the intake voids the whole case (makulerat ärende).")]
+    Retract(RetractArgs),
+    /// Read cases (ärenden).
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Reference data (referensdata): the codes for sites, courses, municipalities, ...
+    #[command(subcommand)]
+    Reference(ReferenceCmd),
+    /// Run stod on this machine: a managed nats-server plus the command service.
+    #[command(after_help = "\
+Examples:
+  stod up --demo                        data in ~/.local/share/stod, port 4222, demo cases
+  stod up --data /srv/stod --port 4300
+  stod up --nats-url nats://nats1:4222 --replicas 3   use an existing NATS cluster
+
+Only a --nats-url given on this command line makes `up` use an existing NATS; STOD_NATS_URL
+is for the other commands and is ignored here. Stop with Ctrl-C or SIGTERM.")]
+    Up(UpArgs),
+}
+
+/// Options every recording command shares.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Re-send an earlier submission whose outcome was unknown (exit code 5): the service
+    /// records a submission id at most once, so this never records twice.
+    #[arg(long, value_name = "ID", value_parser = parse_id::<SubmissionId>)]
+    pub submission: Option<SubmissionId>,
+}
+
+#[derive(Debug, Args)]
+pub struct IntakeArgs {
+    /// Intake date (YYYY-MM-DD), as stated by the case worker.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Date,
+    /// Gender (kön), kept for every participant.
+    #[arg(long, value_parser = parser::<Gender>())]
+    pub gender: Gender,
+    /// Anonymous registration: only gender and the intake year are kept.
+    #[arg(long, value_parser = parser::<AnonymityReason>(),
+          conflicts_with_all = ["municipality", "referrer", "support", "birth_year", "region"])]
+    pub anonymous: Option<AnonymityReason>,
+    /// Municipality code (kommunkod), e.g. 2084 (Ludvika).
+    #[arg(long, value_parser = parse_code, required_unless_present = "anonymous")]
+    pub municipality: Option<Code>,
+    /// Referrer (remittent) code, e.g. af.
+    #[arg(long, value_parser = parse_code, required_unless_present = "anonymous")]
+    pub referrer: Option<Code>,
+    /// Source of support at start (försörjningskälla), e.g. forsorjningsstod.
+    #[arg(long, value_parser = parse_code, required_unless_present = "anonymous")]
+    pub support: Option<Code>,
+    /// Birth year only (födelseår).
+    #[arg(long, value_name = "YYYY", required_unless_present = "anonymous")]
+    pub birth_year: Option<u16>,
+    /// Region of birth (födelseregion), optional.
+    #[arg(long, value_parser = parser::<RegionOfBirth>())]
+    pub region: Option<RegionOfBirth>,
+    /// The participant reference (deltagare) of a returning participant; new if omitted.
+    #[arg(long, value_name = "REF", value_parser = parse_id::<ParticipantRef>)]
+    pub participant: Option<ParticipantRef>,
+    /// The case id to open; a new one if omitted.
+    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
+    pub case: Option<CaseId>,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CaseDate {
+    /// The case (ärende) id.
+    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
+    pub case: CaseId,
+    /// The date it happened (YYYY-MM-DD), as stated by the case worker.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Date,
+}
+
+#[derive(Debug, Args)]
+pub struct PlaceArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// Site (arbetsplats) code, e.g. industrisparet.
+    #[arg(long, value_parser = parse_code)]
+    pub site: Code,
+    /// Work area (arbetsområde) code, e.g. montering.
+    #[arg(long, value_parser = parse_code)]
+    pub work_area: Code,
+    /// Hours per week, 1-40 (40 is full time).
+    #[arg(long)]
+    pub hours: u8,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EndPlacementArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// The placement's number in the case (shown by `stod case show`).
+    #[arg(long, value_name = "N")]
+    pub placement: u16,
+    /// Why the placement ended.
+    #[arg(long, value_parser = parser::<PlacementEndReason>())]
+    pub reason: PlacementEndReason,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainingCmd {
+    /// A course started (utbildning påbörjad).
+    #[command(after_help = "\
+Examples:
+  stod training start --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-04-07 \\
+       --course sfi --provider vbu-komvux")]
+    Start(TrainingStartArgs),
+    /// A course completed (utbildning genomförd): a started one, or one recorded only now.
+    #[command(after_help = "\
+Examples:
+  stod training complete --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-05-30 \\
+       --training 1 --hours 120 --credential
+  stod training complete --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-05-30 \\
+       --course truckkort --provider af-leverantor --hours 16 --credential")]
+    Complete(TrainingCompleteArgs),
+    /// A started course broken off (utbildning avbruten).
+    #[command(after_help = "\
+Examples:
+  stod training discontinue --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --date 2025-05-02 \\
+       --training 1 --reason passade-inte")]
+    Discontinue(TrainingDiscontinueArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainingStartArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// Course (utbildning) code, e.g. sfi.
+    #[arg(long, value_parser = parse_code)]
+    pub course: Code,
+    /// Provider (anordnare) code, e.g. vbu-komvux.
+    #[arg(long, value_parser = parse_code)]
+    pub provider: Code,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainingCompleteArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// The started course's number in the case.
+    #[arg(long, value_name = "N", conflicts_with_all = ["course", "provider"],
+          required_unless_present = "course")]
+    pub training: Option<u16>,
+    /// A course completed without a recorded start: its code (with --provider).
+    #[arg(long, value_parser = parse_code, requires = "provider")]
+    pub course: Option<Code>,
+    /// The provider (anordnare) of a course given with --course.
+    #[arg(long, value_parser = parse_code, requires = "course")]
+    pub provider: Option<Code>,
+    /// Course hours attended.
+    #[arg(long)]
+    pub hours: u16,
+    /// The course's credential (behörighet, intyg, certifikat) was earned.
+    #[arg(long)]
+    pub credential: bool,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainingDiscontinueArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// The started course's number in the case.
+    #[arg(long, value_name = "N")]
+    pub training: u16,
+    /// Why the course was broken off.
+    #[arg(long, value_parser = parser::<TrainingDiscontinuedReason>())]
+    pub reason: TrainingDiscontinuedReason,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AssessArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// Instrument (bedömningsinstrument) code, e.g. work-star.
+    #[arg(long, value_parser = parse_code)]
+    pub instrument: Code,
+    /// Who assessed.
+    #[arg(long, value_parser = parser::<Assessor>())]
+    pub assessor: Assessor,
+    /// One area's score, AREA=N; repeat for each assessed area.
+    #[arg(long = "score", value_name = "AREA=N", value_parser = parse_score, required = true)]
+    pub scores: Vec<AreaScore>,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExitArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// Outcome at exit (avslutsorsak).
+    #[arg(long, value_parser = parser::<ExitOutcome>())]
+    pub outcome: ExitOutcome,
+    /// Source of support at exit (försörjning vid avslut); required unless anonymous.
+    #[arg(long, value_parser = parse_code)]
+    pub support: Option<Code>,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FollowUpArgs {
+    #[command(flatten)]
+    pub at: CaseDate,
+    /// Months after exit.
+    #[arg(long, value_parser = parser::<FollowUpPoint>())]
+    pub months: FollowUpPoint,
+    /// Status at follow-up.
+    #[arg(long, value_parser = parser::<FollowUpStatus>())]
+    pub status: FollowUpStatus,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CorrectArgs {
+    /// The case (ärende) id.
+    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
+    pub case: CaseId,
+    /// The event to correct (händelse id, shown by `stod case show`).
+    #[arg(long, value_name = "EVENT_ID", value_parser = parse_id::<EventId>)]
+    pub event: EventId,
+    /// Why (orsak); a code, never free text.
+    #[arg(long, value_parser = parser::<CorrectionReason>())]
+    pub reason: CorrectionReason,
+    /// The corrected date (YYYY-MM-DD); the event's current date if omitted.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<Date>,
+    /// A corrected field, FIELD=VALUE; repeat for more fields.
+    #[arg(long = "set", value_name = "FIELD=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetractArgs {
+    /// The case (ärende) id.
+    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
+    pub case: CaseId,
+    /// The event to retract (händelse id, shown by `stod case show`).
+    #[arg(long, value_name = "EVENT_ID", value_parser = parse_id::<EventId>)]
+    pub event: EventId,
+    /// Why (orsak); a code, never free text.
+    #[arg(long, value_parser = parser::<CorrectionReason>())]
+    pub reason: CorrectionReason,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// A case's full history (händelser), with corrections linked to what they change.
+    #[command(after_help = "\
+Examples:
+  stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json")]
+    Show {
+        /// The case (ärende) id.
+        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
+        case: CaseId,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReferenceCmd {
+    /// The codes in force, with their Swedish names.
+    #[command(after_help = "\
+Examples:
+  stod reference show
+  stod reference show --kind site
+  stod reference show --kind instrument --json")]
+    Show {
+        /// Only this kind of code.
+        #[arg(long, value_parser = parser::<CodeKind>())]
+        kind: Option<CodeKind>,
+    },
+    /// Extend the shared reference data from a TOML file (same shape as the default).
+    #[command(after_help = "\
+Examples:
+  stod reference load nya-arbetsplatser.toml
+
+The file has the sections of events/reference/default.toml, each optional:
+  [[sites]]
+  code = \"ny-verkstad\"
+  name = \"Nya verkstaden\"
+New codes are added; an existing code may be renamed or retired (active = false); nothing is
+ever removed. A file with an error changes nothing.")]
+    Load {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where the managed server keeps its data [default: $XDG_DATA_HOME/stod or
+    /// ~/.local/share/stod]; the event log is in <DIR>/nats.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Client port of the managed server, on 127.0.0.1 [default: 4222].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Copies of each event when creating the log on an existing NATS cluster (3 on a
+    /// three-node cluster).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
+    /// Record a short demo (a few participants' journeys) unless the log already has events.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+fn parse_user(s: &str) -> Result<UserId, String> {
+    UserId::parse(s).map_err(|e| format!("ogiltigt användarnamn: {e}"))
+}
+
+fn parse_date(s: &str) -> Result<Date, String> {
+    s.parse().map_err(|_| format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14"))
+}
+
+fn parse_code(s: &str) -> Result<Code, String> {
+    Code::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?} är inget giltigt id: väntade ett UUID, t.ex. 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e"))
+}
+
+fn parse_score(s: &str) -> Result<AreaScore, String> {
+    let (area, score) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: skriv OMRÅDE=POÄNG, t.ex. motivation=6"))?;
+    let area = Code::parse(area.trim()).map_err(|e| e.to_string())?;
+    let score = score
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: poängen måste vara ett heltal 0–255"))?;
+    Ok(AreaScore { area, score })
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (field, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: skriv FÄLT=VÄRDE, t.ex. site=vaderbacken"))?;
+    let field = field.trim();
+    if field.is_empty() {
+        return Err(format!("{s:?}: fältnamnet saknas"));
+    }
+    Ok((field.to_owned(), value.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn intake_needs_details_unless_anonymous() {
+        let base = ["stod", "intake", "--date", "2025-03-14", "--gender", "kvinna"];
+        assert!(Cli::try_parse_from(base).is_err());
+        let anon = [&base[..], &["--anonymous", "skyddad-identitet"]].concat();
+        assert!(Cli::try_parse_from(anon).is_ok());
+        let alias = [&base[..], &["--anonymous", "inget-samtycke"]].concat();
+        assert!(Cli::try_parse_from(alias).is_ok());
+        let both = [&base[..], &["--anonymous", "ingen-samtycke", "--municipality", "2084"]].concat();
+        assert!(Cli::try_parse_from(both).is_err());
+    }
+
+    #[test]
+    fn completion_names_a_started_training_or_a_course() {
+        let base = ["stod", "training", "complete", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-14", "--hours", "5"];
+        assert!(Cli::try_parse_from(base).is_err());
+        assert!(Cli::try_parse_from([&base[..], &["--training", "1"]].concat()).is_ok());
+        assert!(Cli::try_parse_from([&base[..], &["--course", "sfi"]].concat()).is_err());
+        assert!(Cli::try_parse_from([&base[..], &["--course", "sfi", "--provider", "annan"]].concat()).is_ok());
+        assert!(Cli::try_parse_from([&base[..], &["--training", "1", "--course", "sfi", "--provider", "annan"]].concat()).is_err());
+    }
+
+    #[test]
+    fn scores_and_sets_parse() {
+        assert_eq!(parse_score("motivation=6").unwrap().score, 6);
+        assert!(parse_score("motivation").is_err());
+        assert!(parse_score("motivation=hög").is_err());
+        assert_eq!(parse_set("site = vaderbacken").unwrap(), ("site".into(), "vaderbacken".into()));
+        assert!(parse_set("=x").is_err());
+    }
+}

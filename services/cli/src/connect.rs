@@ -1,0 +1,88 @@
+//! Connecting to NATS and to stod's services.
+//!
+//! `stod_client::Client::connect` keeps retrying in the background, which suits a
+//! long-running service; a person at a terminal wants to hear soon that the server is
+//! not there. So the command line connects itself, a bounded number of times, and hands
+//! the connection to the client library.
+
+use std::time::Duration;
+
+use async_nats::ConnectErrorKind;
+use stod_client::{Client, RetryPolicy};
+use stod_events::ids::UserId;
+
+use crate::error::CliError;
+
+/// Environment variable: how often a request (or the connection) is retried when the
+/// outcome is unknown. 0 fails at once.
+pub const RETRIES_ENV: &str = "STOD_CLIENT_RETRIES";
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The retry policy: the client library's default, with the count from the environment.
+pub fn retry_policy() -> Result<RetryPolicy, CliError> {
+    let mut policy = RetryPolicy::default();
+    if let Ok(value) = std::env::var(RETRIES_ENV) {
+        policy.retries = value.trim().parse().map_err(|_| {
+            CliError::Usage(format!("{RETRIES_ENV}={value:?} är inget antal: ange ett heltal, t.ex. 0 eller 6"))
+        })?;
+    }
+    Ok(policy)
+}
+
+/// A NATS connection, tried `1 + retries` times with a growing pause in between.
+pub async fn nats(url: &str, name: &str, policy: &RetryPolicy) -> Result<async_nats::Client, CliError> {
+    let mut backoff = policy.backoff;
+    let mut attempt = 0;
+    loop {
+        let result = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .connect(url)
+            .await;
+        let err = match result {
+            Ok(client) => return Ok(client),
+            Err(err) => err,
+        };
+        match err.kind() {
+            ConnectErrorKind::ServerParse => {
+                return Err(CliError::Usage(format!(
+                    "ogiltig NATS-adress {url:?}: skriv t.ex. nats://127.0.0.1:4222"
+                )))
+            }
+            ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
+                return Err(CliError::Unavailable(format!("NATS på {url} nekade anslutningen: {err}")))
+            }
+            _ if attempt < policy.retries => {
+                tracing::debug!(url, attempt, "connecting failed, retrying: {err}");
+                attempt += 1;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            _ => {
+                return Err(CliError::Unavailable(format!(
+                    "ingen NATS-server svarar på {url} ({err}). Kör `stod up` eller ange rätt adress med --nats-url / STOD_NATS_URL"
+                )))
+            }
+        }
+    }
+}
+
+/// A client of stod's services, as `user`.
+pub async fn client(url: &str, user: UserId) -> Result<Client, CliError> {
+    let policy = retry_policy()?;
+    let nats = nats(url, &format!("stod {user}"), &policy).await?;
+    Ok(Client::from_nats(nats, user).with_retry(policy))
+}
+
+/// The user, required for commands that record or read cases.
+pub fn require_user(user: &Option<UserId>) -> Result<UserId, CliError> {
+    user.clone().ok_or_else(|| {
+        CliError::Usage(
+            "ange vem du är med --user eller miljövariabeln STOD_USER, t.ex. STOD_USER=anna \
+             (1–64 tecken bland a–z, 0–9, '-' och '_'); namnet registreras med varje händelse"
+                .into(),
+        )
+    })
+}

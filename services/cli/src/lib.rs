@@ -1,0 +1,221 @@
+//! `stod`, the command line of the stod case-tracking system.
+//!
+//! Case workers record each step of a participant's journey (intake, placements,
+//! courses, assessments, exit, follow-up) and read a case's history; operators run the
+//! system (`stod up`) and extend its reference data. Everything a user reads is Swedish;
+//! `--json` gives programs the replies as JSON instead.
+//!
+//! The binary (`src/main.rs`) only parses the command line, sets up logging and calls
+//! [`execute`].
+//!
+//! ```
+//! let typed = stod::Invocation::try_parse_from(["stod", "up", "--nats-url", "nats://nats1:4222"]).unwrap();
+//! // `up` connects to an existing NATS only when told so on its own command line.
+//! assert!(typed.nats_url_on_command_line);
+//! // STOD_NATS_URL (or the default) is for the other commands.
+//! let shown = stod::Invocation::try_parse_from(["stod", "reference", "show"]).unwrap();
+//! assert!(!shown.nats_url_on_command_line);
+//! ```
+//!
+//! # Layout
+//!
+//! - [`args`]: the command line (clap), with every value checked before anything is sent.
+//! - [`sv`]: Swedish tokens and labels of the domain's fixed values, in one place.
+//! - [`connect`]: connecting to NATS with a bounded retry, and the user check.
+//! - [`record`]: the recording commands and their receipts.
+//! - [`correct`]: turning `--set FIELD=VALUE` into a corrected fact.
+//! - [`show`]: a case's history in readable Swedish.
+//! - [`reference`]: showing and extending reference data.
+//! - [`up`]: the managed server plus the command service in-process; [`demo`] its demo.
+//! - [`output`] and [`error`]: where results and failures go, and the exit codes.
+//!
+//! # What it does not do
+//!
+//! It decides no case rule: the command service does, and the command line only
+//! reports its answer. It keeps no state of its own between runs.
+
+pub mod args;
+pub mod connect;
+pub mod correct;
+pub mod demo;
+pub mod error;
+pub mod output;
+pub mod record;
+pub mod reference;
+pub mod show;
+pub mod sv;
+pub mod up;
+
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
+use stod_client::Client;
+use stod_events::ids::UserId;
+use stod_events::reference::{Catalogue, CodeKind};
+
+pub use args::Cli;
+use args::{CaseCmd, Cmd, ReferenceCmd};
+pub use error::CliError;
+use output::Output;
+
+/// A parsed command line, with what clap's derive alone does not tell.
+#[derive(Debug)]
+pub struct Invocation {
+    pub cli: Cli,
+    /// `--nats-url` was typed on this command line, rather than coming from
+    /// `STOD_NATS_URL` or the default. Only `up` cares: it starts its own server unless
+    /// told on the command line to use an existing one.
+    pub nats_url_on_command_line: bool,
+}
+
+impl Invocation {
+    /// Parses the process's arguments; prints help or a usage error and exits (code 2)
+    /// when clap says so.
+    pub fn from_env() -> Self {
+        Self::try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    pub fn try_parse_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let cli = Cli::from_arg_matches(&matches)?;
+        let on_command_line = |m: &clap::ArgMatches| m.value_source("nats_url") == Some(ValueSource::CommandLine);
+        let nats_url_on_command_line =
+            on_command_line(&matches) || matches.subcommand().is_some_and(|(_, sub)| on_command_line(sub));
+        Ok(Self { cli, nats_url_on_command_line })
+    }
+}
+
+/// Runs the command, reports a failure, and returns the exit code.
+pub async fn execute(invocation: Invocation) -> u8 {
+    let out = Output { json: invocation.cli.global.json };
+    match run(invocation, out).await {
+        Ok(()) => error::exit_code::OK,
+        Err(e) => {
+            report(&e, out);
+            e.exit_code()
+        }
+    }
+}
+
+async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
+    let Invocation { cli, nats_url_on_command_line } = invocation;
+    let global = cli.global;
+    let url = global.nats_url.as_str();
+    match cli.command {
+        Cmd::Up(args) => up::run(args, nats_url_on_command_line.then(|| url.to_owned()), out).await,
+        Cmd::Reference(ReferenceCmd::Load { file }) => reference::load(url, global.user, out, &file).await,
+        Cmd::Reference(ReferenceCmd::Show { kind }) => {
+            let user = match global.user {
+                Some(user) => user,
+                None => UserId::parse(reference::ANONYMOUS_READER).map_err(|e| CliError::Other(e.to_string()))?,
+            };
+            let client = connect::client(url, user).await?;
+            reference::show(&client, out, kind).await
+        }
+        command => {
+            let user = connect::require_user(&global.user)?;
+            let client = connect::client(url, user).await?;
+            let mut result = case_command(&client, out, command).await;
+            if let Err(CliError::Rejected { valid, .. }) = &mut result {
+                if !out.json {
+                    *valid = with_names(&client, valid).await;
+                }
+            }
+            result
+        }
+    }
+}
+
+async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), CliError> {
+    match command {
+        Cmd::Intake(a) => record::intake(client, out, a).await,
+        Cmd::Place(a) => record::place(client, out, a).await,
+        Cmd::EndPlacement(a) => record::end_placement(client, out, a).await,
+        Cmd::Training(t) => record::training(client, out, t).await,
+        Cmd::Assess(a) => record::assess(client, out, a).await,
+        Cmd::Exit(a) => record::exit(client, out, a).await,
+        Cmd::FollowUp(a) => record::follow_up(client, out, a).await,
+        Cmd::Correct(a) => record::correct(client, out, a).await,
+        Cmd::Retract(a) => record::retract(client, out, a).await,
+        Cmd::Case(CaseCmd::Show { case }) => {
+            let view = client.case(case).await?;
+            if out.json {
+                out.result(&view, String::new);
+            } else {
+                // Names are a courtesy: without them the codes still say it all.
+                let names = match client.reference().await {
+                    Ok((_, file)) => show::names(file),
+                    Err(_) => Catalogue::default_catalogue(),
+                };
+                out.result(&view, || show::case_text(&view, &names).trim_end().to_owned());
+            }
+            Ok(())
+        }
+        Cmd::Up(_) | Cmd::Reference(_) => Err(CliError::Other("internt fel: fel kommando".into())),
+    }
+}
+
+/// `code   Name` for valid codes of one reference-data kind, so a case worker sees
+/// what each code means. The rejection does not say the kind; the kind whose codes in
+/// force are exactly these is it. Unchanged if none matches or names cannot be read.
+async fn with_names(client: &Client, valid: &[String]) -> Vec<String> {
+    if valid.is_empty() {
+        return Vec::new();
+    }
+    let Ok((_, file)) = client.reference().await else { return valid.to_vec() };
+    let cat = show::names(file);
+    let same = |codes: Vec<String>| codes.len() == valid.len() && codes.iter().all(|c| valid.contains(c));
+    for kind in CodeKind::ALL {
+        let active: Vec<String> = cat.active_codes(kind).iter().map(ToString::to_string).collect();
+        if same(active) {
+            return cat
+                .active_codes(kind)
+                .iter()
+                .map(|code| format!("{:<24}{}", code.as_str(), cat.name(kind, code)))
+                .collect();
+        }
+    }
+    valid.to_vec()
+}
+
+/// Prints a failure: the Swedish message on stderr, and with `--json` the machine form
+/// on stdout.
+pub fn report(e: &CliError, out: Output) {
+    if out.json {
+        out.result(&e.to_json(), String::new);
+    }
+    match e {
+        CliError::Rejected { message, valid, .. } => {
+            eprintln!("Avvisat: {message}");
+            // Codes never contain spaces, so a spaced entry is a code with its name.
+            if valid.iter().any(|v| v.contains(' ')) {
+                eprintln!("Giltiga värden:");
+                for v in valid {
+                    eprintln!("  {v}");
+                }
+            } else if !valid.is_empty() {
+                eprintln!("Giltiga värden: {}", valid.join(", "));
+            }
+            eprintln!("Inget registrerades.");
+        }
+        other => eprintln!("stod: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_typed_nats_url_makes_up_use_an_existing_nats() {
+        let after = Invocation::try_parse_from(["stod", "up", "--nats-url", "nats://a:4222"]).unwrap();
+        assert!(after.nats_url_on_command_line);
+        let before = Invocation::try_parse_from(["stod", "--nats-url", "nats://a:4222", "up"]).unwrap();
+        assert!(before.nats_url_on_command_line);
+        let default = Invocation::try_parse_from(["stod", "up", "--port", "4300"]).unwrap();
+        assert!(!default.nats_url_on_command_line);
+    }
+}

@@ -1,0 +1,222 @@
+//! The Swedish words for the domain's fixed values, in one place.
+//!
+//! Each value has two Swedish forms: the token a case worker types on the command line
+//! (lower-case ASCII, e.g. `anstallning`) and the label shown in output (e.g.
+//! "anställning"). Both come from the same table, so what `stod` accepts and what it
+//! prints can never drift apart. Labels of event types and reference-data kinds live in
+//! `stod-events` (`EventType::label_sv`, `CodeKind::label_sv`); this module adds what the
+//! command line needs on top.
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use stod_events::event::{
+    AnonymityReason, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint, FollowUpStatus,
+    Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
+};
+use stod_events::reference::CodeKind;
+
+/// A fixed domain value with its Swedish command-line token and display label.
+pub trait Term: Copy + PartialEq + Send + Sync + 'static {
+    /// Every value: (value, token, label).
+    const TERMS: &'static [(Self, &'static str, &'static str)];
+
+    /// Other spellings accepted on the command line: (alias, token).
+    const ALIASES: &'static [(&'static str, &'static str)] = &[];
+
+    /// What a case worker types for this value.
+    fn token(self) -> &'static str {
+        Self::TERMS.iter().find(|(v, ..)| *v == self).map_or("?", |(_, t, _)| t)
+    }
+
+    /// How output shows this value.
+    fn label(self) -> &'static str {
+        Self::TERMS.iter().find(|(v, ..)| *v == self).map_or("?", |(.., l)| l)
+    }
+
+    fn from_token(token: &str) -> Option<Self> {
+        let token = Self::ALIASES.iter().find(|(a, _)| *a == token).map_or(token, |(_, t)| t);
+        Self::TERMS.iter().find(|(_, t, _)| *t == token).map(|(v, ..)| *v)
+    }
+
+    /// The tokens, comma separated, for messages that say what is valid.
+    fn tokens() -> String {
+        Self::TERMS.iter().map(|(_, t, _)| *t).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A clap value parser that accepts exactly the tokens of `T` and lists them, with their
+/// labels, in `--help`.
+pub fn parser<T: Term + Clone>() -> impl TypedValueParser<Value = T> {
+    let values = T::TERMS.iter().map(|(_, token, label)| {
+        let aliases = T::ALIASES.iter().filter(|(_, t)| t == token).map(|(a, _)| *a);
+        PossibleValue::new(*token).help(*label).aliases(aliases)
+    });
+    PossibleValuesParser::new(values).map(|token: String| {
+        // PossibleValuesParser only lets listed tokens through.
+        T::from_token(&token).unwrap_or(T::TERMS[0].0)
+    })
+}
+
+impl Term for Gender {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (Gender::Woman, "kvinna", "kvinna"),
+        (Gender::Man, "man", "man"),
+        (Gender::Other, "annan", "annan/vill inte uppge"),
+    ];
+}
+
+impl Term for AnonymityReason {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (AnonymityReason::NoConsent, "ingen-samtycke", "inget samtycke"),
+        (AnonymityReason::ProtectedIdentity, "skyddad-identitet", "skyddad identitet"),
+    ];
+    // "samtycke" is neuter; accept the grammatical spelling too.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[("inget-samtycke", "ingen-samtycke")];
+}
+
+impl Term for RegionOfBirth {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (RegionOfBirth::Sweden, "sverige", "född i Sverige"),
+        (RegionOfBirth::Europe, "europa", "född i Europa utom Sverige"),
+        (RegionOfBirth::OutsideEurope, "utanfor-europa", "född utanför Europa"),
+    ];
+}
+
+impl Term for PlacementEndReason {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (PlacementEndReason::Completed, "klar", "planerad period klar"),
+        (PlacementEndReason::NewPlacement, "ny-praktik", "går vidare till ny praktik"),
+        (PlacementEndReason::Employment, "anstallning", "anställning"),
+        (PlacementEndReason::Studies, "studier", "studier"),
+        (PlacementEndReason::Health, "halsa", "hälsoskäl"),
+        (PlacementEndReason::Discontinued, "avbrutit", "deltagaren avbröt"),
+        (PlacementEndReason::Other, "annat", "annat"),
+    ];
+}
+
+impl Term for TrainingDiscontinuedReason {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (TrainingDiscontinuedReason::Health, "halsa", "hälsoskäl"),
+        (TrainingDiscontinuedReason::Employment, "anstallning", "anställning"),
+        (TrainingDiscontinuedReason::NotSuitable, "passade-inte", "utbildningen passade inte"),
+        (TrainingDiscontinuedReason::Discontinued, "avbrutit", "deltagaren avbröt"),
+        (TrainingDiscontinuedReason::Other, "annat", "annat"),
+    ];
+}
+
+impl Term for Assessor {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (Assessor::Participant, "deltagare", "självskattning"),
+        (Assessor::Staff, "personal", "personalens bedömning"),
+        (Assessor::Joint, "gemensam", "gemensam bedömning"),
+    ];
+}
+
+impl Term for ExitOutcome {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (ExitOutcome::EmploymentUnsubsidised, "anstallning", "anställning utan stöd"),
+        (ExitOutcome::EmploymentSubsidised, "anstallning-med-stod", "anställning med stöd"),
+        (ExitOutcome::Studies, "studier", "studier"),
+        (ExitOutcome::OtherProgramme, "annan-insats", "annan insats"),
+        (ExitOutcome::MovedCloser, "narmare-arbetsmarknaden", "närmare arbetsmarknaden, arbetssökande"),
+        (ExitOutcome::Health, "halsa", "hälsoskäl"),
+        (ExitOutcome::Moved, "flyttat", "flyttat"),
+        (ExitOutcome::Discontinued, "avbrutit", "avbröt insatsen"),
+        (ExitOutcome::Other, "annat", "annat"),
+    ];
+}
+
+impl Term for FollowUpPoint {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (FollowUpPoint::Months3, "3", "3 månader"),
+        (FollowUpPoint::Months6, "6", "6 månader"),
+        (FollowUpPoint::Months12, "12", "12 månader"),
+    ];
+}
+
+impl Term for FollowUpStatus {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (FollowUpStatus::Employed, "anstalld", "anställd"),
+        (FollowUpStatus::Studying, "studerar", "studerar"),
+        (FollowUpStatus::NeitherEmployedNorStudying, "varken-eller", "varken arbete eller studier"),
+        (FollowUpStatus::NoContact, "ingen-kontakt", "gick inte att nå"),
+    ];
+}
+
+impl Term for CorrectionReason {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (CorrectionReason::EntryError, "felregistrering", "felregistrering"),
+        (CorrectionReason::WrongDate, "fel-datum", "fel datum"),
+        (CorrectionReason::WrongCase, "fel-arende", "registrerat på fel ärende"),
+        (CorrectionReason::Duplicate, "dubblett", "dubblett"),
+        (CorrectionReason::LateInformation, "ny-information", "ny information"),
+        (CorrectionReason::Other, "annat", "annat"),
+    ];
+}
+
+/// Reference-data kinds keep their English names on the command line (they are also
+/// the JSON names), with the Swedish label from `stod-events`.
+impl Term for CodeKind {
+    const TERMS: &'static [(Self, &'static str, &'static str)] = &[
+        (CodeKind::Municipality, "municipality", "kommun"),
+        (CodeKind::Referrer, "referrer", "remittent"),
+        (CodeKind::Site, "site", "arbetsplats"),
+        (CodeKind::WorkArea, "work_area", "arbetsområde"),
+        (CodeKind::Course, "course", "utbildning"),
+        (CodeKind::Provider, "provider", "anordnare"),
+        (CodeKind::SupportSource, "support_source", "försörjningskälla"),
+        (CodeKind::Instrument, "instrument", "bedömningsinstrument"),
+    ];
+}
+
+/// Headings for the reference-data sections.
+pub fn kind_plural(kind: CodeKind) -> &'static str {
+    match kind {
+        CodeKind::Municipality => "Kommuner",
+        CodeKind::Referrer => "Remittenter",
+        CodeKind::Site => "Arbetsplatser",
+        CodeKind::WorkArea => "Arbetsområden",
+        CodeKind::Course => "Utbildningar",
+        CodeKind::Provider => "Anordnare",
+        CodeKind::SupportSource => "Försörjningskällor",
+        CodeKind::Instrument => "Bedömningsinstrument",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens_unique_and_labelled<T: Term>() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (value, token, label) in T::TERMS {
+            assert!(seen.insert(*token), "duplicate token {token}");
+            assert!(!label.is_empty());
+            assert!(T::from_token(token) == Some(*value));
+            assert_eq!(value.token(), *token);
+        }
+    }
+
+    #[test]
+    fn every_table_is_a_bijection() {
+        tokens_unique_and_labelled::<Gender>();
+        tokens_unique_and_labelled::<AnonymityReason>();
+        tokens_unique_and_labelled::<RegionOfBirth>();
+        tokens_unique_and_labelled::<PlacementEndReason>();
+        tokens_unique_and_labelled::<TrainingDiscontinuedReason>();
+        tokens_unique_and_labelled::<Assessor>();
+        tokens_unique_and_labelled::<ExitOutcome>();
+        tokens_unique_and_labelled::<FollowUpPoint>();
+        tokens_unique_and_labelled::<FollowUpStatus>();
+        tokens_unique_and_labelled::<CorrectionReason>();
+        tokens_unique_and_labelled::<CodeKind>();
+    }
+
+    #[test]
+    fn every_exit_outcome_and_kind_has_a_token() {
+        assert_eq!(ExitOutcome::TERMS.len(), ExitOutcome::ALL.len());
+        assert_eq!(CodeKind::TERMS.len(), CodeKind::ALL.len());
+        for kind in CodeKind::ALL {
+            assert_eq!(kind.label(), kind.label_sv());
+        }
+    }
+}

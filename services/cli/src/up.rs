@@ -1,0 +1,255 @@
+//! `stod up`: the whole system on one machine.
+//!
+//! A managed nats-server (its data under `--data`, fsync before every acknowledgement)
+//! or an existing NATS, plus the command service in this process. Stops cleanly on
+//! Ctrl-C or SIGTERM: the service finishes what it has taken, then the server writes its
+//! state out.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
+use stod_command::{RunningService, ServiceOptions, StartError};
+use stod_nats_server::{ErrorKind, NatsServer, ServerOptions};
+use stod_store::EventLogConfig;
+use tracing::{info, warn};
+
+use crate::args::{UpArgs, DEFAULT_PORT};
+use crate::connect;
+use crate::demo;
+use crate::error::{from_store, CliError};
+use crate::output::Output;
+
+/// How `up` reaches NATS.
+enum Nats {
+    Managed { server: Box<NatsServer>, data: PathBuf },
+    Existing,
+}
+
+/// `explicit_url`: a `--nats-url` given on this command line (never the environment's).
+pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install()?;
+    let (mut nats, url) = match explicit_url {
+        Some(url) => {
+            if args.port.is_some() {
+                return Err(CliError::Usage(
+                    "--port gäller bara den inbyggda servern; ange antingen --port eller --nats-url".into(),
+                ));
+            }
+            if args.data.is_some() {
+                info!("--data används inte med --nats-url: händelseloggen ligger i den befintliga NATS-servern");
+            }
+            (Nats::Existing, url)
+        }
+        None => {
+            let data = match args.data.clone() {
+                Some(dir) => dir,
+                None => default_data_dir()?,
+            };
+            let port = args.port.unwrap_or(DEFAULT_PORT);
+            let server = start_server(&data, port).await?;
+            let url = server.url();
+            (Nats::Managed { server: Box::new(server), data }, url)
+        }
+    };
+
+    let result = serve(&args, &url, &mut nats, &mut signals, out).await;
+    if let Nats::Managed { server, .. } = &mut nats {
+        if let Err(e) = server.stop().await {
+            warn!("stopping nats-server: {e}");
+        }
+    }
+    if result.is_ok() {
+        out.result(&json!({ "status": "stopped" }), || "stod har stängts av.".into());
+    }
+    result
+}
+
+/// Everything between a reachable NATS and a stop signal.
+async fn serve(args: &UpArgs, url: &str, nats: &mut Nats, signals: &mut Signals, out: Output) -> Result<(), CliError> {
+    let policy = connect::retry_policy()?;
+    let client = connect::nats(url, "stod up", &policy).await?;
+    let options = ServiceOptions {
+        log: EventLogConfig { replicas: args.replicas, ..EventLogConfig::default() },
+        ..ServiceOptions::default()
+    };
+    let service = stod_command::start(client.clone(), options).await.map_err(|e| match e {
+        StartError::Store(e) => from_store("händelseloggen kunde inte öppnas", e),
+        StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
+    })?;
+    info!(url, "command service running");
+    print_welcome(url, nats, args.replicas, out);
+
+    if args.demo {
+        // A failed demo leaves a working system; say so and keep serving.
+        if let Err(e) = demo::run(&client, out).await {
+            eprintln!("stod: demon kunde inte slutföras: {e}");
+        }
+    }
+    out.say("\nTryck Ctrl-C för att stänga av.");
+
+    let stop = wait_for_stop(signals, nats).await;
+    info!("stopping: {stop}");
+    shutdown(service, &client).await;
+    if stop == Stop::ServerDied {
+        return Err(CliError::Other("nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into()));
+    }
+    Ok(())
+}
+
+async fn shutdown(service: RunningService, client: &async_nats::Client) {
+    service.shutdown().await;
+    if let Err(e) = client.flush().await {
+        warn!("flushing the NATS connection: {e}");
+    }
+}
+
+async fn start_server(data: &std::path::Path, port: u16) -> Result<NatsServer, CliError> {
+    let store = data.join("nats");
+    let opts = ServerOptions::new(&store).with_port(port).with_sync_always(true);
+    NatsServer::start(opts).await.map_err(|e| match e.kind() {
+        ErrorKind::PortInUse => CliError::Other(format!(
+            "port {port} används redan av ett annat program (kanske en stod up som redan körs?). \
+             Välj en annan port med --port, eller använd den server som redan kör med --nats-url nats://127.0.0.1:{port}"
+        )),
+        ErrorKind::BinaryNotFound | ErrorKind::UnsupportedVersion => CliError::Other(format!(
+            "ingen användbar nats-server hittades: kör `bash scripts/install-nats-server` i stod-katalogen \
+             eller ange en nats-server (>= 2.12) med STOD_NATS_SERVER.\n{e}"
+        )),
+        _ => CliError::Other(format!("nats-server kunde inte startas (data i {}):\n{e}", store.display())),
+    })
+}
+
+/// `$XDG_DATA_HOME/stod`, else `~/.local/share/stod`.
+pub fn default_data_dir() -> Result<PathBuf, CliError> {
+    let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    let home = std::env::var_os("HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+    match (xdg, home) {
+        (Some(xdg), _) => Ok(xdg.join("stod")),
+        (None, Some(home)) => Ok(home.join(".local/share/stod")),
+        (None, None) => Err(CliError::Usage("hittar ingen hemkatalog för data: ange --data KATALOG".into())),
+    }
+}
+
+fn print_welcome(url: &str, nats: &Nats, replicas: usize, out: Output) {
+    let (managed, data) = match nats {
+        Nats::Managed { data, .. } => (true, Some(data.display().to_string())),
+        Nats::Existing => (false, None),
+    };
+    let json = json!({ "status": "ready", "nats_url": url, "managed": managed, "data_dir": data, "replicas": replicas });
+    out.result(&json, || {
+        let today = stod_command::today_in_sweden();
+        let (server, ack) = match nats {
+            Nats::Managed { server, data } => (
+                format!(
+                    "inbyggd nats-server (pid {}), data i {}",
+                    server.pid().map_or_else(|| "?".into(), |p| p.to_string()),
+                    data.join("nats").display()
+                ),
+                "Ett kvitto (\"Registrerat: ...\") betyder att händelsen är skriven till disken (fsync) innan\n\
+                 svaret skickades: den finns kvar även om strömmen går direkt efteråt."
+                    .to_owned(),
+            ),
+            Nats::Existing => (
+                format!("befintlig NATS, händelseloggen med {replicas} replik(er)"),
+                format!(
+                    "Ett kvitto (\"Registrerat: ...\") betyder att JetStream har lagrat händelsen på {replicas} server(ar).\n\
+                     Om den också är skriven till disk innan svaret beror på serverns sync_interval (stod\n\
+                     rekommenderar sync_interval: always)."
+                ),
+            ),
+        };
+        format!(
+            "stod körs.\n\
+             \x20 NATS:              {url}\n\
+             \x20 Server:            {server}\n\
+             \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*)\n\
+             \n\
+             Använd stod från en annan terminal:\n\
+             \x20 export STOD_NATS_URL={url}\n\
+             \x20 export STOD_USER=anna            # ditt användarnamn, registreras med varje händelse\n\
+             \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
+             \x20      --support forsorjningsstod --birth-year 1990\n\
+             \x20 stod case show <ärende-id>\n\
+             \x20 stod reference show\n\
+             \n\
+             {ack}"
+        )
+    });
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Interrupt,
+    Terminate,
+    ServerDied,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stop::Interrupt => "interrupted (Ctrl-C)",
+            Stop::Terminate => "SIGTERM",
+            Stop::ServerDied => "nats-server exited",
+        })
+    }
+}
+
+/// Ctrl-C and SIGTERM, listened for from the start of `up`: a signal that arrives
+/// while the server starts or the demo runs is kept until we wait for it.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, CliError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind| signal(kind).map_err(|e| CliError::Other(format!("kan inte lyssna på signaler: {e}")));
+            Ok(Self { interrupt: listen(SignalKind::interrupt())?, terminate: listen(SignalKind::terminate())? })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) -> Stop {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Stop::Interrupt,
+                _ = self.terminate.recv() => Stop::Terminate,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Stop::Interrupt
+        }
+    }
+}
+
+/// Waits for Ctrl-C, SIGTERM, or the managed server dying under us.
+async fn wait_for_stop(signals: &mut Signals, nats: &mut Nats) -> Stop {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            stop = signals.recv() => return stop,
+            _ = tick.tick() => {
+                let Nats::Managed { server, .. } = &mut *nats else { continue };
+                if server.is_running() {
+                    continue;
+                }
+                // Ctrl-C in a terminal reaches the server too (it shares our process
+                // group) and it may exit before we see the signal ourselves.
+                return tokio::select! {
+                    stop = signals.recv() => stop,
+                    _ = tokio::time::sleep(Duration::from_millis(300)) => Stop::ServerDied,
+                };
+            }
+        }
+    }
+}

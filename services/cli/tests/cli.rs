@@ -1,0 +1,484 @@
+//! The real `stod` binary against a real nats-server and the command service.
+//!
+//! Each test starts its own nats-server (free port, own store dir) and the command
+//! service in-process, then runs the binary with `--nats-url`, `--user` and `--json`.
+//! Tests assert on exit codes and JSON, never on Swedish wording.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stod_command::{RunningService, ServiceOptions};
+use stod_events::ids::{Date, UserId};
+use stod_nats_server::NatsServer;
+
+const USER: &str = "anna";
+
+/// One nats-server with the command service on it.
+struct Stack {
+    /// Kept alive for the test; dropping it kills the server and removes its data.
+    _server: NatsServer,
+    service: Option<RunningService>,
+    url: String,
+}
+
+impl Stack {
+    async fn start() -> Self {
+        let server = NatsServer::ephemeral().await.expect("nats-server starts");
+        let url = server.url();
+        let client = async_nats::connect(&url).await.expect("connect");
+        let service = stod_command::start(client, ServiceOptions::default()).await.expect("service starts");
+        Self { _server: server, service: Some(service), url }
+    }
+
+    /// `stod <args> --nats-url <url> --user anna --json`.
+    async fn stod(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--nats-url", &self.url, "--user", USER, "--json"]);
+        run(&all, &[]).await
+    }
+
+    async fn stop(mut self) {
+        if let Some(service) = self.service.take() {
+            service.shutdown().await;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The single JSON value on stdout.
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {self:?}"))
+    }
+
+    fn ok(self) -> Value {
+        assert_eq!(self.code, 0, "{self:?}");
+        self.json()
+    }
+}
+
+/// Runs the binary with a clean environment for stod's own variables.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_stod"));
+    cmd.args(args)
+        .env_remove("STOD_USER")
+        .env_remove("STOD_NATS_URL")
+        .env("STOD_CLIENT_RETRIES", "2")
+        .env("STOD_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("stod runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A business date `n` days before today in Sweden.
+fn days_ago(n: i64) -> String {
+    let today = stod_command::today_in_sweden();
+    Date::new(today.naive() - chrono::Duration::days(n)).to_string()
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// A new consented intake; returns (case id, participant).
+async fn intake(stack: &Stack, date: &str) -> (String, String) {
+    let reply = stack
+        .stod(&[
+            "intake", "--date", date, "--gender", "kvinna", "--municipality", "2084", "--referrer", "af",
+            "--support", "forsorjningsstod", "--birth-year", "1990",
+        ])
+        .await
+        .ok();
+    assert_eq!(reply["status"], "accepted");
+    (str_of(&reply, "case_id").to_owned(), str_of(&reply, "participant").to_owned())
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_journey_is_recorded_in_order_by_the_user() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(30)).await;
+    let c = case.as_str();
+
+    let placed = stack
+        .stod(&["place", "--case", c, "--date", &days_ago(29), "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .await
+        .ok();
+    assert_eq!(placed["placement"], 1);
+    let started = stack
+        .stod(&["training", "start", "--case", c, "--date", &days_ago(28), "--course", "sfi", "--provider", "vbu-komvux"])
+        .await
+        .ok();
+    assert_eq!(started["training"], 1);
+    stack
+        .stod(&["training", "complete", "--case", c, "--date", &days_ago(10), "--training", "1", "--hours", "40", "--credential"])
+        .await
+        .ok();
+    stack
+        .stod(&[
+            "assess", "--case", c, "--date", &days_ago(9), "--instrument", "work-star", "--assessor", "gemensam",
+            "--score", "motivation=6", "--score", "stability=4",
+        ])
+        .await
+        .ok();
+    stack
+        .stod(&["end-placement", "--case", c, "--date", &days_ago(5), "--placement", "1", "--reason", "anstallning"])
+        .await
+        .ok();
+    stack.stod(&["exit", "--case", c, "--date", &days_ago(4), "--outcome", "anstallning", "--support", "lon"]).await.ok();
+    stack
+        .stod(&["follow-up", "--case", c, "--date", &days_ago(0), "--months", "3", "--status", "anstalld"])
+        .await
+        .ok();
+
+    let view = stack.stod(&["case", "show", c]).await.ok();
+    let events = view["events"].as_array().expect("events");
+    let types: Vec<&str> = events.iter().map(|e| str_of(e, "type")).collect();
+    assert_eq!(
+        types,
+        [
+            "enrolled",
+            "placement_started",
+            "training_started",
+            "training_completed",
+            "progress_assessed",
+            "placement_ended",
+            "exited",
+            "followed_up"
+        ]
+    );
+    assert!(events.iter().all(|e| e["recorded_by"] == USER));
+    let sequences: Vec<u64> = events.iter().map(|e| e["stream_sequence"].as_u64().expect("seq")).collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+    assert_eq!(view["open"], false);
+
+    // The human form works too.
+    let human = run(&["case", "show", c, "--nats-url", &stack.url, "--user", USER], &[]).await;
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.lines().count() > 8, "{human:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_site_is_rejected_with_the_valid_sites() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(3)).await;
+    let run = stack
+        .stod(&["place", "--case", &case, "--date", &days_ago(2), "--site", "vaderbaken", "--work-area", "montering", "--hours", "20"])
+        .await;
+    assert_eq!(run.code, 3, "{run:?}");
+    let reply = run.json();
+    assert_eq!(reply["status"], "rejected");
+    assert_eq!(reply["kind"], "unknown_code");
+    let valid: Vec<&str> = reply["valid"].as_array().expect("valid").iter().filter_map(Value::as_str).collect();
+    assert!(valid.contains(&"vaderbacken") && valid.contains(&"industrisparet"), "{valid:?}");
+    assert!(!run.stderr.trim().is_empty());
+
+    // Nothing was recorded.
+    let view = stack.stod(&["case", "show", &case]).await.ok();
+    assert_eq!(view["events"].as_array().map(Vec::len), Some(1));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_or_malformed_user_is_a_usage_error() {
+    // No server needed: the user is checked before connecting.
+    let no_user = run(&["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--nats-url", "nats://127.0.0.1:1"], &[]).await;
+    assert_eq!(no_user.code, 2, "{no_user:?}");
+    assert!(!no_user.stderr.trim().is_empty());
+    let bad_user = run(&["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--user", "Anna Svensson"], &[]).await;
+    assert_eq!(bad_user.code, 2, "{bad_user:?}");
+    let no_date = run(&["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--site", "x", "--work-area", "y", "--hours", "1", "--user", "anna"], &[]).await;
+    assert_eq!(no_date.code, 2, "{no_date:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_nats_exits_5_quickly() {
+    let url = format!("nats://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let run = run(
+        &["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--nats-url", &url, "--user", USER, "--json"],
+        &[("STOD_CLIENT_RETRIES", "0")],
+    )
+    .await;
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(run.json()["status"], "unavailable");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_correction_with_set_changes_the_site() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(10)).await;
+    stack
+        .stod(&["place", "--case", &case, "--date", &days_ago(9), "--site", "atervinningsbutiken", "--work-area", "butik", "--hours", "15"])
+        .await
+        .ok();
+    let view = stack.stod(&["case", "show", &case]).await.ok();
+    let placement = str_of(&view["events"][1], "event_id").to_owned();
+
+    let bad = stack
+        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "sajt=vaderbacken"])
+        .await;
+    assert_eq!(bad.code, 2, "{bad:?}");
+
+    let fixed = stack
+        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .await
+        .ok();
+    assert_eq!(fixed["status"], "accepted");
+
+    let view = stack.stod(&["case", "show", &case]).await.ok();
+    let events = view["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3);
+    let correction = &events[2];
+    assert_eq!(correction["type"], "corrected");
+    assert_eq!(correction["corrects"].as_str(), Some(placement.as_str()));
+    assert_eq!(correction["reason"], "entry_error");
+    assert_eq!(correction["fact"]["site"], "vaderbacken");
+    assert_eq!(correction["fact"]["work_area"], "butik");
+    assert_eq!(correction["occurred_on"].as_str(), Some(days_ago(9).as_str()));
+
+    // Correcting again to the same content changes nothing and is refused.
+    let again = stack
+        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .await;
+    assert_eq!(again.code, 3, "{again:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reference_show_lists_the_default_sites() {
+    let stack = Stack::start().await;
+    let reply = stack.stod(&["reference", "show"]).await.ok();
+    assert!(reply["fingerprint"].as_str().is_some_and(|f| f.len() == 64));
+    let sites: Vec<&str> = reply["catalogue"]["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| str_of(s, "code"))
+        .collect();
+    assert!(sites.contains(&"industrisparet"), "{sites:?}");
+    let only_sites = stack.stod(&["reference", "show", "--kind", "site"]).await.ok();
+    assert_eq!(only_sites["catalogue"]["sites"], reply["catalogue"]["sites"]);
+    assert_eq!(only_sites["catalogue"]["courses"].as_array().map(Vec::len), Some(0));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reference_load_adds_a_site_that_place_accepts() {
+    let stack = Stack::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (case, _) = intake(&stack, &days_ago(5)).await;
+    let place = |site: &'static str| {
+        let case = case.clone();
+        let stack = &stack;
+        async move {
+            stack
+                .stod(&["place", "--case", &case, "--date", &days_ago(4), "--site", site, "--work-area", "montering", "--hours", "10"])
+                .await
+        }
+    };
+    assert_eq!(place("ny-verkstad").await.code, 3);
+
+    let good = dir.path().join("sites.toml");
+    std::fs::write(&good, "[[sites]]\ncode = \"ny-verkstad\"\nname = \"Nya verkstaden\"\n").expect("write");
+    let loaded = stack.stod(&["reference", "load", path(&good)]).await.ok();
+    assert_eq!(loaded["status"], "loaded");
+    assert_eq!(loaded["in_force"], true, "{loaded}");
+    let fingerprint = str_of(&loaded, "fingerprint").to_owned();
+    assert_eq!(place("ny-verkstad").await.ok()["status"], "accepted");
+
+    // A bad file is refused whole: the catalogue stays as it was.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[sites]]\ncode = \"another\"\nname = \"Another\"\n[[sites]]\ncode = \"Bad Code\"\nname = \"x\"\n")
+        .expect("write");
+    let refused = stack.stod(&["reference", "load", path(&bad)]).await;
+    assert_eq!(refused.code, 6, "{refused:?}");
+    let scale = dir.path().join("scale.toml");
+    std::fs::write(
+        &scale,
+        "[[instruments]]\ncode = \"work-star\"\nname = \"W\"\nscale_min = 0\nscale_max = 5\nareas = [{ code = \"a\", name = \"A\" }]\n",
+    )
+    .expect("write");
+    assert_eq!(stack.stod(&["reference", "load", path(&scale)]).await.code, 6);
+    let now = stack.stod(&["reference", "show"]).await.ok();
+    assert_eq!(str_of(&now, "fingerprint"), fingerprint);
+    stack.stop().await;
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resent_submission_is_recorded_once() {
+    let stack = Stack::start().await;
+    let case = "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e";
+    let args = [
+        "intake", "--date", &days_ago(1), "--gender", "man", "--anonymous", "skyddad-identitet", "--case", case,
+        "--participant", "0195b8a2-7c4e-7d31-9a56-000000000001", "--submission", "0195b8a2-7c4e-7d31-9a56-000000000002",
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = stack.stod(&args).await.ok();
+    let second = stack.stod(&args).await.ok();
+    assert_eq!(first["duplicate"], false);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(first["event_ids"], second["event_ids"]);
+    let view = stack.stod(&["case", "show", case]).await.ok();
+    assert_eq!(view["events"].as_array().map(Vec::len), Some(1));
+
+    let missing = stack.stod(&["case", "show", "0195b8a2-7c4e-7d31-9a56-00000000dead"]).await;
+    assert_eq!(missing.code, 7, "{missing:?}");
+    assert_eq!(missing.json()["status"], "not_found");
+    stack.stop().await;
+}
+
+/// A running `stod up`, its JSON lines arriving on a channel.
+struct Up {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Up {
+    fn start(data: &Path, port: u16) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stod"))
+            .args(["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string()])
+            .env_remove("STOD_NATS_URL")
+            .env_remove("STOD_USER")
+            .env("STOD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("stod up starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The next JSON line, which must have this status.
+    fn expect(&self, status: &str, within: Duration) -> Value {
+        let line = self.lines.recv_timeout(within).unwrap_or_else(|e| panic!("no {status:?} line from stod up: {e}"));
+        assert_eq!(line["status"], status, "{line}");
+        line
+    }
+
+    /// SIGTERM, then the exit code, which must come within a few seconds.
+    fn terminate(mut self) -> i32 {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on our own, not yet reaped child.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let stopped = self.lines.recv_timeout(Duration::from_secs(1)).ok();
+                assert_eq!(stopped.map(|v| v["status"].clone()), Some(Value::from("stopped")));
+                return status.code().unwrap_or(-1);
+            }
+            assert!(Instant::now() < deadline, "stod up did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        // Only reached on a failed test: leave no server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_demo_records_once_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+
+    let up = Up::start(data.path(), port);
+    let ready = up.expect("ready", Duration::from_secs(30));
+    assert_eq!(ready["nats_url"].as_str(), Some(url.as_str()));
+    assert_eq!(ready["managed"], true);
+    let demo = up.expect("demo", Duration::from_secs(60));
+    assert_eq!(demo["recorded"], true);
+    let events = demo["events"].as_u64().expect("events");
+    let cases: Vec<String> = demo["cases"].as_array().expect("cases").iter().map(|c| str_of_value(c).to_owned()).collect();
+    assert!(cases.len() >= 4 && events >= 15, "{demo}");
+
+    // The system answers queries about what the demo recorded.
+    let nats = async_nats::connect(&url).await.expect("connect");
+    let client = stod_client::Client::from_nats(nats, UserId::parse("test").expect("user"));
+    let mut recorded = 0;
+    for case in &cases {
+        let view = poll(|| client.case(case.parse().expect("case id"))).await;
+        recorded += view.events.len();
+        assert!(view.events.iter().all(|e| e.recorded_by.as_str() == "demo"));
+    }
+    assert_eq!(recorded as u64, events);
+    let kinds: Vec<String> = {
+        let mut all = Vec::new();
+        for case in &cases {
+            let view = client.case(case.parse().expect("case id")).await.expect("case");
+            all.extend(view.events.into_iter().map(|e| e.event_type));
+        }
+        all
+    };
+    for expected in ["enrolled", "placement_started", "training_started", "progress_assessed", "exited", "corrected"] {
+        assert!(kinds.iter().any(|k| k == expected), "demo has no {expected}: {kinds:?}");
+    }
+    assert_eq!(up.terminate(), 0);
+
+    // Again on the same data: the demo is not recorded twice.
+    let up = Up::start(data.path(), port);
+    up.expect("ready", Duration::from_secs(30));
+    let demo = up.expect("demo", Duration::from_secs(30));
+    assert_eq!(demo["recorded"], false);
+    assert_eq!(demo["existing_events"].as_u64(), Some(events));
+    assert_eq!(up.terminate(), 0);
+}
+
+fn str_of_value(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+/// Retries a query until it answers, for up to ten seconds.
+async fn poll<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E>>>(mut query: impl FnMut() -> F) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match query().await {
+            Ok(v) => return v,
+            Err(e) if Instant::now() > deadline => panic!("no answer: {e:?}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
