@@ -76,3 +76,28 @@ async fn a_missing_binary_is_reported_as_not_startable() -> TestResult {
     assert_eq!(err.kind(), ErrorKind::Spawn);
     Ok(())
 }
+
+/// A process that started a nats-server and is then SIGKILLed (no Drop, no cleanup)
+/// does not leave the server running: it would hold the port and the store.
+#[tokio::test]
+async fn a_server_dies_with_the_process_that_started_it() -> TestResult {
+    use std::io::BufRead;
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_stod-test-server-holder"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().expect("stdout")).read_line(&mut line)?;
+    let pid: i32 = line.trim().parse()?;
+    assert!(pid > 0);
+    let alive = |pid: i32| std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+    assert!(alive(pid), "server running while its holder lives");
+    holder.kill()?;
+    holder.wait()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alive(pid) {
+        assert!(std::time::Instant::now() < deadline, "nats-server {pid} outlived the process that started it");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

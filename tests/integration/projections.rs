@@ -121,7 +121,7 @@ async fn redelivery_is_harmless_and_a_gap_is_refused() -> TestResult {
 async fn queries_keep_answering_during_a_rebuild_and_the_swap_is_atomic() -> TestResult {
     let nats = TestNats::start_fast().await?;
     ensure_event_stream(&nats.js).await?;
-    let last = publish_sealed(&nats.js, &demo_events(1500, 21)).await?;
+    let last = publish_sealed(&nats.js, &demo_events(800, 21)).await?;
     let dir = tempfile::tempdir()?;
     let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
     wait_for_checkpoint(service.projector(), last).await?;
@@ -215,7 +215,7 @@ async fn old_versions_and_damaged_stores_are_rebuilt_from_the_log() -> TestResul
 async fn sigkilled_projector_ends_equal_to_a_clean_rebuild() -> TestResult {
     let nats = TestNats::start_fast().await?;
     ensure_event_stream(&nats.js).await?;
-    let events = demo_events(1200, 99);
+    let events = demo_events(600, 99);
     let (initial, live_load) = events.split_at(events.len() * 2 / 3);
     publish_sealed(&nats.js, initial).await?;
     let dir = tempfile::tempdir()?;

@@ -114,12 +114,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects to NATS as `user`. Keeps reconnecting in the background if the
-    /// connection drops.
+    /// Connects to NATS as `user`: fails at once if the server cannot be reached (a
+    /// person is waiting), and once connected reconnects by itself if the connection
+    /// drops.
     pub async fn connect(url: &str, user: UserId) -> Result<Self, ClientError> {
         let nats = async_nats::ConnectOptions::new()
             .name(format!("stod-client {user}"))
-            .retry_on_initial_connect()
             .connect(url)
             .await
             .map_err(|e| ClientError::Unavailable(format!("{url}: {e}")))?;

@@ -97,6 +97,7 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
 
     let (stop, mut stopped) = watch::channel(false);
     let task_handler = handler.clone();
+    let connection = client.clone();
     let max_in_flight = opts.max_in_flight;
     let task = tokio::spawn(async move {
         let watcher_handler = task_handler.clone();
@@ -135,6 +136,11 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
         drop(requests);
         if let Err(e) = service.stop().await {
             warn!("stopping the NATS service: {e}");
+        }
+        // Make sure the server has the unsubscriptions before we report stopped, or it
+        // would keep routing requests here for a moment and they would time out.
+        if let Err(e) = connection.flush().await {
+            warn!("flushing on stop: {e}");
         }
         while in_flight.join_next().await.is_some() {}
         watcher.abort();

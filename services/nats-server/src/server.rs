@@ -314,6 +314,7 @@ impl NatsServer {
             // Belt and braces with our own Drop: no orphaned servers if a
             // future is dropped halfway through startup.
             .kill_on_drop(true);
+        detach_from_terminal_and_follow_parent(&mut command);
         let child = command.spawn().map_err(|err| {
             Error::with_source(
                 ErrorKind::Spawn,
@@ -446,6 +447,34 @@ impl NatsServer {
 
     fn log_tail(&self, offset: u64) -> String {
         tail(&self.read_log_since(offset))
+    }
+}
+
+/// Puts the server in its own process group, so a Ctrl-C in the terminal reaches only
+/// our process, which then stops its services before the server; and asks Linux to
+/// send the server SIGTERM if the thread that started it dies (a SIGKILLed `stod up`
+/// must not leave an orphaned server holding the port and the store). Started from a
+/// tokio worker thread, which lives as long as the runtime.
+fn detach_from_terminal_and_follow_parent(command: &mut Command) {
+    #[cfg(unix)]
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the child between fork and exec and only calls
+        // async-signal-safe functions (prctl, getppid, _exit), allocating nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub const QUEUE_GROUP: &str = "stod-projector";
 
 /// The query endpoints, subscribed and confirmed by the server.
 pub struct Bound {
+    client: async_nats::Client,
     service: async_nats::service::Service,
     endpoints: Vec<async_nats::service::endpoint::Endpoint>,
 }
@@ -47,12 +48,12 @@ pub async fn bind(client: &async_nats::Client) -> Result<Bound, String> {
             .map_err(|e| e.to_string())?,
     );
     client.flush().await.map_err(|e| e.to_string())?;
-    Ok(Bound { service, endpoints })
+    Ok(Bound { client: client.clone(), service, endpoints })
 }
 
 /// Serves queries until `stop` turns true.
 pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let Bound { service, endpoints } = bound;
+    let Bound { client, service, endpoints } = bound;
     let mut requests = futures::stream::select_all(endpoints);
     loop {
         tokio::select! {
@@ -65,7 +66,9 @@ pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: wat
         }
     }
     drop(requests);
-    service.stop().await.map_err(|e| e.to_string())
+    service.stop().await.map_err(|e| e.to_string())?;
+    // The server must have the unsubscriptions before we count as stopped.
+    client.flush().await.map_err(|e| e.to_string())
 }
 
 async fn answer(projector: &RunningProjector, request: Request) {

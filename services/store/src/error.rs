@@ -27,6 +27,9 @@ pub enum StoreErrorKind {
     /// A message in the log or an index is not what stod wrote: it does not
     /// decode. Nothing is decided on top of it.
     Corrupt,
+    /// The caller's input was refused (e.g. a reference-data extension that would
+    /// remove a code); nothing was written.
+    Invalid,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -38,6 +41,7 @@ impl fmt::Display for StoreErrorKind {
             Self::Conflict => "concurrent write",
             Self::Timeout => "no acknowledgement in time (outcome unknown)",
             Self::Corrupt => "undecodable data",
+            Self::Invalid => "refused",
         })
     }
 }
@@ -75,6 +79,10 @@ pub struct StoreError {
 }
 
 impl StoreError {
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Invalid, message)
+    }
+
     pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,

@@ -158,9 +158,7 @@ impl ReferenceStore {
     pub async fn extend(&self, default: &Catalogue, extension: &CatalogueFile) -> Result<Catalogue, StoreError> {
         for _ in 0..10 {
             let (current, revision) = self.load_or_init(default).await?;
-            let next = current.extend(extension.clone()).map_err(|e| {
-                StoreError::new(StoreErrorKind::Corrupt, format!("the extension was refused: {e}"))
-            })?;
+            let next = current.extend(extension.clone()).map_err(|e| StoreError::invalid(e.to_string()))?;
             let json = serde_json::to_vec(&next.to_file()).unwrap_or_default();
             match self.store.update(CATALOGUE_KEY, json.into(), revision).await {
                 Ok(_) => return Ok(next),
