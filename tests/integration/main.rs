@@ -4,6 +4,7 @@
 //! run `scripts/install-nats-server` once first.
 
 mod event_log;
+mod audit;
 mod nats_server;
 mod projections;
 mod write_path;

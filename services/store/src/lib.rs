@@ -33,7 +33,7 @@ pub mod log;
 pub mod stream;
 
 pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
-pub use log::{Appended, EventStore, StoredEvent};
+pub use log::{Appended, EventStore, RawMessage, StoredEvent};
 
 pub use error::{Mismatch, StoreError, StoreErrorKind};
 pub use stream::{
