@@ -174,21 +174,11 @@ fn same_identity(original: &Fact, replacement: &Fact) -> Result<(), Rejection> {
 /// Re-checks every effective fact in order, as if recorded anew. A correction or
 /// retraction is refused if the case would no longer hold together.
 fn replay(facts: impl Iterator<Item = FactEntry>) -> Result<Summary, Rejection> {
-    let mut summary = Summary::default();
-    let mut intake_retracted = false;
-    for entry in facts {
-        if entry.retracted {
-            intake_retracted |= matches!(entry.fact, Fact::Enrolled(_));
-            continue;
-        }
-        if intake_retracted && summary.intake.is_none() {
-            summary.void = true;
-        }
-        check_sequence(&summary, entry.occurred_on, &entry.fact)
-            .map_err(|cause| Rejection::CorrectionBreaksCase { cause: Box::new(cause) })?;
-        summary.apply(entry.occurred_on, &entry.fact);
-    }
-    Ok(summary)
+    let facts: Vec<FactEntry> = facts.collect();
+    Summary::fold_checked(&facts, |summary, entry| {
+        check_sequence(summary, entry.occurred_on, &entry.fact)
+            .map_err(|cause| Rejection::CorrectionBreaksCase { cause: Box::new(cause) })
+    })
 }
 
 /// Turns a record command into its fact: checks values and codes, assigns numbers.

@@ -153,6 +153,19 @@ impl Summary {
 
     /// Derives the summary from effective facts.
     pub fn derive<'a>(facts: impl IntoIterator<Item = &'a FactEntry>) -> Summary {
+        match Self::fold_checked(facts, |_, _| Ok::<(), std::convert::Infallible>(())) {
+            Ok(summary) => summary,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Folds the live facts in order, calling `check` with the summary so far before
+    /// each one, and stopping at the first error. Retracted facts are skipped; a
+    /// retracted intake with no live one makes the case void.
+    pub fn fold_checked<'a, E>(
+        facts: impl IntoIterator<Item = &'a FactEntry>,
+        mut check: impl FnMut(&Summary, &FactEntry) -> Result<(), E>,
+    ) -> Result<Summary, E> {
         let mut summary = Summary::default();
         let mut intake_retracted = false;
         for entry in facts {
@@ -160,10 +173,12 @@ impl Summary {
                 intake_retracted |= matches!(entry.fact, Fact::Enrolled(_));
                 continue;
             }
+            summary.void = intake_retracted && summary.intake.is_none();
+            check(&summary, entry)?;
             summary.apply(entry.occurred_on, &entry.fact);
         }
         summary.void = intake_retracted && summary.intake.is_none();
-        summary
+        Ok(summary)
     }
 
     pub fn open_placements(&self) -> Vec<u16> {
