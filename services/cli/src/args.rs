@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use stod_events::event::{
     AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint,
     FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
@@ -28,6 +28,8 @@ Examples:
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod report throughput --year 2025
+  stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
 
 Exit codes:
   0  ok
@@ -83,7 +85,7 @@ pub enum Cmd {
 Examples:
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990 --region utanfor-europa
-  stod intake --date 2025-03-14 --gender man --anonymous ingen-samtycke
+  stod intake --date 2025-03-14 --gender man --anonymous inget-samtycke
 
 Prints the case id (ärende) and the participant reference (deltagare): keep both. The
 participant reference links the case to the person outside stod; a participant coming back
@@ -162,7 +164,18 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     /// Reference data (referensdata): the codes for sites, courses, municipalities, ...
     #[command(subcommand)]
     Reference(ReferenceCmd),
-    /// Run stod on this machine: a managed nats-server plus the command service.
+    /// Reports from the read models: throughput (genomströmning), steering-group status.
+    #[command(subcommand)]
+    Report(ReportCmd),
+    /// The read models (läsmodeller): their state, and rebuilding them from the log.
+    #[command(subcommand)]
+    Projections(ProjectionsCmd),
+    /// Demo data: reproducible synthetic journeys recorded through the real command path.
+    #[command(subcommand)]
+    Demo(DemoCmd),
+    /// Run stod on this machine: a managed nats-server, the command service, the read models.
+    ///
+    /// The read models are kept by the projector, in this process too.
     #[command(after_help = "\
 Examples:
   stod up --demo                        data in ~/.local/share/stod, port 4222, demo cases
@@ -170,8 +183,22 @@ Examples:
   stod up --nats-url nats://nats1:4222 --replicas 3   use an existing NATS cluster
 
 Only a --nats-url given on this command line makes `up` use an existing NATS; STOD_NATS_URL
-is for the other commands and is ignored here. Stop with Ctrl-C or SIGTERM.")]
+is for the other commands and is ignored here. The read models are kept in
+<DATA>/projections. Stop with Ctrl-C or SIGTERM.")]
     Up(UpArgs),
+    /// Run only the read models (projector) against an existing NATS.
+    ///
+    /// For read models on another machine than `stod up`, or several for capacity: they
+    /// answer the queries together.
+    #[command(after_help = "\
+Examples:
+  stod projector --nats-url nats://nats1:4222
+  stod projector --nats-url nats://nats1:4222 --data /srv/stod-lasmodeller
+
+The read models are built from the event log on first start (and after a version change)
+and kept in <DATA>/projections; they can be deleted at any time and are rebuilt. Only one
+projector at a time can use a data directory. Stop with Ctrl-C or SIGTERM.")]
+    Projector(ProjectorArgs),
 }
 
 /// Options every recording command shares.
@@ -430,6 +457,166 @@ Examples:
         #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
         case: CaseId,
     },
+    /// The audit trail (granskningsspår) from the read model: every event with who
+    /// recorded it when, and which events correct or retract which.
+    #[command(after_help = "\
+Examples:
+  stod case history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod case history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json
+
+`case show` reads the case from the log itself; `case history` from the read models, which
+may be a moment behind the log.")]
+    History {
+        /// The case (ärende) id.
+        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
+        case: CaseId,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCmd {
+    /// Throughput (genomströmning) in a year, quarter or month: persons, intakes, exits
+    /// and where to, durations, breakdowns, month by month, and the yearly goal.
+    #[command(visible_alias = "genomstromning", after_help = "\
+Examples:
+  stod report throughput --year 2025
+  stod report throughput --quarter 2025-Q2
+  stod report throughput --month 2025-03 --json
+  stod report throughput --year 2025 --today 2025-06-30   the goal's forecast from 30 June
+
+--json prints the read model's reply (status, checkpoint, generation, report).")]
+    Throughput(ThroughputArgs),
+    /// The steering group's status report (styrgruppsrapport) as of a meeting date:
+    /// the goal, changes since the previous meeting, participants per site, alerts.
+    #[command(visible_alias = "steering", after_help = "\
+Examples:
+  stod report styrgrupp --as-of 2025-06-30
+  stod report styrgrupp --as-of 2025-06-30 --previous 2025-03-31 --format md > styrgrupp.md
+  stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
+
+Counts only: the steering group sees no case ids (not with --json either). The HTML is
+one self-contained page, ready to print.")]
+    Styrgrupp(SteeringArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("period").required(true).args(["year", "quarter", "month"])))]
+pub struct ThroughputArgs {
+    /// A calendar year, e.g. 2025.
+    #[arg(long, value_name = "YYYY")]
+    pub year: Option<String>,
+    /// A quarter, e.g. 2025-Q2.
+    #[arg(long, value_name = "YYYY-QN")]
+    pub quarter: Option<String>,
+    /// A month, e.g. 2025-03.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub month: Option<String>,
+    /// The day the report is made on [default: today in Sweden]: the goal's forecast
+    /// extrapolates from it, and "active" is counted on it.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub today: Option<Date>,
+}
+
+#[derive(Debug, Args)]
+pub struct SteeringArgs {
+    /// The meeting date the status is as of.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub as_of: Date,
+    /// The previous meeting's date: changes are counted after it. Without it, changes
+    /// are counted from the first event.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub previous: Option<Date>,
+    /// text for the terminal, md (Markdown) or html (a printable page).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Md,
+    Html,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCmd {
+    /// Which generation of the read models answers, how far it has read the log, a
+    /// rebuild under way, and a fault that stopped folding.
+    #[command(after_help = "\
+Examples:
+  stod projections status
+  stod projections status --json")]
+    Status,
+    /// Rebuild the read models from the event log beside the live ones, then switch
+    /// over; queries keep answering throughout. Shows progress until done.
+    #[command(after_help = "\
+Examples:
+  stod projections rebuild
+  stod projections rebuild --json      no progress bar; the final status as JSON
+
+All read models are one fold over the log and are rebuilt together, whichever NAME is
+given. Exit code 1 if the rebuild stops on a fault (the previous read models stay live).")]
+    Rebuild {
+        /// The read model: all are rebuilt together, so any name rebuilds them all.
+        #[arg(value_enum, default_value_t = ProjectionName::Alla)]
+        name: ProjectionName,
+    },
+}
+
+/// The read models by their Swedish names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProjectionName {
+    /// every read model
+    Alla,
+    /// throughput (genomströmning)
+    Genomstromning,
+    /// the steering group's status
+    Styrgrupp,
+    /// the audit trail (granskningsspår)
+    Granskning,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCmd {
+    /// Generate synthetic journeys and record them through the command service, as case
+    /// workers would. The same values give the same submissions, so seeding twice
+    /// records nothing new.
+    #[command(after_help = "\
+Examples:
+  stod demo seed                                    what `stod up --demo` records
+  stod demo seed --participants 200 --years 3 --seed 7
+  stod demo seed --participants 20 --years 1 --today 2025-12-31
+
+The events are recorded as the demo's case workers (anna, bertil, cecilia, projektledare),
+whoever runs the command; no --user is needed. Every date is on or before --today.")]
+    Seed(DemoSeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoSeedArgs {
+    /// Participants over the whole span.
+    #[arg(long, value_name = "N", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub participants: u32,
+    /// Years of history, ending --today.
+    #[arg(long, value_name = "Y", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub years: u32,
+    /// The generator's seed: the same seed (and --today) gives the same demo.
+    #[arg(long, value_name = "S", default_value_t = 2025)]
+    pub seed: u64,
+    /// Cases submitted at the same time (each case's steps stay in order).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+    /// The last day of the demo [default: today in Sweden].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub today: Option<Date>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectorArgs {
+    /// Where the read models are kept [default: $XDG_DATA_HOME/stod or
+    /// ~/.local/share/stod]; they are in <DIR>/projections.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -465,7 +652,8 @@ ever removed. A file with an error changes nothing.")]
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// Where the managed server keeps its data [default: $XDG_DATA_HOME/stod or
-    /// ~/.local/share/stod]; the event log is in <DIR>/nats.
+    /// ~/.local/share/stod]; the event log is in <DIR>/nats, the read models in
+    /// <DIR>/projections.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Client port of the managed server, on 127.0.0.1 [default: 4222].
@@ -475,7 +663,8 @@ pub struct UpArgs {
     /// three-node cluster).
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
-    /// Record a short demo (a few participants' journeys) unless the log already has events.
+    /// Record a demo (40 participants' journeys over two years, as `stod demo seed`)
+    /// unless the log already has events, then show this year's figures.
     #[arg(long)]
     pub demo: bool,
 }
@@ -537,9 +726,12 @@ mod tests {
         assert!(Cli::try_parse_from(base).is_err());
         let anon = [&base[..], &["--anonymous", "skyddad-identitet"]].concat();
         assert!(Cli::try_parse_from(anon).is_ok());
-        let alias = [&base[..], &["--anonymous", "inget-samtycke"]].concat();
+        let primary = [&base[..], &["--anonymous", "inget-samtycke"]].concat();
+        assert!(Cli::try_parse_from(primary).is_ok());
+        // The first release's spelling stays accepted.
+        let alias = [&base[..], &["--anonymous", "ingen-samtycke"]].concat();
         assert!(Cli::try_parse_from(alias).is_ok());
-        let both = [&base[..], &["--anonymous", "ingen-samtycke", "--municipality", "2084"]].concat();
+        let both = [&base[..], &["--anonymous", "inget-samtycke", "--municipality", "2084"]].concat();
         assert!(Cli::try_parse_from(both).is_err());
     }
 

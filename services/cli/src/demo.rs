@@ -1,180 +1,206 @@
-//! A short, realistic demo for `stod up --demo`: five participants' journeys over the
-//! past year, recorded through the client library exactly as case workers would.
+//! Demo data: `stod demo seed`, and the demo of `stod up --demo`.
 //!
-//! Recorded only into an empty log, so running `up --demo` again on the same data does
-//! nothing twice.
+//! Journeys come from `stod-demo`'s generator, reproducible from a seed, and are
+//! recorded through the real command path (the command service decides every one),
+//! as the demo's case workers. The same values give the same submission ids, so
+//! seeding twice records nothing new.
 
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use stod_client::Client;
-use stod_events::case::{Action, Command, TrainingRef};
-use stod_events::event::{
-    AnonymityReason, AreaScore, Assessor, CorrectionReason, EnrolmentDetails, ExitOutcome, Fact,
-    FollowUpPoint, FollowUpStatus, Gender, PlacementEndReason, PlacementNo, Registration,
-    RegionOfBirth, TrainingNo,
-};
-use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, UserId};
-use stod_events::reference::Catalogue;
+use stod_client::{Client, ClientError};
+use stod_demo::{DemoParams, SeedReport, Submission};
+use stod_events::case::Command;
+use stod_events::ids::{CaseId, Date, UserId};
 use stod_store::STREAM_NAME;
 
+use crate::args::DemoSeedArgs;
+use crate::connect;
 use crate::error::CliError;
 use crate::output::Output;
-use crate::show;
+use crate::projections::{duration_left, grouped, seconds, seconds_left};
 
-/// The user the demo records as, so demo events are recognisable in every history.
-pub const DEMO_USER: &str = "demo";
+/// What `stod up --demo` records: a programme's worth of two years.
+pub const UP_PARTICIPANTS: u32 = 40;
+pub const UP_YEARS: u32 = 2;
+pub const UP_SEED: u64 = 2025;
+/// Cases submitted at once by `up --demo`.
+const UP_CONCURRENCY: usize = 8;
 
-/// Records the demo unless the log already holds events.
-pub async fn run(nats: &async_nats::Client, out: Output) -> Result<(), CliError> {
-    let js = async_nats::jetstream::new(nats.clone());
-    let existing = match js.get_stream(STREAM_NAME).await {
-        Ok(mut stream) => stream
-            .info()
-            .await
-            .map(|info| info.state.messages)
-            .map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?,
-        Err(e) => return Err(CliError::Unavailable(format!("händelseloggen: {e}"))),
-    };
-    if existing > 0 {
-        out.result(&json!({ "status": "demo", "recorded": false, "existing_events": existing }), || {
-            format!("Demo: händelseloggen har redan {existing} händelser, så ingen demodata läggs till.")
-        });
-        return Ok(());
+/// The connection's own user; every submission is made as the demo's case worker
+/// who "did" it (`Client::as_user`).
+const SEEDER: &str = "demo";
+
+/// What a seeding run did, with what it was asked.
+pub struct Seeded {
+    pub params: DemoParams,
+    pub cases: Vec<CaseId>,
+    /// A case with a correction in it, the most interesting to look at.
+    pub showcase: Option<CaseId>,
+    pub report: SeedReport,
+    pub elapsed: Duration,
+}
+
+impl Seeded {
+    fn json(&self, status: &str) -> serde_json::Value {
+        json!({
+            "status": status,
+            "recorded": self.report.accepted > 0,
+            "participants": self.params.participants,
+            "years": self.params.years,
+            "seed": self.params.seed,
+            "today": self.params.today,
+            "cases": self.cases,
+            "submitted": self.report.submitted,
+            "accepted": self.report.accepted,
+            "duplicates": self.report.duplicates,
+            "rejected": self.report.rejected,
+        })
     }
 
-    let user = UserId::parse(DEMO_USER).map_err(|e| CliError::Other(e.to_string()))?;
-    let client = Client::from_nats(nats.clone(), user);
-    let (_, file) = client.reference().await?;
-    let mut demo = Demo { client, cat: show::names(file), today: stod_command::today_in_sweden(), out, cases: Vec::new(), events: 0 };
-    out.say("Demo: registrerar fem deltagares vägar genom programmet (användare \"demo\"):");
-    demo.script().await?;
+    fn text(&self) -> String {
+        let p = &self.params;
+        let r = &self.report;
+        let rate = (r.submitted as f64 / self.elapsed.as_secs_f64().max(1e-3)) as u64;
+        let mut text = format!(
+            "Demo: {} deltagare över {} år (frö {}, t.o.m. {}), {} ärenden: {} inlämningar på {} s ({}/s)\n\
+             \x20 registrerade nu:     {:>6}\n\
+             \x20 redan registrerade:  {:>6}\n\
+             \x20 avvisade:            {:>6}",
+            p.participants,
+            p.years,
+            p.seed,
+            p.today,
+            self.cases.len(),
+            grouped(r.submitted),
+            seconds(self.elapsed),
+            grouped(rate),
+            grouped(r.accepted),
+            grouped(r.duplicates),
+            grouped(r.rejected),
+        );
+        if r.accepted == 0 && r.duplicates > 0 {
+            text.push_str("\nInget nytt: samma demo var redan registrerad (samma frö och datum ger samma inlämningar).");
+        }
+        if r.rejected > 0 {
+            text.push_str("\nAvvisade inlämningar bröt mot en regel i loggens nuvarande läge (t.ex. en deltagare med ett öppet ärende sedan tidigare).");
+        }
+        text
+    }
+}
 
-    let cases: Vec<String> = demo.cases.iter().map(CaseId::to_string).collect();
-    let first = cases.first().cloned().unwrap_or_default();
-    out.result(&json!({ "status": "demo", "recorded": true, "cases": cases, "events": demo.events }), || {
-        format!(
-            "Demo klar: {} ärenden, {} händelser. Titta på det första:\n  STOD_USER=anna stod case show {first}",
-            demo.cases.len(),
-            demo.events
-        )
+fn progress_bar(total: u64, out: Output) -> ProgressBar {
+    if out.json {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{spinner} Registrerar [{bar:30}] {pos}/{len} inlämningar · {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("█▉▊▋▌▍▎▏ ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Generates the demo and submits it with a progress bar.
+pub async fn seed(client: &Client, params: DemoParams, concurrency: usize, out: Output) -> Result<Seeded, CliError> {
+    let submissions = stod_demo::generate(&params);
+    let mut seen = BTreeSet::new();
+    let cases: Vec<CaseId> = submissions.iter().map(|s| s.case_id).filter(|c| seen.insert(*c)).collect();
+    let showcase = submissions.iter().find(|s| matches!(s.command, Command::Correct { .. })).map(|s| s.case_id);
+    let showcase = showcase.or_else(|| cases.first().copied());
+    let bar = progress_bar(submissions.len() as u64, out);
+    let started = Instant::now();
+    let result = submit(client, submissions, concurrency, &bar, started).await;
+    bar.finish_and_clear();
+    let report = result.map_err(|e| match CliError::from(e) {
+        CliError::Unavailable(m) => CliError::Unavailable(format!(
+            "{m}. Kör samma kommando igen: det som redan registrerats registreras inte två gånger."
+        )),
+        other => other,
+    })?;
+    Ok(Seeded { params, cases, showcase, report, elapsed: started.elapsed() })
+}
+
+async fn submit(
+    client: &Client,
+    submissions: Vec<Submission>,
+    concurrency: usize,
+    bar: &ProgressBar,
+    started: Instant,
+) -> Result<SeedReport, ClientError> {
+    stod_demo::seed(client, submissions, concurrency, |r: &SeedReport| {
+        bar.set_position(r.submitted);
+        let rate = (r.submitted as f64 / started.elapsed().as_secs_f64().max(1e-3)) as u64;
+        let left = seconds_left(bar.length().unwrap_or(0).saturating_sub(r.submitted), rate);
+        let eta = left.map_or_else(String::new, |s| format!(" · {} kvar", duration_left(s)));
+        bar.set_message(format!("{}/s{eta}", grouped(rate)));
+    })
+    .await
+}
+
+/// `stod demo seed`.
+pub async fn seed_command(url: &str, out: Output, args: DemoSeedArgs) -> Result<(), CliError> {
+    let now = stod_command::today_in_sweden();
+    let today = args.today.unwrap_or(now);
+    if today > now {
+        return Err(CliError::Usage(format!(
+            "--today {today} ligger i framtiden: inga händelser får ha ett senare datum än i dag ({now})"
+        )));
+    }
+    let user = UserId::parse(SEEDER).map_err(|e| CliError::Other(e.to_string()))?;
+    let client = connect::client(url, user).await?;
+    let params = DemoParams { participants: args.participants, years: args.years, seed: args.seed, today };
+    let seeded = seed(&client, params, args.concurrency as usize, out).await?;
+    out.result(&seeded.json("seeded"), || {
+        let mut text = seeded.text();
+        if let Some(case) = seeded.showcase {
+            text.push_str(&format!(
+                "\nTitta: stod report throughput --year {}   eller   stod case history {case}",
+                today.year()
+            ));
+        }
+        text
     });
     Ok(())
 }
 
-struct Demo {
-    client: Client,
-    cat: Catalogue,
-    today: Date,
-    out: Output,
-    cases: Vec<CaseId>,
-    events: usize,
+/// Events in the log, or an error if it cannot be read.
+pub async fn events_in_log(nats: &async_nats::Client) -> Result<u64, CliError> {
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    Ok(info.state.messages)
 }
 
-fn code(s: &str) -> Result<Code, CliError> {
-    Code::parse(s).map_err(|e| CliError::Other(format!("demo: {e}")))
-}
-
-fn consented(municipality: &str, referrer: &str, support: &str, birth_year: u16, region: Option<RegionOfBirth>) -> Result<Registration, CliError> {
-    Ok(Registration::Consented(EnrolmentDetails {
-        municipality: code(municipality)?,
-        referrer: code(referrer)?,
-        support_at_start: code(support)?,
-        birth_year,
-        region_of_birth: region,
-    }))
-}
-
-fn scores(pairs: &[(&str, u8)]) -> Result<Vec<AreaScore>, CliError> {
-    pairs.iter().map(|(area, score)| Ok(AreaScore { area: code(area)?, score: *score })).collect()
-}
-
-impl Demo {
-    fn day(&self, days_ago: i64) -> Date {
-        Date::new(self.today.naive() - chrono::Duration::days(days_ago))
+/// `stod up --demo`: records the demo unless the log already holds events. Returns
+/// whether anything was recorded.
+pub async fn up_demo(nats: &async_nats::Client, today: Date, out: Output) -> Result<bool, CliError> {
+    let existing = events_in_log(nats).await?;
+    if existing > 0 {
+        out.result(&json!({ "status": "demo", "recorded": false, "existing_events": existing }), || {
+            format!("Demo: händelseloggen har redan {} händelser, så ingen demodata läggs till.", grouped(existing))
+        });
+        return Ok(false);
     }
-
-    /// Opens a case for a new participant; returns the case and its number in the demo.
-    async fn intake(&mut self, days_ago: i64, gender: Gender, registration: Registration) -> Result<CaseId, CliError> {
-        let case = CaseId::new();
-        self.cases.push(case);
-        let action = Action::Enroll { participant: ParticipantRef::new(), gender, registration };
-        self.record(case, days_ago, action).await?;
-        self.out.say(&format!("      ärende {case}"));
-        Ok(case)
-    }
-
-    async fn record(&mut self, case: CaseId, days_ago: i64, action: Action) -> Result<(EventId, Fact), CliError> {
-        let command = Command::Record { occurred_on: self.day(days_ago), action };
-        self.submit(case, command).await
-    }
-
-    async fn submit(&mut self, case: CaseId, command: Command) -> Result<(EventId, Fact), CliError> {
-        let label = crate::record::event_type(&command).label_sv();
-        let accepted = self.client.submit(case, command).await?;
-        self.events += 1;
-        let event_id = accepted.event_ids.first().copied().ok_or_else(|| CliError::Other("demo: tomt kvitto".into()))?;
-        let view = self.client.case(case).await?;
-        let event = view
-            .events
-            .iter()
-            .find(|e| e.event_id == event_id)
-            .ok_or_else(|| CliError::Other("demo: händelsen syns inte i ärendet".into()))?;
-        let fact = event.fact.clone().ok_or_else(|| CliError::Other("demo: händelsen saknar innehåll".into()))?;
-        let number = self.cases.iter().position(|c| *c == case).map_or(0, |i| i + 1);
-        self.out.say(&format!(
-            "  [{number}] {}  {label}: {}",
-            event.occurred_on,
-            show::describe(&fact, &self.cat)
-        ));
-        Ok((event_id, fact))
-    }
-
-    async fn script(&mut self) -> Result<(), CliError> {
-        // 1: a woman born outside Europe, through placement, SFI and two assessments to a
-        // job with wage subsidy, followed up after three months.
-        let c = self.intake(330, Gender::Woman, consented("2084", "af", "forsorjningsstod", 1986, Some(RegionOfBirth::OutsideEurope))?).await?;
-        self.record(c, 320, Action::StartPlacement { site: code("industrisparet")?, work_area: code("montering")?, hours_per_week: 20 }).await?;
-        self.record(c, 310, Action::StartTraining { course: code("sfi")?, provider: code("vbu-komvux")? }).await?;
-        let before = scores(&[("job-skills", 3), ("motivation", 5), ("stability", 4), ("basic-skills", 3)])?;
-        self.record(c, 300, Action::AssessProgress { instrument: code("work-star")?, assessor: Assessor::Staff, scores: before }).await?;
-        self.record(c, 200, Action::CompleteTraining { training: TrainingRef::Started(TrainingNo(1)), hours: 120, credential_earned: true }).await?;
-        let after = scores(&[("job-skills", 6), ("motivation", 8), ("stability", 6), ("basic-skills", 6)])?;
-        self.record(c, 150, Action::AssessProgress { instrument: code("work-star")?, assessor: Assessor::Joint, scores: after }).await?;
-        self.record(c, 130, Action::EndPlacement { placement: PlacementNo(1), reason: PlacementEndReason::Employment }).await?;
-        self.record(c, 125, Action::Exit { outcome: ExitOutcome::EmploymentSubsidised, support_at_exit: Some(code("lon")?) }).await?;
-        self.record(c, 30, Action::FollowUp { point: FollowUpPoint::Months3, status: FollowUpStatus::Employed }).await?;
-
-        // 2: a man from Smedjebacken at the dog centre, with a forklift licence.
-        let c = self.intake(200, Gender::Man, consented("2061", "ame-smedjebacken", "aktivitetsstod", 1994, Some(RegionOfBirth::Sweden))?).await?;
-        self.record(c, 195, Action::StartPlacement { site: code("luddes-hundcenter")?, work_area: code("djurskotsel")?, hours_per_week: 30 }).await?;
-        let truck = TrainingRef::New { course: code("truckkort")?, provider: code("af-leverantor")? };
-        self.record(c, 100, Action::CompleteTraining { training: truck, hours: 16, credential_earned: true }).await?;
-
-        // 3: a placement recorded at the wrong site, then corrected.
-        let c = self.intake(150, Gender::Woman, consented("2084", "socialtjansten", "forsorjningsstod", 1979, Some(RegionOfBirth::Europe))?).await?;
-        let (wrong, fact) = self
-            .record(c, 140, Action::StartPlacement { site: code("atervinningsbutiken")?, work_area: code("butik")?, hours_per_week: 15 })
-            .await?;
-        if let Fact::PlacementStarted(mut p) = fact {
-            p.site = code("vaderbacken")?;
-            p.work_area = code("textilhantering")?;
-            let fix = Command::Correct {
-                target: wrong,
-                reason: CorrectionReason::EntryError,
-                occurred_on: self.day(140),
-                replacement: Fact::PlacementStarted(p),
-            };
-            self.submit(c, fix).await?;
+    let user = UserId::parse(SEEDER).map_err(|e| CliError::Other(e.to_string()))?;
+    let client = Client::from_nats(nats.clone(), user).with_retry(connect::retry_policy()?);
+    let params = DemoParams { participants: UP_PARTICIPANTS, years: UP_YEARS, seed: UP_SEED, today };
+    out.say(&format!(
+        "Demo: registrerar {UP_PARTICIPANTS} påhittade deltagares vägar under {UP_YEARS} år genom kommandotjänsten \
+         (som anna, bertil, cecilia och projektledare)."
+    ));
+    let seeded = seed(&client, params, UP_CONCURRENCY, out).await?;
+    out.result(&seeded.json("demo"), || {
+        let mut text = seeded.text();
+        if let Some(case) = seeded.showcase {
+            text.push_str(&format!(
+                "\nEtt ärende med en rättelse:\n  STOD_USER=anna stod case show {case}\n  STOD_USER=anna stod case history {case}"
+            ));
         }
-        self.record(c, 139, Action::AssessProgress { instrument: code("sjalvskattning")?, assessor: Assessor::Participant, scores: scores(&[("narhet", 4)])? }).await?;
-
-        // 4: an anonymous participant (no consent): only gender and intake year are kept.
-        let c = self.intake(90, Gender::Other, Registration::Anonymous(AnonymityReason::NoConsent)).await?;
-        self.record(c, 85, Action::StartPlacement { site: code("odla-pa-angen")?, work_area: code("odling")?, hours_per_week: 10 }).await?;
-
-        // 5: a recent intake, in a placement and a first-aid course.
-        let c = self.intake(60, Gender::Man, consented("2061", "fk", "sjuk-aktivitetsersattning", 2001, None)?).await?;
-        self.record(c, 55, Action::StartPlacement { site: code("disponentparken")?, work_area: code("fastighet-utemiljo")?, hours_per_week: 20 }).await?;
-        self.record(c, 20, Action::StartTraining { course: code("hlr")?, provider: code("studieforbund")? }).await?;
-        Ok(())
-    }
+        text
+    });
+    Ok(seeded.report.accepted > 0)
 }

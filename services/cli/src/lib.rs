@@ -1,9 +1,11 @@
 //! `stod`, the command line of the stod case-tracking system.
 //!
 //! Case workers record each step of a participant's journey (intake, placements,
-//! courses, assessments, exit, follow-up) and read a case's history; operators run the
-//! system (`stod up`) and extend its reference data. Everything a user reads is Swedish;
-//! `--json` gives programs the replies as JSON instead.
+//! courses, assessments, exit, follow-up) and read a case's history; project leaders
+//! and the steering group read reports from the read models; auditors read a case's
+//! audit trail; operators run the system (`stod up`, `stod projector`), rebuild the read
+//! models, extend the reference data and seed demo data. Everything a user reads is
+//! Swedish; `--json` gives programs the replies as JSON instead.
 //!
 //! The binary (`src/main.rs`) only parses the command line, sets up logging and calls
 //! [`execute`].
@@ -26,13 +28,18 @@
 //! - [`correct`]: turning `--set FIELD=VALUE` into a corrected fact.
 //! - [`show`]: a case's history in readable Swedish.
 //! - [`reference`]: showing and extending reference data.
-//! - [`up`]: the managed server plus the command service in-process; [`demo`] its demo.
+//! - [`query`]: asking the read models (projector) over NATS; [`read`] the commands
+//!   that do (`report ...`, `case history`), [`report`] their Swedish layout (text,
+//!   Markdown, HTML), [`projections`] the operator's status and rebuild.
+//! - [`up`]: the managed server plus the command service and the projector in-process;
+//!   [`projector`] the projector alone; [`demo`] demo data through the command path.
 //! - [`output`] and [`error`]: where results and failures go, and the exit codes.
 //!
 //! # What it does not do
 //!
 //! It decides no case rule: the command service does, and the command line only
-//! reports its answer. It keeps no state of its own between runs.
+//! reports its answer. It computes no figure: the read models do. It keeps no state of
+//! its own between runs.
 
 pub mod args;
 pub mod connect;
@@ -40,8 +47,13 @@ pub mod correct;
 pub mod demo;
 pub mod error;
 pub mod output;
+pub mod projections;
+pub mod projector;
+pub mod query;
+pub mod read;
 pub mod record;
 pub mod reference;
+pub mod report;
 pub mod show;
 pub mod sv;
 pub mod up;
@@ -53,7 +65,8 @@ use stod_events::ids::UserId;
 use stod_events::reference::{Catalogue, CodeKind};
 
 pub use args::Cli;
-use args::{CaseCmd, Cmd, ReferenceCmd};
+use args::{CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd};
+use query::Reader;
 pub use error::CliError;
 use output::Output;
 
@@ -115,6 +128,26 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
             let client = connect::client(url, user).await?;
             reference::show(&client, out, kind).await
         }
+        Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(url, out, args).await,
+        Cmd::Projector(args) => projector::run(url, args, out).await,
+        Cmd::Report(report) => {
+            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
+            match report {
+                ReportCmd::Throughput(args) => read::throughput(&reader, out, args).await,
+                ReportCmd::Styrgrupp(args) => read::steering(&reader, out, args).await,
+            }
+        }
+        Cmd::Case(CaseCmd::History { case }) => {
+            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
+            read::history(&reader, out, case).await
+        }
+        Cmd::Projections(command) => {
+            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
+            match command {
+                ProjectionsCmd::Status => projections::status(&reader, out).await,
+                ProjectionsCmd::Rebuild { name } => projections::rebuild(&reader, out, name).await,
+            }
+        }
         command => {
             let user = connect::require_user(&global.user)?;
             let client = connect::client(url, user).await?;
@@ -154,7 +187,13 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
             }
             Ok(())
         }
-        Cmd::Up(_) | Cmd::Reference(_) => Err(CliError::Other("internt fel: fel kommando".into())),
+        Cmd::Case(CaseCmd::History { .. })
+        | Cmd::Up(_)
+        | Cmd::Reference(_)
+        | Cmd::Report(_)
+        | Cmd::Projections(_)
+        | Cmd::Demo(_)
+        | Cmd::Projector(_) => Err(CliError::Other("internt fel: fel kommando".into())),
     }
 }
 

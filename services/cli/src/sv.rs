@@ -9,8 +9,9 @@
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use stod_events::event::{
-    AnonymityReason, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint, FollowUpStatus,
-    Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
+    AnonymityReason, Assessor, CorrectionReason, EventType, ExitOutcome, FollowUpPoint,
+    FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, SusOutcomeGroup,
+    TrainingDiscontinuedReason,
 };
 use stod_events::reference::CodeKind;
 
@@ -66,11 +67,12 @@ impl Term for Gender {
 
 impl Term for AnonymityReason {
     const TERMS: &'static [(Self, &'static str, &'static str)] = &[
-        (AnonymityReason::NoConsent, "ingen-samtycke", "inget samtycke"),
+        (AnonymityReason::NoConsent, "inget-samtycke", "inget samtycke"),
         (AnonymityReason::ProtectedIdentity, "skyddad-identitet", "skyddad identitet"),
     ];
-    // "samtycke" is neuter; accept the grammatical spelling too.
-    const ALIASES: &'static [(&'static str, &'static str)] = &[("inget-samtycke", "ingen-samtycke")];
+    // "samtycke" is neuter, so "inget"; the first release printed "ingen-samtycke",
+    // which scripts may still send.
+    const ALIASES: &'static [(&'static str, &'static str)] = &[("ingen-samtycke", "inget-samtycke")];
 }
 
 impl Term for RegionOfBirth {
@@ -168,6 +170,26 @@ impl Term for CodeKind {
     ];
 }
 
+/// SUS's outcome groups, in the order the funder's reports list them.
+pub const SUS_GROUPS: [SusOutcomeGroup; 4] =
+    [SusOutcomeGroup::Employment, SusOutcomeGroup::Studies, SusOutcomeGroup::JobSeeking, SusOutcomeGroup::Other];
+
+/// How reports name a SUS outcome group.
+pub fn sus_group_label(group: SusOutcomeGroup) -> &'static str {
+    match group {
+        SusOutcomeGroup::Employment => "förvärvsarbete",
+        SusOutcomeGroup::Studies => "studier",
+        SusOutcomeGroup::JobSeeking => "aktivt arbetssökande",
+        SusOutcomeGroup::Other => "övriga",
+    }
+}
+
+/// The Swedish label of an event type given by its English name (as the read models
+/// store it); the name itself for a type this version does not know.
+pub fn event_type_label(name: &str) -> &str {
+    EventType::ALL.iter().find(|t| t.name() == name).map_or(name, |t| t.label_sv())
+}
+
 /// Headings for the reference-data sections.
 pub fn kind_plural(kind: CodeKind) -> &'static str {
     match kind {
@@ -209,6 +231,23 @@ mod tests {
         tokens_unique_and_labelled::<FollowUpStatus>();
         tokens_unique_and_labelled::<CorrectionReason>();
         tokens_unique_and_labelled::<CodeKind>();
+    }
+
+    #[test]
+    fn event_types_and_sus_groups_have_swedish_labels() {
+        assert_eq!(event_type_label("placement_started"), "Praktik påbörjad");
+        assert_eq!(event_type_label("from_the_future"), "from_the_future");
+        let labels: std::collections::BTreeSet<_> = SUS_GROUPS.iter().map(|g| sus_group_label(*g)).collect();
+        assert_eq!(labels.len(), 4);
+        for outcome in ExitOutcome::ALL {
+            assert!(SUS_GROUPS.contains(&outcome.sus_group()));
+        }
+    }
+
+    #[test]
+    fn the_grammatical_no_consent_token_is_primary() {
+        assert_eq!(AnonymityReason::NoConsent.token(), "inget-samtycke");
+        assert_eq!(AnonymityReason::from_token("ingen-samtycke"), Some(AnonymityReason::NoConsent));
     }
 
     #[test]

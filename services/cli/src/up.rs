@@ -1,17 +1,21 @@
 //! `stod up`: the whole system on one machine.
 //!
 //! A managed nats-server (its data under `--data`, fsync before every acknowledgement)
-//! or an existing NATS, plus the command service in this process. Stops cleanly on
-//! Ctrl-C or SIGTERM: the service finishes what it has taken, then the server writes its
-//! state out.
+//! or an existing NATS, plus the command service and the projector (read models, in
+//! `<data>/projections`) in this process. Stops cleanly on Ctrl-C or SIGTERM: the
+//! command service finishes what it has taken, the projector commits what it has
+//! folded, then the server writes its state out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
 use stod_command::{RunningService, ServiceOptions, StartError};
+use stod_events::ids::{Date, UserId};
 use stod_nats_server::{ErrorKind, NatsServer, ServerOptions};
-use stod_store::EventLogConfig;
+use stod_projections::ThroughputReport;
+use stod_protocol::{queries, ThroughputQuery};
+use stod_store::{EventLogConfig, STREAM_NAME};
 use tracing::{info, warn};
 
 use crate::args::{UpArgs, DEFAULT_PORT};
@@ -19,6 +23,13 @@ use crate::connect;
 use crate::demo;
 use crate::error::{from_store, CliError};
 use crate::output::Output;
+use crate::projector;
+use crate::query::Reader;
+use crate::report;
+
+/// How long `up --demo` waits for the read models to fold the demo in before showing
+/// figures.
+const CATCH_UP: Duration = Duration::from_secs(60);
 
 /// How `up` reaches NATS.
 enum Nats {
@@ -37,7 +48,7 @@ pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Res
                 ));
             }
             if args.data.is_some() {
-                info!("--data används inte med --nats-url: händelseloggen ligger i den befintliga NATS-servern");
+                info!("med --nats-url ligger händelseloggen i den befintliga NATS-servern; --data används bara för läsmodellerna");
             }
             (Nats::Existing, url)
         }
@@ -53,7 +64,11 @@ pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Res
         }
     };
 
-    let result = serve(&args, &url, &mut nats, &mut signals, out).await;
+    let projections = match (&nats, &args.data) {
+        (Nats::Managed { data, .. }, _) | (Nats::Existing, Some(data)) => projector::store_dir(data),
+        (Nats::Existing, None) => projector::store_dir(&default_data_dir()?),
+    };
+    let result = serve(&args, &url, &projections, &mut nats, &mut signals, out).await;
     if let Nats::Managed { server, .. } = &mut nats {
         if let Err(e) = server.stop().await {
             warn!("stopping nats-server: {e}");
@@ -66,7 +81,14 @@ pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Res
 }
 
 /// Everything between a reachable NATS and a stop signal.
-async fn serve(args: &UpArgs, url: &str, nats: &mut Nats, signals: &mut Signals, out: Output) -> Result<(), CliError> {
+async fn serve(
+    args: &UpArgs,
+    url: &str,
+    projections: &Path,
+    nats: &mut Nats,
+    signals: &mut Signals,
+    out: Output,
+) -> Result<(), CliError> {
     let policy = connect::retry_policy()?;
     let client = connect::nats(url, "stod up", &policy).await?;
     let options = ServiceOptions {
@@ -78,27 +100,47 @@ async fn serve(args: &UpArgs, url: &str, nats: &mut Nats, signals: &mut Signals,
         StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
     })?;
     info!(url, "command service running");
-    print_welcome(url, nats, args.replicas, out);
-
-    if args.demo {
-        // A failed demo leaves a working system; say so and keep serving.
-        if let Err(e) = demo::run(&client, out).await {
-            eprintln!("stod: demon kunde inte slutföras: {e}");
+    let projector = match projector::start(&client, projections).await {
+        Ok(p) => p,
+        Err(e) => {
+            shutdown(service, None, &client).await;
+            return Err(e);
         }
-    }
-    out.say("\nTryck Ctrl-C för att stänga av.");
+    };
+    print_welcome(url, nats, args.replicas, projections, out);
 
-    let stop = wait_for_stop(signals, nats).await;
+    // Ctrl-C during the demo stops at once: what was recorded stays, and nothing is
+    // ever recorded twice.
+    let stopped_early = if args.demo {
+        tokio::select! {
+            stop = signals.recv() => Some(stop),
+            () = demo_and_figures(&client, &projector, out) => None,
+        }
+    } else {
+        None
+    };
+    let stop = match stopped_early {
+        Some(stop) => stop,
+        None => {
+            out.say("\nTryck Ctrl-C för att stänga av.");
+            wait_for_stop(signals, nats).await
+        }
+    };
     info!("stopping: {stop}");
-    shutdown(service, &client).await;
+    shutdown(service, Some(projector), &client).await;
     if stop == Stop::ServerDied {
         return Err(CliError::Other("nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into()));
     }
     Ok(())
 }
 
-async fn shutdown(service: RunningService, client: &async_nats::Client) {
+/// The command service first (it may still be appending), then the projector (it
+/// commits what it has folded), then what is left in the connection.
+async fn shutdown(service: RunningService, projector: Option<projector::Running>, client: &async_nats::Client) {
     service.shutdown().await;
+    if let Some(projector) = projector {
+        projector.shutdown().await;
+    }
     if let Err(e) = client.flush().await {
         warn!("flushing the NATS connection: {e}");
     }
@@ -131,12 +173,75 @@ pub fn default_data_dir() -> Result<PathBuf, CliError> {
     }
 }
 
-fn print_welcome(url: &str, nats: &Nats, replicas: usize, out: Output) {
+async fn demo_and_figures(client: &async_nats::Client, projector: &projector::Running, out: Output) {
+    let today = stod_command::today_in_sweden();
+    match demo::up_demo(client, today, out).await {
+        Ok(_) => show_figures(client, projector, today, out).await,
+        // A failed demo leaves a working system; say so and keep serving.
+        Err(e) => eprintln!("stod: demon kunde inte slutföras: {e}"),
+    }
+}
+
+/// After the demo: waits until the read models hold the whole log, then shows this
+/// year's throughput, so whoever started `up --demo` sees figures at once.
+async fn show_figures(nats: &async_nats::Client, projector: &projector::Running, today: Date, out: Output) {
+    let end = match log_end(nats).await {
+        Ok(end) => end,
+        Err(e) => {
+            eprintln!("stod: {e}");
+            return;
+        }
+    };
+    let caught_up = tokio::time::timeout(CATCH_UP, projector.service.projector().wait_for(end)).await;
+    if !matches!(caught_up, Ok(Ok(()))) {
+        eprintln!("stod: läsmodellerna har inte hunnit ikapp med loggen än; se `stod projections status`");
+        return;
+    }
+    let Ok(policy) = connect::retry_policy() else { return };
+    let Ok(user) = UserId::parse(crate::reference::ANONYMOUS_READER) else { return };
+    let reader = Reader::new(nats.clone(), user, policy);
+    let query = ThroughputQuery { period: today.year().to_string(), today: Some(today) };
+    match reader.report::<_, ThroughputReport>(queries::THROUGHPUT, &query).await {
+        Ok(answer) => {
+            let json = json!({
+                "status": "figures",
+                "checkpoint": answer.checkpoint,
+                "generation": answer.generation,
+                "report": answer.report,
+            });
+            out.result(&json, || {
+                format!(
+                    "\n{}\n\nHela rapporten:  stod report throughput --year {}\nStyrgruppen:     stod report styrgrupp --as-of {today}",
+                    report::throughput_summary(&answer.report),
+                    today.year(),
+                )
+            });
+        }
+        Err(e) => eprintln!("stod: årets siffror kunde inte hämtas: {e}"),
+    }
+}
+
+/// The last sequence in the event log.
+async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    Ok(info.state.last_sequence)
+}
+
+fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, out: Output) {
     let (managed, data) = match nats {
         Nats::Managed { data, .. } => (true, Some(data.display().to_string())),
         Nats::Existing => (false, None),
     };
-    let json = json!({ "status": "ready", "nats_url": url, "managed": managed, "data_dir": data, "replicas": replicas });
+    let json = json!({
+        "status": "ready",
+        "nats_url": url,
+        "managed": managed,
+        "data_dir": data,
+        "projections_dir": projections,
+        "replicas": replicas,
+    });
     out.result(&json, || {
         let today = stod_command::today_in_sweden();
         let (server, ack) = match nats {
@@ -159,11 +264,13 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, out: Output) {
                 ),
             ),
         };
+        let year = today.year();
         format!(
             "stod körs.\n\
              \x20 NATS:              {url}\n\
              \x20 Server:            {server}\n\
-             \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*)\n\
+             \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*.case)\n\
+             \x20 Läsmodeller:       i den här processen, data i {projections} (stod.query.*: rapporter)\n\
              \n\
              Använd stod från en annan terminal:\n\
              \x20 export STOD_NATS_URL={url}\n\
@@ -171,15 +278,20 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, out: Output) {
              \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
              \x20      --support forsorjningsstod --birth-year 1990\n\
              \x20 stod case show <ärende-id>\n\
+             \x20 stod case history <ärende-id>     # granskningsspåret ur läsmodellerna\n\
+             \x20 stod report throughput --year {year}\n\
+             \x20 stod report styrgrupp --as-of {today} --format html > styrgrupp.html\n\
+             \x20 stod projections status\n\
              \x20 stod reference show\n\
              \n\
-             {ack}"
+             {ack}",
+            projections = projections.display(),
         )
     });
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
+pub(crate) enum Stop {
     Interrupt,
     Terminate,
     ServerDied,
@@ -197,7 +309,7 @@ impl std::fmt::Display for Stop {
 
 /// Ctrl-C and SIGTERM, listened for from the start of `up`: a signal that arrives
 /// while the server starts or the demo runs is kept until we wait for it.
-struct Signals {
+pub(crate) struct Signals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -205,7 +317,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn install() -> Result<Self, CliError> {
+    pub(crate) fn install() -> Result<Self, CliError> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -216,7 +328,7 @@ impl Signals {
         Ok(Self {})
     }
 
-    async fn recv(&mut self) -> Stop {
+    pub(crate) async fn recv(&mut self) -> Stop {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -1,8 +1,10 @@
-//! The real `stod` binary against a real nats-server and the command service.
+//! The real `stod` binary against a real nats-server, the command service and the
+//! projector.
 //!
 //! Each test starts its own nats-server (free port, own store dir) and the command
-//! service in-process, then runs the binary with `--nats-url`, `--user` and `--json`.
-//! Tests assert on exit codes and JSON, never on Swedish wording.
+//! service in-process (with the projector when it reads reports), then runs the binary
+//! with `--nats-url`, `--user` and `--json`. Tests assert on exit codes and JSON, never
+//! on Swedish wording.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -14,14 +16,19 @@ use serde_json::Value;
 use stod_command::{RunningService, ServiceOptions};
 use stod_events::ids::{Date, UserId};
 use stod_nats_server::NatsServer;
+use stod_projector::{ProjectorOptions, ProjectorService};
 
 const USER: &str = "anna";
 
-/// One nats-server with the command service on it.
+/// One nats-server with the command service on it, and the projector if asked for.
 struct Stack {
     /// Kept alive for the test; dropping it kills the server and removes its data.
     _server: NatsServer,
     service: Option<RunningService>,
+    projector: Option<ProjectorService>,
+    /// The projector's store; removed on drop.
+    _projections: Option<tempfile::TempDir>,
+    client: async_nats::Client,
     url: String,
 }
 
@@ -30,8 +37,20 @@ impl Stack {
         let server = NatsServer::ephemeral().await.expect("nats-server starts");
         let url = server.url();
         let client = async_nats::connect(&url).await.expect("connect");
-        let service = stod_command::start(client, ServiceOptions::default()).await.expect("service starts");
-        Self { _server: server, service: Some(service), url }
+        let service = stod_command::start(client.clone(), ServiceOptions::default()).await.expect("service starts");
+        Self { _server: server, service: Some(service), projector: None, _projections: None, client, url }
+    }
+
+    /// The stack with the projector (read models) in-process too.
+    async fn with_projector() -> Self {
+        let mut stack = Self::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let projector = stod_projector::start_service(stack.client.clone(), ProjectorOptions::new(dir.path().join("projections")))
+            .await
+            .expect("projector starts");
+        stack.projector = Some(projector);
+        stack._projections = Some(dir);
+        stack
     }
 
     /// `stod <args> --nats-url <url> --user anna --json`.
@@ -41,9 +60,38 @@ impl Stack {
         run(&all, &[]).await
     }
 
+    /// `stod <args> --nats-url <url> --user anna`, for people.
+    async fn stod_text(&self, args: &[&str]) -> Run {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--nats-url", &self.url, "--user", USER]);
+        run(&all, &[]).await
+    }
+
+    /// Waits until the read models hold every event in the log.
+    async fn caught_up(&self) -> u64 {
+        let js = async_nats::jetstream::new(self.client.clone());
+        let mut stream = js.get_stream(stod_store::STREAM_NAME).await.expect("stream");
+        let end = stream.info().await.expect("stream info").state.last_sequence;
+        let projector = self.projector.as_ref().expect("a stack with a projector").projector();
+        tokio::time::timeout(Duration::from_secs(20), projector.wait_for(end))
+            .await
+            .expect("the read models catch up")
+            .expect("projector running");
+        end
+    }
+
+    /// Asks the projector directly, as any NATS client would.
+    async fn ask(&self, subject: &str, body: Value) -> Value {
+        let reply = self.client.request(subject.to_owned(), body.to_string().into()).await.expect("projector answers");
+        serde_json::from_slice(&reply.payload).expect("JSON reply")
+    }
+
     async fn stop(mut self) {
         if let Some(service) = self.service.take() {
             service.shutdown().await;
+        }
+        if let Some(projector) = self.projector.take() {
+            projector.shutdown().await;
         }
     }
 }
@@ -356,7 +404,7 @@ async fn a_resent_submission_is_recorded_once() {
     stack.stop().await;
 }
 
-/// A running `stod up`, its JSON lines arriving on a channel.
+/// A running `stod up` or `stod projector`, its JSON lines arriving on a channel.
 struct Up {
     child: Child,
     lines: mpsc::Receiver<Value>,
@@ -364,8 +412,12 @@ struct Up {
 
 impl Up {
     fn start(data: &Path, port: u16) -> Self {
+        Self::spawn(&["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string()])
+    }
+
+    fn spawn(args: &[&str]) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stod"))
-            .args(["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string()])
+            .args(args)
             .env_remove("STOD_NATS_URL")
             .env_remove("STOD_USER")
             .env("STOD_LOG", "warn")
@@ -420,7 +472,7 @@ impl Drop for Up {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn up_demo_records_once_and_stops_on_sigterm() {
+async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     let data = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let url = format!("nats://127.0.0.1:{port}");
@@ -429,42 +481,185 @@ async fn up_demo_records_once_and_stops_on_sigterm() {
     let ready = up.expect("ready", Duration::from_secs(30));
     assert_eq!(ready["nats_url"].as_str(), Some(url.as_str()));
     assert_eq!(ready["managed"], true);
+    assert!(ready["projections_dir"].as_str().is_some_and(|d| d.ends_with("projections")), "{ready}");
     let demo = up.expect("demo", Duration::from_secs(60));
     assert_eq!(demo["recorded"], true);
-    let events = demo["events"].as_u64().expect("events");
+    assert_eq!(demo["rejected"], 0, "{demo}");
+    let events = demo["accepted"].as_u64().expect("accepted");
     let cases: Vec<String> = demo["cases"].as_array().expect("cases").iter().map(|c| str_of_value(c).to_owned()).collect();
-    assert!(cases.len() >= 4 && events >= 15, "{demo}");
+    assert_eq!(cases.len(), 40, "{demo}");
+    assert!(events >= 200, "{demo}");
 
-    // The system answers queries about what the demo recorded.
+    // Then this year's figures, from the read models holding the whole demo.
+    let figures = up.expect("figures", Duration::from_secs(60));
+    assert_eq!(figures["checkpoint"].as_u64(), Some(events));
+    let this_year = stod_command::today_in_sweden().year();
+    assert_eq!(figures["report"]["period"].as_str(), Some(this_year.to_string().as_str()));
+    assert!(figures["report"]["persons"].as_u64().is_some_and(|n| n > 0), "{figures}");
+
+    // The demo went through the command path: the log has it, case by case.
     let nats = async_nats::connect(&url).await.expect("connect");
     let client = stod_client::Client::from_nats(nats, UserId::parse("test").expect("user"));
     let mut recorded = 0;
+    let mut kinds = std::collections::BTreeSet::new();
     for case in &cases {
         let view = poll(|| client.case(case.parse().expect("case id"))).await;
         recorded += view.events.len();
-        assert!(view.events.iter().all(|e| e.recorded_by.as_str() == "demo"));
+        kinds.extend(view.events.into_iter().map(|e| e.event_type));
     }
     assert_eq!(recorded as u64, events);
-    let kinds: Vec<String> = {
-        let mut all = Vec::new();
-        for case in &cases {
-            let view = client.case(case.parse().expect("case id")).await.expect("case");
-            all.extend(view.events.into_iter().map(|e| e.event_type));
-        }
-        all
-    };
     for expected in ["enrolled", "placement_started", "training_started", "progress_assessed", "exited", "corrected"] {
-        assert!(kinds.iter().any(|k| k == expected), "demo has no {expected}: {kinds:?}");
+        assert!(kinds.contains(expected), "demo has no {expected}: {kinds:?}");
     }
     assert_eq!(up.terminate(), 0);
 
-    // Again on the same data: the demo is not recorded twice.
+    // Again on the same data: the demo is not recorded twice; the figures are shown.
     let up = Up::start(data.path(), port);
     up.expect("ready", Duration::from_secs(30));
     let demo = up.expect("demo", Duration::from_secs(30));
     assert_eq!(demo["recorded"], false);
     assert_eq!(demo["existing_events"].as_u64(), Some(events));
+    let figures = up.expect("figures", Duration::from_secs(30));
+    assert_eq!(figures["checkpoint"].as_u64(), Some(events));
     assert_eq!(up.terminate(), 0);
+}
+
+/// The demo of the report tests: fixed dates, so the figures are the same every day.
+const DEMO: [&str; 9] = ["demo", "seed", "--participants", "20", "--years", "2", "--seed", "11", "--today"];
+const DEMO_TODAY: &str = "2025-12-31";
+
+async fn seed_demo(stack: &Stack) -> Value {
+    let args = [&DEMO[..], &[DEMO_TODAY]].concat();
+    stack.stod(&args).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
+    let stack = Stack::with_projector().await;
+    let seeded = seed_demo(&stack).await;
+    assert_eq!(seeded["status"], "seeded");
+    assert_eq!(seeded["rejected"], 0, "{seeded}");
+    assert!(seeded["accepted"].as_u64().is_some_and(|n| n > 20), "{seeded}");
+    let end = stack.caught_up().await;
+
+    // Throughput: exactly what the projector answers anyone who asks.
+    let cli = stack.stod(&["report", "throughput", "--year", "2025", "--today", DEMO_TODAY]).await.ok();
+    let direct = stack.ask("stod.query.anna.throughput", serde_json::json!({"period": "2025", "today": DEMO_TODAY})).await;
+    assert_eq!(cli, direct);
+    assert_eq!(cli["status"], "ok");
+    assert_eq!(cli["checkpoint"].as_u64(), Some(end));
+    let quarter = stack.stod(&["report", "throughput", "--quarter", "2025-Q2", "--today", DEMO_TODAY]).await.ok();
+    assert_eq!(quarter["report"]["months"].as_array().map(Vec::len), Some(3));
+    let human = stack.stod_text(&["report", "throughput", "--month", "2025-03", "--today", DEMO_TODAY]).await;
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.lines().count() > 30, "{human:?}");
+
+    // The steering group's report: counts only, also as a printable page.
+    let steering = stack.stod(&["report", "styrgrupp", "--as-of", "2025-06-30", "--previous", "2025-03-31"]).await.ok();
+    assert_eq!(steering["status"], "ok");
+    let report = &steering["report"];
+    assert_eq!(report["previous_meeting"], "2025-03-31");
+    assert!(report["alerts"].as_object().expect("alerts").values().all(|a| a.get("cases").is_none()), "{report}");
+    let persons = report["goal"]["persons_so_far"].as_u64().expect("goal");
+    let html = stack.stod_text(&["report", "styrgrupp", "--as-of", "2025-06-30", "--format", "html"]).await;
+    assert_eq!(html.code, 0, "{html:?}");
+    assert!(html.stdout.starts_with("<!DOCTYPE html>"), "{}", html.stdout);
+    assert!(html.stdout.contains(&format!("<td class=\"num\">{persons}</td>")), "{}", html.stdout);
+    let backwards = stack.stod(&["report", "styrgrupp", "--as-of", "2025-06-30", "--previous", "2025-07-01"]).await;
+    assert_eq!(backwards.code, 6, "{backwards:?}");
+
+    // A case's audit trail from the read model: the log's events, in order, with the
+    // corrections linked to what they correct.
+    let cases: Vec<&str> = seeded["cases"].as_array().expect("cases").iter().map(str_of_value).collect();
+    let mut corrections = 0;
+    for case in &cases {
+        let history = stack.stod(&["case", "history", case]).await.ok();
+        let from_log = stack.stod(&["case", "show", case]).await.ok();
+        let entries = history["report"].as_array().expect("entries");
+        let ids = |list: &[Value], key: &str| list.iter().map(|e| str_of(e, key).to_owned()).collect::<Vec<_>>();
+        assert_eq!(ids(entries, "event_id"), ids(from_log["events"].as_array().expect("events"), "event_id"));
+        assert_eq!(entries[0]["event_type"], "enrolled");
+        let sequences: Vec<u64> = entries.iter().map(|e| e["stream_sequence"].as_u64().expect("seq")).collect();
+        assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+        for fix in entries.iter().filter(|e| e["event_type"] == "corrected") {
+            corrections += 1;
+            let target = entries.iter().find(|e| e["event_id"] == fix["corrects"]).expect("the corrected event is listed");
+            assert!(target["changed_by"].as_array().expect("changed_by").contains(&fix["event_id"]));
+        }
+    }
+    assert!(corrections > 0, "the demo has corrections");
+    let unknown = stack.stod(&["case", "history", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e"]).await;
+    assert_eq!(unknown.code, 7, "{unknown:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seeding_twice_records_nothing_new_and_a_rebuild_swaps_in_a_new_generation() {
+    let stack = Stack::with_projector().await;
+    let first = seed_demo(&stack).await;
+    let again = seed_demo(&stack).await;
+    assert_eq!(again["accepted"], 0, "{again}");
+    assert_eq!(again["duplicates"], first["accepted"], "{again}");
+    assert_eq!(again["cases"], first["cases"]);
+    let end = stack.caught_up().await;
+    assert_eq!(end, first["accepted"].as_u64().expect("accepted"));
+
+    let before = stack.stod(&["projections", "status"]).await.ok();
+    assert_eq!(before["checkpoint"].as_u64(), Some(end));
+    let rebuilt = stack.stod(&["projections", "rebuild", "styrgrupp"]).await.ok();
+    assert!(rebuilt["generation"].as_u64() > before["generation"].as_u64(), "{before} then {rebuilt}");
+    assert_eq!(rebuilt["rebuild"], Value::Null);
+    assert_eq!(rebuilt["fault"], Value::Null);
+    assert_eq!(rebuilt["checkpoint"].as_u64(), Some(end));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_period_exits_6_and_no_projector_exits_5() {
+    let stack = Stack::with_projector().await;
+    for period in [["--month", "2025-13"], ["--year", "1999"], ["--quarter", "2025-03"]] {
+        let run = stack.stod(&[&["report", "throughput"][..], &period[..]].concat()).await;
+        assert_eq!(run.code, 6, "{period:?}: {run:?}");
+        assert_eq!(run.json()["status"], "invalid");
+        assert!(!run.stderr.trim().is_empty());
+    }
+    let both = stack.stod(&["report", "throughput", "--year", "2025", "--month", "2025-03"]).await;
+    assert_eq!(both.code, 2, "{both:?}");
+
+    // The command service alone answers no report.
+    let bare = Stack::start().await;
+    let url = bare.url.clone();
+    let run = run(&["report", "throughput", "--year", "2025", "--nats-url", &url, "--user", USER, "--json"], &[("STOD_CLIENT_RETRIES", "0")]).await;
+    assert_eq!(run.code, 5, "{run:?}");
+    assert_eq!(run.json()["status"], "unavailable");
+    bare.stop().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standalone_projector_answers_and_keeps_its_store_to_itself() {
+    let stack = Stack::start().await;
+    seed_demo(&stack).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let args = ["projector", "--json", "--data", path(data.path()), "--nats-url", &stack.url];
+    let projector = Up::spawn(&args);
+    let ready = projector.expect("ready", Duration::from_secs(30));
+    assert!(ready["data_dir"].as_str().is_some_and(|d| d.ends_with("projections")), "{ready}");
+
+    // A second projector on the same store is refused before it touches it.
+    let second = run(&args, &[]).await;
+    assert_eq!(second.code, 1, "{second:?}");
+
+    let status = poll(|| async {
+        let s = stack.stod(&["projections", "status"]).await.ok();
+        if s["generation"].as_u64() > Some(0) && s["rebuild"].is_null() { Ok(s) } else { Err(s) }
+    })
+    .await;
+    assert_eq!(status["fault"], Value::Null);
+    let figures = stack.stod(&["report", "throughput", "--year", "2025", "--today", DEMO_TODAY]).await.ok();
+    assert_eq!(figures["status"], "ok");
+    assert_eq!(projector.terminate(), 0);
+    stack.stop().await;
 }
 
 fn str_of_value(v: &Value) -> &str {

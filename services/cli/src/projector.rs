@@ -1,0 +1,141 @@
+//! The read models' process: in `stod up`, or alone as `stod projector` (on another
+//! machine, or several for capacity: they answer queries as one queue group).
+//!
+//! Its store is `<data>/projections`, locked for one process at a time: two processes
+//! cannot share a sled store, and the projector treats a store it cannot open as
+//! damaged (it moves it aside and rebuilds), so a second one must never get that far.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use stod_projector::{ProjectorOptions, ProjectorService};
+use stod_store::STREAM_NAME;
+use tracing::{info, warn};
+
+use crate::args::ProjectorArgs;
+use crate::connect;
+use crate::error::CliError;
+use crate::output::Output;
+use crate::up::{self, Signals};
+
+/// The read models' directory under a data directory.
+pub fn store_dir(data: &Path) -> PathBuf {
+    data.join("projections")
+}
+
+/// An exclusive lock on a read-model store, held as long as this value lives.
+pub struct StoreLock {
+    /// Open for as long as we hold the lock; closing it releases it.
+    _file: File,
+}
+
+impl StoreLock {
+    pub fn acquire(dir: &Path) -> Result<Self, CliError> {
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CliError::Other(format!("kan inte skapa {}: {e}", parent.display())))?;
+        let path = dir.with_extension("lock");
+        let file = File::create(&path).map_err(|e| CliError::Other(format!("kan inte skapa {}: {e}", path.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: flock(2) on a descriptor we own and keep open.
+            let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            if !locked {
+                return Err(CliError::Other(format!(
+                    "läsmodellerna i {} används redan av en annan process (stod up eller stod projector). \
+                     Ange en egen katalog med --data.",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(Self { _file: file })
+    }
+}
+
+/// The projector with its store lock.
+pub struct Running {
+    pub service: ProjectorService,
+    _lock: StoreLock,
+}
+
+impl Running {
+    pub async fn shutdown(self) {
+        self.service.shutdown().await;
+    }
+}
+
+/// Locks `dir` and starts the projector on it. Building the read models (first start,
+/// new version) happens in the background; queries say so until it is done.
+pub async fn start(nats: &async_nats::Client, dir: &Path) -> Result<Running, CliError> {
+    let lock = StoreLock::acquire(dir)?;
+    let service = stod_projector::start_service(nats.clone(), ProjectorOptions::new(dir))
+        .await
+        .map_err(|e| CliError::Other(format!("läsmodellerna i {} kunde inte startas: {e}", dir.display())))?;
+    info!(dir = %dir.display(), "projector running");
+    Ok(Running { service, _lock: lock })
+}
+
+/// Waits until the event log exists: a projector started before it would find nothing
+/// to build from. Returns false if a stop signal came first.
+async fn wait_for_log(nats: &async_nats::Client, signals: &mut Signals, out: Output) -> bool {
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut told = false;
+    loop {
+        match js.get_stream(STREAM_NAME).await {
+            Ok(_) => return true,
+            Err(e) => {
+                if !told {
+                    out.say(&format!("Väntar på händelseloggen ({STREAM_NAME}) i NATS; starta `stod up` …"));
+                    warn!("the event log is not there yet: {e}");
+                    told = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = signals.recv() => return false,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// `stod projector`.
+pub async fn run(url: &str, args: ProjectorArgs, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install()?;
+    let data = match args.data {
+        Some(dir) => dir,
+        None => up::default_data_dir()?,
+    };
+    let dir = store_dir(&data);
+    let policy = connect::retry_policy()?;
+    let nats = connect::nats(url, "stod projector", &policy).await?;
+    if !wait_for_log(&nats, &mut signals, out).await {
+        out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
+        return Ok(());
+    }
+    let running = start(&nats, &dir).await?;
+    let status = running.service.projector().status();
+    let ready = json!({ "status": "ready", "nats_url": url, "data_dir": dir, "generation": status.generation });
+    out.result(&ready, || {
+        format!(
+            "Projektorn körs.\n\
+             \x20 NATS:          {url}\n\
+             \x20 Läsmodeller:   {} ({})\n\
+             \x20 Frågor:        stod.query.*.<throughput|steering|history|projection-status>, stod.ops.*.rebuild\n\
+             \n\
+             Tryck Ctrl-C för att stänga av.",
+            dir.display(),
+            if status.generation == 0 { "byggs från händelseloggen".to_owned() } else { format!("generation {}", status.generation) }
+        )
+    });
+    let stop = signals.recv().await;
+    info!("stopping: {stop}");
+    running.shutdown().await;
+    if let Err(e) = nats.flush().await {
+        warn!("flushing the NATS connection: {e}");
+    }
+    out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! The commands that read the read models: `report throughput`, `report styrgrupp` and
+//! `case history`. Each asks the projector ([`crate::query`]) and prints its answer:
+//! the reply as received with `--json`, the Swedish report ([`crate::report`]) otherwise.
+
+use chrono_tz::Europe::Stockholm;
+use stod_events::ids::CaseId;
+use stod_events::reference::Catalogue;
+use stod_projections::{AuditEntry, SteeringReport, ThroughputReport};
+use stod_protocol::{queries, HistoryQuery, SteeringQuery, ThroughputQuery};
+
+use crate::args::{SteeringArgs, ThroughputArgs};
+use crate::error::CliError;
+use crate::output::Output;
+use crate::query::{Answer, Reader};
+use crate::report::{self, Basis};
+use crate::show;
+
+fn basis<T>(answer: &Answer<T>) -> Basis {
+    Basis { checkpoint: answer.checkpoint, generation: answer.generation }
+}
+
+/// Reference-data names for the reports; the default catalogue if they cannot be read
+/// (names are a courtesy, the figures stand without them).
+async fn names(reader: &Reader) -> Catalogue {
+    match reader.client().reference().await {
+        Ok((_, file)) => show::names(file),
+        Err(_) => Catalogue::default_catalogue(),
+    }
+}
+
+pub async fn throughput(reader: &Reader, out: Output, args: ThroughputArgs) -> Result<(), CliError> {
+    let query = ThroughputQuery { period: report::period(&args)?, today: args.today };
+    let answer: Answer<ThroughputReport> = reader.report(queries::THROUGHPUT, &query).await?;
+    if out.json {
+        out.result(&answer.raw, String::new);
+        return Ok(());
+    }
+    let cat = names(reader).await;
+    out.result(&answer.raw, || report::throughput_text(&answer.report, basis(&answer), &cat).trim_end().to_owned());
+    Ok(())
+}
+
+pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Result<(), CliError> {
+    let query = SteeringQuery { as_of: args.as_of, previous_meeting: args.previous };
+    let answer: Answer<SteeringReport> = reader.report(queries::STEERING, &query).await?;
+    let json = report::without_case_ids(answer.raw.clone());
+    if out.json {
+        out.result(&json, String::new);
+        return Ok(());
+    }
+    let cat = names(reader).await;
+    let printed = chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string();
+    out.result(&json, || report::steering(&answer.report, basis(&answer), &cat, args.format, &printed).trim_end().to_owned());
+    Ok(())
+}
+
+pub async fn history(reader: &Reader, out: Output, case: CaseId) -> Result<(), CliError> {
+    let answer: Result<Answer<Vec<AuditEntry>>, CliError> = reader.report(queries::HISTORY, &HistoryQuery { case_id: case }).await;
+    let answer = match answer {
+        Ok(a) => a,
+        // Our query is always well-formed, so `invalid` means the read models know no
+        // such case (the reply has no kind of its own for that).
+        Err(CliError::Invalid(_)) => {
+            return Err(CliError::NotFound(format!(
+                "ärendet {case} finns inte i läsmodellerna (ett ärende som just skrivits in kan dröja ett ögonblick; \
+                 `stod case show {case}` läser loggen direkt)"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    out.result(&answer.raw, || report::history_text(case, &answer.report, basis(&answer)));
+    Ok(())
+}
