@@ -287,3 +287,27 @@ async fn sigkilled_projector_ends_equal_to_a_clean_rebuild() -> TestResult {
     Ok(())
 }
 
+
+/// A store another process (here: another handle) has open is refused, not taken for
+/// damaged and moved aside.
+#[tokio::test]
+async fn a_store_in_use_is_refused_and_left_alone() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("read");
+    let first = ReadStore::open(&path)?;
+    let generation = first.new_generation()?;
+    generation.apply(&demo_events(3, 1).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect::<Vec<_>>())?;
+    first.swap_live(&generation)?;
+    let digest = ReadStore::digest_of_live(&first)?;
+    match ReadStore::open(&path) {
+        Err(stod_projector::StoreError::Locked(_)) => {}
+        Err(e) => panic!("expected Locked, got {e}"),
+        Ok(_) => panic!("a second open of a store in use succeeded"),
+    }
+    let moved = std::fs::read_dir(dir.path())?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    assert!(!moved, "nothing moved aside");
+    assert_eq!(ReadStore::digest_of_live(&first)?, digest);
+    drop((first, generation));
+    assert_eq!(ReadStore::digest_of_live(&ReadStore::open(&path)?)?, digest, "reopens intact once released");
+    Ok(())
+}

@@ -1,11 +1,9 @@
 //! The read models' process: in `stod up`, or alone as `stod projector` (on another
 //! machine, or several for capacity: they answer queries as one queue group).
 //!
-//! Its store is `<data>/projections`, locked for one process at a time: two processes
-//! cannot share a sled store, and the projector treats a store it cannot open as
-//! damaged (it moves it aside and rebuilds), so a second one must never get that far.
+//! Its store is `<data>/projections`, locked for one process at a time (two processes
+//! cannot share a sled store); a second one is refused with a clear message.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,40 +23,9 @@ pub fn store_dir(data: &Path) -> PathBuf {
     data.join("projections")
 }
 
-/// An exclusive lock on a read-model store, held as long as this value lives.
-pub struct StoreLock {
-    /// Open for as long as we hold the lock; closing it releases it.
-    _file: File,
-}
-
-impl StoreLock {
-    pub fn acquire(dir: &Path) -> Result<Self, CliError> {
-        let parent = dir.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent)
-            .map_err(|e| CliError::Other(format!("kan inte skapa {}: {e}", parent.display())))?;
-        let path = dir.with_extension("lock");
-        let file = File::create(&path).map_err(|e| CliError::Other(format!("kan inte skapa {}: {e}", path.display())))?;
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd as _;
-            // SAFETY: flock(2) on a descriptor we own and keep open.
-            let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
-            if !locked {
-                return Err(CliError::Other(format!(
-                    "läsmodellerna i {} används redan av en annan process (stod up eller stod projector). \
-                     Ange en egen katalog med --data.",
-                    dir.display()
-                )));
-            }
-        }
-        Ok(Self { _file: file })
-    }
-}
-
-/// The projector with its store lock.
+/// The running projector.
 pub struct Running {
     pub service: ProjectorService,
-    _lock: StoreLock,
 }
 
 impl Running {
@@ -67,15 +34,20 @@ impl Running {
     }
 }
 
-/// Locks `dir` and starts the projector on it. Building the read models (first start,
-/// new version) happens in the background; queries say so until it is done.
+/// Starts the projector on `dir` (the store locks itself for this process). Building
+/// the read models (first start, new version) happens in the background; queries say
+/// so until it is done.
 pub async fn start(nats: &async_nats::Client, dir: &Path) -> Result<Running, CliError> {
-    let lock = StoreLock::acquire(dir)?;
-    let service = stod_projector::start_service(nats.clone(), ProjectorOptions::new(dir))
-        .await
-        .map_err(|e| CliError::Other(format!("läsmodellerna i {} kunde inte startas: {e}", dir.display())))?;
+    let service = stod_projector::start_service(nats.clone(), ProjectorOptions::new(dir)).await.map_err(|e| match e {
+        stod_projector::ProjectorError::Store(stod_projector::StoreError::Locked(_)) => CliError::Other(format!(
+            "läsmodellerna i {} används redan av en annan process (stod up eller stod projector). \
+             Ange en egen katalog med --data.",
+            dir.display()
+        )),
+        e => CliError::Other(format!("läsmodellerna i {} kunde inte startas: {e}", dir.display())),
+    })?;
     info!(dir = %dir.display(), "projector running");
-    Ok(Running { service, _lock: lock })
+    Ok(Running { service })
 }
 
 /// Waits until the event log exists: a projector started before it would find nothing

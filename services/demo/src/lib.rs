@@ -79,6 +79,12 @@ impl Rng {
         }
         &weighted[weighted.len() - 1].1
     }
+    fn pick_str(&mut self, weighted: &[(u64, &'static str)]) -> &'static str {
+        self.pick::<&'static str>(weighted)
+    }
+    fn pick_code(&mut self, weighted: &[(u64, &'static str)]) -> Code {
+        code(self.pick_str(weighted))
+    }
     fn uuid(&mut self) -> Uuid {
         // Version 4 layout with random bits from the generator.
         uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes()).into_uuid()
@@ -115,9 +121,9 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
         let gender = *rng.pick(&[(55, Gender::Woman), (43, Gender::Man), (2, Gender::Other)]);
         let registration = if consented {
             Registration::Consented(EnrolmentDetails {
-                municipality: code(*rng.pick(&[(70, "2084"), (30, "2061")])),
-                referrer: code(*rng.pick(&[(35, "ame-ludvika"), (15, "ame-smedjebacken"), (25, "af"), (8, "fk"), (7, "socialtjansten"), (5, "region-dalarna"), (5, "egen")])),
-                support_at_start: code(*rng.pick(&[(45, "forsorjningsstod"), (20, "sjuk-aktivitetsersattning"), (10, "sjukpenning"), (12, "aktivitetsstod"), (5, "a-kassa"), (8, "ingen")])),
+                municipality: rng.pick_code(&[(70, "2084"), (30, "2061")]),
+                referrer: rng.pick_code(&[(35, "ame-ludvika"), (15, "ame-smedjebacken"), (25, "af"), (8, "fk"), (7, "socialtjansten"), (5, "region-dalarna"), (5, "egen")]),
+                support_at_start: rng.pick_code(&[(45, "forsorjningsstod"), (20, "sjuk-aktivitetsersattning"), (10, "sjukpenning"), (12, "aktivitetsstod"), (5, "a-kassa"), (8, "ingen")]),
                 birth_year: (intake_day.year() - rng.range(19, 62) as i32) as u16,
                 region_of_birth: Some(*rng.pick(&[(55, RegionOfBirth::Sweden), (10, RegionOfBirth::Europe), (35, RegionOfBirth::OutsideEurope)])),
             })
@@ -198,7 +204,7 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
             code(match outcome.sus_group() {
                 SusOutcomeGroup::Employment => "lon",
                 SusOutcomeGroup::Studies => "studiemedel",
-                _ => *rng.pick(&[(50, "forsorjningsstod"), (25, "aktivitetsstod"), (25, "sjuk-aktivitetsersattning")]),
+                _ => rng.pick_str(&[(50, "forsorjningsstod"), (25, "aktivitetsstod"), (25, "sjuk-aktivitetsersattning")]),
             })
         });
         steps.push(at(exit_day, Action::Exit { outcome, support_at_exit }));

@@ -147,7 +147,7 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
         checkpoint: live.as_ref().map(Generation::checkpoint).transpose()?.unwrap_or(0),
         // Announced before the task starts, so nobody takes the old generation for
         // caught up in the meantime.
-        rebuild: needs_build.then(|| RebuildProgress { generation: 0, position: 0, target: 0, events_per_second: 0 }),
+        rebuild: needs_build.then_some(RebuildProgress { generation: 0, position: 0, target: 0, events_per_second: 0 }),
         fault: None,
     };
     let (status_tx, status) = watch::channel(initial);
@@ -182,11 +182,30 @@ impl Runner {
         let mut live = live;
         if needs_build {
             info!("read models missing or of another version: building from the log");
-            match self.rebuild(&mut stop, &mut None).await {
-                Ok(Some(g)) => live = Some(g),
-                Ok(None) => return,
-                Err(e) => {
-                    self.fault(format!("building the read models failed: {e}"));
+            // The log may not be reachable or not exist yet (NATS starting, the first
+            // `stod up`): keep trying, quietly after the first warning.
+            let mut warned = false;
+            loop {
+                match self.rebuild(&mut stop, &mut control, &mut None).await {
+                    Ok(Some(g)) => {
+                        live = Some(g);
+                        break;
+                    }
+                    Ok(None) => return,
+                    Err(ProjectorError::Stream(e)) => {
+                        if !warned {
+                            warn!("cannot build the read models yet ({e}); retrying");
+                            warned = true;
+                        }
+                        tokio::select! {
+                            _ = stop.changed() => return,
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        }
+                    }
+                    Err(e) => {
+                        self.fault(format!("building the read models failed: {e}"));
+                        break;
+                    }
                 }
             }
         }
@@ -200,11 +219,11 @@ impl Runner {
                         _ = stop.changed() => return,
                         Some(Control::Rebuild(reply)) = control.recv() => {
                             self.status.send_modify(|s| s.fault = None);
-                            self.do_rebuild(&mut live, reply, &mut stop).await;
+                            self.do_rebuild(&mut live, reply, &mut control, &mut stop).await;
                         }
                     }
                 }
-                Ended::RebuildRequested(reply) => self.do_rebuild(&mut live, reply, &mut stop).await,
+                Ended::RebuildRequested(reply) => self.do_rebuild(&mut live, reply, &mut control, &mut stop).await,
             }
             if *stop.borrow() {
                 return;
@@ -212,9 +231,15 @@ impl Runner {
         }
     }
 
-    async fn do_rebuild(&self, live: &mut Generation, reply: oneshot::Sender<Result<u64, String>>, stop: &mut watch::Receiver<bool>) {
+    async fn do_rebuild(
+        &self,
+        live: &mut Generation,
+        reply: oneshot::Sender<Result<u64, String>>,
+        control: &mut mpsc::Receiver<Control>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
         let mut reply = Some(reply);
-        match self.rebuild(stop, &mut reply).await {
+        match self.rebuild(stop, control, &mut reply).await {
             Ok(Some(g)) => *live = g,
             Ok(None) => {}
             Err(e) => {
@@ -256,6 +281,7 @@ impl Runner {
     async fn rebuild(
         &self,
         stop: &mut watch::Receiver<bool>,
+        control: &mut mpsc::Receiver<Control>,
         started_reply: &mut Option<oneshot::Sender<Result<u64, String>>>,
     ) -> Result<Option<Generation>, ProjectorError> {
         let generation = self.store.new_generation()?;
@@ -275,6 +301,11 @@ impl Runner {
             while position < target {
                 let batch = tokio::select! {
                     _ = stop.changed() => return Ok(None),
+                    // Asked again while building: this rebuild is the answer.
+                    Some(Control::Rebuild(reply)) = control.recv() => {
+                        let _ = reply.send(Ok(generation.number));
+                        continue;
+                    }
                     batch = next_batch(&mut messages, self.max_batch) => batch?,
                 };
                 position = apply_blocking(&generation, batch).await?;

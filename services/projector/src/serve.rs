@@ -79,7 +79,8 @@ async fn answer(projector: &RunningProjector, request: Request) {
         queries::THROUGHPUT => json(&report(projector, &subject, &body, |g, q: ThroughputQuery| {
             let period: Period = q.period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))?;
             let today = q.today.unwrap_or_else(crate::today_in_sweden);
-            let journeys: Vec<_> = cases(g)?.iter().map(CaseRecord::journey).collect();
+            // As things stood on `today`: an earlier `today` leaves out what came after.
+            let journeys: Vec<_> = cases(g)?.iter().map(|c| c.journey_on(today)).collect();
             Ok(throughput(&journeys, period, today))
         })),
         queries::STEERING => json(&report(projector, &subject, &body, |g, q: SteeringQuery| {

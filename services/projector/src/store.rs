@@ -41,6 +41,9 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("read-model store holds undecodable data at {key}: {detail}")]
     Corrupt { key: String, detail: String },
+    /// Another process has the store open. Nothing was touched.
+    #[error("the read-model store {0} is in use by another process (stod up or stod projector); give this one its own directory")]
+    Locked(String),
     /// The stream skipped a sequence: an event is missing from the log.
     #[error("the event log has a gap: expected stream sequence {expected}, got {got}")]
     Gap { expected: u64, got: u64 },
@@ -57,6 +60,10 @@ impl StoreError {
 pub struct ReadStore {
     db: sled::Db,
     meta: sled::Tree,
+    /// An exclusive `flock` on `<dir>.lock`, held while any clone lives: sled cannot be
+    /// shared between processes, and a store we could not open because another
+    /// process has it must never be mistaken for a damaged one.
+    _lock: std::sync::Arc<std::fs::File>,
 }
 
 /// One generation of the read models.
@@ -64,6 +71,8 @@ pub struct ReadStore {
 pub struct Generation {
     pub number: u64,
     tree: sled::Tree,
+    /// The tree keeps sled open, so it keeps the store's lock too.
+    _lock: std::sync::Arc<std::fs::File>,
 }
 
 impl ReadStore {
@@ -71,21 +80,27 @@ impl ReadStore {
     /// is moved aside (`<dir>.damaged-<time>`) and a fresh one created: the log is the
     /// truth, and the read models are rebuilt from it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        match Self::open_exact(dir) {
+        let lock = std::sync::Arc::new(lock(dir)?);
+        match Self::open_exact(dir, lock.clone()) {
             Ok(s) => Ok(s),
+            // sled's own lock: something in this very process still has it open.
+            Err(StoreError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+                Err(StoreError::Locked(dir.display().to_string()))
+            }
             Err(e) => {
+                // We hold the lock, so no other stod process has it open: it is damaged.
                 let aside = dir.with_extension(format!("damaged-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
                 tracing::error!("read-model store at {} cannot be opened ({e}); moving it to {} and rebuilding from the log", dir.display(), aside.display());
-                std::fs::rename(dir, &aside).map_err(|io| sled::Error::Io(io))?;
-                Self::open_exact(dir)
+                std::fs::rename(dir, &aside).map_err(sled::Error::Io)?;
+                Self::open_exact(dir, lock)
             }
         }
     }
 
-    fn open_exact(dir: &Path) -> Result<Self, StoreError> {
+    fn open_exact(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(dir).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
-        Ok(Self { db, meta })
+        Ok(Self { db, meta, _lock: lock })
     }
 
     /// The generation queries read, if any was ever completed.
@@ -97,7 +112,7 @@ impl ReadStore {
     }
 
     fn generation(&self, number: u64) -> Result<Generation, StoreError> {
-        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))? })
+        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))?, _lock: self._lock.clone() })
     }
 
     /// A new, empty generation numbered after every existing one.
@@ -146,6 +161,24 @@ impl ReadStore {
         self.db.flush_async().await?;
         Ok(())
     }
+}
+
+/// Takes the store's lock file, `<dir>.lock`, without waiting.
+fn lock(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = dir.with_extension("lock");
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(sled::Error::Io)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(sled::Error::Io)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: flock(2) on a descriptor we own and keep open with the store.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(StoreError::Locked(dir.display().to_string()));
+        }
+    }
+    Ok(file)
 }
 
 fn read_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
