@@ -338,30 +338,34 @@ async fn acknowledged_events_survive_nats_server_crashes() -> TestResult {
         retries: 0,
         backoff: Duration::from_millis(10),
     });
+    // Submits until told to stop, so it is mid-request whenever the server dies.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let c = impatient;
+        let stop = stop.clone();
         tokio::spawn(async move {
             let mut outcomes = Vec::new();
-            for i in 0..60u32 {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let (case, sub) = (CaseId::new(), SubmissionId::new());
                 let cmd = at("2025-02-01", intake());
                 let result = c.submit_as(sub, case, cmd.clone()).await;
                 outcomes.push((case, sub, cmd, result));
-                if i % 10 == 0 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
             }
             outcomes
         })
     };
     for _ in 0..2 {
-        tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(!writer.is_finished(), "the server must die while submissions are in flight");
+        tokio::time::sleep(Duration::from_millis(60)).await;
         system.nats.server.kill().await?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Down longer than the client waits: requests in flight or sent meanwhile
+        // cannot learn their outcome.
+        tokio::time::sleep(Duration::from_millis(700)).await;
         system.nats.server.restart().await?;
     }
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let outcomes = writer.await?;
+    let submitted = outcomes.len();
     assert!(outcomes.iter().any(|o| o.3.is_err()), "some outcomes were unknown: the crash hit in flight");
 
     // Submissions whose outcome the client could not learn are submitted again with
@@ -379,9 +383,9 @@ async fn acknowledged_events_survive_nats_server_crashes() -> TestResult {
         };
         final_ids.insert(case, accepted.event_ids[0]);
     }
-    eprintln!("{unknown} of 60 submissions had an unknown outcome before their retry");
+    eprintln!("{unknown} of {submitted} submissions had an unknown outcome before their retry");
     let log = system.log_after_restart().await?;
-    assert_eq!(log.len(), 2 + 60, "every submission exactly once ({unknown} had an unknown outcome at first)");
+    assert_eq!(log.len(), 2 + submitted, "every submission exactly once ({unknown} had an unknown outcome at first)");
     for (case, event_id) in final_ids {
         let matching: Vec<_> = log.iter().filter(|e| e.sealed.event.case_id == case).collect();
         assert_eq!(matching.len(), 1, "case {case} recorded once");
