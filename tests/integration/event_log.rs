@@ -241,3 +241,21 @@ async fn same_msg_id_within_the_window_is_stored_once() -> TestResult {
     assert_eq!(message_count(&mut stream).await?, 1);
     Ok(())
 }
+
+/// An auditor's read-only open never creates the stream and reports loosened
+/// protections instead of refusing to look.
+#[tokio::test]
+async fn the_read_only_open_reports_loosened_protections_and_creates_nothing() -> TestResult {
+    let nats = TestNats::start().await?;
+    let missing = stod_store::EventStore::open_existing(nats.js.clone()).await.err().expect("no stream yet");
+    assert_eq!(missing.kind(), StoreErrorKind::NotFound);
+    assert!(nats.js.get_stream(STREAM_NAME).await.is_err(), "nothing was created");
+
+    let mut loosened = stream_config(&EventLogConfig::default());
+    loosened.deny_delete = false;
+    nats.js.create_stream(loosened).await?;
+    let (_, mismatches) = stod_store::EventStore::open_existing(nats.js.clone()).await?;
+    let settings: Vec<&str> = mismatches.iter().map(|m| m.setting).collect();
+    assert_eq!(settings, ["deny_delete"]);
+    Ok(())
+}

@@ -108,6 +108,10 @@ pub struct Verification {
     pub findings: Vec<Finding>,
     /// Chain head of every case as found.
     pub heads: BTreeMap<CaseId, ChainHead>,
+    /// Events of a type or version this build cannot read (written by a newer stod).
+    /// Their chains are still checked; they are not damage.
+    #[serde(default)]
+    pub newer_events: u64,
 }
 
 impl Verification {
@@ -149,6 +153,8 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
                 event_case: sealed.event.case_id,
             }),
             Ok(_) => {}
+            // Written by a newer stod: the chain is checked below like any other.
+            Err(e) if e.kind() == codec::DecodeErrorKind::UnknownType => v.newer_events += 1,
             // An undecodable message may still have been a link: keep it in its chain,
             // so the events after it are judged fairly.
             Err(e) => v.findings.push(Finding::Undecodable { stream_sequence: r.stream_sequence, detail: e.to_string() }),
@@ -178,18 +184,30 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
     }
     let hole_between = |a: u64, b: u64| holes.iter().any(|(last, next)| *last >= a && *next <= b);
 
-    for (case_id, entries) in &cases {
+    for (case_id, entries) in cases.iter_mut() {
+        // The chain's order is the stream's order. Records moved in a file are named
+        // above as out of order; judged by sequence, their chain still holds.
+        entries.sort_by_key(|e| e.seq);
         // For each event, the index (within the case) of the event it chains from:
         // Some(None) = from the start of the chain, None = from nothing in the case.
-        let chains_from: Vec<Option<Option<usize>>> = entries
-            .iter()
-            .map(|e| {
+        // The expected predecessor is tried first; only a broken link searches.
+        let chains_from: Vec<Option<Option<usize>>> = (0..entries.len())
+            .map(|i| {
+                let e = &entries[i];
+                let expected = if i == 0 { ChainHash::GENESIS } else { entries[i - 1].trailer };
+                if codec::verify_link(&expected, &e.bytes) {
+                    return Some(i.checked_sub(1));
+                }
                 if codec::verify_link(&ChainHash::GENESIS, &e.bytes) {
                     return Some(None);
                 }
                 entries.iter().position(|p| p.seq != e.seq && codec::verify_link(&p.trailer, &e.bytes)).map(Some)
             })
             .collect();
+        let case_id: &CaseId = case_id;
+        // Whether some event chains from it: a genuine event always has a successor
+        // chaining from it (but the last); an inserted one never has.
+        let is_predecessor: Vec<bool> = (0..entries.len()).map(|j| chains_from.contains(&Some(Some(j)))).collect();
         for (i, e) in entries.iter().enumerate() {
             let expected_pred = if i == 0 { None } else { Some(i - 1) };
             match chains_from[i] {
@@ -202,16 +220,18 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
                 }),
                 Some(pred) => {
                     // Chains from an earlier event than the one before it. A genuine
-                    // chain never forks, so what lies between was added (even if its
-                    // own hash was computed to chain: the chain is not keyed), unless
-                    // a reordering put it there and is already named.
+                    // chain never forks, so what lies between and that nothing chains
+                    // from was added (even if its own hash was computed to chain: the
+                    // chain is not keyed).
                     let skipped = match pred {
                         None => 0..i,
                         Some(p) => p + 1..i,
                     };
                     for s in skipped {
                         let already = v.findings.iter().any(|f| f.stream_sequence() == Some(entries[s].seq));
-                        if !already {
+                        // A skipped event that others chain from is genuine but
+                        // misplaced, and named by the reordering around it.
+                        if !already && !is_predecessor[s] {
                             v.findings.push(Finding::Inserted { stream_sequence: entries[s].seq, case_id: *case_id });
                         }
                     }

@@ -89,16 +89,35 @@ fn a_removed_event_is_named() {
 }
 
 #[test]
-fn two_swapped_events_are_named() {
+fn two_swapped_records_are_named_as_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs = exported(dir.path());
+    let (i, case) = middle_of_a_case(&recs);
+    // Far apart, so many records lie between them.
+    let far = (i + 40..recs.len()).find(|&j| recs[j].subject_case != case).unwrap();
+    tamper(dir.path(), |r| r.swap(i, far));
+    let f = bundle::check(dir.path()).unwrap().verification.findings;
+    let moved: Vec<u64> = f.iter().filter_map(|x| match x { Finding::OutOfOrder { stream_sequence, .. } => Some(*stream_sequence), _ => None }).collect();
+    assert_eq!(moved.len(), 2, "{f:?}");
+    assert!(moved.contains(&(i as u64 + 1)) && moved.contains(&(far as u64 + 1)), "{f:?}");
+    assert!(f.iter().all(|x| matches!(x, Finding::OutOfOrder { .. })), "no innocent event blamed: {f:?}");
+}
+
+#[test]
+fn two_events_swapped_in_place_are_named_as_reordered() {
     let dir = tempfile::tempdir().unwrap();
     let recs = exported(dir.path());
     let (i, case) = middle_of_a_case(&recs);
     let next = (i + 1..recs.len()).find(|&j| recs[j].subject_case == case).unwrap();
-    tamper(dir.path(), |r| r.swap(i, next));
+    // The contents change places; the sequence numbers stay in order.
+    tamper(dir.path(), |r| {
+        let (a, b) = (r[i].bytes.clone(), r[next].bytes.clone());
+        r[i].bytes = b;
+        r[next].bytes = a;
+    });
     let f = bundle::check(dir.path()).unwrap().verification.findings;
     let (a, b) = (i as u64 + 1, next as u64 + 1);
-    assert!(f.contains(&Finding::Reordered { stream_sequence: b, case_id: case, chains_from_sequence: a }), "{f:?}");
-    assert!(f.iter().any(|x| matches!(x, Finding::OutOfOrder { stream_sequence, .. } if *stream_sequence == a)), "{f:?}");
+    assert!(f.contains(&Finding::Reordered { stream_sequence: a, case_id: case, chains_from_sequence: b }), "{f:?}");
     assert!(!f.iter().any(|x| matches!(x, Finding::Changed { .. } | Finding::Inserted { .. })), "{f:?}");
 }
 

@@ -11,7 +11,8 @@ use stod_events::event::{
     AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint,
     FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
 };
-use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId, UserId};
+use stod_audit::Cutoff;
+use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId, Timestamp, UserId};
 use stod_events::reference::CodeKind;
 
 use crate::sv::parser;
@@ -30,6 +31,7 @@ Examples:
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
+  stod audit verify                    prove the event log intact
 
 Exit codes:
   0  ok
@@ -41,6 +43,8 @@ Exit codes:
      the same --submission, which is never recorded twice)
   6  invalid request or file; nothing was changed
   7  not found (case or event)
+  8  integrity error (integritetsfel): the event log or an audit export does not hold
+     together (changed, missing, inserted or reordered events; see stod audit verify)
 
 Environment:
   STOD_NATS_URL        same as --nats-url
@@ -170,6 +174,10 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     /// The read models (läsmodeller): their state, and rebuilding them from the log.
     #[command(subcommand)]
     Projections(ProjectionsCmd),
+    /// Auditing (granskning): a case's history from the log, reports replayed to a past
+    /// moment, proof that the log is intact, and offline export bundles.
+    #[command(subcommand, visible_alias = "granskning")]
+    Audit(AuditCmd),
     /// Demo data: reproducible synthetic journeys recorded through the real command path.
     #[command(subcommand)]
     Demo(DemoCmd),
@@ -465,7 +473,8 @@ Examples:
   stod case history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json
 
 `case show` reads the case from the log itself; `case history` from the read models, which
-may be a moment behind the log.")]
+may be a moment behind the log. Auditors: `stod audit history` reads the log, with both
+times, each event's content and what each correction changed.")]
     History {
         /// The case (ärende) id.
         #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
@@ -577,6 +586,122 @@ pub enum ProjectionName {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// A case's history read from the event log itself: every event in stream order with
+    /// when it happened, when and by whom it was recorded, its content, and corrections
+    /// and retractions linked both ways.
+    #[command(after_help = "\
+Examples:
+  stod audit history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod audit history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json
+
+Times are Swedish local time; --json gives them in UTC (RFC 3339), with the full chain hash,
+the submission id and the links (corrects_sequence, corrected_by, retracted_by). Unlike
+`stod case history` (the read models), this reads the log and is never behind it.")]
+    History {
+        /// The case (ärende) id.
+        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
+        case: CaseId,
+    },
+    /// A report as it stood at a past moment, rebuilt from the event log in memory (the
+    /// live read models are not touched), and with --compare-now what later events
+    /// (corrections, late entries) changed, figure by figure.
+    #[command(after_help = "\
+Examples:
+  the steering report as it could be presented on 30 June 2025 at 18:00, and the same
+  meeting's figures as known today, after later corrections:
+    stod audit replay --as-of 2025-06-30T18:00 --report styrgrupp --meeting 2025-06-30 \\
+         --previous 2025-03-31 --compare-now
+  throughput 2025 as the log stood at stream sequence 412 (before a correction):
+    stod audit replay --as-of seq:412 --report throughput --period 2025 --json
+    stod audit replay --as-of 2025-07-01T06:00:00Z --report throughput --period 2025-Q2
+
+--as-of picks what was known: events recorded (recorded_at) at or before the instant, or
+up to the stream sequence. --meeting, --period and --today pick the business dates
+(occurred_on) the report is about. An instant without a zone is Swedish local time.
+--today defaults to the date of the --as-of moment in Sweden (for seq:N, the day event N
+was recorded). The funder's report (--report funder) is not available yet.")]
+    Replay(ReplayArgs),
+    /// Prove the log intact: walk every case's hash chain and name each changed,
+    /// missing, inserted or reordered event, with its case and stream sequence.
+    #[command(after_help = "\
+Examples:
+  stod audit verify                             the live event log, over NATS
+  stod audit verify --bundle granskning-2025    an export, offline (no NATS at all)
+  stod audit verify --json
+
+Exit code 0 only if every chain holds (and, for a bundle, every file matches its
+manifest); 8 (integritetsfel) if anything does not. The last event of each case is covered
+by the chain heads that an export records: verify a bundle to check those too.")]
+    Verify {
+        /// Check an export made by `stod audit export` instead of the live log; needs no
+        /// NATS.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+    },
+    /// Export the whole event log as a self-contained bundle (events, every case's chain
+    /// head, a manifest with SHA-256 digests) that `stod audit verify --bundle` checks
+    /// offline.
+    #[command(after_help = "\
+Examples:
+  stod audit export --out granskning-2025-06-30
+  stod audit verify --bundle granskning-2025-06-30
+
+DIR must be new or empty. Note the digest printed: it shows later that the bundle is
+unchanged. The byte layout of the events is in docs/event-format.md, so the chains can
+also be checked without stod.")]
+    Export {
+        /// The directory to write (new or empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+/// The reports `audit replay` can rebuild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReplayReport {
+    /// throughput (genomströmning), with --period
+    #[value(alias = "genomstromning")]
+    Throughput,
+    /// the steering group's status, with --meeting
+    #[value(alias = "steering")]
+    Styrgrupp,
+    /// the funder's report (not available yet)
+    #[value(alias = "finansiar")]
+    Funder,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The moment: YYYY-MM-DDTHH:MM[:SS] in Swedish local time, an RFC 3339 instant
+    /// (2025-06-30T16:00:00Z), or seq:N for the log up to stream sequence N.
+    #[arg(long, value_name = "WHEN", value_parser = parse_as_of)]
+    pub as_of: Cutoff,
+    /// The report to rebuild.
+    #[arg(long, value_enum)]
+    pub report: ReplayReport,
+    /// throughput: the period, e.g. 2025, 2025-Q2 or 2025-03.
+    #[arg(long, value_name = "PERIOD")]
+    pub period: Option<String>,
+    /// throughput: the day the report is made on [default: the --as-of date in Sweden].
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub today: Option<Date>,
+    /// styrgrupp: the meeting date the status is as of.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub meeting: Option<Date>,
+    /// styrgrupp: the previous meeting's date; changes are counted after it.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub previous: Option<Date>,
+    /// Also rebuild the same report from the whole log and list every figure that
+    /// differs (then / now).
+    #[arg(long)]
+    pub compare_now: bool,
+    /// styrgrupp: text, md (Markdown) or html (a printable page).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DemoCmd {
     /// Generate synthetic journeys and record them through the command service, as case
     /// workers would. The same values give the same submissions, so seeding twice
@@ -677,6 +802,46 @@ fn parse_date(s: &str) -> Result<Date, String> {
     s.parse().map_err(|_| format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14"))
 }
 
+/// `--as-of` of `audit replay`: `seq:N`, an RFC 3339 instant, or a Swedish wall-clock
+/// time. A wall-clock time the clock change makes ambiguous or skips is refused rather
+/// than guessed: an audit must say exactly which moment it means.
+pub fn parse_as_of(s: &str) -> Result<Cutoff, String> {
+    use chrono::{LocalResult, NaiveDateTime, TimeZone};
+    use chrono_tz::Europe::Stockholm;
+    let t = s.trim();
+    let example = "skriv t.ex. 2025-06-30T18:00 (svensk tid), 2025-06-30T16:00:00Z eller seq:412";
+    if let Some(n) = t.strip_prefix("seq:") {
+        return match n.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(Cutoff::Sequence(n)),
+            _ => Err(format!("{s:?}: sekvensnumret måste vara ett heltal från 1, t.ex. seq:412")),
+        };
+    }
+    let instant = |utc: chrono::DateTime<chrono::Utc>| {
+        Timestamp::from_micros(utc.timestamp_micros()).map(Cutoff::RecordedBy).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
+    };
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return instant(dt.to_utc());
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok());
+    let Some(naive) = naive else {
+        if t.parse::<Date>().is_ok() {
+            return Err(format!("{s:?} är bara ett datum: ange även klockslag, t.ex. {t}T23:59:59 för dagens slut"));
+        }
+        return Err(format!("{s:?} är ingen tidpunkt: {example}"));
+    };
+    match Stockholm.from_local_datetime(&naive) {
+        LocalResult::Single(dt) => instant(dt.to_utc()),
+        LocalResult::Ambiguous(a, b) => Err(format!(
+            "{s:?} inträffar två gånger i svensk tid (vintertiden börjar): ange tidszonen, {} eller {}",
+            a.to_rfc3339(),
+            b.to_rfc3339()
+        )),
+        LocalResult::None => Err(format!("{s:?} finns inte i svensk tid (sommartiden börjar): {example}")),
+    }
+}
+
 fn parse_code(s: &str) -> Result<Code, String> {
     Code::parse(s).map_err(|e| e.to_string())
 }
@@ -752,5 +917,25 @@ mod tests {
         assert!(parse_score("motivation=hög").is_err());
         assert_eq!(parse_set("site = vaderbacken").unwrap(), ("site".into(), "vaderbacken".into()));
         assert!(parse_set("=x").is_err());
+    }
+
+    #[test]
+    fn as_of_takes_a_sequence_an_instant_or_swedish_wall_clock_time() {
+        assert_eq!(parse_as_of("seq:412").unwrap(), Cutoff::Sequence(412));
+        assert!(parse_as_of("seq:0").is_err() && parse_as_of("seq:x").is_err());
+        let at = |micros: i64| Cutoff::RecordedBy(Timestamp::from_micros(micros).unwrap());
+        // 2025-06-30T16:00:00Z is 18:00 in Stockholm (CEST).
+        let instant = at(1_751_299_200_000_000);
+        assert_eq!(parse_as_of("2025-06-30T16:00:00Z").unwrap(), instant);
+        assert_eq!(parse_as_of("2025-06-30T18:00:00+02:00").unwrap(), instant);
+        assert_eq!(parse_as_of("2025-06-30T18:00").unwrap(), instant);
+        assert_eq!(parse_as_of("2025-06-30 18:00:00").unwrap(), instant);
+        // In winter Sweden is UTC+1.
+        assert_eq!(parse_as_of("2025-03-14T12:00").unwrap(), at(1_741_950_000_000_000));
+        // A bare date, a skipped and a repeated wall-clock hour are refused, not guessed.
+        assert!(parse_as_of("2025-06-30").is_err());
+        assert!(parse_as_of("2025-03-30T02:30").is_err());
+        assert!(parse_as_of("2025-10-26T02:30").is_err());
+        assert!(parse_as_of("2025-10-26T02:30:00+01:00").is_ok());
     }
 }

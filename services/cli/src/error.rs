@@ -18,6 +18,8 @@ pub mod exit_code {
     pub const UNAVAILABLE: u8 = 5;
     pub const INVALID: u8 = 6;
     pub const NOT_FOUND: u8 = 7;
+    /// The log or an audit export does not hold together (`stod audit verify`).
+    pub const INTEGRITY: u8 = 8;
 }
 
 /// An error of the `stod` command, with a Swedish message a case worker can act on.
@@ -40,6 +42,15 @@ pub enum CliError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// Integritetsfel: the log or an export is not as written (changed, missing,
+    /// inserted or reordered events, a damaged file).
+    #[error("integritetsfel: {message}")]
+    Integrity {
+        message: String,
+        /// The command already printed its full result (every finding) on stdout, so
+        /// `--json` must not add a second value there.
+        shown: bool,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -53,6 +64,7 @@ impl CliError {
             CliError::Unavailable(_) => exit_code::UNAVAILABLE,
             CliError::Invalid(_) => exit_code::INVALID,
             CliError::NotFound(_) => exit_code::NOT_FOUND,
+            CliError::Integrity { .. } => exit_code::INTEGRITY,
             CliError::Other(_) => exit_code::OTHER,
         }
     }
@@ -69,6 +81,7 @@ impl CliError {
             CliError::Unavailable(m) => json!({ "status": "unavailable", "message": m }),
             CliError::Invalid(m) => json!({ "status": "invalid", "message": m }),
             CliError::NotFound(m) => json!({ "status": "not_found", "message": m }),
+            CliError::Integrity { message, .. } => json!({ "status": "integrity", "message": message }),
             CliError::Other(m) => json!({ "status": "error", "message": m }),
         }
     }

@@ -3,9 +3,11 @@
 //! Case workers record each step of a participant's journey (intake, placements,
 //! courses, assessments, exit, follow-up) and read a case's history; project leaders
 //! and the steering group read reports from the read models; auditors read a case's
-//! audit trail; operators run the system (`stod up`, `stod projector`), rebuild the read
-//! models, extend the reference data and seed demo data. Everything a user reads is
-//! Swedish; `--json` gives programs the replies as JSON instead.
+//! history from the log, replay reports to a past moment, prove the log intact and
+//! export it for offline checking; operators run the system (`stod up`, `stod
+//! projector`), rebuild the read models, extend the reference data and seed demo data.
+//! Everything a user reads is Swedish; `--json` gives programs the replies as JSON
+//! instead.
 //!
 //! The binary (`src/main.rs`) only parses the command line, sets up logging and calls
 //! [`execute`].
@@ -31,6 +33,8 @@
 //! - [`query`]: asking the read models (projector) over NATS; [`read`] the commands
 //!   that do (`report ...`, `case history`), [`report`] their Swedish layout (text,
 //!   Markdown, HTML), [`projections`] the operator's status and rebuild.
+//! - [`audit`]: the auditor's commands (`audit history`, `replay`, `verify`, `export`),
+//!   reading the log straight from JetStream; [`audit_text`] their Swedish layout.
 //! - [`up`]: the managed server plus the command service and the projector in-process;
 //!   [`projector`] the projector alone; [`demo`] demo data through the command path.
 //! - [`output`] and [`error`]: where results and failures go, and the exit codes.
@@ -38,10 +42,14 @@
 //! # What it does not do
 //!
 //! It decides no case rule: the command service does, and the command line only
-//! reports its answer. It computes no figure: the read models do. It keeps no state of
-//! its own between runs.
+//! reports its answer. It computes no figure: the read models do, except that
+//! `audit replay` folds the log in memory with the same pure folds (`stod-projections`)
+//! to show a past moment, leaving the live read models alone. It keeps no state of its
+//! own between runs.
 
 pub mod args;
+pub mod audit;
+pub mod audit_text;
 pub mod connect;
 pub mod correct;
 pub mod demo;
@@ -65,7 +73,7 @@ use stod_events::ids::UserId;
 use stod_events::reference::{Catalogue, CodeKind};
 
 pub use args::Cli;
-use args::{CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd};
+use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd};
 use query::Reader;
 pub use error::CliError;
 use output::Output;
@@ -141,6 +149,13 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
             let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
             read::history(&reader, out, case).await
         }
+        Cmd::Audit(command) => match command {
+            AuditCmd::History { case } => audit::history(url, connect::require_user(&global.user)?, out, case).await,
+            AuditCmd::Replay(args) => audit::replay(url, global.user, out, args).await,
+            AuditCmd::Verify { bundle: Some(dir) } => audit::verify_bundle(&dir, out),
+            AuditCmd::Verify { bundle: None } => audit::verify_log(url, out).await,
+            AuditCmd::Export { out: dir } => audit::export(url, out, &dir).await,
+        },
         Cmd::Projections(command) => {
             let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
             match command {
@@ -192,6 +207,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         | Cmd::Reference(_)
         | Cmd::Report(_)
         | Cmd::Projections(_)
+        | Cmd::Audit(_)
         | Cmd::Demo(_)
         | Cmd::Projector(_) => Err(CliError::Other("internt fel: fel kommando".into())),
     }
@@ -223,7 +239,7 @@ async fn with_names(client: &Client, valid: &[String]) -> Vec<String> {
 /// Prints a failure: the Swedish message on stderr, and with `--json` the machine form
 /// on stdout.
 pub fn report(e: &CliError, out: Output) {
-    if out.json {
+    if out.json && !matches!(e, CliError::Integrity { shown: true, .. }) {
         out.result(&e.to_json(), String::new);
     }
     match e {

@@ -16,7 +16,7 @@ use crate::report::{self, Basis};
 use crate::show;
 
 fn basis<T>(answer: &Answer<T>) -> Basis {
-    Basis { checkpoint: answer.checkpoint, generation: answer.generation }
+    Basis::ReadModel { checkpoint: answer.checkpoint, generation: answer.generation }
 }
 
 /// Reference-data names for the reports; the default catalogue if they cannot be read
@@ -36,7 +36,7 @@ pub async fn throughput(reader: &Reader, out: Output, args: ThroughputArgs) -> R
         return Ok(());
     }
     let cat = names(reader).await;
-    out.result(&answer.raw, || report::throughput_text(&answer.report, basis(&answer), &cat).trim_end().to_owned());
+    out.result(&answer.raw, || report::throughput_text(&answer.report, &basis(&answer), &cat).trim_end().to_owned());
     Ok(())
 }
 
@@ -50,7 +50,7 @@ pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Resul
     }
     let cat = names(reader).await;
     let printed = chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string();
-    out.result(&json, || report::steering(&answer.report, basis(&answer), &cat, args.format, &printed).trim_end().to_owned());
+    out.result(&json, || report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed).trim_end().to_owned());
     Ok(())
 }
 
@@ -68,6 +68,6 @@ pub async fn history(reader: &Reader, out: Output, case: CaseId) -> Result<(), C
         }
         Err(e) => return Err(e),
     };
-    out.result(&answer.raw, || report::history_text(case, &answer.report, basis(&answer)));
+    out.result(&answer.raw, || report::history_text(case, &answer.report, &basis(&answer)));
     Ok(())
 }

@@ -21,20 +21,28 @@ use crate::show::local_time;
 use crate::sv::{event_type_label, sus_group_label, Term, SUS_GROUPS};
 
 /// What a report was computed from, for the reader who wants to know how fresh it is.
-#[derive(Clone, Copy, Debug)]
-pub struct Basis {
-    /// The last event of the log the figures include.
-    pub checkpoint: u64,
-    /// The read models' generation that answered.
-    pub generation: u64,
+#[derive(Clone, Debug)]
+pub enum Basis {
+    /// The read models answered.
+    ReadModel {
+        /// The last event of the log the figures include.
+        checkpoint: u64,
+        /// The read models' generation that answered.
+        generation: u64,
+    },
+    /// `audit replay` rebuilt the figures from the log as it stood at a moment; the
+    /// text says which moment and which events.
+    Replay(String),
 }
 
 impl Basis {
-    fn sentence(self) -> String {
-        format!(
-            "Underlag: händelseloggen t.o.m. händelse {} (läsmodell, generation {}).",
-            self.checkpoint, self.generation
-        )
+    fn sentence(&self) -> String {
+        match self {
+            Basis::ReadModel { checkpoint, generation } => format!(
+                "Underlag: händelseloggen t.o.m. händelse {checkpoint} (läsmodell, generation {generation})."
+            ),
+            Basis::Replay(what) => format!("Underlag: {what}"),
+        }
     }
 }
 
@@ -181,7 +189,7 @@ fn render_blocks(out: &mut String, blocks: &[Block]) {
 }
 
 /// The throughput report for the terminal.
-pub fn throughput_text(r: &ThroughputReport, basis: Basis, cat: &Catalogue) -> String {
+pub fn throughput_text(r: &ThroughputReport, basis: &Basis, cat: &Catalogue) -> String {
     let mut out = String::new();
     let ongoing = r.to > r.goal.as_of && r.from <= r.goal.as_of;
     let _ = writeln!(out, "Genomströmning {} ({} – {})", period_title(&r.period), r.from, r.to);
@@ -347,7 +355,7 @@ fn sub(label: impl Into<String>, value: impl ToString) -> Row {
     Row { label: label.into(), value: value.to_string(), sub: true }
 }
 
-fn steering_doc(r: &SteeringReport, basis: Basis, cat: &Catalogue, printed: &str) -> Doc {
+fn steering_doc(r: &SteeringReport, basis: &Basis, cat: &Catalogue, printed: &str) -> Doc {
     let g = &r.goal;
     let goal = Section {
         heading: format!("Mål {}", g.year),
@@ -433,7 +441,7 @@ fn steering_doc(r: &SteeringReport, basis: Basis, cat: &Catalogue, printed: &str
 
 /// The steering group's report in the chosen format. `printed` is the local time it
 /// is made, so a printed copy says how current it is.
-pub fn steering(r: &SteeringReport, basis: Basis, cat: &Catalogue, format: ReportFormat, printed: &str) -> String {
+pub fn steering(r: &SteeringReport, basis: &Basis, cat: &Catalogue, format: ReportFormat, printed: &str) -> String {
     let doc = steering_doc(r, basis, cat, printed);
     match format {
         ReportFormat::Text => doc_text(&doc),
@@ -599,7 +607,7 @@ pub fn without_case_ids(mut reply: serde_json::Value) -> serde_json::Value {
 
 /// A case's audit trail: one block per event, in log order, with who recorded it when
 /// and the correction links both ways.
-pub fn history_text(case: CaseId, entries: &[AuditEntry], basis: Basis) -> String {
+pub fn history_text(case: CaseId, entries: &[AuditEntry], basis: &Basis) -> String {
     let seq_of: BTreeMap<EventId, (u64, &str)> =
         entries.iter().map(|e| (e.event_id, (e.stream_sequence, e.event_type.as_str()))).collect();
     let link = |id: &EventId| match seq_of.get(id) {
@@ -744,7 +752,7 @@ mod tests {
 
     #[test]
     fn throughput_text_has_the_goal_names_and_months() {
-        let text = throughput_text(&throughput_report(), Basis { checkpoint: 412, generation: 2 }, &Catalogue::default_catalogue());
+        let text = throughput_text(&throughput_report(), &Basis::ReadModel { checkpoint: 412, generation: 2 }, &Catalogue::default_catalogue());
         assert!(text.contains("Mål: minst 20 personer per år — hittills 18, prognos 21 (på väg)"), "{text}");
         assert!(text.contains("Perioden pågår"), "{text}");
         assert!(text.contains("händelse 412"), "{text}");
@@ -786,7 +794,7 @@ mod tests {
     fn the_steering_report_renders_counts_only_in_every_format() {
         let r = steering_report();
         let cat = Catalogue::default_catalogue();
-        let basis = Basis { checkpoint: 99, generation: 1 };
+        let basis = &Basis::ReadModel { checkpoint: 99, generation: 1 };
         let case = r.alerts.intake_without_placement.cases[0].to_string();
         for format in [ReportFormat::Text, ReportFormat::Md, ReportFormat::Html] {
             let doc = steering(&r, basis, &cat, format, "2025-07-01 09:00");
@@ -828,7 +836,7 @@ mod tests {
         let mut placement = entry(7, "placement_started", None);
         let fix = entry(12, "corrected", Some(placement.event_id));
         placement.changed_by.push(fix.event_id);
-        let text = history_text(case, &[intake, placement, fix], Basis { checkpoint: 12, generation: 1 });
+        let text = history_text(case, &[intake, placement, fix], &Basis::ReadModel { checkpoint: 12, generation: 1 });
         assert!(text.contains("Inskrivning") && text.contains("Rättelse (fel datum)"), "{text}");
         assert!(text.contains("rättas av 12 (Rättelse)") && text.contains("rättar 7 (Praktik påbörjad)"), "{text}");
         assert!(text.contains("2025-03-14 12:00:00  anna"), "{text}");

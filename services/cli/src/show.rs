@@ -68,8 +68,7 @@ impl Effective {
     }
 }
 
-/// The whole history, header first.
-pub fn case_text(view: &CaseView, cat: &Catalogue) -> String {
+fn fates_of(view: &CaseView) -> BTreeMap<EventId, Fate<'_>> {
     let mut fates: BTreeMap<EventId, Fate<'_>> = BTreeMap::new();
     for e in &view.events {
         if let Some(target) = e.corrects {
@@ -81,12 +80,11 @@ pub fn case_text(view: &CaseView, cat: &Catalogue) -> String {
             }
         }
     }
-    let by_id: BTreeMap<EventId, &EventView> = view.events.iter().map(|e| (e.event_id, e)).collect();
-    let (eff, exit) = Effective::of(view, &fates);
+    fates
+}
 
-    let mut out = String::new();
-    let _ = writeln!(out, "Ärende {}", view.case_id);
-    let status = if view.void {
+fn status_of(view: &CaseView, exit: Option<(String, &'static str)>) -> String {
+    if view.void {
         "makulerad (inskrivningen är makulerad; ärendet tar inte emot fler händelser)".to_owned()
     } else if view.open {
         "öppen".to_owned()
@@ -94,7 +92,28 @@ pub fn case_text(view: &CaseView, cat: &Catalogue) -> String {
         format!("avslutad {date} ({outcome})")
     } else {
         "avslutad".to_owned()
-    };
+    }
+}
+
+/// The case's status and each event's fact in Swedish (`None` for a retraction), in
+/// the order of `view.events`, worded as [`case_text`] words them: for layouts of the
+/// same history, such as the auditor's.
+pub fn status_and_facts(view: &CaseView, cat: &Catalogue) -> (String, Vec<Option<String>>) {
+    let fates = fates_of(view);
+    let (eff, exit) = Effective::of(view, &fates);
+    let facts = view.events.iter().map(|e| e.fact.as_ref().map(|f| fact_text(f, cat, &eff))).collect();
+    (status_of(view, exit), facts)
+}
+
+/// The whole history, header first.
+pub fn case_text(view: &CaseView, cat: &Catalogue) -> String {
+    let fates = fates_of(view);
+    let by_id: BTreeMap<EventId, &EventView> = view.events.iter().map(|e| (e.event_id, e)).collect();
+    let (eff, exit) = Effective::of(view, &fates);
+
+    let mut out = String::new();
+    let _ = writeln!(out, "Ärende {}", view.case_id);
+    let status = status_of(view, exit);
     let _ = writeln!(out, "  Status:     {status}");
     let participant = view.events.iter().find_map(|e| match &e.fact {
         Some(Fact::Enrolled(en)) => Some(en.participant),

@@ -677,3 +677,184 @@ async fn poll<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_history_links_corrections_and_retractions_both_ways() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(10)).await;
+    stack
+        .stod(&["place", "--case", &case, "--date", &days_ago(9), "--site", "atervinningsbutiken", "--work-area", "butik", "--hours", "15"])
+        .await
+        .ok();
+    stack
+        .stod(&["assess", "--case", &case, "--date", &days_ago(8), "--instrument", "work-star", "--assessor", "gemensam", "--score", "motivation=6"])
+        .await
+        .ok();
+    let view = stack.stod(&["case", "show", &case]).await.ok();
+    let placement = str_of(&view["events"][1], "event_id").to_owned();
+    let assessment = str_of(&view["events"][2], "event_id").to_owned();
+    stack
+        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .await
+        .ok();
+    stack.stod(&["retract", "--case", &case, "--event", &assessment, "--reason", "dubblett"]).await.ok();
+
+    let history = stack.stod(&["audit", "history", &case]).await.ok();
+    let events = history["events"].as_array().expect("events");
+    let types: Vec<&str> = events.iter().map(|e| str_of(e, "type")).collect();
+    assert_eq!(types, ["enrolled", "placement_started", "progress_assessed", "corrected", "retracted"]);
+    let seq = |i: usize| events[i]["stream_sequence"].as_u64().expect("seq");
+    assert!((1..5).all(|i| seq(i - 1) < seq(i)), "stream order: {history}");
+    // The correction and the corrected event point at each other; so do the retraction
+    // and the retracted event.
+    assert_eq!(events[3]["corrects"].as_str(), Some(placement.as_str()));
+    assert_eq!(events[3]["corrects_sequence"].as_u64(), Some(seq(1)));
+    assert_eq!(events[1]["corrected_by"][0]["stream_sequence"].as_u64(), Some(seq(3)));
+    assert_eq!(events[1]["corrected_by"][0]["reason"], "entry_error");
+    assert_eq!(events[4]["corrects_sequence"].as_u64(), Some(seq(2)));
+    assert_eq!(events[2]["retracted_by"]["stream_sequence"].as_u64(), Some(seq(4)));
+    assert_eq!(events[0]["corrected_by"].as_array().map(Vec::len), Some(0));
+    assert_eq!(events[0]["retracted_by"], Value::Null);
+    // The content, what the correction changed, the recorder and UTC times.
+    assert_eq!(events[3]["fact"]["site"], "vaderbacken");
+    assert_eq!(events[3]["changes"], serde_json::json!([{"field": "site", "before": "atervinningsbutiken", "after": "vaderbacken"}]));
+    assert!(events.iter().all(|e| e["recorded_by"] == USER && str_of(e, "recorded_at").ends_with('Z')), "{history}");
+    assert!(events.iter().all(|e| str_of(e, "chain_hash").len() == 64), "{history}");
+
+    let human = stack.stod_text(&["audit", "history", &case]).await;
+    assert_eq!(human.code, 0, "{human:?}");
+    let missing = stack.stod(&["audit", "history", "0195b8a2-7c4e-7d31-9a56-00000000dead"]).await;
+    assert_eq!(missing.code, 7, "{missing:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
+    let stack = Stack::with_projector().await;
+    let (case, _) = intake(&stack, "2025-03-03").await;
+    let c = case.as_str();
+    stack
+        .stod(&["place", "--case", c, "--date", "2025-03-10", "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .await
+        .ok();
+    stack.stod(&["end-placement", "--case", c, "--date", "2025-05-02", "--placement", "1", "--reason", "klar"]).await.ok();
+    stack.stod(&["exit", "--case", c, "--date", "2025-05-05", "--outcome", "studier", "--support", "lon"]).await.ok();
+    let before = stack.caught_up().await;
+    let year = ["--today", "2025-12-31"];
+    let live_then = stack.stod(&[&["report", "throughput", "--year", "2025"][..], &year].concat()).await.ok();
+
+    // The exit was to a job, not studies.
+    let view = stack.stod(&["case", "show", c]).await.ok();
+    let exit = str_of(&view["events"][3], "event_id").to_owned();
+    let recorded_then = str_of(&view["events"][3], "recorded_at").to_owned();
+    stack.stod(&["correct", "--case", c, "--event", &exit, "--reason", "felregistrering", "--set", "outcome=anstallning"]).await.ok();
+    stack.caught_up().await;
+    let live_now = stack.stod(&[&["report", "throughput", "--year", "2025"][..], &year].concat()).await.ok();
+    assert_ne!(live_then["report"], live_now["report"]);
+
+    let replay = |as_of: String, extra: &'static [&'static str]| {
+        let stack = &stack;
+        async move {
+            let args = [&["audit", "replay", "--as-of", as_of.as_str(), "--report", "throughput", "--period", "2025"][..], &year, extra].concat();
+            stack.stod(&args).await.ok()
+        }
+    };
+    // By stream sequence and by the instant the last event before the correction was
+    // recorded: the report as it was then.
+    let by_sequence = replay(format!("seq:{before}"), &[]).await;
+    assert_eq!(by_sequence["report"], live_then["report"]);
+    assert_eq!(by_sequence["checkpoint"].as_u64(), Some(before));
+    assert_eq!(by_sequence["events_included"].as_u64(), Some(before));
+    let by_time = replay(recorded_then, &[]).await;
+    assert_eq!(by_time["report"], live_then["report"]);
+
+    // --compare-now: what the correction changed, figure by figure.
+    let compared = replay(format!("seq:{before}"), &["--compare-now"]).await;
+    assert_eq!(compared["compare_now"]["report"], live_now["report"]);
+    let differences = compared["compare_now"]["differences"].as_array().expect("differences");
+    let figure = |name: &str| {
+        differences.iter().find(|d| d["figure"] == name).unwrap_or_else(|| panic!("{name} not in {differences:?}")).clone()
+    };
+    assert_eq!((figure("exits_to_employment")["then"].as_u64(), figure("exits_to_employment")["now"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(figure("exits_by_outcome.studies")["then"].as_u64(), Some(1));
+    assert_eq!(figure("exits_by_outcome.studies")["now"], Value::Null);
+    let human = stack
+        .stod_text(&[&["audit", "replay", "--as-of", &format!("seq:{before}"), "--report", "throughput", "--period", "2025", "--compare-now"][..], &year].concat())
+        .await;
+    assert_eq!(human.code, 0, "{human:?}");
+
+    // The steering group's report replays too; the funder's does not exist yet.
+    let meeting = ["--report", "styrgrupp", "--meeting", "2025-06-30", "--previous", "2025-03-31"];
+    let steering = stack.stod(&[&["audit", "replay", "--as-of", &format!("seq:{before}")][..], &meeting, &["--compare-now"]].concat()).await.ok();
+    assert_eq!(steering["report"]["since_previous"]["exits"].as_u64(), Some(1));
+    assert!(steering["compare_now"]["differences"].as_array().is_some_and(|d| !d.is_empty()), "{steering}");
+    let funder = stack.stod(&["audit", "replay", "--as-of", "seq:1", "--report", "funder"]).await;
+    assert_eq!(funder.code, 6, "{funder:?}");
+    let beyond = stack.stod(&["audit", "replay", "--as-of", "seq:999", "--report", "throughput", "--period", "2025"]).await;
+    assert_eq!(beyond.code, 6, "{beyond:?}");
+    stack.stop().await;
+}
+
+/// Flips one bit in the middle of the stored bytes of the event at `sequence` in an
+/// export's events.log (layout in services/audit/src/bundle.rs).
+fn flip_a_bit_of(events_log: &Path, sequence: u64) {
+    let mut bytes = std::fs::read(events_log).expect("events.log");
+    let mut at = 8;
+    loop {
+        let seq = u64::from_be_bytes(bytes[at..at + 8].try_into().expect("sequence"));
+        let len = u32::from_be_bytes(bytes[at + 24..at + 28].try_into().expect("length")) as usize;
+        if seq == sequence {
+            bytes[at + 28 + len / 2] ^= 0x01;
+            break;
+        }
+        at += 28 + len;
+    }
+    std::fs::write(events_log, bytes).expect("write events.log");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_verify_holds_and_an_offline_export_names_a_changed_event() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(5)).await;
+    stack
+        .stod(&["place", "--case", &case, "--date", &days_ago(4), "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .await
+        .ok();
+    stack
+        .stod(&["assess", "--case", &case, "--date", &days_ago(3), "--instrument", "work-star", "--assessor", "gemensam", "--score", "motivation=6"])
+        .await
+        .ok();
+    let verified = stack.stod(&["audit", "verify"]).await.ok();
+    assert_eq!(verified["intact"], true, "{verified}");
+    assert_eq!(verified["events"].as_u64(), Some(3));
+    assert_eq!((verified["first_sequence"].as_u64(), verified["last_sequence"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(verified["findings"].as_array().map(Vec::len), Some(0));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("granskning");
+    let exported = stack.stod(&["audit", "export", "--out", path(&bundle)]).await.ok();
+    assert_eq!(exported["manifest"]["events"].as_u64(), Some(3));
+    assert_eq!(exported["intact"], true);
+
+    // Offline: there is no NATS at this address, and none is needed.
+    let offline_args = ["audit", "verify", "--bundle", path(&bundle), "--json", "--nats-url", "nats://127.0.0.1:1"];
+    let offline = || run(&offline_args, &[("STOD_CLIENT_RETRIES", "0")]);
+    let checked = offline().await.ok();
+    assert_eq!(checked["intact"], true, "{checked}");
+    assert_eq!(checked["manifest"]["digest"], exported["manifest"]["digest"]);
+
+    flip_a_bit_of(&bundle.join("events.log"), 2);
+    let tampered = offline().await;
+    assert_eq!(tampered.code, 8, "{tampered:?}");
+    let report = tampered.json();
+    assert_eq!(report["intact"], false);
+    let findings = report["verification"]["findings"].as_array().expect("findings");
+    assert!(findings.iter().any(|f| f["stream_sequence"].as_u64() == Some(2) && f["case_id"] == case.as_str()), "{report}");
+    assert!(report["file_problems"].as_array().is_some_and(|p| !p.is_empty()), "{report}");
+    assert!(!tampered.stderr.trim().is_empty());
+
+    let again = stack.stod(&["audit", "export", "--out", path(&bundle)]).await;
+    assert_eq!(again.code, 6, "{again:?}");
+    assert_eq!(again.json()["status"], "invalid");
+    stack.stop().await;
+}

@@ -30,6 +30,8 @@ pub enum StoreErrorKind {
     /// The caller's input was refused (e.g. a reference-data extension that would
     /// remove a code); nothing was written.
     Invalid,
+    /// The event stream does not exist (opening for reading only never creates it).
+    NotFound,
 }
 
 impl fmt::Display for StoreErrorKind {
@@ -42,6 +44,7 @@ impl fmt::Display for StoreErrorKind {
             Self::Timeout => "no acknowledgement in time (outcome unknown)",
             Self::Corrupt => "undecodable data",
             Self::Invalid => "refused",
+            Self::NotFound => "no event stream",
         })
     }
 }

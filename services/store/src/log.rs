@@ -45,6 +45,27 @@ impl EventStore {
         Ok(Self { js, stream, ack_timeout: Duration::from_secs(5) })
     }
 
+    /// Opens an existing log for reading only: never creates the stream and never
+    /// refuses one whose safety settings were loosened. Those are returned instead, so
+    /// an auditor can both see them and still verify what the log holds.
+    pub async fn open_existing(js: Context) -> Result<(Self, Vec<crate::error::Mismatch>), StoreError> {
+        use async_nats::jetstream::context::GetStreamErrorKind;
+        let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| match e.kind() {
+            GetStreamErrorKind::JetStream(j) if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND => {
+                StoreError::new(StoreErrorKind::NotFound, format!("there is no stream {STREAM_NAME}"))
+            }
+            _ => StoreError::with_source(StoreErrorKind::Unavailable, format!("reading stream {STREAM_NAME}"), e),
+        })?;
+        let config = stream
+            .info()
+            .await
+            .map_err(|e| StoreError::with_source(StoreErrorKind::Unavailable, "reading the stream's settings", e))?
+            .config
+            .clone();
+        let mismatches = crate::stream::check_stream_config(&config);
+        Ok((Self { js, stream, ack_timeout: Duration::from_secs(5) }, mismatches))
+    }
+
     /// How long an append waits for its acknowledgement before reporting
     /// [`StoreErrorKind::Timeout`].
     pub fn with_ack_timeout(mut self, timeout: Duration) -> Self {
