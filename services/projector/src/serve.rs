@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tracing::warn;
 
 use crate::runner::RunningProjector;
-use crate::store::Generation;
+use crate::store::{Generation, ReadStore};
 
 pub const QUEUE_GROUP: &str = "stod-projector";
 
@@ -76,22 +76,24 @@ async fn answer(projector: &RunningProjector, request: Request) {
     let body = request.message.payload.clone();
     let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
     let reply = match name.as_str() {
-        queries::THROUGHPUT => json(&report(projector, &subject, &body, |g, q: ThroughputQuery| {
+        queries::THROUGHPUT => json(&report(projector, &subject, &body, |ctx, q: ThroughputQuery| {
             let period: Period = q.period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))?;
+            let records = ctx.records()?;
             let today = q.today.unwrap_or_else(crate::today_in_sweden);
             // As things stood on `today`: an earlier `today` leaves out what came after.
-            let journeys: Vec<_> = cases(g)?.iter().map(|c| c.journey_on(today)).collect();
+            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
             Ok(throughput(&journeys, period, today))
         })),
-        queries::STEERING => json(&report(projector, &subject, &body, |g, q: SteeringQuery| {
+        queries::STEERING => json(&report(projector, &subject, &body, |ctx, q: SteeringQuery| {
             if q.previous_meeting.is_some_and(|p| p >= q.as_of) {
                 return Err(Bad(format!("föregående möte ({}) måste ligga före {}", q.previous_meeting.map(|p| p.to_string()).unwrap_or_default(), q.as_of)));
             }
-            let journeys: Vec<_> = cases(g)?.iter().map(|c| c.journey_on(q.as_of)).collect();
+            let records = ctx.records()?;
+            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(q.as_of)).collect();
             Ok(steering(&journeys, q.as_of, q.previous_meeting))
         })),
-        queries::HISTORY => json(&report(projector, &subject, &body, |g, q: HistoryQuery| {
-            let mut entries = g.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
+        queries::HISTORY => json(&report(projector, &subject, &body, |ctx, q: HistoryQuery| {
+            let mut entries = ctx.generation.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
             if entries.is_empty() {
                 return Err(Bad(format!("ärendet {} finns inte", q.case_id)));
             }
@@ -117,15 +119,27 @@ enum QueryError {
 }
 use QueryError::{Bad, Fault};
 
-fn cases(g: &Generation) -> Result<Vec<CaseRecord>, QueryError> {
-    g.cases().map_err(|e| Fault(e.to_string()))
+/// What a query reads: the live generation, and the checkpoint its answer includes.
+struct QueryCtx<'a> {
+    store: &'a ReadStore,
+    generation: Generation,
+    checkpoint: std::cell::Cell<u64>,
+}
+
+impl QueryCtx<'_> {
+    /// Every case record, and the answer's checkpoint becomes theirs.
+    fn records(&self) -> Result<Arc<Vec<CaseRecord>>, QueryError> {
+        let (checkpoint, records) = self.store.case_records(&self.generation).map_err(|e| Fault(e.to_string()))?;
+        self.checkpoint.set(checkpoint);
+        Ok(records)
+    }
 }
 
 fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
     projector: &RunningProjector,
     subject: &str,
     body: &[u8],
-    build: impl FnOnce(&Generation, Q) -> Result<T, QueryError>,
+    build: impl FnOnce(&QueryCtx<'_>, Q) -> Result<T, QueryError>,
 ) -> ReportReply<T> {
     let query = match parse_subject(QUERY_PREFIX, subject).and_then(|_| parse_body::<Q>(body)) {
         Ok(q) => q,
@@ -136,10 +150,11 @@ fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
         Ok(None) => return ReportReply::Unavailable { message: "läsmodellerna byggs fortfarande; försök igen om en stund".into() },
         Err(e) => return ReportReply::Unavailable { message: e.to_string() },
     };
-    // The checkpoint is read before the figures, so it never claims more than they hold.
-    let checkpoint = generation.checkpoint().unwrap_or(0);
-    match build(&generation, query) {
-        Ok(report) => ReportReply::Ok { checkpoint, generation: generation.number, report },
+    // Read before the figures, so it never claims more than they hold; a query that
+    // folds case records reports exactly theirs.
+    let ctx = QueryCtx { store: projector.store(), checkpoint: std::cell::Cell::new(generation.checkpoint().unwrap_or(0)), generation };
+    match build(&ctx, query) {
+        Ok(report) => ReportReply::Ok { checkpoint: ctx.checkpoint.get(), generation: ctx.generation.number, report },
         Err(Bad(message)) => ReportReply::Invalid { message },
         Err(Fault(message)) => ReportReply::Unavailable { message },
     }

@@ -13,18 +13,22 @@
 //! |---|---|
 //! | `\0checkpoint` | last stream sequence folded in (`u64`) |
 //! | `\0version` | [`stod_projections::PROJECTION_VERSION`] that built it (`u32`) |
-//! | `c` case-id(16) | the case record (JSON) |
-//! | `a` case-id(16) seq(8) | the audit entry of one event (JSON) |
+//! | `e` case-id(16) seq(8) | the event's stored bytes: the case's facts, in order |
 //! | `u` user 0x00 seq(8) | case id: events by who recorded them |
 //! | `d` day(4) seq(8) | case id: events by recording day (UTC) |
 //!
+//! Folding an event is a few blind inserts, never a read-modify-write: case records
+//! (corrections applied) and audit entries are folded from a case's `e` entries when
+//! asked for, and the case records of a whole generation are cached per checkpoint.
+//!
 //! Every batch of events and the new checkpoint go into the tree in one
 //! `apply_batch`, which sled applies atomically: after a crash the tree holds a prefix
-//! of batches, its checkpoint says which, and folding resumes right after it. Nothing
-//! is lost or counted twice.
+//! of batches, its checkpoint says which, and folding resumes right after it. A
+//! redelivered event rewrites the same bytes under the same key. Nothing is lost or
+//! counted twice.
 
-use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use stod_events::ids::{CaseId, Date};
@@ -60,10 +64,19 @@ impl StoreError {
 pub struct ReadStore {
     db: sled::Db,
     meta: sled::Tree,
+    /// The case records of one generation at one checkpoint, shared by queries until
+    /// an event arrives.
+    cache: Arc<Mutex<Option<CachedRecords>>>,
     /// An exclusive `flock` on `<dir>.lock`, held while any clone lives: sled cannot be
     /// shared between processes, and a store we could not open because another
     /// process has it must never be mistaken for a damaged one.
     _lock: std::sync::Arc<std::fs::File>,
+}
+
+struct CachedRecords {
+    generation: u64,
+    checkpoint: u64,
+    records: Arc<Vec<CaseRecord>>,
 }
 
 /// One generation of the read models.
@@ -100,7 +113,7 @@ impl ReadStore {
     fn open_exact(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(dir).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
-        Ok(Self { db, meta, _lock: lock })
+        Ok(Self { db, meta, cache: Arc::new(Mutex::new(None)), _lock: lock })
     }
 
     /// The generation queries read, if any was ever completed.
@@ -157,6 +170,22 @@ impl ReadStore {
         Ok(())
     }
 
+    /// Every case record of `generation` with the checkpoint they include, from the
+    /// cache while no event has arrived since.
+    pub fn case_records(&self, generation: &Generation) -> Result<(u64, Arc<Vec<CaseRecord>>), StoreError> {
+        let checkpoint = generation.checkpoint()?;
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(c) = cache.as_ref().filter(|c| c.generation == generation.number && c.checkpoint == checkpoint) {
+                return Ok((checkpoint, c.records.clone()));
+            }
+        }
+        let records = Arc::new(generation.cases_up_to(checkpoint)?);
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(CachedRecords { generation: generation.number, checkpoint, records: records.clone() });
+        Ok((checkpoint, records))
+    }
+
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
         Ok(())
@@ -185,19 +214,27 @@ fn read_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
     v.try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { key: key.into(), detail: format!("{} bytes", v.len()) })
 }
 
-fn case_key(case: &CaseId) -> Vec<u8> {
+fn event_key(case: &CaseId, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.push(b'e');
+    k.extend_from_slice(case.as_uuid().as_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn case_prefix(case: &CaseId) -> Vec<u8> {
     let mut k = Vec::with_capacity(17);
-    k.push(b'c');
+    k.push(b'e');
     k.extend_from_slice(case.as_uuid().as_bytes());
     k
 }
 
-fn audit_key(case: &CaseId, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(25);
-    k.push(b'a');
-    k.extend_from_slice(case.as_uuid().as_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
+/// Decodes one `e` entry: (sequence, event).
+fn event_entry(key: &[u8], value: &[u8]) -> Result<(u64, SealedEvent), StoreError> {
+    let corrupt = |detail: String| StoreError::Corrupt { key: hex::encode(key), detail };
+    let seq = key.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("key".into()))?;
+    let sealed = stod_events::codec::decode(value).map_err(|e| corrupt(e.to_string()))?;
+    Ok((seq, sealed))
 }
 
 /// Days since 1970 with the sign bit flipped, so negative days still sort first.
@@ -219,7 +256,6 @@ impl Generation {
     /// skipped sequence is a [`StoreError::Gap`] and nothing is written.
     pub fn apply(&self, events: &[(u64, SealedEvent)]) -> Result<u64, StoreError> {
         let mut checkpoint = self.checkpoint()?;
-        let mut records: HashMap<CaseId, CaseRecord> = HashMap::new();
         let mut batch = sled::Batch::default();
         for (seq, sealed) in events {
             if *seq <= checkpoint {
@@ -230,65 +266,78 @@ impl Generation {
             }
             checkpoint = *seq;
             let ev = &sealed.event;
-            let record = match records.entry(ev.case_id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert(self.case(&ev.case_id)?.unwrap_or_else(|| CaseRecord::new(ev.case_id)))
-                }
-            };
-            record.apply(*seq, ev);
-            let entry = AuditEntry::new(*seq, sealed);
-            batch.insert(audit_key(&ev.case_id, *seq), json(&entry));
+            let case = ev.case_id.as_uuid().as_bytes().to_vec();
+            batch.insert(event_key(&ev.case_id, *seq), sealed.bytes.as_slice());
             let mut by_user = Vec::with_capacity(ev.recorded_by.as_str().len() + 10);
             by_user.push(b'u');
             by_user.extend_from_slice(ev.recorded_by.as_str().as_bytes());
             by_user.push(0);
             by_user.extend_from_slice(&seq.to_be_bytes());
-            batch.insert(by_user, ev.case_id.as_uuid().as_bytes().to_vec());
+            batch.insert(by_user, case.clone());
             let mut by_day = vec![b'd'];
             by_day.extend_from_slice(&day_bytes(ev.recorded_at.date_utc()));
             by_day.extend_from_slice(&seq.to_be_bytes());
-            batch.insert(by_day, ev.case_id.as_uuid().as_bytes().to_vec());
-        }
-        for (case, record) in &records {
-            batch.insert(case_key(case), json(record));
+            batch.insert(by_day, case);
         }
         batch.insert(CHECKPOINT, &checkpoint.to_be_bytes());
         self.tree.apply_batch(batch)?;
         Ok(checkpoint)
     }
 
-    pub fn case(&self, case: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        match self.tree.get(case_key(case))? {
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt { key: format!("case {case}"), detail: e.to_string() }),
-            None => Ok(None),
-        }
-    }
-
-    /// Every case record.
-    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+    /// One case's events, in stream order.
+    fn case_events(&self, case: &CaseId) -> Result<Vec<(u64, SealedEvent)>, StoreError> {
         self.tree
-            .scan_prefix(b"c")
+            .scan_prefix(case_prefix(case))
             .map(|kv| {
                 let (k, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { key: hex::encode(k), detail: e.to_string() })
+                event_entry(&k, &v)
             })
             .collect()
+    }
+
+    /// One case's record, corrections applied.
+    pub fn case(&self, case: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let events = self.case_events(case)?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let mut record = CaseRecord::new(*case);
+        for (seq, e) in &events {
+            record.apply(*seq, &e.event);
+        }
+        Ok(Some(record))
+    }
+
+    /// Every case record (prefer [`ReadStore::case_records`], which caches).
+    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        self.cases_up_to(u64::MAX)
+    }
+
+    /// Every case record, folding events up to `checkpoint` (events of a batch being
+    /// written meanwhile are left out, so the figures match the checkpoint).
+    fn cases_up_to(&self, checkpoint: u64) -> Result<Vec<CaseRecord>, StoreError> {
+        let mut records: Vec<CaseRecord> = Vec::new();
+        for kv in self.tree.scan_prefix(b"e") {
+            let (k, v) = kv?;
+            let (seq, sealed) = event_entry(&k, &v)?;
+            if seq > checkpoint {
+                continue;
+            }
+            let case = sealed.event.case_id;
+            // Keys sort by case, then sequence: a case's events are contiguous.
+            if records.last().is_none_or(|r| r.case_id != case) {
+                records.push(CaseRecord::new(case));
+            }
+            if let Some(r) = records.last_mut() {
+                r.apply(seq, &sealed.event);
+            }
+        }
+        Ok(records)
     }
 
     /// The audit entries of one case, in stream order.
     pub fn audit(&self, case: &CaseId) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut prefix = vec![b'a'];
-        prefix.extend_from_slice(case.as_uuid().as_bytes());
-        self.tree
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt { key: hex::encode(k), detail: e.to_string() })
-            })
-            .collect()
+        Ok(self.case_events(case)?.iter().map(|(seq, e)| AuditEntry::new(*seq, e)).collect())
     }
 
     /// (case, stream sequence) of every event a user recorded, in stream order.
@@ -335,11 +384,6 @@ impl Generation {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    // Our read-model types serialise infallibly (no maps with non-string keys, no
-    // custom errors); an empty value would surface as Corrupt on read.
-    serde_json::to_vec(value).unwrap_or_default()
-}
 
 impl ReadStore {
     /// Digest of the live generation (see [`Generation::digest`]); empty string if none.
