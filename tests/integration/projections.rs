@@ -311,3 +311,21 @@ async fn a_store_in_use_is_refused_and_left_alone() -> TestResult {
     assert_eq!(ReadStore::digest_of_live(&ReadStore::open(&path)?)?, digest, "reopens intact once released");
     Ok(())
 }
+
+/// The audit indexes by user and by recording day answer from the stored events.
+#[tokio::test]
+async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = ReadStore::open(&dir.path().join("read"))?;
+    let generation = store.new_generation()?;
+    let events: Vec<_> = demo_events(15, 2).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect();
+    generation.apply(&events)?;
+    let by_hand: Vec<_> = events.iter().filter(|(_, e)| e.event.recorded_by.as_str() == "anna").map(|(s, e)| (e.event.case_id, *s)).collect();
+    assert!(!by_hand.is_empty());
+    assert_eq!(generation.by_user("anna")?, by_hand);
+    assert!(generation.by_user("nobody")?.is_empty());
+    let day = events[0].1.event.recorded_at.date_utc();
+    let on_day: Vec<_> = events.iter().filter(|(_, e)| e.event.recorded_at.date_utc() == day).map(|(s, e)| (e.event.case_id, *s)).collect();
+    assert_eq!(generation.by_day(day)?, on_day);
+    Ok(())
+}

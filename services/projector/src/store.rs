@@ -14,12 +14,12 @@
 //! | `\0checkpoint` | last stream sequence folded in (`u64`) |
 //! | `\0version` | [`stod_projections::PROJECTION_VERSION`] that built it (`u32`) |
 //! | `e` case-id(16) seq(8) | the event's stored bytes: the case's facts, in order |
-//! | `u` user 0x00 seq(8) | case id: events by who recorded them |
-//! | `d` day(4) seq(8) | case id: events by recording day (UTC) |
 //!
-//! Folding an event is a few blind inserts, never a read-modify-write: case records
-//! (corrections applied) and audit entries are folded from a case's `e` entries when
-//! asked for, and the case records of a whole generation are cached per checkpoint.
+//! Folding an event is one blind insert, never a read-modify-write: case records
+//! (corrections applied), audit entries and the indexes by user and by day are derived
+//! from the `e` entries when asked for, and the case records of a whole generation are
+//! cached per checkpoint. (Stored per-event index keys halved sled's throughput and
+//! multiplied its memory; see `docs/decisions/0005-read-models-as-case-records.md`.)
 //!
 //! Every batch of events and the new checkpoint go into the tree in one
 //! `apply_batch`, which sled applies atomically: after a crash the tree holds a prefix
@@ -237,11 +237,6 @@ fn event_entry(key: &[u8], value: &[u8]) -> Result<(u64, SealedEvent), StoreErro
     Ok((seq, sealed))
 }
 
-/// Days since 1970 with the sign bit flipped, so negative days still sort first.
-fn day_bytes(date: Date) -> [u8; 4] {
-    ((i32::from(date) as u32) ^ 0x8000_0000).to_be_bytes()
-}
-
 impl Generation {
     pub fn checkpoint(&self) -> Result<u64, StoreError> {
         self.tree.get(CHECKPOINT)?.map_or(Ok(0), |v| read_u64(&v, "checkpoint"))
@@ -265,19 +260,7 @@ impl Generation {
                 return Err(StoreError::Gap { expected: checkpoint + 1, got: *seq });
             }
             checkpoint = *seq;
-            let ev = &sealed.event;
-            let case = ev.case_id.as_uuid().as_bytes().to_vec();
-            batch.insert(event_key(&ev.case_id, *seq), sealed.bytes.as_slice());
-            let mut by_user = Vec::with_capacity(ev.recorded_by.as_str().len() + 10);
-            by_user.push(b'u');
-            by_user.extend_from_slice(ev.recorded_by.as_str().as_bytes());
-            by_user.push(0);
-            by_user.extend_from_slice(&seq.to_be_bytes());
-            batch.insert(by_user, case.clone());
-            let mut by_day = vec![b'd'];
-            by_day.extend_from_slice(&day_bytes(ev.recorded_at.date_utc()));
-            by_day.extend_from_slice(&seq.to_be_bytes());
-            batch.insert(by_day, case);
+            batch.insert(event_key(&sealed.event.case_id, *seq), sealed.bytes.as_slice());
         }
         batch.insert(CHECKPOINT, &checkpoint.to_be_bytes());
         self.tree.apply_batch(batch)?;
@@ -340,33 +323,28 @@ impl Generation {
         Ok(self.case_events(case)?.iter().map(|(seq, e)| AuditEntry::new(*seq, e)).collect())
     }
 
-    /// (case, stream sequence) of every event a user recorded, in stream order.
+    /// (case, stream sequence) of every event a user recorded, in stream order. A scan
+    /// of the whole generation: an auditor's question, not a hot path.
     pub fn by_user(&self, user: &str) -> Result<Vec<(CaseId, u64)>, StoreError> {
-        let mut prefix = vec![b'u'];
-        prefix.extend_from_slice(user.as_bytes());
-        prefix.push(0);
-        self.index(prefix)
+        self.events_where(|e| e.event.recorded_by.as_str() == user)
     }
 
-    /// (case, stream sequence) of every event recorded on a UTC day.
+    /// (case, stream sequence) of every event recorded on a UTC day, in stream order.
     pub fn by_day(&self, day: Date) -> Result<Vec<(CaseId, u64)>, StoreError> {
-        let mut prefix = vec![b'd'];
-        prefix.extend_from_slice(&day_bytes(day));
-        self.index(prefix)
+        self.events_where(|e| e.event.recorded_at.date_utc() == day)
     }
 
-    fn index(&self, prefix: Vec<u8>) -> Result<Vec<(CaseId, u64)>, StoreError> {
-        let len = prefix.len();
-        self.tree
-            .scan_prefix(prefix)
-            .map(|kv| {
-                let (k, v) = kv?;
-                let corrupt = || StoreError::Corrupt { key: hex::encode(&k), detail: "index entry".into() };
-                let seq = k.get(len..len + 8).and_then(|b| <[u8; 8]>::try_from(b).ok()).ok_or_else(corrupt)?;
-                let case = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| corrupt())?;
-                Ok((CaseId::from(case), u64::from_be_bytes(seq)))
-            })
-            .collect()
+    fn events_where(&self, keep: impl Fn(&SealedEvent) -> bool) -> Result<Vec<(CaseId, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree.scan_prefix(b"e") {
+            let (k, v) = kv?;
+            let (seq, sealed) = event_entry(&k, &v)?;
+            if keep(&sealed) {
+                out.push((sealed.event.case_id, seq));
+            }
+        }
+        out.sort_by_key(|(_, seq)| *seq);
+        Ok(out)
     }
 
     /// SHA-256 over every key and value: two generations with the same digest hold the
