@@ -1,0 +1,263 @@
+//! Benchmark of stod's read side against a real nats-server, with the raw JetStream
+//! figure measured in the same run beside each:
+//!
+//! - rebuild of every read model from N events (events/s, peak memory of the
+//!   projector process) next to a raw ordered-consumer read of the same stream;
+//! - audit verify and replay of the same N events (events/s);
+//! - append-to-visible lag (p50/p99) at a steady rate of commands.
+//!
+//! Not a test: it prints figures. `cargo run --release -p stod-bench --bin
+//! stod-bench-read -- --events 1000000`. The events are made by the demo generator
+//! and published straight to the stream (with fsync off while loading: the load is
+//! not what is measured); the lag part uses the real command path with fsync on.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use stod_events::ids::Date;
+use stod_nats_server::NatsServer;
+use stod_projector::ProjectorOptions;
+use stod_store::{EventLogConfig, EventStore};
+
+#[derive(Debug)]
+struct Args {
+    events: u64,
+    lag_rate: u64,
+    lag_seconds: u64,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args { events: 1_000_000, lag_rate: 200, lag_seconds: 15 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().context("a value after the flag");
+        match flag.as_str() {
+            "--events" => a.events = value()?.parse()?,
+            "--lag-rate" => a.lag_rate = value()?.parse()?,
+            "--lag-seconds" => a.lag_seconds = value()?.parse()?,
+            "--child-projector" => {
+                // Internal: the projector in its own process, so its memory is its own.
+                let (url, dir, until) = (value()?, value()?, value()?.parse()?);
+                child_projector(&url, &dir, until)?;
+                std::process::exit(0);
+            }
+            "-h" | "--help" => {
+                println!("stod-bench-read [--events N (1000000)] [--lag-rate CMDS_PER_S (200)] [--lag-seconds S (15)]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown flag {other}; see --help"),
+        }
+    }
+    Ok(a)
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Runs a projector on an empty store until it has folded `until` events; prints
+/// "seconds peak_mib".
+fn child_projector(url: &str, dir: &str, until: u64) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async {
+        let client = async_nats::connect(url).await?;
+        let started = Instant::now();
+        let projector = stod_projector::start(client, ProjectorOptions::new(dir)).await?;
+        projector.wait_for(until).await?;
+        let secs = started.elapsed().as_secs_f64();
+        println!("{secs} {}", peak_rss_mib());
+        projector.shutdown().await;
+        anyhow::Ok(())
+    })
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64().max(1e-9)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    println!("stod read-path benchmark");
+    println!("  reproduce: cargo run --release -p stod-bench --bin stod-bench-read -- --events {} --lag-rate {} --lag-seconds {}", args.events, args.lag_rate, args.lag_seconds);
+    println!("  machine: {} cores; nats-server: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), stod_nats_server::locate_binary().map(|p| p.display().to_string()).unwrap_or_default());
+
+    // ---- load N events ----------------------------------------------------------
+    let today = Date::from_ymd(2026, 11, 27).context("date")?;
+    let participants = (args.events / 8).max(1) as u32;
+    let t = Instant::now();
+    let mut events = Vec::new();
+    let mut seed = 1;
+    while (events.len() as u64) < args.events {
+        let subs = stod_demo::generate(&stod_demo::DemoParams { participants: participants.min(20_000), years: 5, seed, today });
+        events.extend(stod_demo::seal_locally(&subs, today));
+        seed += 1;
+    }
+    events.truncate(args.events as usize);
+    println!("  generated {} events ({} bytes on average) in {:.1} s", events.len(), events.iter().map(|e| e.bytes.len()).sum::<usize>() / events.len().max(1), t.elapsed().as_secs_f64());
+
+    let server = NatsServer::ephemeral_with(|o| o.with_sync_always(false)).await?;
+    let client = async_nats::connect(server.url()).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let store = EventStore::open(js.clone(), &EventLogConfig::default()).await?;
+    let t = Instant::now();
+    for chunk in events.chunks(512) {
+        let mut acks = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            acks.push(js.publish(stod_store::case_subject(e.event.case_id.as_uuid()), e.bytes.clone().into()).await?);
+        }
+        for a in acks {
+            a.await?;
+        }
+    }
+    let n = events.len() as u64;
+    println!("  loaded into JetStream in {:.1} s", t.elapsed().as_secs_f64());
+    drop(events);
+
+    // ---- raw ordered-consumer read ---------------------------------------------
+    let t = Instant::now();
+    let mut count = 0u64;
+    let mut bytes = 0usize;
+    store.read_raw(1, |m| {
+        count += 1;
+        bytes += m.bytes.len();
+    })
+    .await?;
+    let raw = t.elapsed();
+    if count != n {
+        bail!("raw read saw {count} of {n} events");
+    }
+
+    // ---- rebuild in its own process ---------------------------------------------
+    let dir = tempfile::tempdir()?;
+    let store_dir = dir.path().join("read");
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(["--child-projector", &server.url(), &store_dir.display().to_string(), &n.to_string()])
+        .output()?;
+    if !out.status.success() {
+        bail!("projector process failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let mut parts = line.split_whitespace();
+    let rebuild_secs: f64 = parts.next().context("seconds")?.parse()?;
+    let rebuild_peak: f64 = parts.next().context("peak")?.parse()?;
+
+    // ---- audit verify and replay -------------------------------------------------
+    let t = Instant::now();
+    let mut records = Vec::with_capacity(n as usize);
+    store
+        .read_raw(1, |m| {
+            let case = m.subject.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(stod_events::ids::CaseId::from([0; 16]));
+            records.push(stod_audit::Record { stream_sequence: m.stream_sequence, subject_case: case, bytes: m.bytes });
+        })
+        .await?;
+    let v = stod_audit::verify(records, 1);
+    let verify = t.elapsed();
+    if !v.intact() {
+        bail!("the benchmark log does not verify: {:?}", &v.findings[..v.findings.len().min(3)]);
+    }
+    let t = Instant::now();
+    let mut decoded = Vec::with_capacity(n as usize);
+    store
+        .read_raw(1, |m| {
+            if let Ok(s) = stod_events::codec::decode(&m.bytes) {
+                decoded.push((m.stream_sequence, s.event));
+            }
+        })
+        .await?;
+    let at = stod_audit::records_at(decoded.iter().map(|(s, e)| (*s, e)), stod_audit::Cutoff::Sequence(n / 2));
+    let journeys: Vec<_> = at.values().map(stod_projections::CaseRecord::journey).collect();
+    let report = stod_projections::throughput(&journeys, stod_projections::Period::Year(2025), today);
+    let replay = t.elapsed();
+    drop(decoded);
+
+    println!();
+    println!("{:<44} {:>12} {:>10}", "read side, same stream", "events/s", "vs raw");
+    println!("{:<44} {:>12.0} {:>10}", format!("raw ordered consumer ({} events, {} MiB)", n, bytes / (1 << 20)), rate(n, raw), "1.00");
+    println!("{:<44} {:>12.0} {:>10.2}", format!("rebuild all read models (peak {rebuild_peak:.0} MiB)"), n as f64 / rebuild_secs, (n as f64 / rebuild_secs) / rate(n, raw));
+    println!("{:<44} {:>12.0} {:>10.2}", "audit verify (read + every chain)", rate(n, verify), rate(n, verify) / rate(n, raw));
+    println!("{:<44} {:>12.0} {:>10.2}", format!("audit replay to seq {} + report", n / 2), rate(n, replay), rate(n, replay) / rate(n, raw));
+    println!("  (replayed report: {} persons in 2025)", report.persons);
+    drop(server);
+
+    // ---- append-to-visible lag ---------------------------------------------------
+    lag(&args).await
+}
+
+async fn lag(args: &Args) -> anyhow::Result<()> {
+    let server = NatsServer::ephemeral().await?; // fsync before ack, as in production
+    let client = async_nats::connect(server.url()).await?;
+    let service = stod_command::start(client.clone(), stod_command::ServiceOptions::default()).await?;
+    let dir = tempfile::tempdir()?;
+    let projector = stod_projector::start(client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    projector.wait_for(0).await?;
+    let c = stod_client::Client::from_nats(client.clone(), stod_events::ids::UserId::parse("bench")?);
+    let today = Date::from_ymd(2026, 11, 27).context("date")?;
+    let subs = stod_demo::generate(&stod_demo::DemoParams { participants: (args.lag_rate * args.lag_seconds) as u32 + 10, years: 2, seed: 3, today });
+    // Intakes only, each on its own case: independent commands at a steady rate.
+    let intakes: Vec<_> = subs.into_iter().filter(|s| matches!(s.command, stod_events::case::Command::Record { action: stod_events::case::Action::Enroll { .. }, .. })).collect();
+    let total = (args.lag_rate * args.lag_seconds) as usize;
+    if intakes.len() < total {
+        bail!("not enough generated intakes");
+    }
+    let mut status = projector.subscribe();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let interval = Duration::from_secs_f64(1.0 / args.lag_rate as f64);
+    let sender = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let mut tasks = Vec::new();
+        for s in intakes.into_iter().take(total) {
+            ticker.tick().await;
+            let (c, tx) = (c.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                let sent = Instant::now();
+                if let Ok(a) = c.submit_as(s.submission_id, s.case_id, s.command).await {
+                    let _ = tx.send((a.stream_sequence, sent));
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let mut pending: Vec<(u64, Instant)> = Vec::new();
+    let mut lags = Vec::new();
+    let mut acked = 0;
+    loop {
+        tokio::select! {
+            got = rx.recv() => match got {
+                Some(p) => { pending.push(p); acked += 1; }
+                None => if pending.is_empty() { break } else { status.changed().await?; }
+            },
+            changed = status.changed() => { changed?; }
+        }
+        let checkpoint = status.borrow().checkpoint;
+        pending.retain(|(seq, sent)| {
+            if *seq <= checkpoint {
+                lags.push(sent.elapsed());
+                false
+            } else {
+                true
+            }
+        });
+    }
+    sender.await?;
+    lags.sort();
+    let pct = |p: f64| lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    println!();
+    println!("append-to-visible lag at {} commands/s for {} s (fsync before ack), {acked} commands:", args.lag_rate, args.lag_seconds);
+    println!("  submit → visible in the read models: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(0.50), pct(0.99), pct(1.0));
+    projector.shutdown().await;
+    service.shutdown().await;
+    Ok(())
+}

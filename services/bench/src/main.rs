@@ -1,0 +1,103 @@
+//! `stod-bench`: benchmarks of stod against a real nats-server. See the crate
+//! docs (`src/lib.rs`) for what each one measures.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use stod_bench::report;
+use stod_bench::write::{WriteBench, WriteOptions, WriteReport};
+
+#[derive(Parser)]
+#[command(name = "stod-bench", about = "Benchmarks of stod against a real nats-server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// The durable write path: raw JetStream publishes and stod commands, side by side.
+    Write(WriteArgs),
+}
+
+#[derive(clap::Args)]
+struct WriteArgs {
+    /// Measured operations per concurrency level, for each path.
+    #[arg(long, default_value_t = WriteOptions::default().commands)]
+    commands: usize,
+    /// Concurrency levels: how many tasks write at once.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    concurrency: Vec<usize>,
+    /// Unmeasured operations before each measured phase.
+    #[arg(long, default_value_t = WriteOptions::default().warmup)]
+    warmup: usize,
+    /// Size of a raw baseline message in bytes.
+    #[arg(long, default_value_t = WriteOptions::default().payload_bytes)]
+    payload_bytes: usize,
+    /// Command-service instances sharing the load (a queue group), as in production.
+    #[arg(long, default_value_t = WriteOptions::default().instances)]
+    instances: usize,
+    /// Do not fsync before acking (NOT how production runs; only to see what fsync costs).
+    #[arg(long)]
+    no_sync: bool,
+    /// Directory under which to put the server's temporary store dir (default: the system temp dir).
+    #[arg(long)]
+    store_dir: Option<PathBuf>,
+    /// Print one JSON document instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Bench::Write(args) => write(args).await,
+    }
+}
+
+async fn write(args: WriteArgs) -> anyhow::Result<()> {
+    let options = WriteOptions {
+        commands: args.commands,
+        concurrency: args.concurrency,
+        warmup: args.warmup,
+        payload_bytes: args.payload_bytes,
+        instances: args.instances,
+        sync_always: !args.no_sync,
+        store_dir: args.store_dir,
+    };
+    let bench = WriteBench::start(options.clone()).await.context("starting the write benchmark")?;
+    let mut out = std::io::stdout().lock();
+    if !args.json {
+        writeln!(out, "{}\n\n{}", report::header(bench.header()), report::table_header())?;
+    }
+    let mut levels = Vec::new();
+    for &concurrency in &options.concurrency {
+        let level = bench.level(concurrency).await.with_context(|| format!("at concurrency {concurrency}"))?;
+        if !args.json {
+            writeln!(out, "{}", report::table_row(&level))?;
+            out.flush()?;
+        }
+        levels.push(level);
+    }
+    let header = bench.header().clone();
+    let footer = bench.finish().await.context("finishing the write benchmark")?;
+    if args.json {
+        let report = WriteReport { header, levels, footer };
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(out, "\nstod latency by command\n{}", report::breakdown_header())?;
+        for level in &levels {
+            writeln!(out, "{}", report::breakdown_row(level))?;
+        }
+        writeln!(out, "\n{}", report::footer(&footer))?;
+    }
+    Ok(())
+}

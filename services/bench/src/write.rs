@@ -1,0 +1,276 @@
+//! `stod-bench write`: one server, both streams, the command service, and one
+//! measured level after another.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, Context};
+use serde::Serialize;
+use stod_client::{Client, RetryPolicy};
+use stod_command::{RunningService, ServiceOptions};
+use stod_events::ids::UserId;
+use stod_nats_server::{locate_binary, NatsServer, ServerOptions};
+use tempfile::TempDir;
+
+use crate::latency::Summary;
+use crate::workload::payload;
+use crate::{command_path, raw, BenchError};
+
+/// What to run. The defaults take well under a minute on two cores.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WriteOptions {
+    /// Measured operations per level, for each of raw and stod.
+    pub commands: usize,
+    /// Concurrency levels, each a number of tasks writing at once.
+    pub concurrency: Vec<usize>,
+    /// Unmeasured operations before each measured phase.
+    pub warmup: usize,
+    /// Size of a raw baseline message; stod's sealed events are about this big.
+    pub payload_bytes: usize,
+    /// Command-service instances in the queue group, each on its own connection.
+    /// More than one shows what a stale case cache costs: an instance learns of
+    /// another's append only by losing a race on the case.
+    pub instances: usize,
+    /// fsync before every ack, as in production. Off only to see what fsync costs.
+    pub sync_always: bool,
+    /// Parent of the server's (temporary) store dir; `None` is the system temp dir.
+    /// Point it at the disk you want to measure.
+    pub store_dir: Option<PathBuf>,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self {
+            commands: 2000,
+            concurrency: vec![1, 16, 64],
+            warmup: 200,
+            payload_bytes: 200,
+            instances: 1,
+            sync_always: true,
+            store_dir: None,
+        }
+    }
+}
+
+impl WriteOptions {
+    pub fn validate(&self) -> Result<(), BenchError> {
+        if self.commands == 0 {
+            return Err(BenchError::Options("--commands must be at least 1".into()));
+        }
+        if self.concurrency.is_empty() || self.concurrency.contains(&0) {
+            return Err(BenchError::Options("--concurrency needs one or more levels, each at least 1".into()));
+        }
+        if self.instances == 0 {
+            return Err(BenchError::Options("--instances must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The command line that runs this again, with every option spelled out so
+    /// a changed default does not silently change what "the same run" means.
+    pub fn reproduce_command(&self, nats_server: Option<&str>) -> String {
+        let mut cmd = String::new();
+        if let Some(binary) = nats_server {
+            cmd.push_str(&format!("{}={binary} ", stod_nats_server::BINARY_ENV));
+        }
+        let levels: Vec<String> = self.concurrency.iter().map(usize::to_string).collect();
+        cmd.push_str(&format!(
+            "cargo run --release -p stod-bench -- write --commands {} --concurrency {} --warmup {} --payload-bytes {}",
+            self.commands,
+            levels.join(","),
+            self.warmup,
+            self.payload_bytes
+        ));
+        if self.instances != 1 {
+            cmd.push_str(&format!(" --instances {}", self.instances));
+        }
+        if !self.sync_always {
+            cmd.push_str(" --no-sync");
+        }
+        if let Some(dir) = &self.store_dir {
+            cmd.push_str(&format!(" --store-dir {}", dir.display()));
+        }
+        cmd
+    }
+}
+
+/// What was measured, on what.
+#[derive(Clone, Debug, Serialize)]
+pub struct Header {
+    pub reproduce: String,
+    pub nats_server_version: String,
+    pub nats_server_binary: String,
+    pub sync_always: bool,
+    /// Cores this process may use (`available_parallelism`); nats-server shares them.
+    pub cores: usize,
+    pub store_dir: PathBuf,
+    pub options: WriteOptions,
+}
+
+/// One concurrency level, both paths.
+#[derive(Clone, Debug, Serialize)]
+pub struct Level {
+    pub concurrency: usize,
+    pub raw: Summary,
+    pub stod: Summary,
+    /// The stod commands that were intakes (participant index) ...
+    pub stod_intake: Summary,
+    /// ... and those that were not (cached case).
+    pub stod_follow_up: Summary,
+    /// stod's throughput as a share of raw's.
+    pub ratio: f64,
+}
+
+/// What the streams hold at the end, for comparing message sizes.
+#[derive(Clone, Debug, Serialize)]
+pub struct Footer {
+    pub raw: StreamTotals,
+    pub stod: StreamTotals,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamTotals {
+    pub stream: String,
+    pub messages: u64,
+    /// Stored bytes per message: payload, subject and headers as the server counts them.
+    pub bytes_per_message: f64,
+}
+
+/// The whole run, as `--json` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct WriteReport {
+    pub header: Header,
+    pub levels: Vec<Level>,
+    pub footer: Footer,
+}
+
+/// A running benchmark: the server, a client for the baseline, the command
+/// service and a client for it, each on its own connection.
+pub struct WriteBench {
+    options: WriteOptions,
+    header: Header,
+    raw_js: Context,
+    payload: Vec<u8>,
+    services: Vec<RunningService>,
+    client: Client,
+    /// Declared before `_store_dir` so that it is dropped (killed) first.
+    server: NatsServer,
+    /// The server's data; removed when the run ends.
+    _store_dir: TempDir,
+}
+
+impl WriteBench {
+    /// Starts nats-server, creates the baseline stream and starts the command
+    /// service (which creates the event stream and its buckets).
+    pub async fn start(options: WriteOptions) -> Result<Self, BenchError> {
+        options.validate()?;
+        let binary = locate_binary()?;
+        let mut dir = tempfile::Builder::new();
+        dir.prefix("stod-bench-");
+        let store_dir = match &options.store_dir {
+            Some(parent) => dir.tempdir_in(parent),
+            None => dir.tempdir(),
+        }
+        .map_err(BenchError::StoreDir)?;
+        let server = NatsServer::start(
+            ServerOptions::new(store_dir.path()).with_sync_always(options.sync_always).with_binary(&binary),
+        )
+        .await?;
+
+        let raw_nats = async_nats::connect(server.url()).await?;
+        let raw_js = jetstream::new(raw_nats.clone());
+        raw::create_stream(&raw_js).await?;
+
+        let mut services = Vec::new();
+        for _ in 0..options.instances {
+            let service_nats = async_nats::connect(server.url()).await?;
+            services.push(stod_command::start(service_nats, ServiceOptions::default()).await?);
+        }
+
+        // All client tasks share one connection, as requests multiplex on it. No
+        // retries: a timeout or "unavailable" should end the run, not hide in p99.
+        let client_nats = async_nats::connect(server.url()).await?;
+        let user = UserId::parse("bench").map_err(|e| BenchError::Options(e.to_string()))?;
+        let client = Client::from_nats(client_nats, user).with_retry(RetryPolicy {
+            request_timeout: Duration::from_secs(10),
+            retries: 0,
+            backoff: Duration::from_millis(100),
+        });
+
+        let binary_text = binary.display().to_string();
+        let header = Header {
+            reproduce: options.reproduce_command(Some(&binary_text)),
+            nats_server_version: raw_nats.server_info().version,
+            nats_server_binary: binary_text,
+            sync_always: options.sync_always,
+            cores: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            store_dir: store_dir.path().to_owned(),
+            options: options.clone(),
+        };
+        let payload = payload(options.payload_bytes);
+        Ok(Self { options, header, raw_js, payload, services, client, server, _store_dir: store_dir })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Warms up, then measures raw and then stod at `concurrency`.
+    pub async fn level(&self, concurrency: usize) -> Result<Level, BenchError> {
+        let (commands, warmup) = (self.options.commands, self.options.warmup);
+
+        raw::run(&self.raw_js, &self.payload, warmup, concurrency).await?;
+        let (latencies, wall) = raw::run(&self.raw_js, &self.payload, commands, concurrency).await?;
+        let raw = latencies.summary(wall);
+
+        command_path::run(&self.client, warmup, concurrency).await?;
+        let (latencies, wall) = command_path::run(&self.client, commands, concurrency).await?;
+        let stod = latencies.all.summary(wall);
+        let stod_intake = latencies.intake.summary(wall);
+        let stod_follow_up = latencies.follow_up.summary(wall);
+
+        let ratio = if raw.per_second > 0.0 { stod.per_second / raw.per_second } else { 0.0 };
+        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio })
+    }
+
+    /// Reads what the streams hold, stops the service and the server, and
+    /// removes the store dir.
+    pub async fn finish(mut self) -> Result<Footer, BenchError> {
+        let raw = totals(&self.raw_js, raw::RAW_STREAM).await?;
+        let stod = totals(&self.raw_js, stod_store::STREAM_NAME).await?;
+        for service in self.services.drain(..) {
+            service.shutdown().await;
+        }
+        self.server.stop().await?;
+        Ok(Footer { raw, stod })
+    }
+}
+
+async fn totals(js: &Context, stream: &str) -> Result<StreamTotals, BenchError> {
+    let failed = |e: &dyn std::fmt::Display| BenchError::StreamInfo { stream: stream.to_owned(), message: e.to_string() };
+    let mut handle = js.get_stream(stream).await.map_err(|e| failed(&e))?;
+    let state = handle.info().await.map_err(|e| failed(&e))?.state.clone();
+    let bytes_per_message = if state.messages > 0 { state.bytes as f64 / state.messages as f64 } else { 0.0 };
+    Ok(StreamTotals { stream: stream.to_owned(), messages: state.messages, bytes_per_message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reproduce_command_spells_out_every_option() {
+        let options = WriteOptions { sync_always: false, ..WriteOptions::default() };
+        assert_eq!(
+            options.reproduce_command(Some("/x/nats-server")),
+            "STOD_NATS_SERVER=/x/nats-server cargo run --release -p stod-bench -- write \
+             --commands 2000 --concurrency 1,16,64 --warmup 200 --payload-bytes 200 --no-sync"
+        );
+    }
+
+    #[test]
+    fn zero_levels_are_refused() {
+        let options = WriteOptions { concurrency: vec![1, 0], ..WriteOptions::default() };
+        assert!(matches!(options.validate(), Err(BenchError::Options(_))));
+    }
+}
