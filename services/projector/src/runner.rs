@@ -298,7 +298,11 @@ impl Runner {
         let mut position = 0;
         if target > 0 {
             let mut messages = self.consumer(1).await?;
-            while position < target {
+            // Fetching and decoding the next batch overlaps with writing this one;
+            // batches are still applied strictly one after the other, in order.
+            let mut fetched = 0;
+            let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
+            while fetched < target {
                 let batch = tokio::select! {
                     _ = stop.changed() => return Ok(None),
                     // Asked again while building: this rebuild is the answer.
@@ -308,8 +312,16 @@ impl Runner {
                     }
                     batch = next_batch(&mut messages, self.max_batch) => batch?,
                 };
-                position = apply_blocking(&generation, batch).await?;
-                self.status.send_modify(|s| s.rebuild = progress(position));
+                fetched = batch.last().map_or(fetched, |(seq, _)| *seq);
+                if let Some(previous) = writing.take() {
+                    position = joined(previous.await)?;
+                    self.status.send_modify(|s| s.rebuild = progress(position));
+                }
+                let g = generation.clone();
+                writing = Some(tokio::task::spawn_blocking(move || g.apply(&batch)));
+            }
+            if let Some(last) = writing.take() {
+                position = joined(last.await)?;
             }
         }
         self.store.swap_live(&generation)?;
@@ -377,10 +389,11 @@ impl Runner {
 /// async workers that also answer queries.
 async fn apply_blocking(generation: &Generation, batch: Vec<(u64, SealedEvent)>) -> Result<u64, StoreError> {
     let generation = generation.clone();
-    match tokio::task::spawn_blocking(move || generation.apply(&batch)).await {
-        Ok(result) => result,
-        Err(e) => Err(StoreError::Corrupt { key: "batch".into(), detail: format!("applying a batch panicked: {e}") }),
-    }
+    joined(tokio::task::spawn_blocking(move || generation.apply(&batch)).await)
+}
+
+fn joined(result: Result<Result<u64, StoreError>, tokio::task::JoinError>) -> Result<u64, StoreError> {
+    result.unwrap_or_else(|e| Err(StoreError::Corrupt { key: "batch".into(), detail: format!("applying a batch panicked: {e}") }))
 }
 
 #[derive(Debug, thiserror::Error)]
