@@ -110,8 +110,10 @@ impl Handler {
         let cfg = &self.inner.config;
         let cases = &self.inner.cases;
         for attempt in 0..cfg.max_attempts {
-            if attempt > 0 {
-                // Spread out concurrent losers so they do not collide again in lockstep.
+            // The first conflict is usually just a stale cache (another instance
+            // appended): reload at once. Only repeated losses mean a real race, and
+            // then concurrent losers are spread out so they do not collide in lockstep.
+            if attempt > 1 {
                 let jitter = (req.submission_id.as_uuid().as_u128() as u64 ^ u64::from(attempt)) % 5;
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt) + jitter)).await;
             }
