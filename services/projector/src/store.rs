@@ -13,13 +13,15 @@
 //! |---|---|
 //! | `\0checkpoint` | last stream sequence folded in (`u64`) |
 //! | `\0version` | [`stod_projections::PROJECTION_VERSION`] that built it (`u32`) |
-//! | `e` case-id(16) seq(8) | the event's stored bytes: the case's facts, in order |
+//! | `b` last-seq(8) | one folded batch: per event, seq (u64), length (u32), stored bytes |
 //!
-//! Folding an event is one blind insert, never a read-modify-write: case records
-//! (corrections applied), audit entries and the indexes by user and by day are derived
-//! from the `e` entries when asked for, and the case records of a whole generation are
-//! cached per checkpoint. (Stored per-event index keys halved sled's throughput and
-//! multiplied its memory; see `docs/decisions/0005-read-models-as-case-records.md`.)
+//! Folding a batch is one blind insert, never a read-modify-write: sled's cost per
+//! insert, not per byte, bounds how fast read models build (see
+//! `docs/decisions/0005-read-models-as-case-records.md`). Case records (corrections
+//! applied), audit entries and the indexes by user and by day are derived from the
+//! stored events when asked for; a case's events are found by the case id at a fixed
+//! offset of each stored event, and the case records of a whole generation are cached
+//! per checkpoint.
 //!
 //! Every batch of events and the new checkpoint go into the tree in one
 //! `apply_batch`, which sled applies atomically: after a crash the tree holds a prefix
@@ -214,27 +216,46 @@ fn read_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
     v.try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { key: key.into(), detail: format!("{} bytes", v.len()) })
 }
 
-fn event_key(case: &CaseId, seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(25);
-    k.push(b'e');
-    k.extend_from_slice(case.as_uuid().as_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
+fn batch_key(last_seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9);
+    k.push(b'b');
+    k.extend_from_slice(&last_seq.to_be_bytes());
     k
 }
 
-fn case_prefix(case: &CaseId) -> Vec<u8> {
-    let mut k = Vec::with_capacity(17);
-    k.push(b'e');
-    k.extend_from_slice(case.as_uuid().as_bytes());
-    k
+/// Offset of the case id in a stored event: the format byte, then the event id.
+const CASE_ID_AT: std::ops::Range<usize> = 17..33;
+
+/// The (sequence, stored bytes) records of one batch value.
+fn batch_records<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = Result<(u64, &'a [u8]), StoreError>> + 'a {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        if at >= value.len() {
+            return None;
+        }
+        let start = at;
+        let corrupt = move || StoreError::Corrupt { key: hex::encode(key), detail: format!("batch record at byte {start}") };
+        let head = match value.get(at..at + 12) {
+            Some(h) => h,
+            None => {
+                at = value.len();
+                return Some(Err(corrupt()));
+            }
+        };
+        let seq = u64::from_be_bytes(head[..8].try_into().unwrap_or_default());
+        let len = u32::from_be_bytes(head[8..12].try_into().unwrap_or_default()) as usize;
+        let Some(bytes) = value.get(at + 12..at + 12 + len) else {
+            let e = corrupt();
+            at = value.len();
+            return Some(Err(e));
+        };
+        at += 12 + len;
+        Some(Ok((seq, bytes)))
+    })
 }
 
-/// Decodes one `e` entry: (sequence, event).
-fn event_entry(key: &[u8], value: &[u8]) -> Result<(u64, SealedEvent), StoreError> {
-    let corrupt = |detail: String| StoreError::Corrupt { key: hex::encode(key), detail };
-    let seq = key.get(17..25).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("key".into()))?;
-    let sealed = stod_events::codec::decode(value).map_err(|e| corrupt(e.to_string()))?;
-    Ok((seq, sealed))
+fn decode_stored(seq: u64, bytes: &[u8]) -> Result<SealedEvent, StoreError> {
+    stod_events::codec::decode(bytes).map_err(|e| StoreError::Corrupt { key: format!("stream sequence {seq}"), detail: e.to_string() })
 }
 
 impl Generation {
@@ -251,7 +272,7 @@ impl Generation {
     /// skipped sequence is a [`StoreError::Gap`] and nothing is written.
     pub fn apply(&self, events: &[(u64, SealedEvent)]) -> Result<u64, StoreError> {
         let mut checkpoint = self.checkpoint()?;
-        let mut batch = sled::Batch::default();
+        let mut packed = Vec::with_capacity(events.iter().map(|(_, e)| e.bytes.len() + 12).sum());
         for (seq, sealed) in events {
             if *seq <= checkpoint {
                 continue;
@@ -260,22 +281,42 @@ impl Generation {
                 return Err(StoreError::Gap { expected: checkpoint + 1, got: *seq });
             }
             checkpoint = *seq;
-            batch.insert(event_key(&sealed.event.case_id, *seq), sealed.bytes.as_slice());
+            packed.extend_from_slice(&seq.to_be_bytes());
+            packed.extend_from_slice(&(sealed.bytes.len() as u32).to_be_bytes());
+            packed.extend_from_slice(&sealed.bytes);
+        }
+        let mut batch = sled::Batch::default();
+        if !packed.is_empty() {
+            batch.insert(batch_key(checkpoint), packed);
         }
         batch.insert(CHECKPOINT, &checkpoint.to_be_bytes());
         self.tree.apply_batch(batch)?;
         Ok(checkpoint)
     }
 
+    /// Every stored event, in stream order, handed to `each` as (sequence, bytes).
+    fn for_each_event(&self, mut each: impl FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        for kv in self.tree.scan_prefix(b"b") {
+            let (k, v) = kv?;
+            for record in batch_records(&k, &v) {
+                let (seq, bytes) = record?;
+                each(seq, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
     /// One case's events, in stream order.
     fn case_events(&self, case: &CaseId) -> Result<Vec<(u64, SealedEvent)>, StoreError> {
-        self.tree
-            .scan_prefix(case_prefix(case))
-            .map(|kv| {
-                let (k, v) = kv?;
-                event_entry(&k, &v)
-            })
-            .collect()
+        let id = case.as_uuid().as_bytes();
+        let mut out = Vec::new();
+        self.for_each_event(|seq, bytes| {
+            if bytes.get(CASE_ID_AT) == Some(&id[..]) {
+                out.push((seq, decode_stored(seq, bytes)?));
+            }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// One case's record, corrections applied.
@@ -299,23 +340,16 @@ impl Generation {
     /// Every case record, folding events up to `checkpoint` (events of a batch being
     /// written meanwhile are left out, so the figures match the checkpoint).
     fn cases_up_to(&self, checkpoint: u64) -> Result<Vec<CaseRecord>, StoreError> {
-        let mut records: Vec<CaseRecord> = Vec::new();
-        for kv in self.tree.scan_prefix(b"e") {
-            let (k, v) = kv?;
-            let (seq, sealed) = event_entry(&k, &v)?;
-            if seq > checkpoint {
-                continue;
+        let mut records: std::collections::BTreeMap<CaseId, CaseRecord> = std::collections::BTreeMap::new();
+        self.for_each_event(|seq, bytes| {
+            if seq <= checkpoint {
+                let sealed = decode_stored(seq, bytes)?;
+                let case = sealed.event.case_id;
+                records.entry(case).or_insert_with(|| CaseRecord::new(case)).apply(seq, &sealed.event);
             }
-            let case = sealed.event.case_id;
-            // Keys sort by case, then sequence: a case's events are contiguous.
-            if records.last().is_none_or(|r| r.case_id != case) {
-                records.push(CaseRecord::new(case));
-            }
-            if let Some(r) = records.last_mut() {
-                r.apply(seq, &sealed.event);
-            }
-        }
-        Ok(records)
+            Ok(())
+        })?;
+        Ok(records.into_values().collect())
     }
 
     /// The audit entries of one case, in stream order.
@@ -336,28 +370,29 @@ impl Generation {
 
     fn events_where(&self, keep: impl Fn(&SealedEvent) -> bool) -> Result<Vec<(CaseId, u64)>, StoreError> {
         let mut out = Vec::new();
-        for kv in self.tree.scan_prefix(b"e") {
-            let (k, v) = kv?;
-            let (seq, sealed) = event_entry(&k, &v)?;
+        self.for_each_event(|seq, bytes| {
+            let sealed = decode_stored(seq, bytes)?;
             if keep(&sealed) {
                 out.push((sealed.event.case_id, seq));
             }
-        }
-        out.sort_by_key(|(_, seq)| *seq);
+            Ok(())
+        })?;
         Ok(out)
     }
 
-    /// SHA-256 over every key and value: two generations with the same digest hold the
-    /// same read models at the same checkpoint.
+    /// SHA-256 over what the generation holds: its version, checkpoint and every
+    /// stored event in order. Equal digests, equal read models, however the events
+    /// were split into batches (a crash and resume splits them differently).
     pub fn digest(&self) -> Result<String, StoreError> {
         let mut h = Sha256::new();
-        for kv in self.tree.iter() {
-            let (k, v) = kv?;
-            h.update((k.len() as u64).to_be_bytes());
-            h.update(&k);
-            h.update((v.len() as u64).to_be_bytes());
-            h.update(&v);
-        }
+        h.update(self.version()?.unwrap_or(0).to_be_bytes());
+        h.update(self.checkpoint()?.to_be_bytes());
+        self.for_each_event(|seq, bytes| {
+            h.update(seq.to_be_bytes());
+            h.update((bytes.len() as u64).to_be_bytes());
+            h.update(bytes);
+            Ok(())
+        })?;
         Ok(hex::encode(h.finalize()))
     }
 }
