@@ -247,15 +247,6 @@ impl CaseState {
         }
     }
 
-    /// Folds a whole history.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a SealedEvent>) -> Self {
-        let mut state = CaseState::default();
-        for e in events {
-            state.evolve(e);
-        }
-        state
-    }
-
     /// The events a submission already recorded, if this case has seen it.
     pub fn already_applied(&self, submission: &SubmissionId) -> Option<&[EventId]> {
         self.submissions.get(submission).map(Vec::as_slice)

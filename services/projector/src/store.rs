@@ -319,24 +319,6 @@ impl Generation {
         Ok(out)
     }
 
-    /// One case's record, corrections applied.
-    pub fn case(&self, case: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
-        let events = self.case_events(case)?;
-        if events.is_empty() {
-            return Ok(None);
-        }
-        let mut record = CaseRecord::new(*case);
-        for (seq, e) in &events {
-            record.apply(*seq, &e.event);
-        }
-        Ok(Some(record))
-    }
-
-    /// Every case record (prefer [`ReadStore::case_records`], which caches).
-    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
-        self.cases_up_to(u64::MAX)
-    }
-
     /// Every case record, folding events up to `checkpoint` (events of a batch being
     /// written meanwhile are left out, so the figures match the checkpoint).
     fn cases_up_to(&self, checkpoint: u64) -> Result<Vec<CaseRecord>, StoreError> {
