@@ -11,12 +11,14 @@
 //!   durations, breakdowns, funnel, months and the yearly goal with a forecast.
 //! - [`steering`]: the steering-group status as of a meeting date.
 //! - [`audit`]: the audit index entry of each event, with correction links.
+//! - [`disclosure`]: small-count protection: `"<5"` and secondary suppression.
 //! - [`period`]: years, quarters, months.
 //!
-//! Counts here are exact. Hiding small counts from the steering group and the funder
-//! is done where figures leave the system, not in the folds.
+//! Counts in the folds are exact. Hiding small counts from the steering group and the
+//! funder is done where figures leave the system ([`disclosure`]), not in the folds.
 
 pub mod audit;
+pub mod disclosure;
 pub mod period;
 pub mod record;
 pub mod stats;
@@ -24,6 +26,7 @@ pub mod steering;
 pub mod throughput;
 
 pub use audit::{link_corrections, AuditEntry};
+pub use disclosure::{protect_breakdown, protect_count, protect_cross, Breakdown, Cell, CrossTable, DEFAULT_MIN_COUNT};
 pub use period::Period;
 pub use record::{CaseRecord, Journey};
 pub use steering::{steering, SteeringReport};
