@@ -218,6 +218,27 @@ pub(crate) fn protect_cross_with(row_keys: &[String], columns: &[String], counts
     }
 }
 
+/// Protects two-way tables that share their bottom margin (the same column totals and
+/// grand total, e.g. exits by SUS group and exits by support source): a margin cell
+/// hidden in one is hidden in all, or the other table would give it away.
+pub(crate) fn protect_cross_linked<const N: usize>(tables: [(&[String], &[Vec<u32>]); N], columns: &[String], min: u32) -> [CrossTable; N] {
+    let mut forced: Vec<usize> = Vec::new();
+    loop {
+        let out = tables.map(|(rows, counts)| protect_cross_with(rows, columns, counts, min, &forced));
+        let mut hidden: Vec<usize> = out
+            .iter()
+            .flat_map(|t| t.column_totals.iter().chain([&t.total]).enumerate().filter(|(_, c)| c.is_hidden()).map(|(j, _)| j))
+            .collect();
+        hidden.sort_unstable();
+        hidden.dedup();
+        // Forcing only ever adds hidden cells, so this settles.
+        if hidden == forced {
+            return out;
+        }
+        forced = hidden;
+    }
+}
+
 /// What the reader can tell of a hidden cell's value: `lo..=hi`. "Unbounded" is a
 /// number far above any count, so sums stay exact in `i128`.
 const UNBOUNDED: i128 = 1 << 60;

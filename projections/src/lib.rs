@@ -11,6 +11,7 @@
 //!   durations, breakdowns, funnel, months and the yearly goal with a forecast.
 //! - [`steering`]: the steering-group status as of a meeting date.
 //! - [`audit`]: the audit index entry of each event, with correction links.
+//! - [`funder`]: the funder's follow-up in the style of SUS (exact two-way counts).
 //! - [`disclosure`]: small-count protection: `"<5"` and secondary suppression.
 //! - [`period`]: years, quarters, months.
 //!
@@ -19,6 +20,7 @@
 
 pub mod audit;
 pub mod disclosure;
+pub mod funder;
 pub mod period;
 pub mod record;
 pub mod stats;
@@ -27,6 +29,7 @@ pub mod throughput;
 
 pub use audit::{link_corrections, AuditEntry};
 pub use disclosure::{protect_breakdown, protect_count, protect_cross, Breakdown, Cell, CrossTable, DEFAULT_MIN_COUNT};
+pub use funder::{funder, protect_funder, FunderReport, PublishedFunder};
 pub use period::Period;
 pub use record::{CaseRecord, Journey};
 pub use steering::{steering, SteeringReport};
