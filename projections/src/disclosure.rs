@@ -239,6 +239,16 @@ pub(crate) fn protect_cross_linked<const N: usize>(tables: [(&[String], &[Vec<u3
     }
 }
 
+/// Protects one-way additive tables that share their total (e.g. persons by
+/// municipality and persons by gender): if one must hide the total, all do.
+pub(crate) fn protect_breakdowns_linked<const N: usize>(tables: [&[(String, u32)]; N], total: u32, min: u32) -> [Breakdown; N] {
+    let out = tables.map(|rows| protect_breakdown_with(rows, Some(total), min, false));
+    if out.iter().all(|b| b.total.is_some_and(|c| !c.is_hidden())) {
+        return out;
+    }
+    tables.map(|rows| protect_breakdown_with(rows, Some(total), min, true))
+}
+
 /// What the reader can tell of a hidden cell's value: `lo..=hi`. "Unbounded" is a
 /// number far above any count, so sums stay exact in `i128`.
 const UNBOUNDED: i128 = 1 << 60;
