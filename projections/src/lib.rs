@@ -7,23 +7,33 @@
 //!
 //! - [`record`]: [`CaseRecord`] (one row per case, corrections applied) and the
 //!   [`Journey`] derived from it.
-//! - [`throughput`]: persons, intakes, exits by outcome and SUS group, shares,
+//! - [`throughput`](mod@throughput): persons, intakes, exits by outcome and SUS group, shares,
 //!   durations, breakdowns, funnel, months and the yearly goal with a forecast.
-//! - [`steering`]: the steering-group status as of a meeting date.
+//! - [`steering`](mod@steering): the steering-group status as of a meeting date.
 //! - [`audit`]: the audit index entry of each event, with correction links.
+//! - [`funder`](mod@funder): the funder's follow-up in the style of SUS (exact two-way counts).
+//! - [`disclosure`]: small-count protection: `"<5"` and secondary suppression.
+//! - [`published`]: the protected forms of throughput, steering and the funder's
+//!   follow-up, as they may leave the system.
 //! - [`period`]: years, quarters, months.
 //!
-//! Counts here are exact. Hiding small counts from the steering group and the funder
-//! is done where figures leave the system, not in the folds.
+//! Counts in the folds are exact. Hiding small counts from the steering group and the
+//! funder is done where figures leave the system ([`published`]), not in the folds.
 
 pub mod audit;
+pub mod disclosure;
+pub mod funder;
 pub mod period;
+pub mod published;
 pub mod record;
 pub mod stats;
 pub mod steering;
 pub mod throughput;
 
 pub use audit::{link_corrections, AuditEntry};
+pub use disclosure::{protect_breakdown, protect_count, protect_cross, Breakdown, Cell, CrossTable, DEFAULT_MIN_COUNT};
+pub use funder::{funder, protect_funder, FunderReport, PublishedFunder};
+pub use published::{protect_steering, protect_throughput, PublishedSteering, PublishedThroughput};
 pub use period::Period;
 pub use record::{CaseRecord, Journey};
 pub use steering::{steering, SteeringReport};
