@@ -32,7 +32,7 @@ use stod_events::case::{Command, RejectionKind};
 use stod_events::ids::{CaseId, EventId, SubmissionId, UserId};
 use stod_events::reference::CatalogueFile;
 use stod_protocol::{
-    command_subject, query_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply,
+    command_subject, query_subject, CaseQuery, CaseReply, ProjectionStatus, ReportReply, CaseView, CommandKind, CommandReply,
     CommandRequest, ReferenceReply,
 };
 use tracing::debug;
@@ -46,6 +46,16 @@ pub struct Accepted {
     pub stream_sequence: u64,
     /// The service had recorded this submission before (a retry).
     pub duplicate: bool,
+}
+
+/// A read-model report and what it was computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report<T> {
+    /// The last stream sequence the figures include.
+    pub checkpoint: u64,
+    /// The read models' generation that answered.
+    pub generation: u64,
+    pub report: T,
 }
 
 /// Why a submission or query did not succeed.
@@ -181,6 +191,26 @@ impl Client {
         }
     }
 
+    /// A read-model report (`stod.query.<user>.<name>`, see `stod_protocol::queries`),
+    /// retried while the read models are unavailable (still building, or the
+    /// projector not reached).
+    pub async fn report<Q: serde::Serialize, T: serde::de::DeserializeOwned>(&self, name: &str, query: &Q) -> Result<Report<T>, ClientError> {
+        let body = serde_json::to_vec(query).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        match self.request::<ReportReply<T>>(&query_subject(&self.user, name), body).await? {
+            ReportReply::Ok { checkpoint, generation, report } => Ok(Report { checkpoint, generation, report }),
+            ReportReply::Invalid { message } => Err(ClientError::Invalid(message)),
+            ReportReply::Unavailable { message } => Err(ClientError::Unavailable(message)),
+        }
+    }
+
+    /// The projector's status: generation, checkpoint, rebuild and fault.
+    pub async fn projection_status(&self) -> Result<ProjectionStatus, ClientError> {
+        let request = async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.retry.request_timeout));
+        let subject = query_subject(&self.user, stod_protocol::queries::PROJECTION_STATUS);
+        let msg = self.nats.send_request(subject, request).await.map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        serde_json::from_slice(&msg.payload).map_err(|e| ClientError::Invalid(format!("oväntat svar från läsmodellerna: {e}")))
+    }
+
     /// The reference data in force, with its fingerprint.
     pub async fn reference(&self) -> Result<(String, CatalogueFile), ClientError> {
         match self.request(&query_subject(&self.user, "reference"), b"{}".to_vec()).await? {
@@ -204,7 +234,9 @@ impl Client {
             let request = async_nats::Request::new().payload(body.clone().into()).timeout(Some(self.retry.request_timeout));
             match self.nats.send_request(subject.to_owned(), request).await {
                 Ok(msg) => match serde_json::from_slice::<R>(&msg.payload) {
-                    Ok(reply) if reply.is_unavailable() => last = "tjänsten svarade att loggen inte kan nås".into(),
+                    Ok(reply) if reply.is_unavailable() => {
+                        last = reply.unavailable_message().unwrap_or("tjänsten svarade att loggen inte kan nås").to_owned()
+                    }
                     Ok(reply) => return Ok(reply),
                     Err(e) => return Err(ClientError::Invalid(format!("oväntat svar från tjänsten: {e}"))),
                 },
@@ -218,6 +250,24 @@ impl Client {
 /// Replies that mean "try again".
 trait Unavailable {
     fn is_unavailable(&self) -> bool;
+
+    /// The service's own words on why, where it says.
+    fn unavailable_message(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl<T> Unavailable for ReportReply<T> {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, ReportReply::Unavailable { .. })
+    }
+
+    fn unavailable_message(&self) -> Option<&str> {
+        match self {
+            ReportReply::Unavailable { message } => Some(message),
+            _ => None,
+        }
+    }
 }
 
 impl Unavailable for CommandReply {

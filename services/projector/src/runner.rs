@@ -7,7 +7,6 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::{self, Context};
 use futures::StreamExt;
-use serde::Serialize;
 use stod_events::codec;
 use stod_events::SealedEvent;
 use stod_projections::PROJECTION_VERSION;
@@ -23,35 +22,18 @@ pub struct ProjectorOptions {
     pub data_dir: PathBuf,
     /// Most events folded in one atomic batch.
     pub max_batch: usize,
+    /// Published reports hide counts below this (`stod_projections::disclosure`). A
+    /// setting of the service, never of a request: whoever asks cannot lower it.
+    pub min_count: u32,
 }
 
 impl ProjectorOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), max_batch: 2000 }
+        Self { data_dir: data_dir.into(), max_batch: 2000, min_count: stod_projections::disclosure::DEFAULT_MIN_COUNT }
     }
 }
 
-/// What the runner is doing, for status queries, progress bars and health checks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Status {
-    /// The generation queries read (0: none built yet).
-    pub generation: u64,
-    /// Last stream sequence folded into the live generation.
-    pub checkpoint: u64,
-    /// A rebuild under way, if any.
-    pub rebuild: Option<RebuildProgress>,
-    /// Why folding stopped (a gap or an undecodable event in the log): the read
-    /// models are frozen at `checkpoint` until a person looks.
-    pub fault: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RebuildProgress {
-    pub generation: u64,
-    pub position: u64,
-    pub target: u64,
-    pub events_per_second: u64,
-}
+pub use stod_protocol::{ProjectionStatus as Status, RebuildProgress};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
@@ -70,6 +52,8 @@ enum Control {
 /// A running projector. Queries read through [`RunningProjector::store`].
 pub struct RunningProjector {
     store: ReadStore,
+    /// Published reports hide counts below this.
+    min_count: u32,
     status: watch::Receiver<Status>,
     control: mpsc::Sender<Control>,
     stop: watch::Sender<bool>,
@@ -79,6 +63,11 @@ pub struct RunningProjector {
 impl RunningProjector {
     pub fn store(&self) -> &ReadStore {
         &self.store
+    }
+
+    /// The threshold below which published reports hide counts.
+    pub fn min_count(&self) -> u32 {
+        self.min_count
     }
 
     pub fn status(&self) -> Status {
@@ -160,7 +149,7 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
         max_batch: opts.max_batch.max(1),
     };
     let task = tokio::spawn(runner.run(live, needs_build, control_rx, stop_rx));
-    Ok(RunningProjector { store, status, control, stop, task })
+    Ok(RunningProjector { store, min_count: opts.min_count, status, control, stop, task })
 }
 
 struct Runner {

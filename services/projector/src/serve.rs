@@ -5,9 +5,12 @@ use std::sync::Arc;
 use async_nats::service::{Request, ServiceExt};
 use futures::StreamExt;
 use serde::Serialize;
-use stod_projections::{link_corrections, steering, throughput, CaseRecord, Period};
+use stod_projections::{
+    funder, link_corrections, protect_funder, protect_steering, protect_throughput, steering, throughput, CaseRecord,
+    Period, SteeringReport, ThroughputReport,
+};
 use stod_protocol::{
-    parse_body, parse_subject, queries, HistoryQuery, ReportReply, SteeringQuery, ThroughputQuery,
+    parse_body, parse_subject, queries, FunderQuery, HistoryQuery, ReportReply, SteeringQuery, ThroughputQuery,
     QUERY_PREFIX,
 };
 use tokio::sync::watch;
@@ -36,7 +39,15 @@ pub async fn bind(client: &async_nats::Client) -> Result<Bound, String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut endpoints = Vec::new();
-    for name in [queries::THROUGHPUT, queries::STEERING, queries::HISTORY, queries::PROJECTION_STATUS] {
+    for name in [
+        queries::THROUGHPUT,
+        queries::STEERING,
+        queries::HISTORY,
+        queries::PROJECTION_STATUS,
+        queries::PUBLISHED_THROUGHPUT,
+        queries::PUBLISHED_STEERING,
+        queries::PUBLISHED_FUNDER,
+    ] {
         endpoints.push(service.endpoint_builder().name(name).add(format!("{QUERY_PREFIX}.*.{name}")).await.map_err(|e| e.to_string())?);
     }
     endpoints.push(
@@ -76,21 +87,20 @@ async fn answer(projector: &RunningProjector, request: Request) {
     let body = request.message.payload.clone();
     let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
     let reply = match name.as_str() {
-        queries::THROUGHPUT => json(&report(projector, &subject, &body, |ctx, q: ThroughputQuery| {
-            let period: Period = q.period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))?;
-            let records = ctx.records()?;
-            let today = q.today.unwrap_or_else(crate::today_in_sweden);
-            // As things stood on `today`: an earlier `today` leaves out what came after.
-            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
-            Ok(throughput(&journeys, period, today))
+        queries::THROUGHPUT => json(&report(projector, &subject, &body, throughput_report)),
+        queries::STEERING => json(&report(projector, &subject, &body, steering_report)),
+        queries::PUBLISHED_THROUGHPUT => json(&report(projector, &subject, &body, |ctx, q| {
+            Ok(protect_throughput(&throughput_report(ctx, q)?, projector.min_count()))
         })),
-        queries::STEERING => json(&report(projector, &subject, &body, |ctx, q: SteeringQuery| {
-            if q.previous_meeting.is_some_and(|p| p >= q.as_of) {
-                return Err(Bad(format!("föregående möte ({}) måste ligga före {}", q.previous_meeting.map(|p| p.to_string()).unwrap_or_default(), q.as_of)));
-            }
+        queries::PUBLISHED_STEERING => json(&report(projector, &subject, &body, |ctx, q| {
+            Ok(protect_steering(&steering_report(ctx, q)?, projector.min_count()))
+        })),
+        queries::PUBLISHED_FUNDER => json(&report(projector, &subject, &body, |ctx, q: FunderQuery| {
+            let period = parse_period(&q.period)?;
             let records = ctx.records()?;
-            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(q.as_of)).collect();
-            Ok(steering(&journeys, q.as_of, q.previous_meeting))
+            let today = crate::today_in_sweden();
+            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
+            Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
         })),
         queries::HISTORY => json(&report(projector, &subject, &body, |ctx, q: HistoryQuery| {
             let mut entries = ctx.generation.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
@@ -110,6 +120,32 @@ async fn answer(projector: &RunningProjector, request: Request) {
     if let Err(e) = request.respond(Ok(reply.into())).await {
         warn!(subject, "could not deliver a reply: {e}");
     }
+}
+
+fn parse_period(period: &str) -> Result<Period, QueryError> {
+    period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))
+}
+
+fn throughput_report(ctx: &QueryCtx<'_>, q: ThroughputQuery) -> Result<ThroughputReport, QueryError> {
+    let period = parse_period(&q.period)?;
+    let records = ctx.records()?;
+    let today = q.today.unwrap_or_else(crate::today_in_sweden);
+    // As things stood on `today`: an earlier `today` leaves out what came after.
+    let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
+    Ok(throughput(&journeys, period, today))
+}
+
+fn steering_report(ctx: &QueryCtx<'_>, q: SteeringQuery) -> Result<SteeringReport, QueryError> {
+    if q.previous_meeting.is_some_and(|p| p >= q.as_of) {
+        return Err(Bad(format!(
+            "föregående möte ({}) måste ligga före {}",
+            q.previous_meeting.map(|p| p.to_string()).unwrap_or_default(),
+            q.as_of
+        )));
+    }
+    let records = ctx.records()?;
+    let journeys: Vec<_> = records.iter().map(|c| c.journey_on(q.as_of)).collect();
+    Ok(steering(&journeys, q.as_of, q.previous_meeting))
 }
 
 /// A query the user got wrong (4xx), or a failure of ours (5xx).

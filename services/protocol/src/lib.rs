@@ -314,6 +314,13 @@ pub struct SteeringQuery {
     pub previous_meeting: Option<Date>,
 }
 
+/// Asks for the funder's follow-up of a period (`2025`, `2025-Q2`, `2025-03`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunderQuery {
+    pub period: String,
+}
+
 /// Asks for a case's audit history from the read model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,12 +343,41 @@ pub enum ReportReply<T> {
     Unavailable { message: String },
 }
 
+/// The projector's answer to `projection-status`: what the runner is doing, for status
+/// queries, progress bars and health checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectionStatus {
+    /// The generation queries read; 0 until the first build is done.
+    pub generation: u64,
+    /// The last stream sequence folded into it.
+    pub checkpoint: u64,
+    pub rebuild: Option<RebuildProgress>,
+    /// Why folding stopped (a gap or an undecodable event in the log): the read
+    /// models are frozen at `checkpoint` until a person looks.
+    pub fault: Option<String>,
+}
+
+/// A rebuild under way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildProgress {
+    pub generation: u64,
+    pub position: u64,
+    pub target: u64,
+    pub events_per_second: u64,
+}
+
 /// Subject names of the projector's queries (`stod.query.<user>.<name>`).
 pub mod queries {
     pub const THROUGHPUT: &str = "throughput";
     pub const STEERING: &str = "steering";
     pub const HISTORY: &str = "history";
     pub const PROJECTION_STATUS: &str = "projection-status";
+    /// The reports that leave the system to the steering group and the funder, with
+    /// small counts hidden (`stod_projections::disclosure`). Their own subjects, so
+    /// server permissions can give a role these and nothing case-level.
+    pub const PUBLISHED_THROUGHPUT: &str = "published-throughput";
+    pub const PUBLISHED_STEERING: &str = "published-steering";
+    pub const PUBLISHED_FUNDER: &str = "published-funder";
     /// Operators: `stod.ops.<user>.rebuild` starts a rebuild.
     pub const OPS_PREFIX: &str = "stod.ops";
     pub const REBUILD: &str = "rebuild";

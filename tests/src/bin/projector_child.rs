@@ -16,7 +16,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let opts = stod_projector::ProjectorOptions { data_dir: dir.into(), max_batch: 500 };
+    let opts = stod_projector::ProjectorOptions { max_batch: 500, ..stod_projector::ProjectorOptions::new(dir) };
     let _service = match stod_projector::start_service(client, opts).await {
         Ok(s) => s,
         Err(e) => {
