@@ -207,6 +207,16 @@ The read models are built from the event log on first start (and after a version
 and kept in <DATA>/projections; they can be deleted at any time and are rebuilt. Only one
 projector at a time can use a data directory. Stop with Ctrl-C or SIGTERM.")]
     Projector(ProjectorArgs),
+    /// Run only the dashboard and JSON API against an existing NATS (as many as
+    /// wanted; they hold no data and read the published reports of the projectors).
+    #[command(after_help = "\
+Examples:
+  stod http --nats-url nats://nats1:4222
+  stod http --nats-url nats://nats1:4222 --http 0.0.0.0:8080
+
+Pages: / (översikt), /styrgrupp, /uppfoljning. JSON: /api/v1/... (described at
+/api/openapi.json). Operations: /healthz, /metrics. Stop with Ctrl-C or SIGTERM.")]
+    Http(HttpArgs),
 }
 
 /// Options every recording command shares.
@@ -503,9 +513,42 @@ Examples:
   stod report styrgrupp --as-of 2025-06-30 --previous 2025-03-31 --format md > styrgrupp.md
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
 
-Counts only: the steering group sees no case ids (not with --json either). The HTML is
-one self-contained page, ready to print.")]
+Counts only, with small counts hidden: under the projector's threshold (default 5) a
+count shows as \"<5\", and a count that would let one be worked out from a total as \"x\".
+No case ids (not with --json either). The HTML is one self-contained page with charts,
+ready to print; the dashboard (`stod up`, http://127.0.0.1:8080/styrgrupp) shows the same.")]
     Styrgrupp(SteeringArgs),
+    /// The funder's follow-up (uppföljning till samordningsförbundet, in the style of
+    /// SUS) for a period: participants by gender and age band, support at start and at
+    /// exit, outcomes by SUS group; small counts hidden.
+    #[command(visible_alias = "funder", after_help = "\
+Examples:
+  stod report uppfoljning --period 2025
+  stod report uppfoljning --period 2025-Q2 --format csv > uppfoljning-2025-Q2.csv
+  stod report uppfoljning --period 2025 --format html > uppfoljning-2025.html
+  stod report uppfoljning --period 2025 --json
+
+The CSV opens in Swedish Excel as it is: UTF-8 with a byte-order mark, semicolons,
+ISO dates, one row per table and category with the table's total last.")]
+    Uppfoljning(FunderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FunderArgs {
+    /// A year (2025), a quarter (2025-Q2) or a month (2025-03).
+    #[arg(long, value_name = "PERIOD")]
+    pub period: String,
+    /// text for the terminal, md (Markdown), html (a printable page) or csv (Excel).
+    #[arg(long, value_enum, default_value_t = FunderFormat::Text)]
+    pub format: FunderFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FunderFormat {
+    Text,
+    Md,
+    Html,
+    Csv,
 }
 
 #[derive(Debug, Args)]
@@ -620,7 +663,9 @@ Examples:
 up to the stream sequence. --meeting, --period and --today pick the business dates
 (occurred_on) the report is about. An instant without a zone is Swedish local time.
 --today defaults to the date of the --as-of moment in Sweden (for seq:N, the day event N
-was recorded). The funder's report (--report funder) is not available yet.")]
+was recorded). Auditors see exact counts: no small-count protection in a replay.
+  the funder's follow-up for 2025 as it could be sent on 15 January 2026:
+    stod audit replay --as-of 2026-01-15T12:00 --report funder --period 2025 --compare-now")]
     Replay(ReplayArgs),
     /// Prove the log intact: walk every case's hash chain and name each changed,
     /// missing, inserted or reordered event, with its case and stream sequence.
@@ -666,7 +711,7 @@ pub enum ReplayReport {
     /// the steering group's status, with --meeting
     #[value(alias = "steering")]
     Styrgrupp,
-    /// the funder's report (not available yet)
+    /// the funder's follow-up (SUS style), with --period
     #[value(alias = "finansiar")]
     Funder,
 }
@@ -742,6 +787,10 @@ pub struct ProjectorArgs {
     /// ~/.local/share/stod]; they are in <DIR>/projections.
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Published reports show counts below this as "<N" and hide what would reveal
+    /// them. 1 shows everything.
+    #[arg(long, value_name = "N", default_value_t = stod_projections::disclosure::DEFAULT_MIN_COUNT, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub min_count: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -792,6 +841,24 @@ pub struct UpArgs {
     /// unless the log already has events, then show this year's figures.
     #[arg(long)]
     pub demo: bool,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Published reports (dashboard, steering group, funder) show counts below this as
+    /// "<N" and hide what would reveal them. 1 shows everything.
+    #[arg(long, value_name = "N", default_value_t = stod_projections::disclosure::DEFAULT_MIN_COUNT, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub min_count: u32,
+}
+
+/// Where the dashboard and JSON API listen.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Address of the dashboard and JSON API. Loopback by default: other machines
+    /// reach it only if you say so (e.g. 0.0.0.0:8080 behind a firewall).
+    #[arg(long = "http", value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: std::net::SocketAddr,
+    /// Do not start the dashboard and JSON API.
+    #[arg(long)]
+    pub no_http: bool,
 }
 
 fn parse_user(s: &str) -> Result<UserId, String> {

@@ -267,16 +267,25 @@ pub async fn export(url: &str, out: Output, dir: &Path) -> Result<(), CliError> 
 enum Spec {
     Throughput { period: Period, today: Option<Date> },
     Steering { meeting: Date, previous: Option<Date>, format: ReportFormat },
+    Funder { period: Period },
 }
 
 fn spec(args: &ReplayArgs) -> Result<Spec, CliError> {
     let usage = |m: &str| Err(CliError::Usage(m.to_owned()));
     match args.report {
-        ReplayReport::Funder => Err(CliError::Invalid(
-            "finansiärsrapporten finns inte i stod ännu och kan inte återskapas. Tillgängliga: \
-             --report throughput (genomströmning, med --period) och --report styrgrupp (med --meeting)"
-                .into(),
-        )),
+        ReplayReport::Funder => {
+            if args.meeting.is_some() || args.previous.is_some() || args.today.is_some() {
+                return usage("--meeting, --previous och --today gäller inte uppföljningen; den tar --period");
+            }
+            if args.format != ReportFormat::Text {
+                return usage("--format gäller --report styrgrupp; uppföljningen skrivs som text eller --json");
+            }
+            let Some(period) = args.period.as_deref() else {
+                return usage("--report funder kräver --period, t.ex. --period 2025, --period 2025-Q2 eller --period 2025-03");
+            };
+            let period = period.parse().map_err(|e: BadPeriod| CliError::Invalid(e.to_string()))?;
+            Ok(Spec::Funder { period })
+        }
         ReplayReport::Throughput => {
             if args.meeting.is_some() || args.previous.is_some() {
                 return usage("--meeting och --previous gäller --report styrgrupp; genomströmningen tar --period och --today");
@@ -312,6 +321,7 @@ fn spec(args: &ReplayArgs) -> Result<Spec, CliError> {
 enum Replayed {
     Throughput(stod_projections::ThroughputReport),
     Steering(stod_projections::SteeringReport),
+    Funder(stod_projections::FunderReport),
 }
 
 impl Replayed {
@@ -324,6 +334,7 @@ impl Replayed {
                 let wrapped = json!({ "report": r });
                 report::without_case_ids(wrapped)["report"].take()
             }
+            Replayed::Funder(r) => serde_json::to_value(r).unwrap_or(Value::Null),
         }
     }
 }
@@ -342,6 +353,10 @@ fn compute(spec: &Spec, records: &std::collections::BTreeMap<CaseId, CaseRecord>
         Spec::Steering { meeting, previous, .. } => {
             let journeys: Vec<_> = records.values().map(|c| c.journey_on(*meeting)).collect();
             Replayed::Steering(steering(&journeys, *meeting, *previous))
+        }
+        Spec::Funder { period } => {
+            let journeys: Vec<_> = records.values().map(|c| c.journey_on(today)).collect();
+            Replayed::Funder(stod_projections::funder(&journeys, *period))
         }
     }
 }
@@ -421,6 +436,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
     let today = match &spec {
         Spec::Throughput { today, .. } => today.unwrap_or_else(|| swedish_date(moment)),
         Spec::Steering { meeting, .. } => *meeting,
+        Spec::Funder { .. } => swedish_date(moment),
     };
 
     let then = compute(&spec, &records_at(events.iter().map(|(s, e)| (*s, e)), cutoff), today);
@@ -435,6 +451,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
     let (kind, query) = match &spec {
         Spec::Throughput { period, .. } => ("throughput", json!({ "period": period.to_string(), "today": today })),
         Spec::Steering { meeting, previous, .. } => ("styrgrupp", json!({ "as_of": meeting, "previous_meeting": previous })),
+        Spec::Funder { period } => ("funder", json!({ "period": period.to_string() })),
     };
     let mut json = json!({
         "status": "ok",
@@ -465,7 +482,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
     let text = match (&then, &spec) {
         (Replayed::Steering(r), Spec::Steering { format, .. }) if *format != ReportFormat::Text => {
             // A document to save or print: nothing around it.
-            report::steering(r, &basis, &cat, *format, &printed)
+            report::steering(&stod_projections::protect_steering(r, 1), &basis, &cat, *format, &printed)
         }
         (report, _) => {
             let mut text = format!(
@@ -474,7 +491,13 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
             );
             match report {
                 Replayed::Throughput(r) => text.push_str(report::throughput_text(r, &basis, &cat).trim_end()),
-                Replayed::Steering(r) => text.push_str(report::steering(r, &basis, &cat, ReportFormat::Text, &printed).trim_end()),
+                // Auditors see exact counts (no protection threshold).
+                Replayed::Steering(r) => text.push_str(
+                    report::steering(&stod_projections::protect_steering(r, 1), &basis, &cat, ReportFormat::Text, &printed).trim_end(),
+                ),
+                Replayed::Funder(r) => text.push_str(
+                    report::funder(&stod_projections::protect_funder(r, 1), &basis, &cat, ReportFormat::Text, &printed).trim_end(),
+                ),
             }
             if recorded_later > 0 {
                 text.push_str(&format!(

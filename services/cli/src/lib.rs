@@ -138,11 +138,13 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
         }
         Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(url, out, args).await,
         Cmd::Projector(args) => projector::run(url, args, out).await,
+        Cmd::Http(args) => up::run_http(url, args, out).await,
         Cmd::Report(report) => {
             let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
             match report {
                 ReportCmd::Throughput(args) => read::throughput(&reader, out, args).await,
                 ReportCmd::Styrgrupp(args) => read::steering(&reader, out, args).await,
+                ReportCmd::Uppfoljning(args) => read::funder(&reader, out, args).await,
             }
         }
         Cmd::Case(CaseCmd::History { case }) => {
@@ -204,6 +206,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         }
         Cmd::Case(CaseCmd::History { .. })
         | Cmd::Up(_)
+        | Cmd::Http(_)
         | Cmd::Reference(_)
         | Cmd::Report(_)
         | Cmd::Projections(_)

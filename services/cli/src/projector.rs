@@ -37,8 +37,9 @@ impl Running {
 /// Starts the projector on `dir` (the store locks itself for this process). Building
 /// the read models (first start, new version) happens in the background; queries say
 /// so until it is done.
-pub async fn start(nats: &async_nats::Client, dir: &Path) -> Result<Running, CliError> {
-    let service = stod_projector::start_service(nats.clone(), ProjectorOptions::new(dir)).await.map_err(|e| match e {
+pub async fn start(nats: &async_nats::Client, dir: &Path, min_count: u32) -> Result<Running, CliError> {
+    let options = ProjectorOptions { min_count, ..ProjectorOptions::new(dir) };
+    let service = stod_projector::start_service(nats.clone(), options).await.map_err(|e| match e {
         stod_projector::ProjectorError::Store(stod_projector::StoreError::Locked(_)) => CliError::Other(format!(
             "läsmodellerna i {} används redan av en annan process (stod up eller stod projector). \
              Ange en egen katalog med --data.",
@@ -87,7 +88,7 @@ pub async fn run(url: &str, args: ProjectorArgs, out: Output) -> Result<(), CliE
         out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
         return Ok(());
     }
-    let running = start(&nats, &dir).await?;
+    let running = start(&nats, &dir, args.min_count).await?;
     let status = running.service.projector().status();
     let ready = json!({ "status": "ready", "nats_url": url, "data_dir": dir, "generation": status.generation });
     out.result(&ready, || {
@@ -95,7 +96,7 @@ pub async fn run(url: &str, args: ProjectorArgs, out: Output) -> Result<(), CliE
             "Projektorn körs.\n\
              \x20 NATS:          {url}\n\
              \x20 Läsmodeller:   {} ({})\n\
-             \x20 Frågor:        stod.query.*.<throughput|steering|history|projection-status>, stod.ops.*.rebuild\n\
+             \x20 Frågor:        stod.query.*.<throughput|steering|history|projection-status|published-*>, stod.ops.*.rebuild\n\
              \n\
              Tryck Ctrl-C för att stänga av.",
             dir.display(),

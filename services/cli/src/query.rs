@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use stod_client::{Client, RetryPolicy};
 use stod_events::ids::UserId;
@@ -18,26 +18,7 @@ use tracing::debug;
 use crate::connect;
 use crate::error::CliError;
 
-/// The projector's status as `projection-status` answers it (the projector's own type
-/// is not in `stod-protocol`, so its shape is mirrored here).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectionStatus {
-    /// The generation queries read; 0 until the first build is done.
-    pub generation: u64,
-    /// The last stream sequence folded into it.
-    pub checkpoint: u64,
-    pub rebuild: Option<RebuildProgress>,
-    /// Why folding stopped, if it did.
-    pub fault: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RebuildProgress {
-    pub generation: u64,
-    pub position: u64,
-    pub target: u64,
-    pub events_per_second: u64,
-}
+pub use stod_protocol::{ProjectionStatus, RebuildProgress};
 
 /// A report as the projector answered it: the reply's JSON as received (what `--json`
 /// prints), and the report read from it.

@@ -1,14 +1,14 @@
-//! The commands that read the read models: `report throughput`, `report styrgrupp` and
-//! `case history`. Each asks the projector ([`crate::query`]) and prints its answer:
+//! The commands that read the read models: `report throughput`, `report styrgrupp`,
+//! `report uppfoljning` and `case history`. Each asks the projector ([`crate::query`]) and prints its answer:
 //! the reply as received with `--json`, the Swedish report ([`crate::report`]) otherwise.
 
 use chrono_tz::Europe::Stockholm;
 use stod_events::ids::CaseId;
 use stod_events::reference::Catalogue;
-use stod_projections::{AuditEntry, SteeringReport, ThroughputReport};
-use stod_protocol::{queries, HistoryQuery, SteeringQuery, ThroughputQuery};
+use stod_projections::{AuditEntry, PublishedFunder, PublishedSteering, ThroughputReport};
+use stod_protocol::{queries, FunderQuery, HistoryQuery, SteeringQuery, ThroughputQuery};
 
-use crate::args::{SteeringArgs, ThroughputArgs};
+use crate::args::{FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::query::{Answer, Reader};
@@ -40,17 +40,47 @@ pub async fn throughput(reader: &Reader, out: Output, args: ThroughputArgs) -> R
     Ok(())
 }
 
+fn printed() -> String {
+    chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// The steering group's report: the published form, small counts hidden by the
+/// projector, never case ids.
 pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Result<(), CliError> {
     let query = SteeringQuery { as_of: args.as_of, previous_meeting: args.previous };
-    let answer: Answer<SteeringReport> = reader.report(queries::STEERING, &query).await?;
-    let json = report::without_case_ids(answer.raw.clone());
+    let answer: Answer<PublishedSteering> = reader.report(queries::PUBLISHED_STEERING, &query).await?;
     if out.json {
-        out.result(&json, String::new);
+        out.result(&answer.raw, String::new);
         return Ok(());
     }
     let cat = names(reader).await;
-    let printed = chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string();
-    out.result(&json, || report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed).trim_end().to_owned());
+    out.result(&answer.raw, || report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed()).trim_end().to_owned());
+    Ok(())
+}
+
+/// The funder's follow-up: a document, or CSV for Excel (written as bytes, with the
+/// byte-order mark Excel needs to read UTF-8).
+pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<(), CliError> {
+    let query = FunderQuery { period: args.period.trim().to_owned() };
+    let answer: Answer<PublishedFunder> = reader.report(queries::PUBLISHED_FUNDER, &query).await?;
+    if out.json {
+        out.result(&answer.raw, String::new);
+        return Ok(());
+    }
+    let cat = names(reader).await;
+    let format = match args.format {
+        FunderFormat::Csv => {
+            let csv = stod_reports::funder::funder_csv(&answer.report, &cat).map_err(|e| CliError::Other(format!("CSV: {e}")))?;
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&csv).and_then(|_| stdout.flush()).map_err(|e| CliError::Other(format!("kunde inte skriva: {e}")))?;
+            return Ok(());
+        }
+        FunderFormat::Text => crate::args::ReportFormat::Text,
+        FunderFormat::Md => crate::args::ReportFormat::Md,
+        FunderFormat::Html => crate::args::ReportFormat::Html,
+    };
+    out.result(&answer.raw, || report::funder(&answer.report, &basis(&answer), &cat, format, &printed()).trim_end().to_owned());
     Ok(())
 }
 

@@ -1,5 +1,6 @@
-//! The read models' reports as people read them: throughput, the steering group's
-//! status (text, Markdown, HTML) and a case's audit trail.
+//! The read models' reports as the command line shows them: throughput and a case's
+//! audit trail for the terminal; the steering group's and the funder's documents come
+//! from `stod-reports`, shared with the dashboard.
 //!
 //! Pure functions over the projector's reports and a [`Catalogue`] for names, so the
 //! layout is tested without a server. Everything here is Swedish.
@@ -7,43 +8,39 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono::Datelike;
 use stod_events::event::ExitOutcome;
-use stod_events::ids::{CaseId, Code, Date, EventId};
+use stod_events::ids::{CaseId, Date, EventId};
 use stod_events::reference::{Catalogue, CodeKind};
-use stod_projections::steering::{INTAKE_WITHOUT_PLACEMENT_DAYS, LONG_STAY_DAYS, OPEN_PLACEMENT_DAYS};
+use stod_projections::disclosure::Cell;
+use stod_projections::published::PublishedGoal;
 use stod_projections::throughput::{Goal, NOT_RECORDED};
-use stod_projections::{AuditEntry, SteeringReport, ThroughputReport};
+use stod_projections::{AuditEntry, PublishedFunder, PublishedSteering, ThroughputReport};
+use stod_reports::{key_name, period_title};
+pub use stod_reports::{long_date, Basis};
 
 use crate::args::{ReportFormat, ThroughputArgs};
 use crate::error::CliError;
 use crate::show::local_time;
 use crate::sv::{event_type_label, sus_group_label, Term, SUS_GROUPS};
 
-/// What a report was computed from, for the reader who wants to know how fresh it is.
-#[derive(Clone, Debug)]
-pub enum Basis {
-    /// The read models answered.
-    ReadModel {
-        /// The last event of the log the figures include.
-        checkpoint: u64,
-        /// The read models' generation that answered.
-        generation: u64,
-    },
-    /// `audit replay` rebuilt the figures from the log as it stood at a moment; the
-    /// text says which moment and which events.
-    Replay(String),
-}
-
-impl Basis {
-    fn sentence(&self) -> String {
-        match self {
-            Basis::ReadModel { checkpoint, generation } => format!(
-                "Underlag: händelseloggen t.o.m. händelse {checkpoint} (läsmodell, generation {generation})."
-            ),
-            Basis::Replay(what) => format!("Underlag: {what}"),
+impl From<ReportFormat> for stod_reports::Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Text => stod_reports::Format::Text,
+            ReportFormat::Md => stod_reports::Format::Md,
+            ReportFormat::Html => stod_reports::Format::Html,
         }
     }
+}
+
+/// The steering group's report (counts already protected by the projector).
+pub fn steering(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, format: ReportFormat, printed: &str) -> String {
+    stod_reports::steering::steering(r, basis, cat, format.into(), printed)
+}
+
+/// The funder's follow-up (counts already protected by the projector).
+pub fn funder(r: &PublishedFunder, basis: &Basis, cat: &Catalogue, format: ReportFormat, printed: &str) -> String {
+    stod_reports::funder::funder(r, basis, cat, format.into(), printed)
 }
 
 /// The period of `report throughput`, as the projector reads it. The projector checks
@@ -69,30 +66,6 @@ pub fn period(args: &ThroughputArgs) -> Result<String, CliError> {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november",
-    "december",
-];
-
-/// "30 juni 2025".
-pub fn long_date(date: Date) -> String {
-    let d = date.naive();
-    format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
-}
-
-/// "år 2025", "kvartal 2 2025", "mars 2025" from the report's period token.
-fn period_title(period: &str) -> String {
-    if let Some((y, q)) = period.split_once("-Q") {
-        return format!("kvartal {q} {y}");
-    }
-    if let Some((y, m)) = period.split_once('-') {
-        if let Some(name) = m.parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1))) {
-            return format!("{name} {y}");
-        }
-    }
-    format!("år {period}")
-}
-
 /// A horizontal bar of `value` out of `max`, `width` cells wide, in eighths of a cell.
 pub fn bar(value: u32, max: u32, width: usize) -> String {
     const PARTS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
@@ -107,17 +80,6 @@ pub fn bar(value: u32, max: u32, width: usize) -> String {
     s
 }
 
-/// The display name of a breakdown key (a code, or the key for "not recorded").
-fn key_name(cat: &Catalogue, kind: CodeKind, key: &str) -> String {
-    if key == NOT_RECORDED {
-        return "ej registrerat (anonyma)".to_owned();
-    }
-    match Code::parse(key) {
-        Ok(code) => cat.name(kind, &code).to_owned(),
-        Err(_) => key.to_owned(),
-    }
-}
-
 /// Rows of a breakdown, largest first, "not recorded" last.
 fn breakdown(cat: &Catalogue, kind: CodeKind, counts: &BTreeMap<String, u32>) -> Vec<(String, u32)> {
     let mut rows: Vec<(bool, String, u32)> =
@@ -126,19 +88,20 @@ fn breakdown(cat: &Catalogue, kind: CodeKind, counts: &BTreeMap<String, u32>) ->
     rows.into_iter().map(|(_, name, n)| (name, n)).collect()
 }
 
-/// The goal in one line, as every report starts.
+/// The goal in one line, as every report starts (exact counts: the throughput report
+/// is a case-level role's view).
 pub fn goal_line(goal: &Goal) -> String {
-    let year_over = goal.as_of.naive().month() == 12 && goal.as_of.naive().day() == 31;
-    if year_over {
-        let verdict = if goal.persons_so_far >= goal.target { "målet nått" } else { "målet inte nått" };
-        format!("Mål: minst {} personer per år — {}: {} personer ({verdict})", goal.target, goal.year, goal.persons_so_far)
-    } else {
-        let verdict = if goal.on_track { "på väg" } else { "inte på väg" };
-        format!(
-            "Mål: minst {} personer per år — hittills {}, prognos {} ({verdict})",
-            goal.target, goal.persons_so_far, goal.forecast
-        )
-    }
+    let exact = PublishedGoal {
+        year: goal.year,
+        target: goal.target,
+        as_of: goal.as_of,
+        persons_so_far: Cell::Shown(goal.persons_so_far),
+        carried_in: Cell::Shown(goal.carried_in),
+        intakes_so_far: Cell::Shown(goal.intakes_so_far),
+        forecast: Cell::Shown(goal.forecast),
+        on_track: goal.on_track,
+    };
+    stod_reports::steering::goal_line(&exact)
 }
 
 fn goal_detail(goal: &Goal) -> String {
@@ -289,7 +252,7 @@ fn month_table(out: &mut String, r: &ThroughputReport) {
     let _ = writeln!(out, "  {:<10} {:<13} {:<13} aktiva vid månadens slut", "", "inskrivna", "avslut");
     for m in &r.months {
         let start = m.month.split_once('-').and_then(|(y, mm)| Date::from_ymd(y.parse().ok()?, mm.parse().ok()?, 1));
-        let name = start.map_or(m.month.as_str(), |d| MONTHS[d.naive().month0() as usize]);
+        let name = start.map_or(m.month.as_str(), |d| stod_reports::MONTHS[chrono::Datelike::month0(&d.naive()) as usize]);
         // A month that has not begun has no figures yet.
         let future = start.is_some_and(|start| start > r.goal.as_of);
         if future {
@@ -323,273 +286,6 @@ pub fn throughput_summary(r: &ThroughputReport) -> String {
         r.exits_to_employment,
         r.exits_to_throughput,
     )
-}
-
-/// The steering group's report as a document: sections of labelled counts, rendered
-/// the same way to text, Markdown and HTML so the three never disagree.
-struct Doc {
-    title: String,
-    lead: Vec<String>,
-    sections: Vec<Section>,
-    footer: Vec<String>,
-}
-
-struct Section {
-    heading: String,
-    intro: Option<String>,
-    rows: Vec<Row>,
-}
-
-struct Row {
-    label: String,
-    value: String,
-    /// A part of the row above (shown indented).
-    sub: bool,
-}
-
-fn row(label: impl Into<String>, value: impl ToString) -> Row {
-    Row { label: label.into(), value: value.to_string(), sub: false }
-}
-
-fn sub(label: impl Into<String>, value: impl ToString) -> Row {
-    Row { label: label.into(), value: value.to_string(), sub: true }
-}
-
-fn steering_doc(r: &SteeringReport, basis: &Basis, cat: &Catalogue, printed: &str) -> Doc {
-    let g = &r.goal;
-    let goal = Section {
-        heading: format!("Mål {}", g.year),
-        intro: Some(goal_line(g)),
-        rows: vec![
-            row(format!("Personer i verksamheten {} t.o.m. {}", g.year, g.as_of), g.persons_so_far),
-            sub("inskrivna före 1 januari", g.carried_in),
-            sub("nya inskrivningar", g.intakes_so_far),
-            row("Prognos för helåret, i nuvarande takt", g.forecast),
-            row("Mål", g.target),
-        ],
-    };
-
-    let c = &r.since_previous;
-    let (heading, intro) = match r.previous_meeting {
-        Some(p) => (
-            format!("Sedan förra mötet ({})", long_date(p)),
-            format!("Händelser med datum efter {p} t.o.m. {}.", r.as_of),
-        ),
-        None => ("Sedan start".to_owned(), format!("Inget tidigare möte angivet: allt t.o.m. {}.", r.as_of)),
-    };
-    let mut change_rows = vec![row("Inskrivningar", c.intakes), row("Avslut", c.exits)];
-    for group in SUS_GROUPS {
-        change_rows.push(sub(format!("till {}", sus_group_label(group)), c.exits_by_sus_group.get(&group).copied().unwrap_or(0)));
-    }
-    change_rows.extend([
-        row("Praktiker påbörjade", c.placements_started),
-        row("Praktiker avslutade", c.placements_ended),
-        row("Utbildningar genomförda", c.trainings_completed),
-        row("Bedömningar av stegförflyttning", c.assessments),
-    ]);
-    let changes = Section { heading, intro: Some(intro), rows: change_rows };
-
-    let mut sites: Vec<(String, u32)> = breakdown(cat, CodeKind::Site, &r.active_per_site);
-    sites.retain(|(_, n)| *n > 0);
-    let mut active_rows = vec![row("Aktiva deltagare", r.active_participants)];
-    active_rows.extend(sites.into_iter().map(|(name, n)| sub(format!("i praktik på {name}"), n)));
-    let active = Section {
-        heading: format!("Aktiva deltagare per {}", long_date(r.as_of)),
-        intro: Some(
-            "Per arbetsplats: deltagare med pågående praktik där (två samtidiga praktiker räknas på båda). \
-             Övriga aktiva har ingen pågående praktik."
-                .into(),
-        ),
-        rows: active_rows,
-    };
-
-    let a = &r.alerts;
-    let alerts = Section {
-        heading: "Att uppmärksamma".into(),
-        intro: Some(format!("Antal öppna ärenden per {}.", r.as_of)),
-        rows: vec![
-            row(
-                format!("Inskrivna för minst {INTAKE_WITHOUT_PLACEMENT_DAYS} dagar sedan utan praktik"),
-                a.intake_without_placement.count,
-            ),
-            row(format!("I verksamheten mer än 12 månader ({LONG_STAY_DAYS} dagar)"), a.stays_over_12_months.count),
-            row(
-                format!("Praktik som pågått mer än 6 månader ({OPEN_PLACEMENT_DAYS} dagar) utan avslut"),
-                a.open_placements_without_end.count,
-            ),
-        ],
-    };
-
-    Doc {
-        title: format!("Styrgruppsrapport {}", long_date(r.as_of)),
-        lead: vec![
-            "Stödplattformen, arbetsträning i Ludvika och Smedjebacken.".into(),
-            format!(
-                "Läget per {}{}.",
-                r.as_of,
-                r.previous_meeting.map(|p| format!(", förändringar sedan mötet {p}")).unwrap_or_default()
-            ),
-        ],
-        sections: vec![goal, changes, active, alerts],
-        footer: vec![
-            "Endast antal: rapporten innehåller inga uppgifter om enskilda deltagare eller ärenden.".into(),
-            basis.sentence(),
-            format!("Utskriven {printed} ur stod."),
-        ],
-    }
-}
-
-/// The steering group's report in the chosen format. `printed` is the local time it
-/// is made, so a printed copy says how current it is.
-pub fn steering(r: &SteeringReport, basis: &Basis, cat: &Catalogue, format: ReportFormat, printed: &str) -> String {
-    let doc = steering_doc(r, basis, cat, printed);
-    match format {
-        ReportFormat::Text => doc_text(&doc),
-        ReportFormat::Md => doc_markdown(&doc),
-        ReportFormat::Html => doc_html(&doc),
-    }
-}
-
-fn doc_text(doc: &Doc) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{}", doc.title);
-    let _ = writeln!(out, "{}", "=".repeat(doc.title.chars().count()));
-    for l in &doc.lead {
-        let _ = writeln!(out, "{l}");
-    }
-    let width = doc
-        .sections
-        .iter()
-        .flat_map(|s| s.rows.iter().map(|r| r.label.chars().count() + if r.sub { 2 } else { 0 }))
-        .max()
-        .unwrap_or(0);
-    for s in &doc.sections {
-        let _ = writeln!(out, "\n{}", s.heading);
-        if let Some(intro) = &s.intro {
-            for line in wrap(intro, TEXT_WIDTH) {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        for r in &s.rows {
-            let label = if r.sub { format!("  {}", r.label) } else { r.label.clone() };
-            let _ = writeln!(out, "  {label:<width$}  {:>4}", r.value);
-        }
-    }
-    let _ = writeln!(out);
-    for l in &doc.footer {
-        let _ = writeln!(out, "{l}");
-    }
-    out
-}
-
-/// Where the text form wraps its sentences.
-const TEXT_WIDTH: usize = 76;
-
-/// Splits a sentence into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    lines.push(line);
-    lines
-}
-
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
-}
-
-fn doc_markdown(doc: &Doc) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "# {}\n", doc.title);
-    for l in &doc.lead {
-        let _ = writeln!(out, "{l}  ");
-    }
-    for s in &doc.sections {
-        let _ = writeln!(out, "\n## {}\n", s.heading);
-        if let Some(intro) = &s.intro {
-            let _ = writeln!(out, "{intro}\n");
-        }
-        let _ = writeln!(out, "| | Antal |\n|---|---:|");
-        for r in &s.rows {
-            let label = if r.sub { format!("&emsp;{}", md_escape(&r.label)) } else { md_escape(&r.label) };
-            let _ = writeln!(out, "| {label} | {} |", r.value);
-        }
-    }
-    let _ = writeln!(out, "\n---\n");
-    for l in &doc.footer {
-        let _ = writeln!(out, "*{l}*  ");
-    }
-    out
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// One self-contained page: inline styles, no scripts, fonts or images from elsewhere,
-/// laid out for A4 when printed.
-const HTML_STYLE: &str = "\
-@page { size: A4; margin: 20mm 18mm; }
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; color: #1a1a1a; max-width: 46em; margin: 2em auto; padding: 0 1em; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.15em; margin: 1.6em 0 0.4em; border-bottom: 1px solid #bbb; padding-bottom: 0.15em; }
-p.lead { margin: 0.1em 0; color: #333; }
-p.intro { margin: 0.2em 0 0.5em; color: #444; font-size: 0.95em; }
-p.goal { font-size: 1.1em; font-weight: 600; margin: 0.4em 0; }
-table { border-collapse: collapse; width: 100%; }
-td { padding: 0.25em 0.4em; border-bottom: 1px solid #eee; vertical-align: top; }
-td.num { text-align: right; width: 5em; font-variant-numeric: tabular-nums; }
-tr.sub td:first-child { padding-left: 1.8em; color: #444; }
-footer { margin-top: 2.5em; font-size: 0.85em; color: #555; border-top: 1px solid #bbb; padding-top: 0.5em; }
-@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } table { break-inside: avoid; } }";
-
-fn doc_html(doc: &Doc) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">");
-    let _ = writeln!(out, "<title>{}</title>\n<style>\n{HTML_STYLE}\n</style>\n</head>\n<body>", html_escape(&doc.title));
-    let _ = writeln!(out, "<h1>{}</h1>", html_escape(&doc.title));
-    for l in &doc.lead {
-        let _ = writeln!(out, "<p class=\"lead\">{}</p>", html_escape(l));
-    }
-    for (i, s) in doc.sections.iter().enumerate() {
-        let _ = writeln!(out, "<section>\n<h2>{}</h2>", html_escape(&s.heading));
-        if let Some(intro) = &s.intro {
-            // The goal's one-line verdict is the report's headline.
-            let class = if i == 0 { "goal" } else { "intro" };
-            let _ = writeln!(out, "<p class=\"{class}\">{}</p>", html_escape(intro));
-        }
-        let _ = writeln!(out, "<table>");
-        for r in &s.rows {
-            let class = if r.sub { " class=\"sub\"" } else { "" };
-            let _ = writeln!(out, "<tr{class}><td>{}</td><td class=\"num\">{}</td></tr>", html_escape(&r.label), html_escape(&r.value));
-        }
-        let _ = writeln!(out, "</table>\n</section>");
-    }
-    let _ = writeln!(out, "<footer>");
-    for l in &doc.footer {
-        let _ = writeln!(out, "<p>{}</p>", html_escape(l));
-    }
-    let _ = writeln!(out, "</footer>\n</body>\n</html>");
-    out
 }
 
 /// The steering group sees counts only: the alerts' case lists are removed from the
@@ -666,6 +362,7 @@ mod tests {
     use stod_events::event::{CorrectionReason, Gender, SusOutcomeGroup};
     use stod_events::ids::{Timestamp, UserId};
     use stod_projections::steering::{AlertGroup, Alerts, Changes};
+    use stod_projections::SteeringReport;
     use stod_projections::throughput::{Funnel, MonthRow};
 
     fn date(s: &str) -> Date {
@@ -714,13 +411,6 @@ mod tests {
                 .collect(),
             goal: goal(18, 21, "2025-06-30"),
         }
-    }
-
-    #[test]
-    fn sentences_wrap_at_spaces() {
-        assert_eq!(wrap("ett två tre fyra", 8), ["ett två", "tre fyra"]);
-        assert_eq!(wrap("", 8), [""]);
-        assert_eq!(wrap("ordlängreänbredden x", 5), ["ordlängreänbredden", "x"]);
     }
 
     #[test]
@@ -782,7 +472,7 @@ mod tests {
             goal: goal(18, 21, "2025-06-30"),
             active_participants: 9,
             active_per_site: [("industrisparet".to_owned(), 4), ("vaderbacken".to_owned(), 2)].into(),
-            since_previous: Changes { intakes: 3, exits: 2, ..Changes::default() },
+            since_previous: Changes { intakes: 3, exits: 2, exits_by_sus_group: [(SusOutcomeGroup::Employment, 2)].into(), ..Changes::default() },
             alerts: Alerts {
                 intake_without_placement: AlertGroup { count: 1, cases: vec![CaseId::new()] },
                 ..Alerts::default()
@@ -791,26 +481,33 @@ mod tests {
     }
 
     #[test]
-    fn the_steering_report_renders_counts_only_in_every_format() {
-        let r = steering_report();
+    fn the_steering_report_renders_protected_counts_only_in_every_format() {
+        let exact = steering_report();
+        let case = exact.alerts.intake_without_placement.cases[0].to_string();
+        let r = stod_projections::protect_steering(&exact, 5);
         let cat = Catalogue::default_catalogue();
         let basis = &Basis::ReadModel { checkpoint: 99, generation: 1 };
-        let case = r.alerts.intake_without_placement.cases[0].to_string();
         for format in [ReportFormat::Text, ReportFormat::Md, ReportFormat::Html] {
             let doc = steering(&r, basis, &cat, format, "2025-07-01 09:00");
             assert!(doc.contains("30 juni 2025"), "{doc}");
             assert!(doc.contains("hittills 18, prognos 21 (på väg)"), "{doc}");
             assert!(doc.contains("Våderbacken"), "{doc}");
             assert!(doc.contains("2025-07-01 09:00"), "{doc}");
+            assert!(doc.contains("Antal under 5 visas som"), "the reader is told about protection: {doc}");
             assert!(!doc.contains(&case), "no case ids: {doc}");
         }
+        let text = steering(&r, basis, &cat, ReportFormat::Text, "x");
+        // 2 on Våderbacken and 3 intakes since the last meeting are below 5.
+        assert!(text.lines().any(|l| l.contains("Våderbacken") && l.trim_end().ends_with("<5")), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("  Inskrivningar") && l.trim_end().ends_with("<5")), "{text}");
         let html = steering(&r, basis, &cat, ReportFormat::Html, "x");
         assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<td class=\"num\">18</td>"), "{html}");
-        assert!(!html.contains("http") && !html.contains("<script") && !html.contains("<link"), "self-contained: {html}");
+        assert!(html.contains("<svg"), "the HTML form has charts: {html}");
+        assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="), "self-contained: {html}");
         let md = steering(&r, basis, &cat, ReportFormat::Md, "x");
         assert!(md.starts_with("# Styrgruppsrapport 30 juni 2025") && md.contains("|---|---:|"), "{md}");
 
-        let json = serde_json::json!({"status": "ok", "report": serde_json::to_value(&r).unwrap()});
+        let json = serde_json::json!({"status": "ok", "report": serde_json::to_value(&exact).unwrap()});
         let cleaned = without_case_ids(json);
         assert!(!cleaned.to_string().contains(&case));
         assert_eq!(cleaned["report"]["alerts"]["intake_without_placement"]["count"], 1);

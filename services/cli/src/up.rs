@@ -91,6 +91,8 @@ async fn serve(
 ) -> Result<(), CliError> {
     let policy = connect::retry_policy()?;
     let client = connect::nats(url, "stod up", &policy).await?;
+    // Before the services start, so their first commands are counted.
+    let metrics = stod_http::metrics::install();
     let options = ServiceOptions {
         log: EventLogConfig { replicas: args.replicas, ..EventLogConfig::default() },
         ..ServiceOptions::default()
@@ -100,14 +102,25 @@ async fn serve(
         StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
     })?;
     info!(url, "command service running");
-    let projector = match projector::start(&client, projections).await {
+    let projector = match projector::start(&client, projections, args.min_count).await {
         Ok(p) => p,
         Err(e) => {
-            shutdown(service, None, &client).await;
+            shutdown(service, None, None, &client).await;
             return Err(e);
         }
     };
-    print_welcome(url, nats, args.replicas, projections, out);
+    let http = if args.http.no_http {
+        None
+    } else {
+        match start_http(&client, &args.http, metrics).await {
+            Ok(http) => Some(http),
+            Err(e) => {
+                shutdown(service, Some(projector), None, &client).await;
+                return Err(e);
+            }
+        }
+    };
+    print_welcome(url, nats, args.replicas, projections, http.as_ref().map(|h| h.addr), out);
 
     // Ctrl-C during the demo stops at once: what was recorded stays, and nothing is
     // ever recorded twice.
@@ -127,16 +140,67 @@ async fn serve(
         }
     };
     info!("stopping: {stop}");
-    shutdown(service, Some(projector), &client).await;
+    shutdown(service, Some(projector), http, &client).await;
     if stop == Stop::ServerDied {
         return Err(CliError::Other("nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into()));
     }
     Ok(())
 }
 
-/// The command service first (it may still be appending), then the projector (it
-/// commits what it has folded), then what is left in the connection.
-async fn shutdown(service: RunningService, projector: Option<projector::Running>, client: &async_nats::Client) {
+/// The user the dashboard's queries are made as.
+const DASHBOARD_USER: &str = "stod-dashboard";
+
+/// Starts the dashboard and JSON API on `args.http_addr`.
+async fn start_http(
+    client: &async_nats::Client,
+    args: &crate::args::HttpArgs,
+    metrics: Option<stod_http::metrics::PrometheusHandle>,
+) -> Result<stod_http::RunningHttp, CliError> {
+    let user = UserId::parse(DASHBOARD_USER).map_err(|e| CliError::Other(format!("internt fel: {e}")))?;
+    let addr = args.http_addr;
+    stod_http::start(addr, stod_http::AppState::new(client.clone(), user, metrics)).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            CliError::Other(format!(
+                "adressen {addr} för översikten används redan av ett annat program. Välj en annan med \
+                 --http 127.0.0.1:8081, eller starta utan översikt med --no-http"
+            ))
+        } else {
+            CliError::Other(format!("översikten kunde inte starta på {addr}: {e}"))
+        }
+    })
+}
+
+/// `stod http`: the dashboard and JSON API alone, against an existing NATS.
+pub async fn run_http(url: &str, args: crate::args::HttpArgs, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install()?;
+    let policy = connect::retry_policy()?;
+    let client = connect::nats(url, "stod http", &policy).await?;
+    let http = start_http(&client, &args, stod_http::metrics::install()).await?;
+    let addr = http.addr;
+    out.result(&json!({ "status": "ready", "nats_url": url, "http": format!("http://{addr}/") }), || {
+        format!(
+            "Översikten körs.\n\x20 NATS:      {url}\n\x20 Översikt:  http://{addr}/\n\x20 API:       http://{addr}/api/openapi.json\n\nTryck Ctrl-C för att stänga av."
+        )
+    });
+    let stop = signals.recv().await;
+    info!("stopping: {stop}");
+    http.shutdown().await;
+    out.result(&json!({ "status": "stopped" }), || "Översikten har stängts av.".into());
+    Ok(())
+}
+
+/// The dashboard first (it only reads), then the command service (it may still be
+/// appending), then the projector (it commits what it has folded), then what is left
+/// in the connection.
+async fn shutdown(
+    service: RunningService,
+    projector: Option<projector::Running>,
+    http: Option<stod_http::RunningHttp>,
+    client: &async_nats::Client,
+) {
+    if let Some(http) = http {
+        http.shutdown().await;
+    }
     service.shutdown().await;
     if let Some(projector) = projector {
         projector.shutdown().await;
@@ -229,7 +293,7 @@ async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
     Ok(info.state.last_sequence)
 }
 
-fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, out: Output) {
+fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, http: Option<std::net::SocketAddr>, out: Output) {
     let (managed, data) = match nats {
         Nats::Managed { data, .. } => (true, Some(data.display().to_string())),
         Nats::Existing => (false, None),
@@ -241,6 +305,7 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ou
         "data_dir": data,
         "projections_dir": projections,
         "replicas": replicas,
+        "dashboard": http.map(|a| format!("http://{a}/")),
     });
     out.result(&json, || {
         let today = stod_command::today_in_sweden();
@@ -271,6 +336,7 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ou
              \x20 Server:            {server}\n\
              \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*.case)\n\
              \x20 Läsmodeller:       i den här processen, data i {projections} (stod.query.*: rapporter)\n\
+             \x20 Översikt:          {dashboard}\n\
              \n\
              Använd stod från en annan terminal:\n\
              \x20 export STOD_NATS_URL={url}\n\
@@ -281,11 +347,13 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ou
              \x20 stod case history <ärende-id>     # granskningsspåret ur läsmodellerna\n\
              \x20 stod report throughput --year {year}\n\
              \x20 stod report styrgrupp --as-of {today} --format html > styrgrupp.html\n\
+             \x20 stod report uppfoljning --period {year} --format csv > uppfoljning.csv\n\
              \x20 stod projections status\n\
              \x20 stod reference show\n\
              \n\
              {ack}",
             projections = projections.display(),
+            dashboard = http.map_or_else(|| "avstängd (--no-http)".to_owned(), |a| format!("http://{a}/  (styrgrupp, uppföljning, API, /healthz, /metrics)")),
         )
     });
 }

@@ -567,6 +567,21 @@ async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
     assert!(html.stdout.contains(&format!("<td class=\"num\">{persons}</td>")), "{}", html.stdout);
     let backwards = stack.stod(&["report", "styrgrupp", "--as-of", "2025-06-30", "--previous", "2025-07-01"]).await;
     assert_eq!(backwards.code, 6, "{backwards:?}");
+    let direct = stack.ask("stod.query.anna.published-steering", serde_json::json!({"as_of": "2025-06-30", "previous_meeting": "2025-03-31"})).await;
+    assert_eq!(steering, direct, "the command line prints the projector's published report");
+
+    // The funder's follow-up: the published report, and CSV for Excel.
+    let funder = stack.stod(&["report", "uppfoljning", "--period", "2025"]).await.ok();
+    assert_eq!(funder, stack.ask("stod.query.anna.published-funder", serde_json::json!({"period": "2025"})).await);
+    assert_eq!(funder["report"]["min_count"], 5);
+    let csv = stack.stod_text(&["report", "uppfoljning", "--period", "2025", "--format", "csv"]).await;
+    assert_eq!(csv.code, 0, "{csv:?}");
+    assert!(csv.stdout.starts_with("\u{feff}Period;Från;Till;Tabell;Kategori;Kvinnor;Män;"), "{}", csv.stdout);
+    assert!(csv.stdout.lines().count() > 10, "{}", csv.stdout);
+    let text = stack.stod_text(&["report", "uppfoljning", "--period", "2025"]).await;
+    assert!(text.stdout.contains("Deltagare efter ålder och kön"), "{text:?}");
+    let bad = stack.stod(&["report", "uppfoljning", "--period", "2025-13"]).await;
+    assert_eq!(bad.code, 6, "{bad:?}");
 
     // A case's audit trail from the read model: the log's events, in order, with the
     // corrections linked to what they correct.
@@ -783,13 +798,21 @@ async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
         .await;
     assert_eq!(human.code, 0, "{human:?}");
 
-    // The steering group's report replays too; the funder's does not exist yet.
+    // The steering group's and the funder's reports replay too.
     let meeting = ["--report", "styrgrupp", "--meeting", "2025-06-30", "--previous", "2025-03-31"];
     let steering = stack.stod(&[&["audit", "replay", "--as-of", &format!("seq:{before}")][..], &meeting, &["--compare-now"]].concat()).await.ok();
     assert_eq!(steering["report"]["since_previous"]["exits"].as_u64(), Some(1));
     assert!(steering["compare_now"]["differences"].as_array().is_some_and(|d| !d.is_empty()), "{steering}");
     let funder = stack.stod(&["audit", "replay", "--as-of", "seq:1", "--report", "funder"]).await;
-    assert_eq!(funder.code, 6, "{funder:?}");
+    assert_eq!(funder.code, 2, "--period is required: {funder:?}");
+    let funder = stack
+        .stod(&["audit", "replay", "--as-of", &format!("seq:{before}"), "--report", "funder", "--period", "2025", "--compare-now"])
+        .await
+        .ok();
+    assert_eq!(funder["report_kind"], "funder");
+    // The correction moved an exit from studies to employment: the SUS table changed.
+    let differences = funder["compare_now"]["differences"].as_array().cloned().unwrap_or_default();
+    assert!(differences.iter().any(|d| d["figure"].as_str().is_some_and(|f| f.starts_with("exits_by_sus_group"))), "{funder}");
     let beyond = stack.stod(&["audit", "replay", "--as-of", "seq:999", "--report", "throughput", "--period", "2025"]).await;
     assert_eq!(beyond.code, 6, "{beyond:?}");
     stack.stop().await;

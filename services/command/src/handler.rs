@@ -205,7 +205,11 @@ impl Handler {
         let message_id = req.submission_id.to_string();
         let mut tries = 0;
         loop {
-            match self.inner.cases.store().append(sealed, expected, &message_id).await {
+            let started = std::time::Instant::now();
+            let result = self.inner.cases.store().append(sealed, expected, &message_id).await;
+            // Durable append latency: publish until the fsynced acknowledgement.
+            metrics::histogram!("stod_append_seconds").record(started.elapsed().as_secs_f64());
+            match result {
                 Err(e) if e.kind() == StoreErrorKind::Timeout && tries < self.inner.config.ack_retries => {
                     tries += 1;
                     warn!(case = %req.case_id, "append not acknowledged in time; resending the same event");

@@ -166,7 +166,10 @@ async fn serve_one(handler: &Handler, request: Request) {
     let subject = request.message.subject.to_string();
     let body = request.message.payload.clone();
     let reply = if subject.starts_with(COMMAND_PREFIX) {
-        to_json(&command(handler, &subject, &body).await)
+        let started = std::time::Instant::now();
+        let reply = command(handler, &subject, &body).await;
+        record_metrics(&reply, started.elapsed());
+        to_json(&reply)
     } else if subject.ends_with(".case") {
         to_json(&case_query(handler, &subject, &body).await)
     } else {
@@ -177,6 +180,21 @@ async fn serve_one(handler: &Handler, request: Request) {
         // recorded; its retry with the same submission id gets the same answer.
         warn!(subject, "could not deliver a reply: {e}");
     }
+}
+
+/// Commands by outcome and how long they took, for `/metrics` (a no-op unless the
+/// process installed a recorder, as `stod up` does).
+fn record_metrics(reply: &CommandReply, took: std::time::Duration) {
+    let outcome = match reply {
+        CommandReply::Accepted { duplicate: false, .. } => "accepted",
+        CommandReply::Accepted { duplicate: true, .. } => "duplicate",
+        CommandReply::Rejected { .. } => "rejected",
+        CommandReply::Conflict { .. } => "conflict",
+        CommandReply::Invalid { .. } => "invalid",
+        CommandReply::Unavailable { .. } => "unavailable",
+    };
+    metrics::counter!("stod_commands_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("stod_command_seconds", "outcome" => outcome).record(took.as_secs_f64());
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
