@@ -4,6 +4,7 @@
 //! run `scripts/install-nats-server` once first.
 
 mod event_log;
+mod http;
 mod audit;
 mod nats_server;
 mod projections;
