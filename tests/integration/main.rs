@@ -3,6 +3,7 @@
 //! Every test starts its own real nats-server through `stod-nats-server`;
 //! run `scripts/install-nats-server` once first.
 
+mod auth;
 mod event_log;
 mod http;
 mod audit;

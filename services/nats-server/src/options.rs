@@ -36,6 +36,9 @@ pub struct ServerOptions {
     /// cluster node, whose JetStream only answers once a quorum of its peers
     /// is up; `start` then only waits for the client port.
     pub wait_for_jetstream: bool,
+    /// The nkey seed and inbox prefix the readiness probe connects with, when
+    /// `extra_config` requires authentication (no anonymous access).
+    pub probe_nkey: Option<(String, String)>,
     /// How long `start` and `restart` wait for readiness before giving up.
     pub startup_timeout: Duration,
     /// How long `stop` waits for a graceful shutdown before killing.
@@ -56,6 +59,7 @@ impl ServerOptions {
             server_name: None,
             extra_config: String::new(),
             wait_for_jetstream: true,
+            probe_nkey: None,
             startup_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
             binary: None,
@@ -84,6 +88,14 @@ impl ServerOptions {
 
     pub fn with_extra_config(mut self, config: impl Into<String>) -> Self {
         self.extra_config = config.into();
+        self
+    }
+
+    /// Probes readiness as the user of this nkey seed, with replies under
+    /// `inbox_prefix` (a server with authorization refuses anonymous clients and
+    /// other users' inboxes).
+    pub fn with_probe_nkey(mut self, seed: impl Into<String>, inbox_prefix: impl Into<String>) -> Self {
+        self.probe_nkey = Some((seed.into(), inbox_prefix.into()));
         self
     }
 

@@ -393,7 +393,11 @@ impl NatsServer {
         if !self.opts.wait_for_jetstream {
             return true;
         }
-        let client = match async_nats::ConnectOptions::new()
+        let options = match &self.opts.probe_nkey {
+            Some((seed, inbox)) => async_nats::ConnectOptions::with_nkey(seed.clone()).custom_inbox_prefix(inbox),
+            None => async_nats::ConnectOptions::new(),
+        };
+        let client = match options
             .connection_timeout(PROBE_TIMEOUT)
             .connect(self.url())
             .await

@@ -1,0 +1,109 @@
+//! The roles of domain.md, plus the services' own.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// *Handläggare / arbetsledare*: records intakes, placements, trainings, assessments,
+    /// exits; reads cases.
+    CaseWorker,
+    /// *Projektledare*: a case worker who may also correct and retract.
+    ProjectLeader,
+    /// *Revisor / granskare*: reads every event and the access log, replays, verifies;
+    /// writes nothing.
+    Auditor,
+    /// *Styrgrupp*: published (small-count protected) aggregates only.
+    SteeringGroup,
+    /// *Finansiär* (Finsam): the same as the steering group.
+    Funder,
+    /// *Drift*: rebuilds read models, loads reference data, reads status and metrics.
+    Operator,
+    /// The command service: the only writer of the event log.
+    CommandService,
+    /// The projector: reads the log, answers report queries.
+    Projector,
+    /// The HTTP service: asks for published reports and status.
+    Http,
+    /// The participant registry (personnummer lookups, outside the log).
+    Registry,
+}
+
+impl Role {
+    pub const ALL: [Role; 10] = [
+        Role::CaseWorker,
+        Role::ProjectLeader,
+        Role::Auditor,
+        Role::SteeringGroup,
+        Role::Funder,
+        Role::Operator,
+        Role::CommandService,
+        Role::Projector,
+        Role::Http,
+        Role::Registry,
+    ];
+
+    /// The roles a person can be given with `stod user add`.
+    pub const PEOPLE: [Role; 6] =
+        [Role::CaseWorker, Role::ProjectLeader, Role::Auditor, Role::SteeringGroup, Role::Funder, Role::Operator];
+
+    /// The Swedish token used on the command line and in files.
+    pub fn token(self) -> &'static str {
+        match self {
+            Role::CaseWorker => "handlaggare",
+            Role::ProjectLeader => "projektledare",
+            Role::Auditor => "revisor",
+            Role::SteeringGroup => "styrgrupp",
+            Role::Funder => "finansiar",
+            Role::Operator => "drift",
+            Role::CommandService => "tjanst-kommando",
+            Role::Projector => "tjanst-lasmodell",
+            Role::Http => "tjanst-http",
+            Role::Registry => "tjanst-register",
+        }
+    }
+
+    /// How a person reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::CaseWorker => "handläggare",
+            Role::ProjectLeader => "projektledare",
+            Role::Auditor => "revisor",
+            Role::SteeringGroup => "styrgrupp",
+            Role::Funder => "finansiär",
+            Role::Operator => "drift",
+            Role::CommandService => "kommandotjänsten",
+            Role::Projector => "läsmodellerna",
+            Role::Http => "översikten (HTTP)",
+            Role::Registry => "deltagarregistret",
+        }
+    }
+
+    /// Only published, small-count protected aggregates.
+    pub fn aggregates_only(self) -> bool {
+        matches!(self, Role::SteeringGroup | Role::Funder)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.token())
+    }
+}
+
+/// A role token that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("okänd roll {given:?}: välj en av {}", Role::PEOPLE.iter().map(|r| r.token()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownRole {
+    pub given: String,
+}
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.token() == s.trim()).ok_or_else(|| UnknownRole { given: s.to_owned() })
+    }
+}

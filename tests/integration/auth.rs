@@ -1,0 +1,282 @@
+//! Who may do what, enforced by a real nats-server with the authorization stod
+//! generates (`stod-auth`): each role's allowed actions work, and each forbidden one is
+//! refused by the server itself, whatever the client does.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream;
+use stod_auth::{AuthDir, Credentials, Role};
+use stod_events::case::Command;
+use stod_events::ids::{CaseId, UserId};
+use stod_nats_server::NatsServer;
+use stod_projector::ProjectorOptions;
+use stod_tests::journey::{assess, at, complete_training, intake, start_training};
+use stod_tests::{read_log, TestResult};
+
+/// A connection as one user, with the server's errors (permission violations) kept.
+struct Conn {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl Conn {
+    async fn open(server: &NatsServer, creds: &Credentials) -> TestResult<Conn> {
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        let client = stod_auth::connect_options(creds)
+            .event_callback(move |event| {
+                let sink = sink.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        sink.lock().map(|mut v| v.push(e.to_string().to_lowercase())).ok();
+                    }
+                }
+            })
+            .connect(server.url())
+            .await?;
+        let mut js = jetstream::new(client.clone());
+        // A refused API request is dropped by the server: fail fast instead of waiting.
+        js.set_timeout(Duration::from_millis(700));
+        Ok(Conn { client, js, errors })
+    }
+
+    fn clear(&self) {
+        self.errors.lock().map(|mut v| v.clear()).ok();
+    }
+
+    /// Waits for the server to report a permissions violation naming `subject`.
+    async fn violation(&self, subject: &str) -> bool {
+        let _ = self.client.flush().await;
+        for _ in 0..40 {
+            let seen = self.errors.lock().map(|v| v.iter().any(|e| e.contains("permissions violation") && e.contains(&subject.to_lowercase()))).unwrap_or(false);
+            if seen {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Sends without waiting for an answer: a refused message gets none.
+    async fn send(&self, subject: &str, body: serde_json::Value) {
+        let _ = self.client.publish(subject.to_owned(), body.to_string().into()).await;
+    }
+
+    async fn request(&self, subject: &str, body: serde_json::Value) -> Result<serde_json::Value, String> {
+        let request = async_nats::Request::new().payload(body.to_string().into()).timeout(Some(Duration::from_secs(3)));
+        let reply = self.client.send_request(subject.to_owned(), request).await.map_err(|e| e.to_string())?;
+        serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())
+    }
+}
+
+struct Secured {
+    server: NatsServer,
+    _dir: tempfile::TempDir,
+    auth: AuthDir,
+    service: stod_command::RunningService,
+    projector: stod_projector::ProjectorService,
+}
+
+impl Secured {
+    async fn start() -> TestResult<Secured> {
+        let dir = tempfile::tempdir()?;
+        let auth = AuthDir::new(dir.path().join("auth"));
+        let user = |s: &str| UserId::parse(s).expect("user");
+        let command = auth.ensure_user(&user("stod-command"), Role::CommandService)?;
+        let projector = auth.ensure_user(&user("stod-projector"), Role::Projector)?;
+        for (name, role) in [
+            ("stod-http", Role::Http),
+            ("anna", Role::CaseWorker),
+            ("bo", Role::CaseWorker),
+            ("lena", Role::ProjectLeader),
+            ("revisor", Role::Auditor),
+            ("styr", Role::SteeringGroup),
+            ("finsam", Role::Funder),
+            ("drift", Role::Operator),
+        ] {
+            auth.ensure_user(&user(name), role)?;
+        }
+        // Inline: nats-server resolves `include` relative to its own config file.
+        let include = std::fs::read_to_string(auth.server_config_path())?;
+        let (seed, inbox) = (command.nkey_seed.clone(), stod_auth::inbox_prefix("stod-command"));
+        let server = NatsServer::ephemeral_with(|o| o.with_extra_config(include).with_probe_nkey(seed, inbox)).await?;
+        let service = stod_command::start(Conn::open(&server, &command).await?.client, stod_command::ServiceOptions::default()).await?;
+        let store = dir.path().join("read");
+        let projector = stod_projector::start_service(Conn::open(&server, &projector).await?.client, ProjectorOptions::new(store)).await?;
+        Ok(Secured { server, _dir: dir, auth, service, projector })
+    }
+
+    async fn conn(&self, user: &str) -> TestResult<Conn> {
+        Conn::open(&self.server, &Credentials::load(&self.auth.credentials_path(user))?).await
+    }
+
+    async fn client(&self, user: &str) -> TestResult<stod_client::Client> {
+        Ok(stod_client::Client::from_nats(self.conn(user).await?.client, UserId::parse(user)?))
+    }
+}
+
+fn command_body(case: CaseId, command: Command) -> serde_json::Value {
+    serde_json::json!({ "submission_id": stod_events::ids::SubmissionId::new(), "case_id": case, "command": command })
+}
+
+/// More than 20 cases of the permission matrix against one real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_server_enforces_every_roles_permissions() -> TestResult {
+    let s = Secured::start().await?;
+    let mut checked = 0;
+
+    // Allowed: a case worker records and reads her own work.
+    let anna = s.client("anna").await?;
+    let case = CaseId::new();
+    let first = anna.submit(case, at("2025-03-01", intake())).await?;
+    anna.submit(case, at("2025-03-05", start_training())).await?;
+    anna.submit(case, at("2025-04-01", complete_training(1))).await?;
+    assert_eq!(anna.case(case).await?.events.len(), 3);
+    checked += 2;
+
+    // Allowed: a project leader corrects.
+    let lena = s.client("lena").await?;
+    let retract = Command::Retract { target: first.event_ids[0], reason: stod_events::event::CorrectionReason::EntryError };
+    let retracted = lena.submit(case, retract).await;
+    assert!(retracted.is_ok() || matches!(retracted, Err(stod_client::ClientError::Rejected { .. })), "{retracted:?}");
+    checked += 1;
+
+    let events_before = {
+        let revisor = s.conn("revisor").await?;
+        // Allowed: an auditor reads every stored event.
+        let log = read_log(&revisor.js).await?;
+        assert!(log.len() >= 3, "the auditor reads the log");
+        checked += 1;
+        log.len()
+    };
+
+    // Forbidden for a case worker.
+    let anna = s.conn("anna").await?;
+    for (subject, body) in [
+        ("stod.cmd.bo.record".to_owned(), command_body(case, at("2025-04-02", assess(5)))),
+        ("stod.cmd.anna.correct".to_owned(), command_body(case, retract_of(first.event_ids[0]))),
+        ("stod.cmd.anna.retract".to_owned(), command_body(case, retract_of(first.event_ids[0]))),
+        (format!("stod.events.case.{case}"), serde_json::json!("forged")),
+        ("stod.ops.anna.rebuild".to_owned(), serde_json::json!({})),
+        ("stod.query.bo.case".to_owned(), serde_json::json!({ "case_id": case })),
+    ] {
+        anna.clear();
+        anna.send(&subject, body).await;
+        assert!(anna.violation(&subject).await, "anna: {subject} must be refused by the server");
+        checked += 1;
+    }
+    for subject in ["_INBOX_bo.>", "stod.cmd.>", "_INBOX.>"] {
+        anna.clear();
+        let _sub = anna.client.subscribe(subject.to_owned()).await?;
+        assert!(anna.violation(subject).await, "anna may not subscribe to {subject}");
+        checked += 1;
+    }
+
+    // Forbidden for an auditor: writing anything, deleting, purging.
+    let revisor = s.conn("revisor").await?;
+    for subject in ["stod.cmd.revisor.record", "stod.events.case.x"] {
+        revisor.clear();
+        revisor.send(subject, serde_json::json!({})).await;
+        assert!(revisor.violation(subject).await, "revisor: {subject}");
+        checked += 1;
+    }
+    revisor.clear();
+    assert!(revisor.js.delete_stream(stod_store::STREAM_NAME).await.is_err());
+    assert!(revisor.violation("$JS.API.STREAM.DELETE.STOD_EVENTS").await);
+    revisor.clear();
+    let stream = revisor.js.get_stream(stod_store::STREAM_NAME).await?;
+    assert!(stream.purge().await.is_err());
+    assert!(revisor.violation("$JS.API.STREAM.PURGE.STOD_EVENTS").await);
+    revisor.clear();
+    assert!(stream.delete_message(1).await.is_err());
+    assert!(revisor.violation("$JS.API.STREAM.MSG.DELETE.STOD_EVENTS").await);
+    checked += 3;
+    // Allowed: the auditor's audit queries.
+    let history = revisor.request("stod.query.revisor.history", serde_json::json!({ "case_id": case })).await;
+    let history = wait_ok(&revisor, "stod.query.revisor.history", serde_json::json!({ "case_id": case }), history).await;
+    assert_eq!(history["status"], "ok", "{history}");
+    checked += 1;
+
+    // The steering group: published aggregates only.
+    let styr = s.conn("styr").await?;
+    let published = wait_ok(&styr, "stod.query.styr.published-throughput", serde_json::json!({ "period": "2025" }), Err(String::new())).await;
+    assert_eq!(published["status"], "ok", "{published}");
+    checked += 1;
+    for (name, body) in [
+        ("case", serde_json::json!({ "case_id": case })),
+        ("history", serde_json::json!({ "case_id": case })),
+        ("throughput", serde_json::json!({ "period": "2025" })),
+        ("steering", serde_json::json!({ "as_of": "2025-06-30" })),
+    ] {
+        let subject = format!("stod.query.styr.{name}");
+        styr.clear();
+        styr.send(&subject, body).await;
+        assert!(styr.violation(&subject).await, "styr: {subject}");
+        checked += 1;
+    }
+    styr.clear();
+    assert!(read_log(&styr.js).await.is_err(), "the steering group cannot read events");
+    assert!(styr.violation("$JS.API.STREAM.INFO.STOD_EVENTS").await);
+    checked += 1;
+
+    // Even the services and the operator cannot delete the log.
+    for user in ["drift", "stod-command", "stod-projector"] {
+        let conn = s.conn(user).await?;
+        conn.clear();
+        assert!(conn.js.delete_stream(stod_store::STREAM_NAME).await.is_err(), "{user}");
+        assert!(conn.violation("$JS.API.STREAM.DELETE.STOD_EVENTS").await, "{user}");
+        checked += 1;
+    }
+    let projector = s.conn("stod-projector").await?;
+    projector.clear();
+    let _ = projector.client.publish("stod.events.case.x", "forged".into()).await;
+    assert!(projector.violation("stod.events.case.x").await, "only the command service appends");
+    checked += 1;
+
+    // The operator rebuilds; the HTTP service reads published reports only.
+    let drift = s.conn("drift").await?;
+    let rebuild = drift.request("stod.ops.drift.rebuild", serde_json::json!({})).await.map_err(|e| e.to_string())?;
+    assert_eq!(rebuild["status"], "started", "{rebuild}");
+    let http = s.conn("stod-http").await?;
+    http.clear();
+    http.send("stod.query.stod-http.case", serde_json::json!({ "case_id": case })).await;
+    assert!(http.violation("stod.query.stod-http.case").await);
+    checked += 2;
+
+    // No anonymous access, and no key the server does not know.
+    assert!(async_nats::ConnectOptions::new().connect(s.server.url()).await.is_err(), "anonymous refused");
+    let stranger = nkeys::KeyPair::new_user().seed()?;
+    assert!(async_nats::ConnectOptions::with_nkey(stranger).connect(s.server.url()).await.is_err(), "unknown key refused");
+    checked += 2;
+
+    // Nothing a refused client sent reached the log.
+    let revisor = s.conn("revisor").await?;
+    let log = read_log(&revisor.js).await?;
+    assert_eq!(log.len(), events_before, "refused publishes appended nothing");
+    assert!(log.iter().all(|e| ["anna", "lena"].contains(&e.sealed.event.recorded_by.as_str())), "recorded by the authenticated users only");
+    assert!(checked >= 20, "{checked} cases");
+    s.projector.shutdown().await;
+    s.service.shutdown().await;
+    Ok(())
+}
+
+fn retract_of(target: stod_events::ids::EventId) -> Command {
+    Command::Retract { target, reason: stod_events::event::CorrectionReason::EntryError }
+}
+
+/// Queries the projector until its first build is done (it answers "unavailable" until then).
+async fn wait_ok(conn: &Conn, subject: &str, body: serde_json::Value, first: Result<serde_json::Value, String>) -> serde_json::Value {
+    let mut last = first;
+    for _ in 0..100 {
+        if let Ok(v) = &last {
+            if v["status"] == "ok" {
+                return v.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = conn.request(subject, body.clone()).await;
+    }
+    last.unwrap_or_else(|e| serde_json::json!({ "error": e }))
+}
