@@ -353,3 +353,62 @@ async fn the_dashboard_renders_in_headless_chromium() -> TestResult {
     s.shutdown().await;
     Ok(())
 }
+
+/// With users (as `stod up` runs it): no login is a 401 that asks for one, a wrong
+/// token too; the steering group sees the published pages and API, never operations
+/// (403), and never a count under 5; the operator sees everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_endpoint_requires_a_login_and_the_right_role() -> TestResult {
+    use base64::Engine as _;
+    let s = seeded(30).await?;
+    let dir = tempfile::tempdir()?;
+    let auth = stod_auth::AuthDir::new(dir.path().join("auth"));
+    let styr = auth.add_user(&UserId::parse("styr")?, stod_auth::Role::SteeringGroup)?;
+    let drift = auth.add_user(&UserId::parse("drift")?, stod_auth::Role::Operator)?;
+    let service = auth.add_user(&UserId::parse("stod-http")?, stod_auth::Role::Http)?;
+    let app = stod_http::app(s.state.clone().with_access(stod_http::Access::Users(auth)));
+    let basic = |user: &str, token: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")));
+    let get = |uri: &str, login: Option<String>| {
+        let app = app.clone();
+        let mut request = Request::get(uri);
+        if let Some(login) = login {
+            request = request.header("authorization", login);
+        }
+        let request = request.body(Body::empty());
+        async move {
+            let response = app.oneshot(request?).await?;
+            let status = response.status();
+            let challenge = response.headers().get("www-authenticate").map(|v| v.to_str().unwrap_or("").to_owned());
+            let body = axum::body::to_bytes(response.into_body(), 16 << 20).await?.to_vec();
+            TestResult::Ok((status, challenge, body))
+        }
+    };
+    let pages = ["/", "/styrgrupp?as_of=2025-12-31", "/uppfoljning?period=2025", "/api/v1/throughput?period=2025", "/api/v1/steering?as_of=2025-12-31", "/api/v1/funder?period=2025", "/api/v1/funder.csv?period=2025"];
+    let operations = ["/healthz", "/metrics", "/api/v1/projections/status"];
+    for uri in pages.iter().chain(&operations) {
+        let (status, challenge, _) = get(uri, None).await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} without a login");
+        assert!(challenge.is_some_and(|c| c.starts_with("Basic")), "{uri} asks for a login");
+        let (status, ..) = get(uri, Some(basic("styr", "not-the-token"))).await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri} with a wrong token");
+        let (status, ..) = get(uri, Some(basic("stod-http", &service.http_token))).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: a service's user does not log in here");
+        let (status, ..) = get(uri, Some(basic("drift", &drift.http_token))).await?;
+        assert_eq!(status, StatusCode::OK, "{uri} for the operator");
+    }
+    for uri in operations {
+        let (status, _, body) = get(uri, Some(basic("styr", &styr.http_token))).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri} is not for the steering group");
+        assert!(String::from_utf8(body)?.contains("drift"), "{uri}: the 403 says who may");
+    }
+    for uri in pages {
+        let (status, _, body) = get(uri, Some(basic("styr", &styr.http_token))).await?;
+        assert_eq!(status, StatusCode::OK, "{uri} for the steering group");
+        if uri.starts_with("/api/v1/") && !uri.contains(".csv") {
+            let value: Value = serde_json::from_slice(&body)?;
+            assert_no_small_cell(&value["report"], 5, uri);
+        }
+    }
+    s.shutdown().await;
+    Ok(())
+}

@@ -111,6 +111,8 @@ pub fn permissions(role: Role, user: &str) -> Permissions {
         }
         Role::SteeringGroup | Role::Funder => {
             p.publish_allow.extend(own_queries(user, &PUBLISHED_REPORTS));
+            // The names of sites and support sources, for the reports.
+            p.publish_allow.extend(own_queries(user, &["reference"]));
         }
         Role::Operator => {
             p.publish_allow.push(format!("stod.ops.{user}.rebuild"));
@@ -153,6 +155,13 @@ pub fn permissions(role: Role, user: &str) -> Permissions {
         Role::Http => {
             p.publish_allow.extend(own_queries(user, &PUBLISHED_REPORTS));
             p.publish_allow.extend(own_queries(user, &["projection-status", "reference"]));
+            p.publish_allow.extend(js_common.clone());
+            p.publish_allow.push(format!("$JS.API.STREAM.INFO.{EVENT_STREAM}"));
+        }
+        Role::Seeder => {
+            // The demo's case workers' commands, and reading what it recorded.
+            p.publish_allow.extend(["stod.cmd.*.*", "stod.query.*.case", "stod.query.*.reference"].map(str::to_owned));
+            p.publish_allow.extend(own_queries(user, &["throughput"]));
             p.publish_allow.extend(js_common.clone());
             p.publish_allow.push(format!("$JS.API.STREAM.INFO.{EVENT_STREAM}"));
         }
@@ -214,7 +223,10 @@ mod tests {
         assert!(!p.publish_allow.iter().any(|s| s.contains("correct") || s.contains('*') || s.contains('>')));
         assert_eq!(p.subscribe_allow, ["_INBOX_anna.>"]);
         let steering = permissions(Role::SteeringGroup, "styr");
-        assert!(steering.publish_allow.iter().all(|s| s.starts_with("stod.query.styr.published-")), "{steering:?}");
+        assert!(
+            steering.publish_allow.iter().all(|s| s.starts_with("stod.query.styr.published-") || s == "stod.query.styr.reference"),
+            "{steering:?}"
+        );
     }
 
     #[test]

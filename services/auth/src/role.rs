@@ -30,10 +30,13 @@ pub enum Role {
     Http,
     /// The participant registry (personnummer lookups, outside the log).
     Registry,
+    /// Demo data: records commands in the names of the demo's case workers
+    /// (`stod up --demo`, `stod demo seed`). Never give it to a person.
+    Seeder,
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::CaseWorker,
         Role::ProjectLeader,
         Role::Auditor,
@@ -44,6 +47,7 @@ impl Role {
         Role::Projector,
         Role::Http,
         Role::Registry,
+        Role::Seeder,
     ];
 
     /// The roles a person can be given with `stod user add`.
@@ -63,6 +67,7 @@ impl Role {
             Role::Projector => "tjanst-lasmodell",
             Role::Http => "tjanst-http",
             Role::Registry => "tjanst-register",
+            Role::Seeder => "demodata",
         }
     }
 
@@ -79,6 +84,7 @@ impl Role {
             Role::Projector => "läsmodellerna",
             Role::Http => "översikten (HTTP)",
             Role::Registry => "deltagarregistret",
+            Role::Seeder => "demodata",
         }
     }
 

@@ -77,6 +77,11 @@ pub struct GlobalArgs {
     /// Required for commands that record or read cases.
     #[arg(long, global = true, help_heading = "Connection and output", env = "STOD_USER", value_name = "USER", value_parser = parse_user)]
     pub user: Option<UserId>,
+    /// Your credentials file (from `stod user add`): who you are to the server. The user
+    /// name comes from it; a --user that differs is refused. Required by a server with
+    /// users (the one `stod up` starts).
+    #[arg(long, global = true, help_heading = "Connection and output", env = "STOD_CREDENTIALS", value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
     /// Machine output: the reply or result as JSON on stdout, nothing else there.
     #[arg(long, global = true, help_heading = "Connection and output")]
     pub json: bool,
@@ -217,6 +222,49 @@ Examples:
 Pages: / (översikt), /styrgrupp, /uppfoljning. JSON: /api/v1/... (described at
 /api/openapi.json). Operations: /healthz, /metrics. Stop with Ctrl-C or SIGTERM.")]
     Http(HttpArgs),
+    /// Users and their roles on the server `stod up` manages: who may record, correct,
+    /// audit, or see aggregates only. Enforced by nats-server, not by this program.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a person with a role; writes their credentials file and lets the running
+    /// server know at once.
+    #[command(after_help = "\
+Examples:
+  stod user add anna --role handlaggare
+  stod user add lena --role projektledare --data /srv/stod
+  stod user add revisorn --role revisor
+  stod user add styrgruppen --role styrgrupp
+
+Roles: handlaggare (records cases), projektledare (also corrects and retracts),
+revisor (reads every event and the access log, writes nothing), styrgrupp and finansiar
+(published aggregates only, small counts hidden), drift (rebuilds, reference data,
+metrics). The credentials file (<DATA>/auth/credentials/NAME.creds) is secret: hand it to
+the person, who uses it with --credentials or STOD_CREDENTIALS. The dashboard's login is
+the user name and the HTTP token printed here.")]
+    Add {
+        /// The user name: 1-64 of a-z, 0-9, '-', '_'; recorded with every event they record.
+        #[arg(value_parser = parse_user)]
+        name: UserId,
+        /// handlaggare, projektledare, revisor, styrgrupp, finansiar or drift.
+        #[arg(long, value_parser = parse_role)]
+        role: stod_auth::Role,
+        /// The data directory of `stod up` [default: $XDG_DATA_HOME/stod or ~/.local/share/stod].
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+    /// The users and their roles.
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<stod_auth::Role, String> {
+    s.parse().map_err(|e: stod_auth::role::UnknownRole| e.to_string())
 }
 
 /// Options every recording command shares.
@@ -859,6 +907,10 @@ pub struct HttpArgs {
     /// Do not start the dashboard and JSON API.
     #[arg(long)]
     pub no_http: bool,
+    /// `stod http`: the auth directory whose users may log in (<data>/auth of `stod
+    /// up`). `stod up` on its own server always uses its own.
+    #[arg(long, value_name = "DIR")]
+    pub users: Option<PathBuf>,
 }
 
 fn parse_user(s: &str) -> Result<UserId, String> {

@@ -31,12 +31,56 @@ pub fn retry_policy() -> Result<RetryPolicy, CliError> {
     Ok(policy)
 }
 
+/// The credentials this process connects with (from --credentials), if any.
+static CREDENTIALS: std::sync::OnceLock<stod_auth::Credentials> = std::sync::OnceLock::new();
+
+/// Connect as the user of `creds` from now on.
+pub fn use_credentials(creds: stod_auth::Credentials) {
+    let _ = CREDENTIALS.set(creds);
+}
+
 /// A NATS connection, tried `1 + retries` times with a growing pause in between.
 pub async fn nats(url: &str, name: &str, policy: &RetryPolicy) -> Result<async_nats::Client, CliError> {
+    nats_as(url, name, policy, CREDENTIALS.get()).await
+}
+
+/// The first permission the server refused this process, and a wake-up for whoever
+/// waits on it: a refused publish is dropped by the server, so without this the
+/// command would wait out its retries and report "no answer".
+static REFUSED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+static REFUSED_NOTIFY: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Waits until the server refuses something this process sent; returns what.
+pub async fn refused() -> String {
+    loop {
+        let notified = REFUSED_NOTIFY.notified();
+        if let Some(what) = REFUSED.lock().ok().and_then(|r| r.clone()) {
+            return what;
+        }
+        notified.await;
+    }
+}
+
+fn on_server_error(event: async_nats::Event) {
+    if let async_nats::Event::ServerError(e) = event {
+        let text = e.to_string();
+        if text.to_lowercase().contains("permissions violation") {
+            if let Ok(mut slot) = REFUSED.lock() {
+                slot.get_or_insert(text);
+            }
+            REFUSED_NOTIFY.notify_waiters();
+        }
+    }
+}
+
+/// A NATS connection as the user of `creds` (anonymous without).
+pub async fn nats_as(url: &str, name: &str, policy: &RetryPolicy, creds: Option<&stod_auth::Credentials>) -> Result<async_nats::Client, CliError> {
     let mut backoff = policy.backoff;
     let mut attempt = 0;
     loop {
-        let result = async_nats::ConnectOptions::new()
+        let options = creds.map_or_else(async_nats::ConnectOptions::new, stod_auth::connect_options);
+        let result = options
+            .event_callback(|event| async move { on_server_error(event) })
             .name(name)
             .connection_timeout(CONNECT_TIMEOUT)
             .connect(url)
@@ -52,7 +96,10 @@ pub async fn nats(url: &str, name: &str, policy: &RetryPolicy) -> Result<async_n
                 )))
             }
             ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
-                return Err(CliError::Unavailable(format!("NATS på {url} nekade anslutningen: {err}")))
+                return Err(CliError::Unavailable(format!(
+                    "NATS på {url} nekade anslutningen ({err}): ange dina inloggningsuppgifter med --credentials FIL \
+                     eller STOD_CREDENTIALS (filen från `stod user add`)"
+                )))
             }
             _ if attempt < policy.retries => {
                 tracing::debug!(url, attempt, "connecting failed, retrying: {err}");

@@ -31,7 +31,7 @@ const UP_CONCURRENCY: usize = 8;
 
 /// The connection's own user; every submission is made as the demo's case worker
 /// who "did" it (`Client::as_user`).
-const SEEDER: &str = "demo";
+pub const SEEDER: &str = "demo";
 
 /// What a seeding run did, with what it was asked.
 pub struct Seeded {

@@ -20,6 +20,8 @@ pub mod exit_code {
     pub const NOT_FOUND: u8 = 7;
     /// The log or an audit export does not hold together (`stod audit verify`).
     pub const INTEGRITY: u8 = 8;
+    /// The server refused it: the user's role does not allow it. Nothing recorded.
+    pub const FORBIDDEN: u8 = 9;
 }
 
 /// An error of the `stod` command, with a Swedish message a case worker can act on.
@@ -51,6 +53,9 @@ pub enum CliError {
         /// `--json` must not add a second value there.
         shown: bool,
     },
+    /// The server refused it for the user's role; nothing was recorded.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Other(String),
 }
@@ -65,6 +70,7 @@ impl CliError {
             CliError::Invalid(_) => exit_code::INVALID,
             CliError::NotFound(_) => exit_code::NOT_FOUND,
             CliError::Integrity { .. } => exit_code::INTEGRITY,
+            CliError::Forbidden(_) => exit_code::FORBIDDEN,
             CliError::Other(_) => exit_code::OTHER,
         }
     }
@@ -82,6 +88,7 @@ impl CliError {
             CliError::Invalid(m) => json!({ "status": "invalid", "message": m }),
             CliError::NotFound(m) => json!({ "status": "not_found", "message": m }),
             CliError::Integrity { message, .. } => json!({ "status": "integrity", "message": message }),
+            CliError::Forbidden(message) => json!({ "status": "forbidden", "message": message }),
             CliError::Other(m) => json!({ "status": "error", "message": m }),
         }
     }

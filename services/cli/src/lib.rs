@@ -65,6 +65,7 @@ pub mod report;
 pub mod show;
 pub mod sv;
 pub mod up;
+pub mod user;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
@@ -73,7 +74,7 @@ use stod_events::ids::UserId;
 use stod_events::reference::{Catalogue, CodeKind};
 
 pub use args::Cli;
-use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd};
+use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
 use query::Reader;
 pub use error::CliError;
 use output::Output;
@@ -112,7 +113,27 @@ impl Invocation {
 /// Runs the command, reports a failure, and returns the exit code.
 pub async fn execute(invocation: Invocation) -> u8 {
     let out = Output { json: invocation.cli.global.json };
-    match run(invocation, out).await {
+    // A long-running service must not stop because one request was refused; it logs
+    // and carries on. A command a person ran ends at once with the reason.
+    if matches!(invocation.cli.command, Cmd::Up(_) | Cmd::Projector(_) | Cmd::Http(_)) {
+        return match run(invocation, out).await {
+            Ok(()) => error::exit_code::OK,
+            Err(e) => {
+                report(&e, out);
+                e.exit_code()
+            }
+        };
+    }
+    let result = tokio::select! {
+        result = run(invocation, out) => result,
+        // The server dropped what we sent: nothing was recorded, and waiting longer
+        // would only end in "no answer".
+        what = connect::refused() => Err(CliError::Forbidden(format!(
+            "servern nekade: din roll får inte göra detta ({what}). Inget har registrerats. \
+             Be driften om rätt roll (stod user add NAMN --role ...)"
+        ))),
+    };
+    match result {
         Ok(()) => error::exit_code::OK,
         Err(e) => {
             report(&e, out);
@@ -123,7 +144,22 @@ pub async fn execute(invocation: Invocation) -> u8 {
 
 async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
     let Invocation { cli, nats_url_on_command_line } = invocation;
-    let global = cli.global;
+    let mut global = cli.global;
+    if let Some(path) = &global.credentials {
+        let creds = stod_auth::Credentials::load(path).map_err(|e| {
+            CliError::Usage(format!("inloggningsuppgifterna (--credentials / STOD_CREDENTIALS) kan inte läsas: {e}"))
+        })?;
+        match &global.user {
+            Some(user) if user != &creds.user => {
+                return Err(CliError::Usage(format!(
+                    "--user {user} stämmer inte med inloggningsuppgifterna, som gäller {}; ta bort --user (eller STOD_USER)",
+                    creds.user
+                )))
+            }
+            _ => global.user = Some(creds.user.clone()),
+        }
+        connect::use_credentials(creds);
+    }
     let url = global.nats_url.as_str();
     match cli.command {
         Cmd::Up(args) => up::run(args, nats_url_on_command_line.then(|| url.to_owned()), out).await,
@@ -139,6 +175,8 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
         Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(url, out, args).await,
         Cmd::Projector(args) => projector::run(url, args, out).await,
         Cmd::Http(args) => up::run_http(url, args, out).await,
+        Cmd::User(UserCmd::Add { name, role, data }) => user::add(name, role, data, out),
+        Cmd::User(UserCmd::List { data }) => user::list(data, out),
         Cmd::Report(report) => {
             let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
             match report {
@@ -207,6 +245,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         Cmd::Case(CaseCmd::History { .. })
         | Cmd::Up(_)
         | Cmd::Http(_)
+        | Cmd::User(_)
         | Cmd::Reference(_)
         | Cmd::Report(_)
         | Cmd::Projections(_)

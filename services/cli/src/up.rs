@@ -15,6 +15,7 @@ use stod_events::ids::{Date, UserId};
 use stod_nats_server::{ErrorKind, NatsServer, ServerOptions};
 use stod_projections::ThroughputReport;
 use stod_protocol::{queries, ThroughputQuery};
+use stod_auth::{AuthDir, Credentials, Role};
 use stod_store::{EventLogConfig, STREAM_NAME};
 use tracing::{info, warn};
 
@@ -33,9 +34,44 @@ const CATCH_UP: Duration = Duration::from_secs(60);
 
 /// How `up` reaches NATS.
 enum Nats {
-    Managed { server: Box<NatsServer>, data: PathBuf },
+    Managed { server: Box<NatsServer>, data: PathBuf, users: Box<ServiceUsers> },
     Existing,
 }
+
+/// The credentials the services of `stod up` connect with to the server it manages,
+/// each its own user with only its own permissions (`stod-auth`).
+struct ServiceUsers {
+    auth: AuthDir,
+    command: Credentials,
+    projector: Credentials,
+    http: Credentials,
+    /// For `--demo`: records the demo's commands in its case workers' names.
+    seeder: Option<Credentials>,
+    /// The person running `stod up`: operator (drift).
+    operator: Credentials,
+}
+
+/// The users `stod up` needs, created on first start in `<data>/auth`.
+fn service_users(data: &Path, demo: bool) -> Result<ServiceUsers, CliError> {
+    let auth = AuthDir::new(data.join("auth"));
+    let ensure = |name: &str, role: Role| {
+        let user = UserId::parse(name).map_err(|e| CliError::Other(format!("internt fel: {e}")))?;
+        auth.ensure_user(&user, role).map_err(|e| CliError::Other(format!("användarna i {}: {e}", auth.path().display())))
+    };
+    let users = ServiceUsers {
+        command: ensure("stod-command", Role::CommandService)?,
+        projector: ensure("stod-projector", Role::Projector)?,
+        http: ensure(DASHBOARD_USER, Role::Http)?,
+        seeder: if demo { Some(ensure(crate::demo::SEEDER, Role::Seeder)?) } else { None },
+        operator: ensure(OPERATOR_USER, Role::Operator)?,
+        auth,
+    };
+    users.auth.write_server_config().map_err(|e| CliError::Other(format!("serverns behörigheter: {e}")))?;
+    Ok(users)
+}
+
+/// The operator user `stod up` creates for the person running it.
+const OPERATOR_USER: &str = "drift";
 
 /// `explicit_url`: a `--nats-url` given on this command line (never the environment's).
 pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Result<(), CliError> {
@@ -58,9 +94,10 @@ pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Res
                 None => default_data_dir()?,
             };
             let port = args.port.unwrap_or(DEFAULT_PORT);
-            let server = start_server(&data, port).await?;
+            let users = service_users(&data, args.demo)?;
+            let server = start_server(&data, port, &users.command).await?;
             let url = server.url();
-            (Nats::Managed { server: Box::new(server), data }, url)
+            (Nats::Managed { server: Box::new(server), data, users: Box::new(users) }, url)
         }
     };
 
@@ -90,7 +127,28 @@ async fn serve(
     out: Output,
 ) -> Result<(), CliError> {
     let policy = connect::retry_policy()?;
-    let client = connect::nats(url, "stod up", &policy).await?;
+    // On a managed server each service is its own user; on an existing NATS they share
+    // this process's connection (and its credentials, if given).
+    let users = match nats {
+        Nats::Managed { users, .. } => Some(&**users),
+        Nats::Existing => None,
+    };
+    let connect_as = |name: &'static str, creds: Option<&Credentials>| {
+        let creds = creds.cloned();
+        async move {
+            match creds {
+                Some(creds) => connect::nats_as(url, name, &policy, Some(&creds)).await,
+                None => connect::nats(url, name, &policy).await,
+            }
+        }
+    };
+    let client = connect_as("stod up: kommandotjänsten", users.map(|u| &u.command)).await?;
+    let projector_client = connect_as("stod up: läsmodellerna", users.map(|u| &u.projector)).await?;
+    let http_client = connect_as("stod up: översikten", users.map(|u| &u.http)).await?;
+    let demo_client = match users.and_then(|u| u.seeder.as_ref()) {
+        Some(seeder) => connect_as("stod up: demodata", Some(seeder)).await?,
+        None => client.clone(),
+    };
     // Before the services start, so their first commands are counted.
     let metrics = stod_http::metrics::install();
     let options = ServiceOptions {
@@ -102,7 +160,7 @@ async fn serve(
         StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
     })?;
     info!(url, "command service running");
-    let projector = match projector::start(&client, projections, args.min_count).await {
+    let projector = match projector::start(&projector_client, projections, args.min_count).await {
         Ok(p) => p,
         Err(e) => {
             shutdown(service, None, None, &client).await;
@@ -112,7 +170,8 @@ async fn serve(
     let http = if args.http.no_http {
         None
     } else {
-        match start_http(&client, &args.http, metrics).await {
+        let auth = users.map(|u| u.auth.clone());
+        match start_http(&http_client, &args.http, metrics, auth).await {
             Ok(http) => Some(http),
             Err(e) => {
                 shutdown(service, Some(projector), None, &client).await;
@@ -127,7 +186,7 @@ async fn serve(
     let stopped_early = if args.demo {
         tokio::select! {
             stop = signals.recv() => Some(stop),
-            () = demo_and_figures(&client, &projector, out) => None,
+            () = demo_and_figures(&demo_client, &projector, out) => None,
         }
     } else {
         None
@@ -148,17 +207,28 @@ async fn serve(
 }
 
 /// The user the dashboard's queries are made as.
-const DASHBOARD_USER: &str = "stod-dashboard";
+const DASHBOARD_USER: &str = "stod-http";
 
 /// Starts the dashboard and JSON API on `args.http_addr`.
 async fn start_http(
     client: &async_nats::Client,
     args: &crate::args::HttpArgs,
     metrics: Option<stod_http::metrics::PrometheusHandle>,
+    auth: Option<AuthDir>,
 ) -> Result<stod_http::RunningHttp, CliError> {
     let user = UserId::parse(DASHBOARD_USER).map_err(|e| CliError::Other(format!("internt fel: {e}")))?;
     let addr = args.http_addr;
-    stod_http::start(addr, stod_http::AppState::new(client.clone(), user, metrics)).await.map_err(|e| {
+    let access = match auth {
+        Some(dir) => stod_http::Access::Users(dir),
+        None => match &args.users {
+            Some(dir) => stod_http::Access::Users(AuthDir::new(dir)),
+            None => {
+                warn!("the dashboard runs without logins: no users file (--users); anyone who reaches {addr} sees it");
+                stod_http::Access::Open
+            }
+        },
+    };
+    stod_http::start(addr, stod_http::AppState::new(client.clone(), user, metrics).with_access(access)).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
             CliError::Other(format!(
                 "adressen {addr} för översikten används redan av ett annat program. Välj en annan med \
@@ -175,7 +245,7 @@ pub async fn run_http(url: &str, args: crate::args::HttpArgs, out: Output) -> Re
     let mut signals = Signals::install()?;
     let policy = connect::retry_policy()?;
     let client = connect::nats(url, "stod http", &policy).await?;
-    let http = start_http(&client, &args, stod_http::metrics::install()).await?;
+    let http = start_http(&client, &args, stod_http::metrics::install(), None).await?;
     let addr = http.addr;
     out.result(&json!({ "status": "ready", "nats_url": url, "http": format!("http://{addr}/") }), || {
         format!(
@@ -210,9 +280,17 @@ async fn shutdown(
     }
 }
 
-async fn start_server(data: &std::path::Path, port: u16) -> Result<NatsServer, CliError> {
+async fn start_server(data: &std::path::Path, port: u16, probe: &Credentials) -> Result<NatsServer, CliError> {
     let store = data.join("nats");
-    let opts = ServerOptions::new(&store).with_port(port).with_sync_always(true);
+    // The users and their permissions, from <data>/auth (`stod user add` rewrites it
+    // and asks the server to reload). Relative to the config file in <data>/nats. No
+    // anonymous access: a client without a listed key is refused.
+    let extra = format!("include \"../auth/auth.conf\"\npid_file: {:?}", store.join(PID_FILE).display().to_string());
+    let opts = ServerOptions::new(&store)
+        .with_port(port)
+        .with_sync_always(true)
+        .with_extra_config(extra)
+        .with_probe_nkey(probe.nkey_seed.clone(), stod_auth::inbox_prefix(probe.user.as_str()));
     NatsServer::start(opts).await.map_err(|e| match e.kind() {
         ErrorKind::PortInUse => CliError::Other(format!(
             "port {port} används redan av ett annat program (kanske en stod up som redan körs?). \
@@ -225,6 +303,9 @@ async fn start_server(data: &std::path::Path, port: u16) -> Result<NatsServer, C
         _ => CliError::Other(format!("nats-server kunde inte startas (data i {}):\n{e}", store.display())),
     })
 }
+
+/// The managed server's pid, for `stod user add` to ask it to reload its users.
+pub const PID_FILE: &str = "nats-server.pid";
 
 /// `$XDG_DATA_HOME/stod`, else `~/.local/share/stod`.
 pub fn default_data_dir() -> Result<PathBuf, CliError> {
@@ -262,7 +343,8 @@ async fn show_figures(nats: &async_nats::Client, projector: &projector::Running,
         return;
     }
     let Ok(policy) = connect::retry_policy() else { return };
-    let Ok(user) = UserId::parse(crate::reference::ANONYMOUS_READER) else { return };
+    // The demo's own user: on a managed server it may ask for this report.
+    let Ok(user) = UserId::parse(crate::demo::SEEDER) else { return };
     let reader = Reader::new(nats.clone(), user, policy);
     let query = ThroughputQuery { period: today.year().to_string(), today: Some(today) };
     match reader.report::<_, ThroughputReport>(queries::THROUGHPUT, &query).await {
@@ -306,11 +388,15 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
         "projections_dir": projections,
         "replicas": replicas,
         "dashboard": http.map(|a| format!("http://{a}/")),
+        "operator_credentials": match nats {
+            Nats::Managed { users, .. } => Some(users.auth.credentials_path(users.operator.user.as_str())),
+            Nats::Existing => None,
+        },
     });
     out.result(&json, || {
         let today = stod_command::today_in_sweden();
         let (server, ack) = match nats {
-            Nats::Managed { server, data } => (
+            Nats::Managed { server, data, .. } => (
                 format!(
                     "inbyggd nats-server (pid {}), data i {}",
                     server.pid().map_or_else(|| "?".into(), |p| p.to_string()),
@@ -330,6 +416,28 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
             ),
         };
         let year = today.year();
+        let who = match nats {
+            Nats::Managed { users, data, .. } => format!(
+                "Inloggning: servern släpper bara in kända användare, var och en med sin roll.\n\
+                 \x20 Du (drift):       {creds}\n\
+                 \x20 Översikten:       användare {op}, lösenord {token}\n\
+                 \x20 Ny användare:     stod user add anna --role handlaggare --data {data}\n\
+                 \x20                   (roller: handlaggare, projektledare, revisor, styrgrupp, finansiar, drift)\n\
+                 \n\
+                 Använd stod från en annan terminal:\n\
+                 \x20 export STOD_NATS_URL={url}\n\
+                 \x20 export STOD_CREDENTIALS={anna}   # från stod user add",
+                creds = users.auth.credentials_path(users.operator.user.as_str()).display(),
+                op = users.operator.user,
+                token = users.operator.http_token,
+                data = data.display(),
+                anna = users.auth.credentials_path("anna").display(),
+            ),
+            Nats::Existing => "Använd stod från en annan terminal:\n\
+                 \x20 export STOD_NATS_URL={url}\n\
+                 \x20 export STOD_USER=anna            # ditt användarnamn, registreras med varje händelse"
+                .replace("{url}", url),
+        };
         format!(
             "stod körs.\n\
              \x20 NATS:              {url}\n\
@@ -338,9 +446,7 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
              \x20 Läsmodeller:       i den här processen, data i {projections} (stod.query.*: rapporter)\n\
              \x20 Översikt:          {dashboard}\n\
              \n\
-             Använd stod från en annan terminal:\n\
-             \x20 export STOD_NATS_URL={url}\n\
-             \x20 export STOD_USER=anna            # ditt användarnamn, registreras med varje händelse\n\
+             {who}\n\
              \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
              \x20      --support forsorjningsstod --birth-year 1990\n\
              \x20 stod case show <ärende-id>\n\

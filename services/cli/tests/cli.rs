@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use stod_command::{RunningService, ServiceOptions};
-use stod_events::ids::{Date, UserId};
+use stod_events::ids::Date;
 use stod_nats_server::NatsServer;
 use stod_projector::{ProjectorOptions, ProjectorService};
 
@@ -497,9 +497,33 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     assert_eq!(figures["report"]["period"].as_str(), Some(this_year.to_string().as_str()));
     assert!(figures["report"]["persons"].as_u64().is_some_and(|n| n > 0), "{figures}");
 
-    // The demo went through the command path: the log has it, case by case.
-    let nats = async_nats::connect(&url).await.expect("connect");
-    let client = stod_client::Client::from_nats(nats, UserId::parse("test").expect("user"));
+    // Secure by default: the managed server lets no anonymous client in.
+    assert!(async_nats::connect(&url).await.is_err(), "anonymous access refused");
+    let operator = ready["operator_credentials"].as_str().expect("the operator's credentials").to_owned();
+    assert!(Path::new(&operator).exists(), "{ready}");
+
+    // The operator adds people; each gets only their role's rights, from the server.
+    let env = [("STOD_NATS_URL", url.as_str())];
+    let added = run(&["user", "add", "granskare", "--role", "revisor", "--data", path(data.path()), "--json"], &env).await;
+    assert_eq!(added.code, 0, "{added:?}");
+    let added = added.json();
+    assert_eq!(added["server_reloaded"], true, "{added}");
+    let anna = run(&["user", "add", "anna", "--role", "handlaggare", "--data", path(data.path()), "--json"], &env).await.json();
+    let anna_creds = anna["credentials"].as_str().expect("creds").to_owned();
+    let as_anna = [("STOD_NATS_URL", url.as_str()), ("STOD_CREDENTIALS", anna_creds.as_str())];
+    let retract = run(&["retract", "--case", &cases[0], "--event", "0195b8a2-7c4e-7d31-9a56-00000000beef", "--reason", "dubblett", "--json"], &as_anna).await;
+    assert_eq!(retract.code, 9, "a case worker may not retract: {retract:?}");
+    assert_eq!(retract.json()["status"], "forbidden");
+    let as_other = run(&["case", "show", &cases[0], "--user", "bo", "--json"], &as_anna).await;
+    assert_eq!(as_other.code, 2, "--user cannot override the credentials: {as_other:?}");
+    let shown = run(&["case", "show", &cases[0], "--json"], &as_anna).await;
+    assert_eq!(shown.code, 0, "{shown:?}");
+
+    // The demo went through the command path: the log has it, case by case (read as
+    // the auditor just added).
+    let creds = stod_auth::Credentials::load(Path::new(added["credentials"].as_str().expect("creds"))).expect("creds");
+    let nats = stod_auth::connect_options(&creds).connect(&url).await.expect("connect as the auditor");
+    let client = stod_client::Client::from_nats(nats, creds.user.clone());
     let mut recorded = 0;
     let mut kinds = std::collections::BTreeSet::new();
     for case in &cases {

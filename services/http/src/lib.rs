@@ -32,6 +32,7 @@ use stod_events::ids::UserId;
 use stod_events::reference::Catalogue;
 use tokio::sync::Mutex;
 
+mod access;
 mod api;
 pub mod error;
 pub mod metrics;
@@ -39,6 +40,7 @@ mod ops;
 mod pages;
 mod params;
 
+pub use access::Access;
 pub use error::ApiError;
 
 /// The OpenAPI description of the JSON API, served at `/api/openapi.json`.
@@ -62,6 +64,9 @@ struct Inner {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Reference-data names, fetched at most every `CATALOGUE_TTL`.
     catalogue: Mutex<Option<(Instant, Arc<Catalogue>)>>,
+    /// Who may look.
+    access: Access,
+    users: access::UsersCache,
 }
 
 impl AppState {
@@ -73,7 +78,46 @@ impl AppState {
             retries: 1,
             backoff: Duration::from_millis(200),
         });
-        AppState { inner: Arc::new(Inner { client, nats, metrics, catalogue: Mutex::new(None) }) }
+        AppState {
+            inner: Arc::new(Inner {
+                client,
+                nats,
+                metrics,
+                catalogue: Mutex::new(None),
+                access: Access::Open,
+                users: access::UsersCache::default(),
+            }),
+        }
+    }
+
+    /// Who may look (default: [`Access::Open`], for tests).
+    pub fn with_access(self, access: Access) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.access = access;
+                AppState { inner: Arc::new(inner) }
+            }
+            Err(inner) => {
+                // Shared already: build a fresh state with the same parts.
+                let fresh = Inner {
+                    client: inner.client.clone(),
+                    nats: inner.nats.clone(),
+                    metrics: inner.metrics.clone(),
+                    catalogue: Mutex::new(None),
+                    access,
+                    users: access::UsersCache::default(),
+                };
+                AppState { inner: Arc::new(fresh) }
+            }
+        }
+    }
+
+    pub(crate) fn access(&self) -> &Access {
+        &self.inner.access
+    }
+
+    pub(crate) fn users_cache(&self) -> &access::UsersCache {
+        &self.inner.users
     }
 
     pub(crate) fn client(&self) -> &Client {
@@ -128,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::check))
         .with_state(state)
 }
 
