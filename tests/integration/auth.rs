@@ -160,6 +160,8 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
         ("stod.cmd.anna.retract".to_owned(), command_body(case, retract_of(first.event_ids[0]))),
         (format!("stod.events.case.{case}"), serde_json::json!("forged")),
         ("stod.ops.anna.rebuild".to_owned(), serde_json::json!({})),
+        ("stod.registry.anna.erase".to_owned(), serde_json::json!({ "personnummer": "19900314-1234" })),
+        ("stod.registry.bo.lookup".to_owned(), serde_json::json!({ "personnummer": "19900314-1234" })),
         ("stod.query.bo.case".to_owned(), serde_json::json!({ "case_id": case })),
     ] {
         anna.clear();

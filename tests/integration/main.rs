@@ -9,4 +9,5 @@ mod http;
 mod audit;
 mod nats_server;
 mod projections;
+mod registry;
 mod write_path;

@@ -171,6 +171,15 @@ pub fn permissions(role: Role, user: &str) -> Permissions {
             p.publish_allow.extend(js_common);
             p.publish_allow.extend(kv_bucket("stod_registry", true));
             p.publish_allow.extend(kv_bucket("stod_participants", false));
+            // Whether the participant's case is open: read from the log.
+            p.publish_allow.extend(read_stream(EVENT_STREAM));
+            // Erasure purges the registry's own bucket (and only it): the one purge
+            // anyone may do, so that nothing of an erased person stays.
+            p.publish_deny.retain(|s| s != "$JS.API.STREAM.PURGE.>");
+            p.publish_allow.push("$JS.API.STREAM.PURGE.KV_stod_registry".to_owned());
+            p.publish_deny.extend(
+                [EVENT_STREAM, ACCESS_STREAM, "KV_stod_participants", "KV_stod_reference"].map(|s| format!("$JS.API.STREAM.PURGE.{s}")),
+            );
         }
     }
     p
@@ -233,9 +242,14 @@ mod tests {
     fn nobody_may_delete_or_purge_a_stream() {
         for role in Role::ALL {
             let p = permissions(role, "x");
-            for subject in ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>"] {
+            for subject in ["$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.MSG.DELETE.>"] {
                 assert!(p.publish_deny.contains(&subject.to_owned()), "{role:?}");
             }
+            let purges_event_log = p.publish_deny.iter().any(|s| s == "$JS.API.STREAM.PURGE.>" || s == "$JS.API.STREAM.PURGE.STOD_EVENTS");
+            assert!(purges_event_log, "{role:?} must not purge the log");
         }
+        // The registry purges its own bucket for erasure, nothing else.
+        let registry = permissions(Role::Registry, "r");
+        assert!(registry.publish_allow.contains(&"$JS.API.STREAM.PURGE.KV_stod_registry".to_owned()));
     }
 }

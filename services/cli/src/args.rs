@@ -28,6 +28,9 @@ Examples:
   export STOD_USER=anna
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990
+  stod intake --personnummer 19900314-1234 --date 2025-03-14 --gender kvinna \
+       --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
+  stod case find --personnummer 19900314-1234
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
@@ -42,7 +45,7 @@ Exit codes:
   5  NATS or the service cannot be reached (the outcome may be unknown: retry with
      the same --submission, which is never recorded twice)
   6  invalid request or file; nothing was changed
-  7  not found (case or event)
+  7  not found (case, event, or personnummer in the participant registry)
   8  integrity error (integritetsfel): the event log or an audit export does not hold
      together (changed, missing, inserted or reordered events; see stod audit verify)
 
@@ -94,11 +97,17 @@ pub enum Cmd {
 Examples:
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990 --region utanfor-europa
+  stod intake --personnummer 19900314-1234 --date 2025-03-14 --gender kvinna \
+       --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
   stod intake --date 2025-03-14 --gender man --anonymous inget-samtycke
 
-Prints the case id (ärende) and the participant reference (deltagare): keep both. The
-participant reference links the case to the person outside stod; a participant coming back
-later gets a new case with the same --participant.")]
+Prints the case id (ärende) and the participant reference (deltagare). With --personnummer
+the person is looked up in the participant registry (outside the event log) and gets their
+existing reference, or a new one: a participant coming back later gets a new case with the
+same reference, and `stod case find --personnummer` finds it. The personnummer itself is
+never written to the event log. Without --personnummer, keep the reference yourself and
+give it as --participant when the person comes back. Anonymous participants (--anonymous)
+are never registered.")]
     Intake(IntakeArgs),
     /// Start a placement (praktik/arbetsträning) at a site (arbetsplats).
     #[command(after_help = "\
@@ -186,6 +195,9 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     /// Demo data: reproducible synthetic journeys recorded through the real command path.
     #[command(subcommand)]
     Demo(DemoCmd),
+    /// Participants in the participant registry (deltagarregistret): erasure (gallring).
+    #[command(subcommand)]
+    Participant(ParticipantCmd),
     /// Run stod on this machine: a managed nats-server, the command service, the read models.
     ///
     /// The read models are kept by the projector, in this process too.
@@ -306,6 +318,11 @@ pub struct IntakeArgs {
     /// The participant reference (deltagare) of a returning participant; new if omitted.
     #[arg(long, value_name = "REF", value_parser = parse_id::<ParticipantRef>)]
     pub participant: Option<ParticipantRef>,
+    /// The person's personnummer or samordningsnummer: registers them in the
+    /// participant registry (outside the log) and records the intake with their
+    /// reference, existing or new.
+    #[arg(long, value_name = "PNR", conflicts_with_all = ["participant", "anonymous"])]
+    pub personnummer: Option<String>,
     /// The case id to open; a new one if omitted.
     #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
     pub case: Option<CaseId>,
@@ -537,6 +554,45 @@ times, each event's content and what each correction changed.")]
         /// The case (ärende) id.
         #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
         case: CaseId,
+    },
+    /// Find a person's participant reference and current case by personnummer, in the
+    /// participant registry (deltagarregistret).
+    #[command(after_help = "\
+Examples:
+  stod case find --personnummer 19900314-1234
+  stod case find --personnummer 900314-1234 --json
+
+Prints the participant reference (deltagare) and the case they were last enrolled in, and
+whether it is open. Exit code 7 if nobody with the number is registered (never registered,
+registered anonymously, or erased with `stod participant erase`).")]
+    Find {
+        /// The personnummer or samordningsnummer: ÅÅÅÅMMDD-NNNN, ÅÅMMDD-NNNN, ÅÅMMDD+NNNN
+        /// (100 years or older), with or without the dash.
+        #[arg(long, value_name = "PNR")]
+        personnummer: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParticipantCmd {
+    /// Erase a person from the participant registry (gallring): the link from their
+    /// personnummer to their participant reference is removed for good.
+    #[command(after_help = "\
+Examples:
+  stod participant erase --personnummer 19900314-1234 --yes
+
+What stays: the cases in the event log under the random participant reference, and every
+figure built from them; nothing in the log ever held the personnummer. What goes: the only
+way from the person to those cases. It cannot be undone: registering the same personnummer
+later gives a new participant reference, unconnected to the old cases. Without --yes
+nothing is erased. Exit code 7 if the number is not registered.")]
+    Erase {
+        /// The personnummer or samordningsnummer to erase.
+        #[arg(long, value_name = "PNR")]
+        personnummer: String,
+        /// Confirm: erase for good.
+        #[arg(long)]
+        yes: bool,
     },
 }
 

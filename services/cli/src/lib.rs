@@ -30,6 +30,8 @@
 //! - [`correct`]: turning `--set FIELD=VALUE` into a corrected fact.
 //! - [`show`]: a case's history in readable Swedish.
 //! - [`reference`]: showing and extending reference data.
+//! - [`registry`]: the participant registry (`case find`, `participant erase`, and
+//!   the registration `intake --personnummer` does first).
 //! - [`query`]: asking the read models (projector) over NATS; [`read`] the commands
 //!   that do (`report ...`, `case history`), [`report`] their Swedish layout (text,
 //!   Markdown, HTML), [`projections`] the operator's status and rebuild.
@@ -61,6 +63,7 @@ pub mod query;
 pub mod read;
 pub mod record;
 pub mod reference;
+pub mod registry;
 pub mod report;
 pub mod show;
 pub mod sv;
@@ -74,7 +77,7 @@ use stod_events::ids::UserId;
 use stod_events::reference::{Catalogue, CodeKind};
 
 pub use args::Cli;
-use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
+use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
 use query::Reader;
 pub use error::CliError;
 use output::Output;
@@ -173,6 +176,8 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
             reference::show(&client, out, kind).await
         }
         Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(url, out, args).await,
+        // Refused before connecting: nothing is sent without the confirmation.
+        Cmd::Participant(ParticipantCmd::Erase { yes: false, .. }) => Err(registry::erase_needs_confirmation()),
         Cmd::Projector(args) => projector::run(url, args, out).await,
         Cmd::Http(args) => up::run_http(url, args, out).await,
         Cmd::User(UserCmd::Add { name, role, data }) => user::add(name, role, data, out),
@@ -242,7 +247,10 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
             }
             Ok(())
         }
+        Cmd::Case(CaseCmd::Find { personnummer }) => registry::find(client, out, &personnummer).await,
+        Cmd::Participant(ParticipantCmd::Erase { personnummer, yes: true }) => registry::erase(client, out, &personnummer).await,
         Cmd::Case(CaseCmd::History { .. })
+        | Cmd::Participant(ParticipantCmd::Erase { yes: false, .. })
         | Cmd::Up(_)
         | Cmd::Http(_)
         | Cmd::User(_)

@@ -42,17 +42,33 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
         }
     };
     let case_id = a.case.unwrap_or_default();
-    let participant = a.participant.unwrap_or_default();
+    // With a personnummer the registry gives the reference (the same one on a retry,
+    // so a retry repeats --personnummer rather than naming the reference).
+    let registered = match &a.personnummer {
+        Some(pnr) => Some(crate::registry::register(client, pnr).await?),
+        None => None,
+    };
+    let participant = match registered {
+        Some((participant, _)) => participant,
+        None => a.participant.unwrap_or_default(),
+    };
     let mut extra = Extra::default();
     extra.json.insert("participant".into(), json!(participant));
     extra.lines.push(format!("Ärende:    {case_id}"));
-    extra.lines.push(format!(
-        "Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)"
-    ));
+    match registered {
+        Some((_, created)) => {
+            extra.json.insert("registered".into(), json!(created));
+            let how = if created { "ny i deltagarregistret" } else { "redan i deltagarregistret" };
+            extra.lines.push(format!("Deltagare: {participant}  ({how}; personnumret finns bara där, inte i loggen)"));
+        }
+        None => extra.lines.push(format!(
+            "Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)"
+        )),
+    }
     if a.case.is_none() {
         extra.retry_flags.push_str(&format!(" --case {case_id}"));
     }
-    if a.participant.is_none() {
+    if a.participant.is_none() && registered.is_none() {
         extra.retry_flags.push_str(&format!(" --participant {participant}"));
     }
     let command = Command::Record {

@@ -1,10 +1,11 @@
 //! `stod up`: the whole system on one machine.
 //!
 //! A managed nats-server (its data under `--data`, fsync before every acknowledgement)
-//! or an existing NATS, plus the command service and the projector (read models, in
-//! `<data>/projections`) in this process. Stops cleanly on Ctrl-C or SIGTERM: the
-//! command service finishes what it has taken, the projector commits what it has
-//! folded, then the server writes its state out.
+//! or an existing NATS, plus the command service, the participant registry (its key in
+//! `<data>/registry.key`) and the projector (read models, in `<data>/projections`) in
+//! this process. Stops cleanly on Ctrl-C or SIGTERM: the command service and the
+//! registry finish what they have taken, the projector commits what it has folded,
+//! then the server writes its state out.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +33,10 @@ use crate::report;
 /// figures.
 const CATCH_UP: Duration = Duration::from_secs(60);
 
+/// The registry's secret key, in the data directory. Back it up apart from the NATS
+/// data: without it no personnummer can be found again (decision 0007).
+pub const REGISTRY_KEY_FILE: &str = "registry.key";
+
 /// How `up` reaches NATS.
 enum Nats {
     Managed { server: Box<NatsServer>, data: PathBuf, users: Box<ServiceUsers> },
@@ -45,6 +50,7 @@ struct ServiceUsers {
     command: Credentials,
     projector: Credentials,
     http: Credentials,
+    registry: Credentials,
     /// For `--demo`: records the demo's commands in its case workers' names.
     seeder: Option<Credentials>,
     /// The person running `stod up`: operator (drift).
@@ -62,6 +68,7 @@ fn service_users(data: &Path, demo: bool) -> Result<ServiceUsers, CliError> {
         command: ensure("stod-command", Role::CommandService)?,
         projector: ensure("stod-projector", Role::Projector)?,
         http: ensure(DASHBOARD_USER, Role::Http)?,
+        registry: ensure("stod-registry", Role::Registry)?,
         seeder: if demo { Some(ensure(crate::demo::SEEDER, Role::Seeder)?) } else { None },
         operator: ensure(OPERATOR_USER, Role::Operator)?,
         auth,
@@ -101,11 +108,13 @@ pub async fn run(args: UpArgs, explicit_url: Option<String>, out: Output) -> Res
         }
     };
 
-    let projections = match (&nats, &args.data) {
-        (Nats::Managed { data, .. }, _) | (Nats::Existing, Some(data)) => projector::store_dir(data),
-        (Nats::Existing, None) => projector::store_dir(&default_data_dir()?),
+    let data = match (&nats, &args.data) {
+        (Nats::Managed { data, .. }, _) | (Nats::Existing, Some(data)) => data.clone(),
+        (Nats::Existing, None) => default_data_dir()?,
     };
-    let result = serve(&args, &url, &projections, &mut nats, &mut signals, out).await;
+    let projections = projector::store_dir(&data);
+    let registry_key = data.join(REGISTRY_KEY_FILE);
+    let result = serve(&args, &url, &projections, &registry_key, &mut nats, &mut signals, out).await;
     if let Nats::Managed { server, .. } = &mut nats {
         if let Err(e) = server.stop().await {
             warn!("stopping nats-server: {e}");
@@ -122,6 +131,7 @@ async fn serve(
     args: &UpArgs,
     url: &str,
     projections: &Path,
+    registry_key: &Path,
     nats: &mut Nats,
     signals: &mut Signals,
     out: Output,
@@ -145,6 +155,7 @@ async fn serve(
     let client = connect_as("stod up: kommandotjänsten", users.map(|u| &u.command)).await?;
     let projector_client = connect_as("stod up: läsmodellerna", users.map(|u| &u.projector)).await?;
     let http_client = connect_as("stod up: översikten", users.map(|u| &u.http)).await?;
+    let registry_client = connect_as("stod up: deltagarregistret", users.map(|u| &u.registry)).await?;
     let demo_client = match users.and_then(|u| u.seeder.as_ref()) {
         Some(seeder) => connect_as("stod up: demodata", Some(seeder)).await?,
         None => client.clone(),
@@ -160,10 +171,17 @@ async fn serve(
         StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
     })?;
     info!(url, "command service running");
+    let registry = match start_registry(&registry_client, registry_key, args.replicas).await {
+        Ok(r) => r,
+        Err(e) => {
+            shutdown(service, None, None, None, &client).await;
+            return Err(e);
+        }
+    };
     let projector = match projector::start(&projector_client, projections, args.min_count).await {
         Ok(p) => p,
         Err(e) => {
-            shutdown(service, None, None, &client).await;
+            shutdown(service, Some(registry), None, None, &client).await;
             return Err(e);
         }
     };
@@ -174,12 +192,12 @@ async fn serve(
         match start_http(&http_client, &args.http, metrics, auth).await {
             Ok(http) => Some(http),
             Err(e) => {
-                shutdown(service, Some(projector), None, &client).await;
+                shutdown(service, Some(registry), Some(projector), None, &client).await;
                 return Err(e);
             }
         }
     };
-    print_welcome(url, nats, args.replicas, projections, http.as_ref().map(|h| h.addr), out);
+    print_welcome(url, nats, args.replicas, projections, registry_key, http.as_ref().map(|h| h.addr), out);
 
     // Ctrl-C during the demo stops at once: what was recorded stays, and nothing is
     // ever recorded twice.
@@ -199,7 +217,7 @@ async fn serve(
         }
     };
     info!("stopping: {stop}");
-    shutdown(service, Some(projector), http, &client).await;
+    shutdown(service, Some(registry), Some(projector), http, &client).await;
     if stop == Stop::ServerDied {
         return Err(CliError::Other("nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into()));
     }
@@ -259,11 +277,30 @@ pub async fn run_http(url: &str, args: crate::args::HttpArgs, out: Output) -> Re
     Ok(())
 }
 
+/// The participant registry, with its key (created on first start).
+async fn start_registry(
+    client: &async_nats::Client,
+    key_path: &Path,
+    replicas: usize,
+) -> Result<stod_registry::RunningRegistry, CliError> {
+    let key = stod_registry::RegistryKey::load_or_create(key_path).map_err(|e| CliError::Other(e.to_string()))?;
+    let options = stod_registry::RegistryOptions { replicas, ..stod_registry::RegistryOptions::new(key) };
+    let registry = stod_registry::start(client.clone(), options).await.map_err(|e| match e {
+        stod_registry::StartError::Service(e) => {
+            CliError::Unavailable(format!("deltagarregistret kunde inte registreras i NATS: {e}"))
+        }
+        other => CliError::Unavailable(format!("deltagarregistret kunde inte öppnas: {other}")),
+    })?;
+    info!(key = %key_path.display(), "participant registry running");
+    Ok(registry)
+}
+
 /// The dashboard first (it only reads), then the command service (it may still be
-/// appending), then the projector (it commits what it has folded), then what is left
-/// in the connection.
+/// appending) and the registry, then the projector (it commits what it has folded),
+/// then what is left in the connection.
 async fn shutdown(
     service: RunningService,
+    registry: Option<stod_registry::RunningRegistry>,
     projector: Option<projector::Running>,
     http: Option<stod_http::RunningHttp>,
     client: &async_nats::Client,
@@ -272,6 +309,9 @@ async fn shutdown(
         http.shutdown().await;
     }
     service.shutdown().await;
+    if let Some(registry) = registry {
+        registry.shutdown().await;
+    }
     if let Some(projector) = projector {
         projector.shutdown().await;
     }
@@ -375,7 +415,15 @@ async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
     Ok(info.state.last_sequence)
 }
 
-fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, http: Option<std::net::SocketAddr>, out: Output) {
+fn print_welcome(
+    url: &str,
+    nats: &Nats,
+    replicas: usize,
+    projections: &Path,
+    registry_key: &Path,
+    http: Option<std::net::SocketAddr>,
+    out: Output,
+) {
     let (managed, data) = match nats {
         Nats::Managed { data, .. } => (true, Some(data.display().to_string())),
         Nats::Existing => (false, None),
@@ -386,6 +434,7 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
         "managed": managed,
         "data_dir": data,
         "projections_dir": projections,
+        "registry_key": registry_key,
         "replicas": replicas,
         "dashboard": http.map(|a| format!("http://{a}/")),
         "operator_credentials": match nats {
@@ -443,12 +492,14 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
              \x20 NATS:              {url}\n\
              \x20 Server:            {server}\n\
              \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*.case)\n\
+             \x20 Deltagarregistret: i den här processen (stod.registry.*), nyckeln i {registry_key}\n\
              \x20 Läsmodeller:       i den här processen, data i {projections} (stod.query.*: rapporter)\n\
              \x20 Översikt:          {dashboard}\n\
              \n\
              {who}\n\
              \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
              \x20      --support forsorjningsstod --birth-year 1990\n\
+             \x20 stod case find --personnummer ÅÅÅÅMMDD-NNNN   # ärendet via deltagarregistret\n\
              \x20 stod case show <ärende-id>\n\
              \x20 stod case history <ärende-id>     # granskningsspåret ur läsmodellerna\n\
              \x20 stod report throughput --year {year}\n\
@@ -459,6 +510,7 @@ fn print_welcome(url: &str, nats: &Nats, replicas: usize, projections: &Path, ht
              \n\
              {ack}",
             projections = projections.display(),
+            registry_key = registry_key.display(),
             dashboard = http.map_or_else(|| "avstängd (--no-http)".to_owned(), |a| format!("http://{a}/  (styrgrupp, uppföljning, API, /healthz, /metrics)")),
         )
     });

@@ -25,6 +25,7 @@ struct Stack {
     /// Kept alive for the test; dropping it kills the server and removes its data.
     _server: NatsServer,
     service: Option<RunningService>,
+    registry: Option<stod_registry::RunningRegistry>,
     projector: Option<ProjectorService>,
     /// The projector's store; removed on drop.
     _projections: Option<tempfile::TempDir>,
@@ -38,7 +39,18 @@ impl Stack {
         let url = server.url();
         let client = async_nats::connect(&url).await.expect("connect");
         let service = stod_command::start(client.clone(), ServiceOptions::default()).await.expect("service starts");
-        Self { _server: server, service: Some(service), projector: None, _projections: None, client, url }
+        Self { _server: server, service: Some(service), registry: None, projector: None, _projections: None, client, url }
+    }
+
+    /// The stack with the participant registry in-process too.
+    async fn with_registry() -> Self {
+        let mut stack = Self::start().await;
+        let key = stod_registry::RegistryKey::generate().expect("random key");
+        let registry = stod_registry::start(stack.client.clone(), stod_registry::RegistryOptions::new(key))
+            .await
+            .expect("registry starts");
+        stack.registry = Some(registry);
+        stack
     }
 
     /// The stack with the projector (read models) in-process too.
@@ -89,6 +101,9 @@ impl Stack {
     async fn stop(mut self) {
         if let Some(service) = self.service.take() {
             service.shutdown().await;
+        }
+        if let Some(registry) = self.registry.take() {
+            registry.shutdown().await;
         }
         if let Some(projector) = self.projector.take() {
             projector.shutdown().await;
@@ -903,5 +918,64 @@ async fn audit_verify_holds_and_an_offline_export_names_a_changed_event() {
     let again = stack.stod(&["audit", "export", "--out", path(&bundle)]).await;
     assert_eq!(again.code, 6, "{again:?}");
     assert_eq!(again.json()["status"], "invalid");
+    stack.stop().await;
+}
+
+/// A made-up personnummer with a correct check digit (no real person's number).
+fn test_personnummer(eleven: &str) -> String {
+    let ten: Vec<u8> = eleven[2..].bytes().map(|b| b - b'0').collect();
+    format!("{eleven}{}", stod_registry::personnummer::luhn_check_digit(&ten))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn case_find_and_participant_erase_by_personnummer() {
+    let stack = Stack::with_registry().await;
+    let pnr = test_personnummer("19900314123");
+    let short = format!("{}-{}", &pnr[2..8], &pnr[8..]);
+    let intake_args = |number: &str| {
+        vec![
+            "intake".to_owned(), "--personnummer".into(), number.to_owned(), "--date".into(), days_ago(10), "--gender".into(),
+            "kvinna".into(), "--municipality".into(), "2084".into(), "--referrer".into(), "af".into(), "--support".into(),
+            "forsorjningsstod".into(), "--birth-year".into(), "1990".into(),
+        ]
+    };
+    let args = intake_args(&pnr);
+    let reply = stack.stod(&args.iter().map(String::as_str).collect::<Vec<_>>()).await.ok();
+    assert_eq!((reply["status"].as_str(), reply["registered"].as_bool()), (Some("accepted"), Some(true)));
+    let (case, participant) = (str_of(&reply, "case_id").to_owned(), str_of(&reply, "participant").to_owned());
+
+    let found = stack.stod(&["case", "find", "--personnummer", &short]).await.ok();
+    assert_eq!((str_of(&found, "participant"), str_of(&found, "case_id")), (participant.as_str(), case.as_str()));
+    assert_eq!(found["case_open"], true);
+
+    // --personnummer names the participant; --participant too is a usage error.
+    let mut both = intake_args(&pnr);
+    both.extend(["--participant".to_owned(), participant.clone()]);
+    let both = stack.stod(&both.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(both.code, 2, "{both:?}");
+
+    // A wrong check digit: invalid (6), and the number is not echoed.
+    let typo = format!("{}{}", &pnr[..11], (pnr.as_bytes()[11] - b'0' + 1) % 10);
+    let invalid = stack.stod(&["case", "find", "--personnummer", &typo]).await;
+    assert_eq!(invalid.code, 6, "{invalid:?}");
+    assert!(!invalid.stderr.contains(&typo[8..]) && !invalid.stdout.contains(&typo[8..]), "{invalid:?}");
+
+    // Without --yes nothing is erased.
+    let unconfirmed = stack.stod(&["participant", "erase", "--personnummer", &pnr]).await;
+    assert_eq!(unconfirmed.code, 2, "{unconfirmed:?}");
+    stack.stod(&["case", "find", "--personnummer", &pnr]).await.ok();
+
+    let erased = stack.stod(&["participant", "erase", "--personnummer", &pnr, "--yes"]).await.ok();
+    assert_eq!(erased["status"], "erased");
+    let gone = stack.stod(&["case", "find", "--personnummer", &pnr]).await;
+    assert_eq!(gone.code, 7, "{gone:?}");
+    assert_eq!(gone.json()["status"], "not_found");
+    assert!(!gone.stderr.trim().is_empty() && !gone.stderr.contains(&pnr[8..]), "{gone:?}");
+    let again = stack.stod(&["participant", "erase", "--personnummer", &pnr, "--yes"]).await;
+    assert_eq!(again.code, 7, "{again:?}");
+
+    // The case itself is still in the log, under its random reference.
+    let view = stack.stod(&["case", "show", &case]).await.ok();
+    assert_eq!(view["events"].as_array().map(Vec::len), Some(1));
     stack.stop().await;
 }

@@ -32,8 +32,8 @@ use stod_events::case::{Command, RejectionKind};
 use stod_events::ids::{CaseId, EventId, SubmissionId, UserId};
 use stod_events::reference::CatalogueFile;
 use stod_protocol::{
-    command_subject, query_subject, CaseQuery, CaseReply, ProjectionStatus, ReportReply, CaseView, CommandKind, CommandReply,
-    CommandRequest, ReferenceReply,
+    command_subject, query_subject, registry_subject, CaseQuery, CaseReply, ProjectionStatus, ReportReply, CaseView, CommandKind, CommandReply,
+    CommandRequest, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest,
 };
 use tracing::debug;
 
@@ -219,6 +219,22 @@ impl Client {
         }
     }
 
+    /// Asks the participant registry (`stod.registry.<user>.<op>`) about a
+    /// personnummer, as typed: the service validates it. Retried while the registry is
+    /// unavailable (every operation is safe to repeat: a repeated `register` gets the
+    /// same reference). The reply is returned as is, `invalid` and `not_found`
+    /// included, for the caller to word.
+    pub async fn registry(&self, op: RegistryOp, personnummer: &str) -> Result<RegistryReply, ClientError> {
+        let body = serde_json::to_vec(&RegistryRequest { personnummer: personnummer.to_owned() })
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        match self.request(&registry_subject(&self.user, op), body).await {
+            Ok(reply) => Ok(reply),
+            // The retry loop's last reason; say which service it was.
+            Err(ClientError::Unavailable(m)) => Err(ClientError::Unavailable(format!("deltagarregistret: {m}"))),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Sends a request, retrying while the outcome is unknown: timeouts, no service
     /// listening, and "unavailable" replies. The body (and so the submission id) is
     /// the same on every try.
@@ -279,6 +295,19 @@ impl Unavailable for CommandReply {
 impl Unavailable for CaseReply {
     fn is_unavailable(&self) -> bool {
         matches!(self, CaseReply::Unavailable { .. })
+    }
+}
+
+impl Unavailable for RegistryReply {
+    fn is_unavailable(&self) -> bool {
+        matches!(self, RegistryReply::Unavailable { .. })
+    }
+
+    fn unavailable_message(&self) -> Option<&str> {
+        match self {
+            RegistryReply::Unavailable { message } => Some(message),
+            _ => None,
+        }
     }
 }
 

@@ -11,17 +11,22 @@
 //!   credentials; the service takes `recorded_by` from here, never from the body.
 //! - `stod.query.<user>.case`: one case's history ([`CaseQuery`] → [`CaseReply`]).
 //! - `stod.query.<user>.reference`: the current reference data ([`ReferenceReply`]).
+//! - `stod.registry.<user>.<op>`: the participant registry, personnummer to
+//!   participant reference outside the log; `<op>` is `register`, `lookup` or `erase`
+//!   ([`RegistryRequest`] → [`RegistryReply`]).
 
 use serde::{Deserialize, Serialize};
 use stod_events::case::{Command, RejectionKind};
 use stod_events::event::{CorrectionReason, Fact};
-use stod_events::ids::{CaseId, Date, EventId, SubmissionId, Timestamp, UserId};
+use stod_events::ids::{CaseId, Date, EventId, ParticipantRef, SubmissionId, Timestamp, UserId};
 use stod_events::reference::CatalogueFile;
 
 /// Prefix of every command subject.
 pub const COMMAND_PREFIX: &str = "stod.cmd";
 /// Prefix of every query subject.
 pub const QUERY_PREFIX: &str = "stod.query";
+/// Prefix of the participant registry's subjects.
+pub const REGISTRY_PREFIX: &str = "stod.registry";
 /// Largest request body the services read. Real requests are well under 4 KiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
@@ -134,7 +139,7 @@ pub enum CommandReply {
 /// Why a request could not even be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("okänt ämne {0:?}: väntade stod.cmd.<användare>.<record|correct|retract> eller stod.query.<användare>.<fråga>")]
+    #[error("okänt ämne {0:?}: väntade stod.cmd.<användare>.<record|correct|retract>, stod.query.<användare>.<fråga> eller stod.registry.<användare>.<register|lookup|erase>")]
     Subject(String),
     #[error("förfrågan är {len} byte; högst {MAX_REQUEST_BYTES} byte tas emot")]
     TooLarge { len: usize },
@@ -213,9 +218,118 @@ pub enum ReferenceReply {
     Unavailable { message: String },
 }
 
+/// The participant registry's operations, as the last subject token. Separate, so
+/// server permissions can allow erasure to fewer people than lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryOp {
+    /// Create-if-absent: the person's reference, new or existing.
+    Register,
+    /// The person's reference and current case, if registered.
+    Lookup,
+    /// Remove the person's entry for good (gallring).
+    Erase,
+}
+
+impl RegistryOp {
+    pub const ALL: [RegistryOp; 3] = [RegistryOp::Register, RegistryOp::Lookup, RegistryOp::Erase];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistryOp::Register => "register",
+            RegistryOp::Lookup => "lookup",
+            RegistryOp::Erase => "erase",
+        }
+    }
+
+    pub fn parse(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == token)
+    }
+}
+
+/// `stod.registry.<user>.<op>`
+pub fn registry_subject(user: &UserId, op: RegistryOp) -> String {
+    format!("{REGISTRY_PREFIX}.{user}.{}", op.as_str())
+}
+
+/// A request to the participant registry. The number is sent as typed (any accepted
+/// form); the service validates it and never logs it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRequest {
+    pub personnummer: String,
+}
+
+/// Never shows the number.
+impl std::fmt::Debug for RegistryRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistryRequest { personnummer: <dolt> }")
+    }
+}
+
+/// Why a registry request was refused before anything was looked at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryInvalidKind {
+    /// Wrong length, letters or stray characters, a misplaced separator.
+    Format,
+    /// The date part is not a calendar date.
+    Date,
+    /// The check digit does not match (a typo).
+    CheckDigit,
+    /// The date of birth is after today.
+    Future,
+    /// The request itself (subject, JSON) was malformed.
+    Request,
+}
+
+/// The participant registry's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RegistryReply {
+    /// `lookup`: the person's reference, and the case they were last enrolled in
+    /// (none if no intake was recorded yet) and whether it is open.
+    Found {
+        participant: ParticipantRef,
+        case_id: Option<CaseId>,
+        case_open: Option<bool>,
+    },
+    /// `register`: the person's reference; `created` if it is new.
+    Registered { participant: ParticipantRef, created: bool },
+    /// `erase`: the entry is gone, with its history.
+    Erased,
+    /// `lookup`, `erase`: nobody with this number is registered (never was, or was
+    /// erased).
+    NotFound { message: String },
+    /// The number or the request was refused; nothing was stored or looked up.
+    Invalid {
+        kind: RegistryInvalidKind,
+        message: String,
+        /// What is valid, in Swedish.
+        valid: String,
+    },
+    /// The registry could not be reached; retrying is safe.
+    Unavailable { message: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_replies_have_the_documented_json() {
+        let reply = RegistryReply::Invalid { kind: RegistryInvalidKind::CheckDigit, message: "m".into(), valid: "v".into() };
+        let json = serde_json::to_value(&reply).unwrap();
+        assert_eq!(json, serde_json::json!({"status": "invalid", "kind": "check_digit", "message": "m", "valid": "v"}));
+        assert_eq!(serde_json::to_value(RegistryReply::Erased).unwrap(), serde_json::json!({"status": "erased"}));
+        let user = UserId::parse("anna").unwrap();
+        let s = registry_subject(&user, RegistryOp::Lookup);
+        assert_eq!(s, "stod.registry.anna.lookup");
+        let parts = parse_subject(REGISTRY_PREFIX, &s).unwrap();
+        assert_eq!(RegistryOp::parse(&parts.last), Some(RegistryOp::Lookup));
+        let req: RegistryRequest = parse_body(br#"{"personnummer": "19900314-1234"}"#).unwrap();
+        assert!(!format!("{req:?}").contains("1234"));
+    }
 
     #[test]
     fn subjects_round_trip_and_refuse_junk() {
