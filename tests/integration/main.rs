@@ -4,6 +4,7 @@
 //! run `scripts/install-nats-server` once first.
 
 mod auth;
+mod bad_input;
 mod event_log;
 mod http;
 mod audit;

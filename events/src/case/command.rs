@@ -1,6 +1,7 @@
 //! What a case worker asks for. Commands are requests, not facts: they may be refused.
 //!
-//! Their serde form is the JSON request schema of the write path.
+//! Their serde form is the JSON request schema of the write path. Unknown fields are
+//! refused: a misspelt field must not be silently dropped from what is recorded.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ use crate::ids::{Code, Date, EventId, ParticipantRef};
 
 /// A request to change one case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// Record a new fact that happened on `occurred_on`.
     Record { occurred_on: Date, action: Action },
@@ -31,7 +32,7 @@ pub enum Command {
 
 /// The facts a case worker records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Intake (*inskrivning*).
     Enroll { participant: ParticipantRef, gender: Gender, registration: Registration },

@@ -125,9 +125,21 @@ pub fn decide(state: &CaseState, command: &Command, ctx: &Context<'_>) -> Result
     }
 }
 
+/// The earliest business date stod accepts: the reports' periods start here too, and
+/// an earlier date is a typing mistake (0001-01-01, 1025-03-14), not a fact.
+pub const EARLIEST_DATE: (i32, u32, u32) = (2000, 1, 1);
+
 fn not_in_future(date: Date, ctx: &Context<'_>) -> Result<(), Rejection> {
     if date > ctx.today {
         return Err(Rejection::DateInFuture { date, today: ctx.today });
+    }
+    let (y, m, d) = EARLIEST_DATE;
+    if Date::from_ymd(y, m, d).is_some_and(|earliest| date < earliest) {
+        return Err(Rejection::InvalidValue {
+            field: "datum",
+            given: date.to_string(),
+            valid: format!("ett datum från {y:04}-{m:02}-{d:02} t.o.m. i dag ({})", ctx.today),
+        });
     }
     Ok(())
 }

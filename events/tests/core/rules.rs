@@ -185,6 +185,16 @@ fn no_business_date_in_the_future() {
 }
 
 #[test]
+fn no_business_date_before_2000() {
+    let t = given(&[]);
+    for date in ["0001-01-01", "1025-03-14", "1999-12-31"] {
+        let r = rejects(t.when(&at(date, enroll())), K::InvalidValue);
+        assert!(r.to_string().contains("2000-01-01"), "says what is valid: {r}");
+    }
+    emits_fact(t.when(&at("2000-01-01", enroll())));
+}
+
+#[test]
 fn no_business_date_before_the_intake() {
     let t = given(&[at("2025-01-10", enroll())]);
     for action in [start_placement(), start_training(), complete_new_training(), assess(3), exit()] {

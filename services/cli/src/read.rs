@@ -61,7 +61,8 @@ pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Resul
 /// The funder's follow-up: a document, or CSV for Excel (written as bytes, with the
 /// byte-order mark Excel needs to read UTF-8).
 pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<(), CliError> {
-    let query = FunderQuery { period: args.period.trim().to_owned() };
+    let period: stod_projections::Period = args.period.trim().parse().map_err(|e: stod_projections::period::BadPeriod| CliError::Invalid(e.to_string()))?;
+    let query = FunderQuery { period: period.to_string() };
     let answer: Answer<PublishedFunder> = reader.report(queries::PUBLISHED_FUNDER, &query).await?;
     if out.json {
         out.result(&answer.raw, String::new);

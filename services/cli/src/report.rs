@@ -60,6 +60,8 @@ pub fn period(args: &ThroughputArgs) -> Result<String, CliError> {
         return Err(CliError::Usage("ange en period: --year, --quarter eller --month".into()));
     };
     if ok {
+        // Checked here too, so a month 13 is refused without asking a server.
+        value.parse::<stod_projections::Period>().map_err(|e| CliError::Invalid(e.to_string()))?;
         Ok(value.to_owned())
     } else {
         Err(CliError::Invalid(format!("{value:?} passar inte flaggan: skriv t.ex. {example}")))

@@ -979,3 +979,50 @@ async fn case_find_and_participant_erase_by_personnummer() {
     assert_eq!(view["events"].as_array().map(Vec::len), Some(1));
     stack.stop().await;
 }
+
+/// A corpus of bad command lines: each exits with usage (2), refused (3), invalid (6) or
+/// not found (7) and a message on stderr, and nothing reaches the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_command_lines_are_refused_with_a_message_and_record_nothing() {
+    let stack = Stack::start().await;
+    let huge = "x".repeat(100_000);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["intake", "--date", "2025-02-30", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
+        vec!["intake", "--date", "9999-12-31", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
+        vec!["intake", "--date", "0001-01-01", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
+        vec!["intake", "--date", "igår", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "robot", "--anonymous", "inget-samtycke"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "9999", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1990"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "2084", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1790"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "2084", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "-5"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", &huge, "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1990"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna"],
+        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--anonymous", "inget-samtycke", "--case", "not-a-uuid"],
+        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "Industrisparet", "--work-area", "montering", "--hours", "20"],
+        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "industrisparet", "--work-area", "montering", "--hours", "300"],
+        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "industrisparet", "--work-area", "montering", "--hours", "tjugo"],
+        vec!["exit", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--outcome", "lottovinst", "--support", "lon"],
+        vec!["case", "show", "'; DROP TABLE cases; --"],
+        vec!["case", "show", "../../etc/passwd"],
+        vec!["report", "throughput", "--year", "2025-03"],
+        vec!["report", "throughput", "--month", "2025-13"],
+        vec!["report", "styrgrupp", "--as-of", "30/6/2025"],
+        vec!["report", "uppfoljning", "--period", "<script>"],
+        vec!["audit", "replay", "--as-of", "seq:-1", "--report", "throughput", "--period", "2025"],
+        vec!["audit", "replay", "--as-of", "2025-03-30T02:30", "--report", "throughput", "--period", "2025"],
+        vec!["reference", "show", "--kind", "planet"],
+        vec!["nonsense-command"],
+    ];
+    for args in &cases {
+        let mut all: Vec<&str> = args.clone();
+        all.extend(["--nats-url", &stack.url, "--user", USER]);
+        let run = run(&all, &[("STOD_CLIENT_RETRIES", "0")]).await;
+        let shown: Vec<String> = args.iter().map(|a| a.chars().take(40).collect()).collect();
+        assert!(matches!(run.code, 2 | 3 | 6 | 7), "{shown:?}: exit {}: {:.500}", run.code, run.stderr);
+        assert!(!run.stderr.trim().is_empty(), "{shown:?}: a message on stderr");
+    }
+    let js = async_nats::jetstream::new(stack.client.clone());
+    let info = js.get_stream(stod_store::STREAM_NAME).await.expect("stream").info().await.expect("info").state.messages;
+    assert_eq!(info, 0, "nothing recorded");
+    stack.stop().await;
+}
