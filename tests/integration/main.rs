@@ -5,6 +5,7 @@
 
 mod event_log;
 mod http;
+mod access;
 mod audit;
 mod nats_server;
 mod projections;
