@@ -164,3 +164,30 @@ async fn a_case_read_whose_access_record_cannot_be_stored_is_refused() -> TestRe
     system.shutdown().await;
     Ok(())
 }
+
+/// Checked like the event stream: an access stream that allows purges is refused by
+/// the services (they do not start) and left as it is; a read-only open for an auditor
+/// still reads it and names the loosened setting.
+#[tokio::test]
+async fn an_access_stream_with_loosened_protection_is_refused_not_repaired() -> TestResult {
+    let nats = TestNats::start().await?;
+    let mut loose = stod_store::access_stream_config(&EventLogConfig::default());
+    loose.deny_purge = false;
+    nats.js.create_stream(loose).await?;
+
+    let err = ensure_access_stream(&nats.js, &EventLogConfig::default()).await.expect_err("must be refused");
+    assert_eq!(err.kind(), stod_store::StoreErrorKind::StreamMismatch);
+    let settings: Vec<&str> = err.mismatches().iter().map(|m| m.setting).collect();
+    assert_eq!(settings, vec!["deny_purge"]);
+    match stod_command::start(nats.client.clone(), stod_command::ServiceOptions::default()).await {
+        Err(stod_command::StartError::Access(e)) => assert_eq!(e.kind(), stod_store::StoreErrorKind::StreamMismatch),
+        Err(other) => panic!("expected the access log to be refused, got {other}"),
+        Ok(_) => panic!("the command service started on an access log that allows purges"),
+    }
+
+    let (_, loosened) = AccessLog::open_existing(nats.js.clone()).await?;
+    assert_eq!(loosened.iter().map(|m| m.setting).collect::<Vec<_>>(), vec!["deny_purge"]);
+    let mut stream = nats.js.get_stream(ACCESS_STREAM_NAME).await?;
+    assert!(!stream.info().await?.config.deny_purge, "left as it was");
+    Ok(())
+}

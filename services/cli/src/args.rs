@@ -32,6 +32,7 @@ Examples:
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
   stod audit verify                    prove the event log intact
+  stod audit access --case <ID>        who looked at a case, and when
 
 Exit codes:
   0  ok
@@ -175,7 +176,8 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     #[command(subcommand)]
     Projections(ProjectionsCmd),
     /// Auditing (granskning): a case's history from the log, reports replayed to a past
-    /// moment, proof that the log is intact, and offline export bundles.
+    /// moment, proof that the log is intact, offline export bundles, and who looked at
+    /// which case (the access log).
     #[command(subcommand, visible_alias = "granskning")]
     Audit(AuditCmd),
     /// Demo data: reproducible synthetic journeys recorded through the real command path.
