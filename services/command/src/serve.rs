@@ -85,9 +85,10 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     let default = Catalogue::default_catalogue();
     let (catalogue, _) = reference.load_or_init(&default).await?;
     let handler = Handler::new(Cases::new(store, opts.cache_capacity), participants, catalogue, opts.handler.clone());
-    let access = match opts.access_log {
-        true => Some(AccessLog::open(js.clone(), &opts.log).await.map_err(StartError::Access)?),
-        false => None,
+    let access = if opts.access_log {
+        Some(AccessLog::open(js.clone(), &opts.log).await.map_err(StartError::Access)?)
+    } else {
+        None
     };
 
     let service = client
@@ -245,8 +246,8 @@ async fn case_query(handler: &Handler, access: Option<&AccessLog>, subject: &str
     };
     let record = async {
         match access {
-            Some(log) => log.record(&AccessRecord::new(user, query.case_id, AccessView::Case, ACCESS_VIA)).await.map(Some),
-            None => Ok(None),
+            Some(log) => log.record(&AccessRecord::new(user, query.case_id, AccessView::Case, ACCESS_VIA)).await.map(drop),
+            None => Ok(()),
         }
     };
     let (recorded, loaded) = tokio::join!(record, handler.cases().store().load_case(&query.case_id));

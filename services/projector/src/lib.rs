@@ -59,13 +59,14 @@ impl ProjectorService {
 
 /// Starts the projector and serves its queries on `client`.
 pub async fn start_service(client: async_nats::Client, opts: ProjectorOptions) -> Result<ProjectorService, ProjectorError> {
-    let access = match opts.access_log {
-        true => {
-            let cfg = stod_store::EventLogConfig { replicas: opts.replicas, ..stod_store::EventLogConfig::default() };
-            let js = async_nats::jetstream::new(client.clone());
-            Some(stod_store::AccessLog::open(js, &cfg).await.map_err(|e| ProjectorError::Access(e.to_string()))?)
-        }
-        false => None,
+    // Opened (created or checked) before anything is served: no history query is ever
+    // answered without somewhere to record it.
+    let access = if opts.access_log {
+        let cfg = stod_store::EventLogConfig { replicas: opts.replicas, ..stod_store::EventLogConfig::default() };
+        let js = async_nats::jetstream::new(client.clone());
+        Some(stod_store::AccessLog::open(js, &cfg).await.map_err(|e| ProjectorError::Access(e.to_string()))?)
+    } else {
+        None
     };
     let projector = std::sync::Arc::new(start(client.clone(), opts).await?);
     let bound = bind(&client, access).await.map_err(ProjectorError::Stream)?;
