@@ -195,6 +195,11 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
     assert!(stream.delete_message(1).await.is_err());
     assert!(revisor.violation("$JS.API.STREAM.MSG.DELETE.STOD_EVENTS").await);
     checked += 3;
+    // Allowed: the auditor reads the access log, where anna's look at her case is.
+    let (access, _) = stod_store::AccessLog::open_existing(revisor.js.clone()).await?;
+    let looks = access.read(&stod_store::AccessFilter { case_id: Some(case), ..Default::default() }).await?;
+    assert!(looks.iter().any(|r| r.record.user.as_str() == "anna"), "{looks:?}");
+    checked += 1;
     // Allowed: the auditor's audit queries.
     let history = revisor.request("stod.query.revisor.history", serde_json::json!({ "case_id": case })).await;
     let history = wait_ok(&revisor, "stod.query.revisor.history", serde_json::json!({ "case_id": case }), history).await;

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod event_log;
 mod http;
+mod access;
 mod audit;
 mod nats_server;
 mod projections;

@@ -35,6 +35,7 @@ Examples:
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
   stod audit verify                    prove the event log intact
+  stod audit access --case <ID>        who looked at a case, and when
 
 Exit codes:
   0  ok
@@ -189,7 +190,8 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     #[command(subcommand)]
     Projections(ProjectionsCmd),
     /// Auditing (granskning): a case's history from the log, reports replayed to a past
-    /// moment, proof that the log is intact, and offline export bundles.
+    /// moment, proof that the log is intact, offline export bundles, and who looked at
+    /// which case (the access log).
     #[command(subcommand, visible_alias = "granskning")]
     Audit(AuditCmd),
     /// Demo data: reproducible synthetic journeys recorded through the real command path.
@@ -804,6 +806,40 @@ also be checked without stod.")]
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Who looked at which case, and when (åtkomstloggen): every case-level read (`case
+    /// show`, `case history`, `audit history`, any client's case or history query) as
+    /// the services recorded it before answering.
+    #[command(after_help = "\
+Examples:
+  stod audit access --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod audit access --by anna --since 2025-06-01 --until 2025-06-30
+  stod audit access --since 2025-06-30T08:00 --until 2025-06-30T12:00 --json
+
+Reads the access stream (STOD_ACCESS) straight from JetStream, in the order the accesses
+were stored. Times are Swedish local time; --json gives them in UTC (RFC 3339). --since and
+--until include their ends; a bare date means the whole day in Sweden. An attempt on a
+case that does not exist is listed too: the services record before they look.
+The filter for who looked is --by: the global --user says who you are.")]
+    Access(AccessArgs),
+}
+
+/// `stod audit access`.
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// Only accesses to this case (ärende).
+    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
+    pub case: Option<CaseId>,
+    /// Only accesses by this user.
+    #[arg(long, value_name = "NAME", value_parser = parse_user)]
+    pub by: Option<UserId>,
+    /// From this moment on: YYYY-MM-DD (from the day's start), YYYY-MM-DDTHH:MM[:SS] in
+    /// Swedish local time, or an RFC 3339 instant.
+    #[arg(long, value_name = "WHEN", value_parser = parse_since)]
+    pub since: Option<Timestamp>,
+    /// Up to and including this moment: YYYY-MM-DD (to the day's end), Swedish local
+    /// time or RFC 3339.
+    #[arg(long, value_name = "WHEN", value_parser = parse_until)]
+    pub until: Option<Timestamp>,
 }
 
 /// The reports `audit replay` can rebuild.
@@ -981,18 +1017,56 @@ fn parse_date(s: &str) -> Result<Date, String> {
 /// time. A wall-clock time the clock change makes ambiguous or skips is refused rather
 /// than guessed: an audit must say exactly which moment it means.
 pub fn parse_as_of(s: &str) -> Result<Cutoff, String> {
-    use chrono::{LocalResult, NaiveDateTime, TimeZone};
-    use chrono_tz::Europe::Stockholm;
     let t = s.trim();
-    let example = "skriv t.ex. 2025-06-30T18:00 (svensk tid), 2025-06-30T16:00:00Z eller seq:412";
     if let Some(n) = t.strip_prefix("seq:") {
         return match n.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(Cutoff::Sequence(n)),
             _ => Err(format!("{s:?}: sekvensnumret måste vara ett heltal från 1, t.ex. seq:412")),
         };
     }
+    parse_instant(s, "skriv t.ex. 2025-06-30T18:00 (svensk tid), 2025-06-30T16:00:00Z eller seq:412").map(Cutoff::RecordedBy)
+}
+
+/// `--since` of `audit access`: a bare date is the start of that day in Sweden.
+fn parse_since(s: &str) -> Result<Timestamp, String> {
+    match s.trim().parse::<Date>() {
+        Ok(day) => swedish_midnight(day, s),
+        Err(_) => parse_instant(s, MOMENT_EXAMPLE),
+    }
+}
+
+/// `--until` of `audit access`: a bare date includes the whole day in Sweden.
+fn parse_until(s: &str) -> Result<Timestamp, String> {
+    match s.trim().parse::<Date>() {
+        Ok(day) => {
+            let next = day.naive().succ_opt().map(Date::new).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))?;
+            let start = swedish_midnight(next, s)?;
+            Timestamp::from_micros(start.as_micros() - 1).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
+        }
+        Err(_) => parse_instant(s, MOMENT_EXAMPLE),
+    }
+}
+
+const MOMENT_EXAMPLE: &str = "skriv t.ex. 2025-06-30, 2025-06-30T18:00 (svensk tid) eller 2025-06-30T16:00:00Z";
+
+/// 00:00 in Sweden on `day` (the clock never changes at midnight there).
+fn swedish_midnight(day: Date, s: &str) -> Result<Timestamp, String> {
+    use chrono::TimeZone;
+    chrono_tz::Europe::Stockholm
+        .from_local_datetime(&day.naive().and_time(chrono::NaiveTime::MIN))
+        .single()
+        .and_then(|dt| Timestamp::from_micros(dt.to_utc().timestamp_micros()))
+        .ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
+}
+
+/// An RFC 3339 instant or a Swedish wall-clock time. A wall-clock time the clock change
+/// makes ambiguous or skips is refused rather than guessed.
+fn parse_instant(s: &str, example: &str) -> Result<Timestamp, String> {
+    use chrono::{LocalResult, NaiveDateTime, TimeZone};
+    use chrono_tz::Europe::Stockholm;
+    let t = s.trim();
     let instant = |utc: chrono::DateTime<chrono::Utc>| {
-        Timestamp::from_micros(utc.timestamp_micros()).map(Cutoff::RecordedBy).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
+        Timestamp::from_micros(utc.timestamp_micros()).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
     };
     if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
         return instant(dt.to_utc());
@@ -1092,6 +1166,21 @@ mod tests {
         assert!(parse_score("motivation=hög").is_err());
         assert_eq!(parse_set("site = vaderbacken").unwrap(), ("site".into(), "vaderbacken".into()));
         assert!(parse_set("=x").is_err());
+    }
+
+    #[test]
+    fn access_moments_take_a_whole_swedish_day_or_an_instant() {
+        let at = |micros: i64| Timestamp::from_micros(micros).unwrap();
+        // 2025-06-30 starts at 22:00 UTC the day before (CEST) and ends just before
+        // 2025-06-30T22:00Z.
+        assert_eq!(parse_since("2025-06-30").unwrap(), at(1_751_234_400_000_000));
+        assert_eq!(parse_until("2025-06-30").unwrap(), at(1_751_320_800_000_000 - 1));
+        assert_eq!(parse_since("2025-06-30T18:00").unwrap(), at(1_751_299_200_000_000));
+        assert_eq!(parse_until("2025-06-30T16:00:00Z").unwrap(), at(1_751_299_200_000_000));
+        assert!(parse_since("i går").is_err());
+        let args = Cli::try_parse_from(["stod", "audit", "access", "--by", "anna", "--since", "2025-06-01"]).unwrap();
+        let Cmd::Audit(AuditCmd::Access(a)) = args.command else { panic!("audit access") };
+        assert_eq!(a.by.unwrap().as_str(), "anna");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   process's memory, so the live projector and its sled store are never touched.
 //! - `verify`: every case's hash chain, over the live stream or offline over an export.
 //! - `export`: a self-contained bundle that `verify --bundle` checks without NATS.
+//! - `access`: who looked at which case and when, from the access log (`STOD_ACCESS`).
 //!
 //! Reading the stream goes straight to JetStream ([`EventStore::read_raw`]), not
 //! through any service, so a verification does not depend on the code that wrote the
@@ -27,9 +28,9 @@ use stod_events::reference::Catalogue;
 use stod_events::RecordedEvent;
 use stod_projections::period::BadPeriod;
 use stod_projections::{steering, throughput, CaseRecord, Period};
-use stod_store::{EventStore, RawMessage, StoreErrorKind, STREAM_NAME};
+use stod_store::{AccessFilter, AccessLog, EventStore, RawMessage, StoreErrorKind, ACCESS_STREAM_NAME, STREAM_NAME};
 
-use crate::args::{ReplayArgs, ReplayReport, ReportFormat};
+use crate::args::{AccessArgs, ReplayArgs, ReplayReport, ReportFormat};
 use crate::audit_text::{self, History};
 use crate::connect;
 use crate::error::{from_store, CliError};
@@ -520,5 +521,58 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
         }
     };
     out.result(&json, || text.trim_end().to_owned());
+    Ok(())
+}
+
+/// `stod audit access`: the access log, read straight from JetStream like the event log
+/// (no service in between), never created by reading it, and read even when its
+/// protection was loosened (with a warning, as `history` and `replay` do).
+pub async fn access(url: &str, out: Output, args: AccessArgs) -> Result<(), CliError> {
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        if since > until {
+            return Err(CliError::Invalid(format!(
+                "--since ({}) ligger efter --until ({})",
+                show::local_time(since),
+                show::local_time(until)
+            )));
+        }
+    }
+    let policy = connect::retry_policy()?;
+    let nats = connect::nats(url, "stod audit", &policy).await?;
+    let js = async_nats::jetstream::new(nats);
+    let (log, mismatches) = AccessLog::open_existing(js).await.map_err(|e| match e.kind() {
+        StoreErrorKind::NotFound => CliError::NotFound(format!(
+            "det finns ingen åtkomstlogg ({ACCESS_STREAM_NAME}) på {url}: tjänsterna har inte körts här med åtkomstloggning"
+        )),
+        _ => from_store("åtkomstloggen kunde inte öppnas", e),
+    })?;
+    let loosened: Vec<String> = mismatches
+        .iter()
+        .map(|m| format!("åtkomstloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar", m.setting, m.actual, m.expected))
+        .collect();
+    for l in &loosened {
+        eprintln!("Varning: {l}");
+    }
+    let filter = AccessFilter { user: args.by, case_id: args.case, since: args.since, until: args.until };
+    let records = log.read(&filter).await.map_err(|e| match e.kind() {
+        StoreErrorKind::Corrupt => CliError::Integrity {
+            message: format!("åtkomstloggen innehåller något som stod inte har skrivit: {e}"),
+            shown: false,
+        },
+        _ => from_store("åtkomstloggen kunde inte läsas", e),
+    })?;
+    let json = json!({
+        "status": "ok",
+        "filter": {
+            "case_id": filter.case_id,
+            "user": filter.user,
+            "since": filter.since,
+            "until": filter.until,
+        },
+        "count": records.len(),
+        "records": records,
+        "loosened": loosened,
+    });
+    out.result(&json, || audit_text::access_text(&records, &filter));
     Ok(())
 }

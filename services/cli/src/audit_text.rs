@@ -16,6 +16,7 @@ use stod_events::ids::{Code, EventId};
 use stod_events::reference::{Catalogue, CodeKind};
 use stod_projections::throughput::NOT_RECORDED;
 use stod_protocol::{CaseView, EventView};
+use stod_store::{AccessFilter, AccessView, StoredAccess};
 
 use crate::projections::grouped;
 use crate::report::long_date;
@@ -230,6 +231,70 @@ pub fn history_text(view: &CaseView, cat: &Catalogue) -> String {
         "\nTider är svensk tid. UTC, hela kedjehashen och länkarna: stod audit history {} --json\n\
          Att kedjan är obruten visar stod audit verify.",
         view.case_id
+    );
+    out
+}
+
+/// What an access showed, in Swedish.
+pub fn access_view_label(view: AccessView) -> &'static str {
+    match view {
+        AccessView::Case => "ärendet ur händelseloggen",
+        AccessView::History => "granskningsspåret ur läsmodellen",
+        _ => "annan vy",
+    }
+}
+
+/// The service that recorded an access, in Swedish.
+fn via_label(via: &str) -> &str {
+    match via {
+        "command" => "kommandotjänsten",
+        "projector" => "läsmodellerna",
+        other => other,
+    }
+}
+
+/// `stod audit access`: one line per access, oldest first, in Swedish local time.
+pub fn access_text(records: &[StoredAccess], filter: &AccessFilter) -> String {
+    let mut out = String::from("Åtkomstloggen: vem som har tittat på vilket ärende\n");
+    let mut conditions = Vec::new();
+    if let Some(case) = filter.case_id {
+        conditions.push(format!("ärende {case}"));
+    }
+    if let Some(user) = &filter.user {
+        conditions.push(format!("användare {user}"));
+    }
+    if let Some(since) = filter.since {
+        conditions.push(format!("från {}", local_time(since)));
+    }
+    if let Some(until) = filter.until {
+        conditions.push(format!("till och med {}", local_time(until)));
+    }
+    let _ = writeln!(out, "Urval: {}", if conditions.is_empty() { "alla åtkomster".to_owned() } else { conditions.join(" · ") });
+    out.push('\n');
+    if records.is_empty() {
+        out.push_str("Inga åtkomster i urvalet.");
+        return out;
+    }
+    let width = records.iter().map(|r| r.record.user.as_str().chars().count()).max().unwrap_or(0).max("Användare".len());
+    let _ = writeln!(out, "{:<19}  {:<width$}  {:<36}  {:<32}  Via", "Tidpunkt", "Användare", "Ärende", "Visat");
+    for r in records {
+        let a = &r.record;
+        let _ = writeln!(
+            out,
+            "{:<19}  {:<width$}  {:<36}  {:<32}  {}",
+            local_time(a.at),
+            a.user.as_str(),
+            a.case_id.to_string(),
+            access_view_label(a.view),
+            via_label(&a.via)
+        );
+    }
+    let _ = write!(
+        out,
+        "\n{} åtkomst{}. Tider är svensk tid; UTC och varje posts id: --json.\n\
+         En post skrivs innan ärendet visas, också när ärendet inte finns eller svaret uteblev.",
+        grouped(records.len() as u64),
+        if records.len() == 1 { "" } else { "er" }
     );
     out
 }
@@ -665,6 +730,27 @@ mod tests {
         assert!(text.contains("Återvinningsbutiken") && text.contains("Våderbacken"), "{text}");
         // Noon in Stockholm is 11:00 UTC in March.
         assert!(text.contains("registrerad  2025-03-14 12:00:00 av anna"), "{text}");
+    }
+
+    #[test]
+    fn accesses_are_listed_in_swedish_local_time() {
+        let case: CaseId = "01900000-0000-7000-8000-000000000001".parse().unwrap();
+        let record = |seq: u64, user: &str, view: AccessView, via: &str| StoredAccess {
+            stream_sequence: seq,
+            record: stod_store::AccessRecord {
+                // 2025-06-30T16:00:00Z is 18:00 in Stockholm.
+                at: Timestamp::from_micros(1_751_299_200_000_000).unwrap(),
+                ..stod_store::AccessRecord::new(UserId::parse(user).unwrap(), case, view, via)
+            },
+        };
+        let records = [record(1, "anna", AccessView::Case, "command"), record(2, "revisor", AccessView::History, "projector")];
+        let filter = AccessFilter { case_id: Some(case), ..AccessFilter::default() };
+        let text = access_text(&records, &filter);
+        assert!(text.contains(&format!("Urval: ärende {case}")), "{text}");
+        assert!(text.contains("2025-06-30 18:00:00  anna"), "{text}");
+        assert!(text.contains("granskningsspåret ur läsmodellen  läsmodellerna"), "{text}");
+        assert!(text.contains("2 åtkomster."), "{text}");
+        assert!(access_text(&[], &AccessFilter::default()).contains("Inga åtkomster"));
     }
 
     #[test]

@@ -35,7 +35,8 @@
 //! - [`query`]: asking the read models (projector) over NATS; [`read`] the commands
 //!   that do (`report ...`, `case history`), [`report`] their Swedish layout (text,
 //!   Markdown, HTML), [`projections`] the operator's status and rebuild.
-//! - [`audit`]: the auditor's commands (`audit history`, `replay`, `verify`, `export`),
+//! - [`audit`]: the auditor's commands (`audit history`, `replay`, `verify`, `export`,
+//!   `access`),
 //!   reading the log straight from JetStream; [`audit_text`] their Swedish layout.
 //! - [`up`]: the managed server plus the command service and the projector in-process;
 //!   [`projector`] the projector alone; [`demo`] demo data through the command path.
@@ -200,6 +201,7 @@ async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
             AuditCmd::Verify { bundle: Some(dir) } => audit::verify_bundle(&dir, out),
             AuditCmd::Verify { bundle: None } => audit::verify_log(url, out).await,
             AuditCmd::Export { out: dir } => audit::export(url, out, &dir).await,
+            AuditCmd::Access(args) => audit::access(url, out, args).await,
         },
         Cmd::Projections(command) => {
             let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;

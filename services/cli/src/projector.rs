@@ -37,8 +37,10 @@ impl Running {
 /// Starts the projector on `dir` (the store locks itself for this process). Building
 /// the read models (first start, new version) happens in the background; queries say
 /// so until it is done.
-pub async fn start(nats: &async_nats::Client, dir: &Path, min_count: u32) -> Result<Running, CliError> {
-    let options = ProjectorOptions { min_count, ..ProjectorOptions::new(dir) };
+/// Its `history` answers are recorded in the access log, created with `replicas` copies
+/// if this projector is the first to need it.
+pub async fn start(nats: &async_nats::Client, dir: &Path, min_count: u32, replicas: usize) -> Result<Running, CliError> {
+    let options = ProjectorOptions { min_count, replicas, ..ProjectorOptions::new(dir) };
     let service = stod_projector::start_service(nats.clone(), options).await.map_err(|e| match e {
         stod_projector::ProjectorError::Store(stod_projector::StoreError::Locked(_)) => CliError::Other(format!(
             "läsmodellerna i {} används redan av en annan process (stod up eller stod projector). \
@@ -88,7 +90,9 @@ pub async fn run(url: &str, args: ProjectorArgs, out: Output) -> Result<(), CliE
         out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
         return Ok(());
     }
-    let running = start(&nats, &dir, args.min_count).await?;
+    // The event log exists, so the command service has created the access stream with
+    // the log's replicas already; 1 only matters on a system that never ran one.
+    let running = start(&nats, &dir, args.min_count, 1).await?;
     let status = running.service.projector().status();
     let ready = json!({ "status": "ready", "nats_url": url, "data_dir": dir, "generation": status.generation });
     out.result(&ready, || {

@@ -168,6 +168,7 @@ async fn serve(
     };
     let service = stod_command::start(client.clone(), options).await.map_err(|e| match e {
         StartError::Store(e) => from_store("händelseloggen kunde inte öppnas", e),
+        StartError::Access(e) => from_store("åtkomstloggen kunde inte öppnas", e),
         StartError::Service(e) => CliError::Unavailable(format!("kommandotjänsten kunde inte registreras i NATS: {e}")),
     })?;
     info!(url, "command service running");
@@ -178,7 +179,7 @@ async fn serve(
             return Err(e);
         }
     };
-    let projector = match projector::start(&projector_client, projections, args.min_count).await {
+    let projector = match projector::start(&projector_client, projections, args.min_count, args.replicas).await {
         Ok(p) => p,
         Err(e) => {
             shutdown(service, Some(registry), None, None, &client).await;

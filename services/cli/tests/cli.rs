@@ -1026,3 +1026,26 @@ async fn bad_command_lines_are_refused_with_a_message_and_record_nothing() {
     assert_eq!(info, 0, "nothing recorded");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_access_lists_who_looked_at_a_case() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(3)).await;
+    stack.stod(&["case", "show", &case]).await.ok();
+    stack.stod(&["audit", "history", &case]).await.ok();
+
+    let listed = stack.stod(&["audit", "access", "--case", &case]).await.ok();
+    assert_eq!(listed["count"], 2, "{listed}");
+    for record in listed["records"].as_array().expect("records") {
+        assert_eq!((record["user"].as_str(), record["case_id"].as_str()), (Some(USER), Some(case.as_str())));
+        assert_eq!((record["view"].as_str(), record["via"].as_str()), (Some("case"), Some("command")));
+        assert!(str_of(record, "at").ends_with('Z'), "{record}");
+    }
+    let nobody = stack.stod(&["audit", "access", "--case", &case, "--by", "bertil"]).await.ok();
+    assert_eq!(nobody["count"], 0);
+    let human = stack.stod_text(&["audit", "access", "--case", &case]).await;
+    assert_eq!(human.code, 0, "{human:?}");
+    let backwards = stack.stod(&["audit", "access", "--since", "2025-06-30", "--until", "2025-06-01"]).await;
+    assert_eq!(backwards.code, 6, "{backwards:?}");
+    stack.stop().await;
+}

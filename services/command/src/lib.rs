@@ -10,7 +10,8 @@
 //! - [`handler`]: one command from request to reply: idempotency, the participant
 //!   index, decide, append, retry.
 //! - [`cases`]: loading cases, with a cache that is safe to be stale.
-//! - [`serve`]: the NATS service endpoints (queue group `stod-command`).
+//! - [`serve`]: the NATS service endpoints (queue group `stod-command`); a case query
+//!   is recorded in the access log (`stod_store::access`) before it is answered.
 //!
 //! # What it does not do
 //!
@@ -23,7 +24,7 @@ pub mod handler;
 pub mod serve;
 
 pub use handler::{Handler, HandlerConfig};
-pub use serve::{start, RunningService, ServiceOptions, StartError, QUEUE_GROUP};
+pub use serve::{start, RunningService, ServiceOptions, StartError, ACCESS_VIA, QUEUE_GROUP};
 
 use stod_events::ids::Date;
 

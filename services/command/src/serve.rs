@@ -11,7 +11,7 @@ use stod_protocol::{
     parse_body, parse_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply,
     CommandRequest, EventView, ReferenceReply, RequestError, COMMAND_PREFIX, QUERY_PREFIX,
 };
-use stod_store::{EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError};
+use stod_store::{AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -22,6 +22,9 @@ use crate::handler::{Handler, HandlerConfig};
 /// The queue group every instance joins.
 pub const QUEUE_GROUP: &str = "stod-command";
 
+/// How this service names itself in access records.
+pub const ACCESS_VIA: &str = "command";
+
 #[derive(Clone)]
 pub struct ServiceOptions {
     pub log: EventLogConfig,
@@ -30,11 +33,15 @@ pub struct ServiceOptions {
     pub cache_capacity: usize,
     /// Requests handled at once by this instance; more wait in NATS.
     pub max_in_flight: usize,
+    /// Record every case query in the access log (`STOD_ACCESS`) before answering it,
+    /// and answer `unavailable` when that fails. On by default; off only for tools
+    /// that never show a case to a person (benchmarks).
+    pub access_log: bool,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        Self { log: EventLogConfig::default(), handler: HandlerConfig::default(), cache_capacity: 10_000, max_in_flight: 256 }
+        Self { log: EventLogConfig::default(), handler: HandlerConfig::default(), cache_capacity: 10_000, max_in_flight: 256, access_log: true }
     }
 }
 
@@ -42,6 +49,8 @@ impl Default for ServiceOptions {
 pub enum StartError {
     #[error("the event log: {0}")]
     Store(#[from] StoreError),
+    #[error("the access log: {0}")]
+    Access(StoreError),
     #[error("registering the NATS service: {0}")]
     Service(String),
 }
@@ -76,6 +85,11 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     let default = Catalogue::default_catalogue();
     let (catalogue, _) = reference.load_or_init(&default).await?;
     let handler = Handler::new(Cases::new(store, opts.cache_capacity), participants, catalogue, opts.handler.clone());
+    let access = if opts.access_log {
+        Some(AccessLog::open(js.clone(), &opts.log).await.map_err(StartError::Access)?)
+    } else {
+        None
+    };
 
     let service = client
         .service_builder()
@@ -122,8 +136,9 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
                     let Some(request) = next else { break };
                     let Ok(permit) = permits.clone().acquire_owned().await else { break };
                     let handler = task_handler.clone();
+                    let access = access.clone();
                     in_flight.spawn(async move {
-                        serve_one(&handler, request).await;
+                        serve_one(&handler, access.as_ref(), request).await;
                         drop(permit);
                     });
                     // Reap finished tasks so the set does not grow without bound.
@@ -162,7 +177,7 @@ async fn add_endpoint(
         .map_err(|e| StartError::Service(e.to_string()))
 }
 
-async fn serve_one(handler: &Handler, request: Request) {
+async fn serve_one(handler: &Handler, access: Option<&AccessLog>, request: Request) {
     let subject = request.message.subject.to_string();
     let body = request.message.payload.clone();
     let reply = if subject.starts_with(COMMAND_PREFIX) {
@@ -171,7 +186,7 @@ async fn serve_one(handler: &Handler, request: Request) {
         record_metrics(&reply, started.elapsed());
         to_json(&reply)
     } else if subject.ends_with(".case") {
-        to_json(&case_query(handler, &subject, &body).await)
+        to_json(&case_query(handler, access, &subject, &body).await)
     } else {
         to_json(&reference_query(handler))
     };
@@ -218,12 +233,29 @@ async fn command(handler: &Handler, subject: &str, body: &[u8]) -> CommandReply 
     }
 }
 
-async fn case_query(handler: &Handler, subject: &str, body: &[u8]) -> CaseReply {
-    let query = match parse_subject(QUERY_PREFIX, subject).and_then(|_| parse_body::<CaseQuery>(body)) {
+/// A case from the log, after its access record is stored.
+///
+/// Every query that names a case leaves a record, whether the case exists or not: an
+/// attempt is worth knowing about too. The record and the load run at once, so the
+/// record costs about one acknowledged publish of latency; no case data leaves before
+/// the record is stored, and none at all if it cannot be.
+async fn case_query(handler: &Handler, access: Option<&AccessLog>, subject: &str, body: &[u8]) -> CaseReply {
+    let (user, query) = match parse_subject(QUERY_PREFIX, subject).and_then(|parts| Ok((parts.user, parse_body::<CaseQuery>(body)?))) {
         Ok(q) => q,
         Err(e) => return CaseReply::Invalid { message: e.to_string() },
     };
-    match handler.cases().store().load_case(&query.case_id).await {
+    let record = async {
+        match access {
+            Some(log) => log.record(&AccessRecord::new(user, query.case_id, AccessView::Case, ACCESS_VIA)).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    let (recorded, loaded) = tokio::join!(record, handler.cases().store().load_case(&query.case_id));
+    if let Err(e) = recorded {
+        warn!(case = %query.case_id, "case query refused: the access log did not store its record: {e}");
+        return CaseReply::Unavailable { message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}") };
+    }
+    match loaded {
         Ok(events) if events.is_empty() => CaseReply::NotFound { case_id: query.case_id },
         Ok(events) => {
             let case = LoadedCase::from_events(&events);

@@ -15,7 +15,8 @@
 //! # What it does not do
 //!
 //! It never publishes an event and never writes to the log: read models are
-//! downstream and disposable. Any number of projectors may run, each with its own
+//! downstream and disposable. Its one write is the access record of a case-level
+//! query (`history`), to the access log beside the event log (`stod_store::access`). Any number of projectors may run, each with its own
 //! store; they answer queries as one queue group.
 
 pub mod runner;
@@ -58,8 +59,17 @@ impl ProjectorService {
 
 /// Starts the projector and serves its queries on `client`.
 pub async fn start_service(client: async_nats::Client, opts: ProjectorOptions) -> Result<ProjectorService, ProjectorError> {
+    // Opened (created or checked) before anything is served: no history query is ever
+    // answered without somewhere to record it.
+    let access = if opts.access_log {
+        let cfg = stod_store::EventLogConfig { replicas: opts.replicas, ..stod_store::EventLogConfig::default() };
+        let js = async_nats::jetstream::new(client.clone());
+        Some(stod_store::AccessLog::open(js, &cfg).await.map_err(|e| ProjectorError::Access(e.to_string()))?)
+    } else {
+        None
+    };
     let projector = std::sync::Arc::new(start(client.clone(), opts).await?);
-    let bound = bind(&client).await.map_err(ProjectorError::Stream)?;
+    let bound = bind(&client, access).await.map_err(ProjectorError::Stream)?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn({
         let projector = projector.clone();

@@ -25,11 +25,23 @@ pub struct ProjectorOptions {
     /// Published reports hide counts below this (`stod_projections::disclosure`). A
     /// setting of the service, never of a request: whoever asks cannot lower it.
     pub min_count: u32,
+    /// Record every case-level query (`history`) in the access log (`STOD_ACCESS`)
+    /// before answering it, and refuse it when that fails. On by default.
+    pub access_log: bool,
+    /// Copies of each access record, should this projector be the one that creates the
+    /// access stream (3 on a three-node cluster), as the command service's log replicas.
+    pub replicas: usize,
 }
 
 impl ProjectorOptions {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into(), max_batch: 2000, min_count: stod_projections::disclosure::DEFAULT_MIN_COUNT }
+        Self {
+            data_dir: data_dir.into(),
+            max_batch: 2000,
+            min_count: stod_projections::disclosure::DEFAULT_MIN_COUNT,
+            access_log: true,
+            replicas: 1,
+        }
     }
 }
 
@@ -41,6 +53,8 @@ pub enum ProjectorError {
     Store(#[from] StoreError),
     #[error("the event stream: {0}")]
     Stream(String),
+    #[error("the access log: {0}")]
+    Access(String),
     #[error("the projector has stopped")]
     Stopped,
 }

@@ -13,6 +13,7 @@ use stod_protocol::{
     parse_body, parse_subject, queries, FunderQuery, HistoryQuery, ReportReply, SteeringQuery, ThroughputQuery,
     QUERY_PREFIX,
 };
+use stod_store::{AccessLog, AccessRecord, AccessView};
 use tokio::sync::watch;
 use tracing::warn;
 
@@ -21,16 +22,23 @@ use crate::store::{Generation, ReadStore};
 
 pub const QUEUE_GROUP: &str = "stod-projector";
 
+/// How this service names itself in access records.
+pub const ACCESS_VIA: &str = "projector";
+
 /// The query endpoints, subscribed and confirmed by the server.
 pub struct Bound {
     client: async_nats::Client,
     service: async_nats::service::Service,
     endpoints: Vec<async_nats::service::endpoint::Endpoint>,
+    /// Where case-level queries (`history`) are recorded before they are answered;
+    /// `None` only when the projector was started without an access log.
+    access: Option<AccessLog>,
 }
 
 /// Subscribes the query endpoints; returns once the server has them, so a query sent
-/// after this cannot miss them.
-pub async fn bind(client: &async_nats::Client) -> Result<Bound, String> {
+/// after this cannot miss them. With `access`, every `history` query is recorded there
+/// before it is answered, and refused when it cannot be.
+pub async fn bind(client: &async_nats::Client, access: Option<AccessLog>) -> Result<Bound, String> {
     let service = client
         .service_builder()
         .description("stod: read models (throughput, steering-group status, audit history)")
@@ -59,12 +67,12 @@ pub async fn bind(client: &async_nats::Client) -> Result<Bound, String> {
             .map_err(|e| e.to_string())?,
     );
     client.flush().await.map_err(|e| e.to_string())?;
-    Ok(Bound { client: client.clone(), service, endpoints })
+    Ok(Bound { client: client.clone(), service, endpoints, access })
 }
 
 /// Serves queries until `stop` turns true.
 pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
-    let Bound { client, service, endpoints } = bound;
+    let Bound { client, service, endpoints, access } = bound;
     let mut requests = futures::stream::select_all(endpoints);
     loop {
         tokio::select! {
@@ -72,7 +80,8 @@ pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: wat
             next = requests.next() => {
                 let Some(request) = next else { break };
                 let projector = projector.clone();
-                tokio::spawn(async move { answer(&projector, request).await });
+                let access = access.clone();
+                tokio::spawn(async move { answer(&projector, access.as_ref(), request).await });
             }
         }
     }
@@ -82,7 +91,7 @@ pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: wat
     client.flush().await.map_err(|e| e.to_string())
 }
 
-async fn answer(projector: &RunningProjector, request: Request) {
+async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, request: Request) {
     let subject = request.message.subject.to_string();
     let body = request.message.payload.clone();
     let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
@@ -102,14 +111,17 @@ async fn answer(projector: &RunningProjector, request: Request) {
             let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
             Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
         })),
-        queries::HISTORY => json(&report(projector, &subject, &body, |ctx, q: HistoryQuery| {
-            let mut entries = ctx.generation.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
-            if entries.is_empty() {
-                return Err(Bad(format!("ärendet {} finns inte", q.case_id)));
-            }
-            link_corrections(&mut entries);
-            Ok(entries)
-        })),
+        queries::HISTORY => match record_access(access, &subject, &body).await {
+            Err(refused) => json(&refused),
+            Ok(()) => json(&report(projector, &subject, &body, |ctx, q: HistoryQuery| {
+                let mut entries = ctx.generation.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
+                if entries.is_empty() {
+                    return Err(Bad(format!("ärendet {} finns inte", q.case_id)));
+                }
+                link_corrections(&mut entries);
+                Ok(entries)
+            })),
+        },
         queries::PROJECTION_STATUS => json(&projector.status()),
         queries::REBUILD => match projector.start_rebuild().await {
             Ok(generation) => json(&serde_json::json!({"status": "started", "generation": generation})),
@@ -119,6 +131,24 @@ async fn answer(projector: &RunningProjector, request: Request) {
     };
     if let Err(e) = request.respond(Ok(reply.into())).await {
         warn!(subject, "could not deliver a reply: {e}");
+    }
+}
+
+/// Stores the access record of a `history` query before anything of the case is read,
+/// whatever the answer will be (an attempt on a case that is not there is recorded
+/// too). A query that names no case is left for [`report`] to call invalid: it shows
+/// nothing. When the record cannot be stored, the query is refused.
+async fn record_access(access: Option<&AccessLog>, subject: &str, body: &[u8]) -> Result<(), ReportReply<()>> {
+    let Some(log) = access else { return Ok(()) };
+    let Ok((user, query)) = parse_subject(QUERY_PREFIX, subject).and_then(|p| Ok((p.user, parse_body::<HistoryQuery>(body)?))) else {
+        return Ok(());
+    };
+    match log.record(&AccessRecord::new(user, query.case_id, AccessView::History, ACCESS_VIA)).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            warn!(case = %query.case_id, "history query refused: the access log did not store its record: {e}");
+            Err(ReportReply::Unavailable { message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}") })
+        }
     }
 }
 

@@ -30,7 +30,7 @@ pub enum StoreErrorKind {
     /// The caller's input was refused (e.g. a reference-data extension that would
     /// remove a code); nothing was written.
     Invalid,
-    /// The event stream does not exist (opening for reading only never creates it).
+    /// The stream does not exist (opening for reading only never creates it).
     NotFound,
 }
 
@@ -39,12 +39,12 @@ impl fmt::Display for StoreErrorKind {
         f.write_str(match self {
             Self::Unavailable => "JetStream unavailable",
             Self::JetStream => "JetStream error",
-            Self::StreamMismatch => "event stream has unsafe settings",
+            Self::StreamMismatch => "stream has unsafe settings",
             Self::Conflict => "concurrent write",
             Self::Timeout => "no acknowledgement in time (outcome unknown)",
             Self::Corrupt => "undecodable data",
             Self::Invalid => "refused",
-            Self::NotFound => "no event stream",
+            Self::NotFound => "no such stream",
         })
     }
 }
@@ -113,7 +113,7 @@ impl StoreError {
             ..Self::new(
                 StoreErrorKind::StreamMismatch,
                 format!(
-                    "stream {stream} exists with settings the event log cannot run on: {}; \
+                    "stream {stream} exists with settings stod cannot run on: {}; \
                      stod will not change them itself, since that could hide a tampered log. \
                      Inspect it with `nats stream info {stream}` and fix it deliberately",
                     listed.join("; ")

@@ -20,6 +20,9 @@
 //! - [`log`]: [`EventStore`]: append one event to a case with optimistic
 //!   concurrency and deduplication, load a case, get one event.
 //! - [`kv`]: [`ParticipantIndex`] and [`ReferenceStore`], the shared indexes.
+//! - [`access`]: the access log beside the event log: [`ACCESS_STREAM_NAME`],
+//!   [`AccessRecord`] (who looked at which case, when) and [`AccessLog`] to record
+//!   and read them.
 //! - [`error`]: [`StoreError`] with a [`StoreErrorKind`].
 //!
 //! # What it does not do
@@ -27,11 +30,16 @@
 //! It decides nothing: the case rules are `stod-events`, and the codec that
 //! turns events into bytes is there too. This crate only moves bytes.
 
+pub mod access;
 pub mod error;
 pub mod kv;
 pub mod log;
 pub mod stream;
 
+pub use access::{
+    access_stream_config, access_subject, check_access_stream_config, ensure_access_stream, AccessFilter, AccessLog,
+    AccessRecord, AccessView, StoredAccess, ACCESS_RECORD_VERSION, ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
+};
 pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
 pub use log::{Appended, EventStore, RawMessage, StoredEvent};
 

@@ -106,8 +106,33 @@ pub fn stream_config(cfg: &EventLogConfig) -> Config {
 /// message size. An operator may tune those on a live stream (`nats stream
 /// edit`) without endangering a single event.
 pub fn check_stream_config(actual: &Config) -> Vec<Mismatch> {
-    let mut out = Vec::new();
-    let mut expect = |ok: bool, setting: &'static str, expected: &str, actual: String| {
+    let mut out = append_only_mismatches(actual, STREAM_SUBJECTS);
+    {
+        let mut expect = expecter(&mut out);
+        // Not a safety setting, but group commit cannot work without it, and a
+        // server older than 2.12 silently drops the flag: better to fail here.
+        expect(
+            actual.allow_atomic_publish,
+            "allow_atomic",
+            "true",
+            actual.allow_atomic_publish.to_string(),
+        );
+        // Loading a case needs direct gets.
+        expect(
+            actual.allow_direct,
+            "allow_direct",
+            "true",
+            actual.allow_direct.to_string(),
+        );
+    }
+    out
+}
+
+/// Pushes a [`Mismatch`] onto `out` whenever a check fails.
+pub(crate) fn expecter(
+    out: &mut Vec<Mismatch>,
+) -> impl FnMut(bool, &'static str, &str, String) + '_ {
+    move |ok: bool, setting: &'static str, expected: &str, actual: String| {
         if !ok {
             out.push(Mismatch {
                 setting,
@@ -115,92 +140,87 @@ pub fn check_stream_config(actual: &Config) -> Vec<Mismatch> {
                 actual,
             });
         }
-    };
+    }
+}
 
-    let subjects_ok = actual.subjects.len() == 1 && actual.subjects[0] == STREAM_SUBJECTS;
-    expect(
-        subjects_ok,
-        "subjects",
-        &format!("[{STREAM_SUBJECTS:?}]"),
-        format!("{:?}", actual.subjects),
-    );
-    expect(
-        actual.storage == StorageType::File,
-        "storage",
-        "file",
-        format!("{:?}", actual.storage),
-    );
-    expect(
-        actual.retention == RetentionPolicy::Limits,
-        "retention",
-        "limits",
-        format!("{:?}", actual.retention),
-    );
-    expect(
-        actual.deny_delete,
-        "deny_delete",
-        "true",
-        actual.deny_delete.to_string(),
-    );
-    expect(
-        actual.deny_purge,
-        "deny_purge",
-        "true",
-        actual.deny_purge.to_string(),
-    );
-    expect(
-        !actual.allow_rollup,
-        "allow_rollup_hdrs",
-        "false",
-        actual.allow_rollup.to_string(),
-    );
-    // The server stores "unlimited" as -1; 0 means the same to it.
-    expect(
-        actual.max_messages <= 0,
-        "max_msgs",
-        "unlimited",
-        actual.max_messages.to_string(),
-    );
-    expect(
-        actual.max_bytes <= 0,
-        "max_bytes",
-        "unlimited",
-        actual.max_bytes.to_string(),
-    );
-    expect(
-        actual.max_messages_per_subject <= 0,
-        "max_msgs_per_subject",
-        "unlimited",
-        actual.max_messages_per_subject.to_string(),
-    );
-    expect(
-        actual.max_age.is_zero(),
-        "max_age",
-        "unlimited",
-        format!("{:?}", actual.max_age),
-    );
-    // Per-message TTLs would let a publisher make its own event expire.
-    expect(
-        !actual.allow_message_ttl,
-        "allow_msg_ttl",
-        "false",
-        actual.allow_message_ttl.to_string(),
-    );
-    // Not a safety setting, but group commit cannot work without it, and a
-    // server older than 2.12 silently drops the flag: better to fail here.
-    expect(
-        actual.allow_atomic_publish,
-        "allow_atomic",
-        "true",
-        actual.allow_atomic_publish.to_string(),
-    );
-    // Loading a case needs direct gets.
-    expect(
-        actual.allow_direct,
-        "allow_direct",
-        "true",
-        actual.allow_direct.to_string(),
-    );
+/// The settings every append-only stream of stod needs (the event log and the
+/// access log alike): exactly `subjects`, file storage, no deletes, purges,
+/// rollups, limits or per-message TTLs.
+pub(crate) fn append_only_mismatches(actual: &Config, subjects: &str) -> Vec<Mismatch> {
+    let mut out = Vec::new();
+    {
+        let mut expect = expecter(&mut out);
+
+        let subjects_ok = actual.subjects.len() == 1 && actual.subjects[0] == subjects;
+        expect(
+            subjects_ok,
+            "subjects",
+            &format!("[{subjects:?}]"),
+            format!("{:?}", actual.subjects),
+        );
+        expect(
+            actual.storage == StorageType::File,
+            "storage",
+            "file",
+            format!("{:?}", actual.storage),
+        );
+        expect(
+            actual.retention == RetentionPolicy::Limits,
+            "retention",
+            "limits",
+            format!("{:?}", actual.retention),
+        );
+        expect(
+            actual.deny_delete,
+            "deny_delete",
+            "true",
+            actual.deny_delete.to_string(),
+        );
+        expect(
+            actual.deny_purge,
+            "deny_purge",
+            "true",
+            actual.deny_purge.to_string(),
+        );
+        expect(
+            !actual.allow_rollup,
+            "allow_rollup_hdrs",
+            "false",
+            actual.allow_rollup.to_string(),
+        );
+        // The server stores "unlimited" as -1; 0 means the same to it.
+        expect(
+            actual.max_messages <= 0,
+            "max_msgs",
+            "unlimited",
+            actual.max_messages.to_string(),
+        );
+        expect(
+            actual.max_bytes <= 0,
+            "max_bytes",
+            "unlimited",
+            actual.max_bytes.to_string(),
+        );
+        expect(
+            actual.max_messages_per_subject <= 0,
+            "max_msgs_per_subject",
+            "unlimited",
+            actual.max_messages_per_subject.to_string(),
+        );
+        expect(
+            actual.max_age.is_zero(),
+            "max_age",
+            "unlimited",
+            format!("{:?}", actual.max_age),
+        );
+        // Per-message TTLs would let a publisher make its own message expire.
+        expect(
+            !actual.allow_message_ttl,
+            "allow_msg_ttl",
+            "false",
+            actual.allow_message_ttl.to_string(),
+        );
+    }
     out
 }
 
@@ -212,45 +232,73 @@ pub fn check_stream_config(actual: &Config) -> Vec<Mismatch> {
 /// "repairing" it would hide that someone loosened the log's protection
 /// (and the deletes it allowed may already have happened).
 pub async fn ensure_stream(js: &Context, cfg: &EventLogConfig) -> Result<Stream, StoreError> {
-    match js.get_stream(STREAM_NAME).await {
+    ensure(js, &StreamSpec::event_log(cfg)).await
+}
+
+/// What [`ensure`] creates or checks: a stream's name, full config and safety check.
+pub(crate) struct StreamSpec {
+    pub(crate) name: &'static str,
+    /// What the log is called in messages ("event stream", "access stream").
+    pub(crate) what: &'static str,
+    pub(crate) config: Config,
+    pub(crate) check: fn(&Config) -> Vec<Mismatch>,
+    pub(crate) replicas: usize,
+}
+
+impl StreamSpec {
+    fn event_log(cfg: &EventLogConfig) -> Self {
+        Self {
+            name: STREAM_NAME,
+            what: "event stream",
+            config: stream_config(cfg),
+            check: check_stream_config,
+            replicas: cfg.replicas,
+        }
+    }
+}
+
+/// Creates the stream of `spec` if it does not exist; otherwise checks the
+/// existing one, and never changes it (see [`ensure_stream`]).
+pub(crate) async fn ensure(js: &Context, spec: &StreamSpec) -> Result<Stream, StoreError> {
+    let name = spec.name;
+    match js.get_stream(name).await {
         Ok(stream) => {
-            debug!(
-                stream = STREAM_NAME,
-                "event stream exists; checking its settings"
-            );
-            verified(stream)
+            debug!(stream = name, "{} exists; checking its settings", spec.what);
+            verified(stream, spec)
         }
         Err(err) => match err.kind() {
             GetStreamErrorKind::JetStream(js_err)
                 if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND =>
             {
-                create(js, cfg).await
+                create(js, spec).await
             }
             GetStreamErrorKind::Request => Err(StoreError::with_source(
                 StoreErrorKind::Unavailable,
-                format!("could not look up stream {STREAM_NAME}"),
+                format!("could not look up stream {name}"),
                 err,
             )),
             _ => Err(StoreError::with_source(
                 StoreErrorKind::JetStream,
-                format!("could not look up stream {STREAM_NAME}"),
+                format!("could not look up stream {name}"),
                 err,
             )),
         },
     }
 }
 
-async fn create(js: &Context, cfg: &EventLogConfig) -> Result<Stream, StoreError> {
-    match js.create_stream(stream_config(cfg)).await {
+async fn create(js: &Context, spec: &StreamSpec) -> Result<Stream, StoreError> {
+    let name = spec.name;
+    match js.create_stream(spec.config.clone()).await {
         Ok(stream) => {
             info!(
-                stream = STREAM_NAME,
-                replicas = cfg.replicas,
-                "created event stream"
+                stream = name,
+                replicas = spec.replicas,
+                "created {}",
+                spec.what
             );
             // Check what the server actually stored: an older server ignores
             // settings it does not know instead of refusing them.
-            verified(stream)
+            verified(stream, spec)
         }
         Err(err) => match err.kind() {
             // Another process created it between our lookup and our create,
@@ -258,37 +306,37 @@ async fn create(js: &Context, cfg: &EventLogConfig) -> Result<Stream, StoreError
             CreateStreamErrorKind::JetStream(js_err)
                 if js_err.error_code() == ErrorCode::STREAM_NAME_EXIST =>
             {
-                let stream = js.get_stream(STREAM_NAME).await.map_err(|err| {
+                let stream = js.get_stream(name).await.map_err(|err| {
                     StoreError::with_source(
                         StoreErrorKind::JetStream,
-                        format!("stream {STREAM_NAME} was created concurrently but cannot be read"),
+                        format!("stream {name} was created concurrently but cannot be read"),
                         err,
                     )
                 })?;
-                verified(stream)
+                verified(stream, spec)
             }
             CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => {
                 Err(StoreError::with_source(
                     StoreErrorKind::Unavailable,
-                    format!("could not create stream {STREAM_NAME}"),
+                    format!("could not create stream {name}"),
                     err,
                 ))
             }
             _ => Err(StoreError::with_source(
                 StoreErrorKind::JetStream,
-                format!("could not create stream {STREAM_NAME}"),
+                format!("could not create stream {name}"),
                 err,
             )),
         },
     }
 }
 
-fn verified(stream: Stream) -> Result<Stream, StoreError> {
-    let mismatches = check_stream_config(&stream.cached_info().config);
+fn verified(stream: Stream, spec: &StreamSpec) -> Result<Stream, StoreError> {
+    let mismatches = (spec.check)(&stream.cached_info().config);
     if mismatches.is_empty() {
         Ok(stream)
     } else {
-        Err(StoreError::stream_mismatch(STREAM_NAME, mismatches))
+        Err(StoreError::stream_mismatch(spec.name, mismatches))
     }
 }
 
