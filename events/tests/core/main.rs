@@ -3,6 +3,7 @@
 
 mod arb;
 mod codec;
+mod fuzz_regressions;
 mod properties;
 mod rules;
 mod support;

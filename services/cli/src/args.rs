@@ -28,9 +28,9 @@ Examples:
   export STOD_USER=anna
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990
-  stod intake --personnummer 19900314-1232 --date 2025-03-14 --gender kvinna \
+  stod intake --personnummer 19811218-9876 --date 2025-03-14 --gender kvinna \
        --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
-  stod case find --personnummer 19900314-1232
+  stod case find --personnummer 19811218-9876
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
@@ -98,7 +98,7 @@ pub enum Cmd {
 Examples:
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990 --region utanfor-europa
-  stod intake --personnummer 19900314-1232 --date 2025-03-14 --gender kvinna \
+  stod intake --personnummer 19811218-9876 --date 2025-03-14 --gender kvinna \
        --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
   stod intake --date 2025-03-14 --gender man --anonymous inget-samtycke
 
@@ -561,7 +561,7 @@ times, each event's content and what each correction changed.")]
     /// participant registry (deltagarregistret).
     #[command(after_help = "\
 Examples:
-  stod case find --personnummer 19900314-1232
+  stod case find --personnummer 19811218-9876
   stod case find --personnummer 900314-1234 --json
 
 Prints the participant reference (deltagare) and the case they were last enrolled in, and
@@ -581,7 +581,7 @@ pub enum ParticipantCmd {
     /// personnummer to their participant reference is removed for good.
     #[command(after_help = "\
 Examples:
-  stod participant erase --personnummer 19900314-1232 --yes
+  stod participant erase --personnummer 19811218-9876 --yes
 
 What stays: the cases in the event log under the random participant reference, and every
 figure built from them; nothing in the log ever held the personnummer. What goes: the only

@@ -435,9 +435,14 @@ mod tests {
         assert_eq!(period(&args(Some("2025"), None, None)).unwrap(), "2025");
         assert_eq!(period(&args(None, Some("2025-Q2"), None)).unwrap(), "2025-Q2");
         assert_eq!(period(&args(None, None, Some("2025-03"))).unwrap(), "2025-03");
-        // Values the projector judges (quarter 5, month 13) pass; wrong shapes do not.
-        assert!(period(&args(None, Some("2025-Q5"), None)).is_ok());
-        for bad in [args(Some("2025-03"), None, None), args(None, Some("2025-03"), None), args(None, None, Some("2025-Q1"))] {
+        // Wrong shapes and impossible values (quarter 5, month 13) are refused here.
+        for bad in [
+            args(Some("2025-03"), None, None),
+            args(None, Some("2025-03"), None),
+            args(None, None, Some("2025-Q1")),
+            args(None, Some("2025-Q5"), None),
+            args(None, None, Some("2025-13")),
+        ] {
             assert_eq!(period(&bad).unwrap_err().exit_code(), crate::error::exit_code::INVALID);
         }
     }

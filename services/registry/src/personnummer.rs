@@ -22,7 +22,7 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate};
 
 /// What the registry accepts, for error messages and the protocol's `valid` field.
-pub const VALID_FORMS: &str = "skriv ÅÅÅÅMMDD-NNNN, t.ex. 19900314-1232 (även ÅÅÅÅMMDDNNNN, ÅÅMMDD-NNNN \
+pub const VALID_FORMS: &str = "skriv ÅÅÅÅMMDD-NNNN, t.ex. 19811218-9876 (även ÅÅÅÅMMDDNNNN, ÅÅMMDD-NNNN \
      eller ÅÅMMDD+NNNN för den som är 100 år eller äldre); ett samordningsnummer har dagen + 60";
 
 /// A valid personnummer or samordningsnummer in its normal form: twelve digits,
