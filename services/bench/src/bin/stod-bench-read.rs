@@ -151,6 +151,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let rebuild_secs: f64 = parts.next().context("seconds")?.parse()?;
     let rebuild_peak: f64 = parts.next().context("peak")?.parse()?;
 
+    // ---- queries against the rebuilt read models -----------------------------------
+    let queries = query_latency(&server, &store_dir, n).await?;
+
     // ---- audit verify and replay -------------------------------------------------
     let t = Instant::now();
     let mut records = Vec::with_capacity(n as usize);
@@ -187,10 +190,100 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("{:<44} {:>12.0} {:>10.2}", "audit verify (read + every chain)", rate(n, verify), rate(n, verify) / rate(n, raw));
     println!("{:<44} {:>12.0} {:>10.2}", format!("audit replay to seq {} + report", n / 2), rate(n, replay), rate(n, replay) / rate(n, raw));
     println!("  (replayed report: {} persons in 2025)", report.persons);
+    println!();
+    println!("{:<44} {:>10} {:>10} {:>10}", format!("queries over NATS, {n} events"), "first ms", "p50 ms", "p99 ms");
+    for q in &queries {
+        println!("{:<44} {:>10.1} {:>10.2} {:>10.2}", q.name, q.first_ms, q.p50_ms, q.p99_ms);
+    }
     drop(server);
 
     // ---- append-to-visible lag ---------------------------------------------------
-    lag(&args).await
+    lag(&args).await?;
+
+    // ---- cold start of `stod up` ---------------------------------------------------
+    cold_start()
+}
+
+/// One query's latency: the first answer (records loaded from the store) and then
+/// repeated answers (cached per checkpoint).
+struct QueryLatency {
+    name: String,
+    first_ms: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Opens a projector on the rebuilt store and times report queries from a client, as
+/// the dashboard and the CLI ask them.
+async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64) -> anyhow::Result<Vec<QueryLatency>> {
+    let client = async_nats::connect(server.url()).await?;
+    let service = stod_projector::start_service(client.clone(), ProjectorOptions::new(store_dir)).await?;
+    service.projector().wait_for(n).await?;
+    let asks: [(&str, &str, serde_json::Value); 4] = [
+        ("published throughput 2025", "published-throughput", serde_json::json!({ "period": "2025", "today": "2025-12-31" })),
+        ("published steering status", "published-steering", serde_json::json!({ "as_of": "2025-06-30", "previous_meeting": "2025-03-31" })),
+        ("funder's follow-up 2025", "published-funder", serde_json::json!({ "period": "2025" })),
+        ("exact throughput 2025-Q2", "throughput", serde_json::json!({ "period": "2025-Q2", "today": "2025-12-31" })),
+    ];
+    let mut out = Vec::new();
+    for (name, query, body) in asks {
+        let subject = format!("stod.query.bench.{query}");
+        let mut times = Vec::new();
+        for _ in 0..101 {
+            let t = Instant::now();
+            let reply = client.request(subject.clone(), body.to_string().into()).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let v: serde_json::Value = serde_json::from_slice(&reply.payload)?;
+            if v["status"] != "ok" {
+                bail!("{subject}: {v}");
+            }
+        }
+        let first = times.remove(0);
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+        out.push(QueryLatency { name: name.to_owned(), first_ms: first, p50_ms: pct(0.5), p99_ms: pct(0.99) });
+    }
+    service.shutdown().await;
+    Ok(out)
+}
+
+/// Time from starting `stod up` on an empty data directory (users, keys, server, stream,
+/// services) until it says it is ready; the `stod` binary beside this one.
+fn cold_start() -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let stod = std::env::current_exe()?.with_file_name("stod");
+    println!();
+    if !stod.exists() {
+        println!("cold start of stod up: skipped ({} not built; `cargo build --release -p stod`)", stod.display());
+        return Ok(());
+    }
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let data = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let t = Instant::now();
+        let mut child = std::process::Command::new(&stod)
+            .args(["up", "--json", "--no-http", "--port", &port.to_string(), "--data"])
+            .arg(data.path())
+            .env("STOD_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let ready = std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("\"status\":\"ready\""));
+        let took = t.elapsed();
+        // SAFETY: kill(2) on our own child; SIGTERM stops it cleanly.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let _ = child.wait();
+        if !ready {
+            bail!("stod up did not become ready");
+        }
+        times.push(took.as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    println!("cold start of stod up (empty data dir, managed nats-server with fsync, users, all services), 3 runs:");
+    println!("  median {:.0} ms, slowest {:.0} ms", times[1], times[2]);
+    Ok(())
 }
 
 async fn lag(args: &Args) -> anyhow::Result<()> {
