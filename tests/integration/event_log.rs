@@ -259,3 +259,88 @@ async fn the_read_only_open_reports_loosened_protections_and_creates_nothing() -
     assert_eq!(settings, ["deny_delete"]);
     Ok(())
 }
+
+/// The first event of each of `n` different cases, sealed onto the genesis hash.
+fn first_events_of_cases(n: usize) -> Vec<stod_events::SealedEvent> {
+    let mut seen = std::collections::HashSet::new();
+    stod_tests::demo_events(n as u32 * 2, 7)
+        .into_iter()
+        .filter(|e| seen.insert(e.event.case_id))
+        .take(n)
+        .collect()
+}
+
+/// Group commit's store primitive, against the pinned server: an atomic batch is
+/// stored whole at consecutive sequences, or not at all when one expectation is stale
+/// or one message id is already stored; refused shapes send nothing.
+#[tokio::test]
+async fn an_atomic_batch_is_stored_whole_or_not_at_all() -> TestResult {
+    use stod_store::{BatchAppend, EventStore};
+    let nats = TestNats::start().await?;
+    let store = EventStore::open(nats.js.clone(), &EventLogConfig::default()).await?;
+    let mut stream = nats.js.get_stream(STREAM_NAME).await?;
+    let events = first_events_of_cases(6);
+    let ids: Vec<String> = (0..events.len()).map(|_| Uuid::now_v7().to_string()).collect();
+    let item = |i: usize, expected_last: u64| BatchAppend { event: &events[i], expected_last, message_id: &ids[i] };
+
+    // A lone append first, so the batch does not start at sequence 1.
+    let lone = store.append(&events[0], 0, &ids[0]).await?;
+    assert_eq!(lone.stream_sequence, 1);
+
+    let appended = store.append_batch(&[item(1, 0), item(2, 0), item(3, 0)]).await?;
+    let sequences: Vec<u64> = appended.iter().map(|a| a.stream_sequence).collect();
+    assert_eq!(sequences, [2, 3, 4], "consecutive, in the order given");
+    for (i, a) in appended.iter().enumerate() {
+        assert!(!a.duplicate);
+        let stored = store.get(a.stream_sequence).await?;
+        assert_eq!(stored.sealed.bytes, events[i + 1].bytes, "sequence {} holds event {}", a.stream_sequence, i + 1);
+        let raw = stream.get_raw_message(a.stream_sequence).await?;
+        assert_eq!(raw.subject.as_str(), case_subject(events[i + 1].event.case_id.as_uuid()));
+    }
+
+    // One stale expectation (case 0 is at 1, not 0) refuses the whole batch.
+    let stale_id = Uuid::now_v7().to_string();
+    let stale_one = BatchAppend { event: &events[0], expected_last: 0, message_id: &stale_id };
+    let stale = store.append_batch(&[item(4, 0), stale_one, item(5, 0)]).await.err().expect("refused");
+    assert_eq!(stale.kind(), StoreErrorKind::Conflict);
+    assert_eq!(message_count(&mut stream).await?, 4, "nothing of a refused batch is stored");
+    // ... also when the stale one comes last.
+    let fresh_id = Uuid::now_v7().to_string();
+    let stale_one = BatchAppend { event: &events[1], expected_last: 7, message_id: &fresh_id };
+    let stale_last = store.append_batch(&[item(4, 0), item(5, 0), stale_one]).await.err().expect("refused");
+    assert_eq!(stale_last.kind(), StoreErrorKind::Conflict);
+    assert_eq!(message_count(&mut stream).await?, 4);
+
+    // A message id already stored (a retried submission) refuses the whole batch: no
+    // "duplicate" answer inside a batch.
+    let other = Uuid::now_v7().to_string();
+    let retried = BatchAppend { event: &events[4], expected_last: 0, message_id: &ids[2] };
+    let duplicate = store
+        .append_batch(&[retried, BatchAppend { event: &events[5], expected_last: 0, message_id: &other }])
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(duplicate.kind(), StoreErrorKind::DuplicateInBatch);
+    assert_eq!(message_count(&mut stream).await?, 4);
+    // A resend of a stored event as a single append is refused for its stale
+    // expectation before its message id is looked at (nats-server 2.15.1 checks the
+    // subject sequence first, batch or not): a conflict, never a second copy. The
+    // command service answers such a retry from the case's own memory of submissions.
+    let again = store.append(&events[2], 0, &ids[2]).await.err().expect("refused");
+    assert_eq!(again.kind(), StoreErrorKind::Conflict);
+
+    // Shapes the store refuses before sending anything.
+    let twice = store.append_batch(&[item(4, 0), item(4, 0)]).await.err().expect("refused");
+    assert_eq!(twice.kind(), StoreErrorKind::Invalid);
+    assert_eq!(store.append_batch(&[]).await.err().expect("refused").kind(), StoreErrorKind::Invalid);
+    let many_ids: Vec<String> = (0..1001).map(|i| format!("m{i}")).collect();
+    let too_many: Vec<BatchAppend<'_>> =
+        many_ids.iter().map(|id| BatchAppend { event: &events[4], expected_last: 0, message_id: id }).collect();
+    assert_eq!(store.append_batch(&too_many).await.err().expect("refused").kind(), StoreErrorKind::Invalid);
+    assert_eq!(message_count(&mut stream).await?, 4);
+
+    // What remains goes through.
+    let rest = store.append_batch(&[item(4, 0), item(5, 0)]).await?;
+    assert_eq!(rest.iter().map(|a| a.stream_sequence).collect::<Vec<_>>(), [5, 6]);
+    Ok(())
+}

@@ -6,6 +6,7 @@
 mod auth;
 mod bad_input;
 mod event_log;
+mod group_commit;
 mod http;
 mod access;
 mod audit;

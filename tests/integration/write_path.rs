@@ -135,7 +135,29 @@ async fn every_rejection_is_typed_and_appends_nothing() -> TestResult {
 /// one is recorded, the other is told the truth (already exited). Repeated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_exits_record_exactly_one() -> TestResult {
-    let system = TestSystem::start_with(2, Default::default()).await?;
+    racing_exits(Default::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_exits_record_exactly_one_with_group_commit() -> TestResult {
+    racing_exits(group_commit()).await
+}
+
+/// Group commit on, eager enough that two commands make a batch.
+pub(crate) fn group_commit() -> stod_command::ServiceOptions {
+    stod_command::ServiceOptions {
+        group_commit: true,
+        group_commit_config: stod_command::GroupCommitConfig {
+            window: Duration::from_millis(2),
+            min_batch: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn racing_exits(options: stod_command::ServiceOptions) -> TestResult {
+    let system = TestSystem::start_with(2, options).await?;
     let (a, b) = (system.client("anna").await?, system.client("bertil").await?);
     for round in 0..25 {
         let case = CaseId::new();
@@ -164,7 +186,16 @@ async fn racing_exits_record_exactly_one() -> TestResult {
 /// case opens. The loser is refused, or told to retry and then refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_intakes_of_one_participant_open_exactly_one_case() -> TestResult {
-    let system = TestSystem::start_with(2, Default::default()).await?;
+    racing_intakes(Default::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_intakes_of_one_participant_open_exactly_one_case_with_group_commit() -> TestResult {
+    racing_intakes(group_commit()).await
+}
+
+async fn racing_intakes(options: stod_command::ServiceOptions) -> TestResult {
+    let system = TestSystem::start_with(2, options).await?;
     let (a, b) = (system.client("anna").await?, system.client("bertil").await?);
     for round in 0..25 {
         let participant = ParticipantRef::new();
@@ -221,7 +252,16 @@ async fn a_participant_may_re_enter_after_exit() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_submission_three_times_records_once() -> TestResult {
-    let system = TestSystem::start_with(2, Default::default()).await?;
+    same_submission_three_times(Default::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_submission_three_times_records_once_with_group_commit() -> TestResult {
+    same_submission_three_times(group_commit()).await
+}
+
+async fn same_submission_three_times(options: stod_command::ServiceOptions) -> TestResult {
+    let system = TestSystem::start_with(2, options).await?;
     let c = system.client("anna").await?;
     let case = CaseId::new();
     c.submit(case, at("2025-01-10", intake())).await?;
@@ -249,7 +289,15 @@ async fn the_same_submission_three_times_records_once() -> TestResult {
 /// gets the original result, because the case remembers its submissions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_reply_retried_past_the_duplicate_window_records_once() -> TestResult {
-    let mut options = stod_command::ServiceOptions::default();
+    lost_reply_retried(Default::default()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_reply_retried_past_the_duplicate_window_records_once_with_group_commit() -> TestResult {
+    lost_reply_retried(group_commit()).await
+}
+
+async fn lost_reply_retried(mut options: stod_command::ServiceOptions) -> TestResult {
     options.log.duplicate_window = Duration::from_millis(200);
     let mut system = TestSystem::start_with(1, options).await?;
     let c = system.client("anna").await?;

@@ -28,7 +28,7 @@ struct WriteArgs {
     #[arg(long, default_value_t = WriteOptions::default().commands)]
     commands: usize,
     /// Concurrency levels: how many tasks write at once.
-    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
     concurrency: Vec<usize>,
     /// Unmeasured operations before each measured phase.
     #[arg(long, default_value_t = WriteOptions::default().warmup)]
@@ -42,6 +42,9 @@ struct WriteArgs {
     /// Do not fsync before acking (NOT how production runs; only to see what fsync costs).
     #[arg(long)]
     no_sync: bool,
+    /// Also measure stod with group commit on, beside stod without it.
+    #[arg(long)]
+    group_commit: bool,
     /// Directory under which to put the server's temporary store dir (default: the system temp dir).
     #[arg(long)]
     store_dir: Option<PathBuf>,
@@ -71,9 +74,10 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
         payload_bytes: args.payload_bytes,
         instances: args.instances,
         sync_always: !args.no_sync,
+        group_commit: args.group_commit,
         store_dir: args.store_dir,
     };
-    let bench = WriteBench::start(options.clone()).await.context("starting the write benchmark")?;
+    let mut bench = WriteBench::start(options.clone()).await.context("starting the write benchmark")?;
     let mut out = std::io::stdout().lock();
     if !args.json {
         writeln!(out, "{}\n\n{}", report::header(bench.header()), report::table_header())?;

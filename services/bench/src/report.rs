@@ -36,7 +36,7 @@ pub fn header(h: &Header) -> String {
     .join("\n")
 }
 
-const COLUMNS: [(&str, usize); 8] = [
+const COLUMNS: [(&str, usize); 12] = [
     ("concurrency", 11),
     ("raw msg/s", 10),
     ("raw p50 ms", 10),
@@ -45,6 +45,10 @@ const COLUMNS: [(&str, usize); 8] = [
     ("stod p50 ms", 11),
     ("stod p99 ms", 11),
     ("stod/raw", 8),
+    ("group cmd/s", 11),
+    ("group p50 ms", 12),
+    ("group p99 ms", 12),
+    ("group/raw", 9),
 ];
 
 /// The main table: throughput and latency of both paths, one row per level.
@@ -62,6 +66,10 @@ pub fn table_row(l: &Level) -> String {
         format!("{:.2}", l.stod.p50_ms),
         format!("{:.2}", l.stod.p99_ms),
         format!("{:.2}", l.ratio),
+        l.stod_group.as_ref().map_or("-".into(), |g| format!("{:.0}", g.per_second)),
+        l.stod_group.as_ref().map_or("-".into(), |g| format!("{:.2}", g.p50_ms)),
+        l.stod_group.as_ref().map_or("-".into(), |g| format!("{:.2}", g.p99_ms)),
+        l.group_ratio.map_or("-".into(), |r| format!("{r:.2}")),
     ];
     row_of(&cells, &COLUMNS)
 }
@@ -127,13 +135,15 @@ mod tests {
             stod_intake: summary(154.3, 4.0, 30.0),
             stod_follow_up: summary(462.9, 2.0, 10.0),
             ratio: 0.5,
+            stod_group: Some(summary(3000.0, 1.0, 5.0)),
+            group_ratio: Some(2.43),
         };
         let width = |table: String| table.lines().next().map(str::len).unwrap_or(0);
         let row = table_row(&level);
         assert_eq!(row.len(), width(table_header()));
         assert_eq!(
             row.split_whitespace().collect::<Vec<_>>(),
-            ["16", "1234", "1.23", "9.90", "617", "2.50", "20.00", "0.50"]
+            ["16", "1234", "1.23", "9.90", "617", "2.50", "20.00", "0.50", "3000", "1.00", "5.00", "2.43"]
         );
         let row = breakdown_row(&level);
         assert_eq!(row.len(), width(breakdown_header()));

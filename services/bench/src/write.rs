@@ -33,6 +33,8 @@ pub struct WriteOptions {
     pub instances: usize,
     /// fsync before every ack, as in production. Off only to see what fsync costs.
     pub sync_always: bool,
+    /// Also measure stod with group commit on (decision 0010), beside stod without it.
+    pub group_commit: bool,
     /// Parent of the server's (temporary) store dir; `None` is the system temp dir.
     /// Point it at the disk you want to measure.
     pub store_dir: Option<PathBuf>,
@@ -42,11 +44,12 @@ impl Default for WriteOptions {
     fn default() -> Self {
         Self {
             commands: 2000,
-            concurrency: vec![1, 16, 64],
+            concurrency: vec![1, 16, 64, 256],
             warmup: 200,
             payload_bytes: 200,
             instances: 1,
             sync_always: true,
+            group_commit: false,
             store_dir: None,
         }
     }
@@ -87,6 +90,9 @@ impl WriteOptions {
         if !self.sync_always {
             cmd.push_str(" --no-sync");
         }
+        if self.group_commit {
+            cmd.push_str(" --group-commit");
+        }
         if let Some(dir) = &self.store_dir {
             cmd.push_str(&format!(" --store-dir {}", dir.display()));
         }
@@ -119,6 +125,10 @@ pub struct Level {
     pub stod_follow_up: Summary,
     /// stod's throughput as a share of raw's.
     pub ratio: f64,
+    /// stod with group commit on, when compared (`--group-commit`).
+    pub stod_group: Option<Summary>,
+    /// Its throughput as a share of raw's.
+    pub group_ratio: Option<f64>,
 }
 
 /// What the streams hold at the end, for comparing message sizes.
@@ -181,11 +191,7 @@ impl WriteBench {
         let raw_js = jetstream::new(raw_nats.clone());
         raw::create_stream(&raw_js).await?;
 
-        let mut services = Vec::new();
-        for _ in 0..options.instances {
-            let service_nats = async_nats::connect(server.url()).await?;
-            services.push(stod_command::start(service_nats, ServiceOptions::default()).await?);
-        }
+        let services = start_services(&server, options.instances, false).await?;
 
         // All client tasks share one connection, as requests multiplex on it. No
         // retries: a timeout or "unavailable" should end the run, not hide in p99.
@@ -215,8 +221,9 @@ impl WriteBench {
         &self.header
     }
 
-    /// Warms up, then measures raw and then stod at `concurrency`.
-    pub async fn level(&self, concurrency: usize) -> Result<Level, BenchError> {
+    /// Warms up, then measures raw, stod, and (if asked) stod with group commit at
+    /// `concurrency`.
+    pub async fn level(&mut self, concurrency: usize) -> Result<Level, BenchError> {
         let (commands, warmup) = (self.options.commands, self.options.warmup);
 
         raw::run(&self.raw_js, &self.payload, warmup, concurrency).await?;
@@ -229,8 +236,29 @@ impl WriteBench {
         let stod_intake = latencies.intake.summary(wall);
         let stod_follow_up = latencies.follow_up.summary(wall);
 
-        let ratio = if raw.per_second > 0.0 { stod.per_second / raw.per_second } else { 0.0 };
-        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio })
+        let share = |s: &Summary| if raw.per_second > 0.0 { s.per_second / raw.per_second } else { 0.0 };
+        let ratio = share(&stod);
+        let (mut stod_group, mut group_ratio) = (None, None);
+        if self.options.group_commit {
+            // The same service with group commit on, in place of the one without (one
+            // queue group, so both at once would share the commands).
+            self.replace_services(true).await?;
+            command_path::run(&self.client, warmup, concurrency).await?;
+            let (latencies, wall) = command_path::run(&self.client, commands, concurrency).await?;
+            let summary = latencies.all.summary(wall);
+            group_ratio = Some(share(&summary));
+            stod_group = Some(summary);
+            self.replace_services(false).await?;
+        }
+        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio })
+    }
+
+    async fn replace_services(&mut self, group_commit: bool) -> Result<(), BenchError> {
+        for service in self.services.drain(..) {
+            service.shutdown().await;
+        }
+        self.services = start_services(&self.server, self.options.instances, group_commit).await?;
+        Ok(())
     }
 
     /// Reads what the streams hold, stops the service and the server, and
@@ -244,6 +272,16 @@ impl WriteBench {
         self.server.stop().await?;
         Ok(Footer { raw, stod })
     }
+}
+
+async fn start_services(server: &NatsServer, instances: usize, group_commit: bool) -> Result<Vec<RunningService>, BenchError> {
+    let mut services = Vec::new();
+    for _ in 0..instances {
+        let service_nats = async_nats::connect(server.url()).await?;
+        let options = ServiceOptions { group_commit, ..ServiceOptions::default() };
+        services.push(stod_command::start(service_nats, options).await?);
+    }
+    Ok(services)
 }
 
 async fn totals(js: &Context, stream: &str) -> Result<StreamTotals, BenchError> {
@@ -264,7 +302,7 @@ mod tests {
         assert_eq!(
             options.reproduce_command(Some("/x/nats-server")),
             "STOD_NATS_SERVER=/x/nats-server cargo run --release -p stod-bench -- write \
-             --commands 2000 --concurrency 1,16,64 --warmup 200 --payload-bytes 200 --no-sync"
+             --commands 2000 --concurrency 1,16,64,256 --warmup 200 --payload-bytes 200 --no-sync"
         );
     }
 

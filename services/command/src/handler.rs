@@ -12,6 +12,7 @@ use stod_store::{Claim, ParticipantIndex, StoreError, StoreErrorKind};
 use tracing::{debug, warn};
 
 use crate::cases::{Cases, LoadedCase};
+use crate::group::{GroupCommitConfig, GroupCommitCounts, GroupCommitter};
 
 /// Tunables of the command path.
 #[derive(Clone)]
@@ -47,6 +48,8 @@ pub struct Handler {
 
 struct Inner {
     cases: Cases,
+    /// Appends through group commit when set (`ServiceOptions::group_commit`).
+    committer: Option<GroupCommitter>,
     participants: ParticipantIndex,
     catalogue: RwLock<Arc<Catalogue>>,
     config: HandlerConfig,
@@ -71,9 +74,24 @@ enum ClaimOutcome {
 
 impl Handler {
     pub fn new(cases: Cases, participants: ParticipantIndex, catalogue: Catalogue, config: HandlerConfig) -> Self {
-        Self {
-            inner: Arc::new(Inner { cases, participants, catalogue: RwLock::new(Arc::new(catalogue)), config }),
-        }
+        Self::build(cases, participants, catalogue, config, None)
+    }
+
+    /// The same handler, appending through group commit: single-event appends that
+    /// are ready at the same moment share one atomic batch.
+    pub fn with_group_commit(cases: Cases, participants: ParticipantIndex, catalogue: Catalogue, config: HandlerConfig, group: GroupCommitConfig) -> Self {
+        let committer = GroupCommitter::start(cases.store().clone(), group);
+        Self::build(cases, participants, catalogue, config, Some(committer))
+    }
+
+    fn build(cases: Cases, participants: ParticipantIndex, catalogue: Catalogue, config: HandlerConfig, committer: Option<GroupCommitter>) -> Self {
+        let catalogue = RwLock::new(Arc::new(catalogue));
+        Self { inner: Arc::new(Inner { cases, committer, participants, catalogue, config }) }
+    }
+
+    /// What group commit did so far; `None` when it is off.
+    pub fn group_commit_counts(&self) -> Option<GroupCommitCounts> {
+        self.inner.committer.as_ref().map(GroupCommitter::counts)
     }
 
     /// Replaces the reference data in force (from the shared store's watch).
@@ -206,7 +224,10 @@ impl Handler {
         let mut tries = 0;
         loop {
             let started = std::time::Instant::now();
-            let result = self.inner.cases.store().append(sealed, expected, &message_id).await;
+            let result = match &self.inner.committer {
+                Some(committer) => committer.append(sealed, expected, &message_id).await,
+                None => self.inner.cases.store().append(sealed, expected, &message_id).await,
+            };
             // Durable append latency: publish until the fsynced acknowledgement.
             metrics::histogram!("stod_append_seconds").record(started.elapsed().as_secs_f64());
             match result {

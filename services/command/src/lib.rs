@@ -9,6 +9,8 @@
 //!
 //! - [`handler`]: one command from request to reply: idempotency, the participant
 //!   index, decide, append, retry.
+//! - [`group`]: group commit (optional): concurrent appends to different cases as
+//!   one JetStream atomic batch.
 //! - [`cases`]: loading cases, with a cache that is safe to be stale.
 //! - [`serve`]: the NATS service endpoints (queue group `stod-command`); a case query
 //!   is recorded in the access log (`stod_store::access`) before it is answered.
@@ -20,9 +22,11 @@
 //! token of the subject the request arrived on.
 
 pub mod cases;
+pub mod group;
 pub mod handler;
 pub mod serve;
 
+pub use group::{GroupCommitConfig, GroupCommitCounts};
 pub use handler::{Handler, HandlerConfig};
 pub use serve::{start, RunningService, ServiceOptions, StartError, ACCESS_VIA, QUEUE_GROUP};
 

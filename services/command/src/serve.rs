@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::cases::{Cases, LoadedCase};
+use crate::group::GroupCommitConfig;
 use crate::handler::{Handler, HandlerConfig};
 
 /// The queue group every instance joins.
@@ -37,11 +38,24 @@ pub struct ServiceOptions {
     /// and answer `unavailable` when that fails. On by default; off only for tools
     /// that never show a case to a person (benchmarks).
     pub access_log: bool,
+    /// Append the events of concurrent commands on different cases as one atomic
+    /// batch (decision 0010). Only single-event appends are grouped.
+    pub group_commit: bool,
+    /// How group commit groups (its window, batch sizes); unused when it is off.
+    pub group_commit_config: GroupCommitConfig,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        Self { log: EventLogConfig::default(), handler: HandlerConfig::default(), cache_capacity: 10_000, max_in_flight: 256, access_log: true }
+        Self {
+            log: EventLogConfig::default(),
+            handler: HandlerConfig::default(),
+            cache_capacity: 10_000,
+            max_in_flight: 256,
+            access_log: true,
+            group_commit: false,
+            group_commit_config: GroupCommitConfig::default(),
+        }
     }
 }
 
@@ -84,7 +98,12 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     let reference = ReferenceStore::open(&js, opts.log.replicas).await?;
     let default = Catalogue::default_catalogue();
     let (catalogue, _) = reference.load_or_init(&default).await?;
-    let handler = Handler::new(Cases::new(store, opts.cache_capacity), participants, catalogue, opts.handler.clone());
+    let cases = Cases::new(store, opts.cache_capacity);
+    let handler = if opts.group_commit {
+        Handler::with_group_commit(cases, participants, catalogue, opts.handler.clone(), opts.group_commit_config.clone())
+    } else {
+        Handler::new(cases, participants, catalogue, opts.handler.clone())
+    };
     let access = if opts.access_log {
         Some(AccessLog::open(js.clone(), &opts.log).await.map_err(StartError::Access)?)
     } else {

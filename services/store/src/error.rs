@@ -21,6 +21,10 @@ pub enum StoreErrorKind {
     /// An append expected the case (or index entry) to be at one revision and
     /// it had moved on: someone else wrote first. Reload, decide again.
     Conflict,
+    /// An atomic batch held a message id JetStream already stored (a retried
+    /// submission): nothing of the batch was stored. Append its events one by one,
+    /// which answers the retried one as a duplicate.
+    DuplicateInBatch,
     /// No acknowledgement arrived in time. The write may or may not have been
     /// stored: retry with the same message id, which never stores twice.
     Timeout,
@@ -41,6 +45,7 @@ impl fmt::Display for StoreErrorKind {
             Self::JetStream => "JetStream error",
             Self::StreamMismatch => "stream has unsafe settings",
             Self::Conflict => "concurrent write",
+            Self::DuplicateInBatch => "a batch repeated a stored message id",
             Self::Timeout => "no acknowledgement in time (outcome unknown)",
             Self::Corrupt => "undecodable data",
             Self::Invalid => "refused",
@@ -84,6 +89,12 @@ pub struct StoreError {
 impl StoreError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(StoreErrorKind::Invalid, message)
+    }
+
+    /// For callers that stand between the store and its users (a queue, a
+    /// committer) and stopped: transient, like an unreachable server.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Unavailable, message)
     }
 
     pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {

@@ -18,7 +18,8 @@
 //!
 //! - [`stream`]: the stream's name, subjects and config; [`ensure_stream`].
 //! - [`log`]: [`EventStore`]: append one event to a case with optimistic
-//!   concurrency and deduplication, load a case, get one event.
+//!   concurrency and deduplication, or events of several cases as one atomic
+//!   batch (group commit); load a case, get one event.
 //! - [`kv`]: [`ParticipantIndex`] and [`ReferenceStore`], the shared indexes.
 //! - [`access`]: the access log beside the event log: [`ACCESS_STREAM_NAME`],
 //!   [`AccessRecord`] (who looked at which case, when) and [`AccessLog`] to record
@@ -41,7 +42,7 @@ pub use access::{
     AccessRecord, AccessView, StoredAccess, ACCESS_RECORD_VERSION, ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
 };
 pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
-pub use log::{Appended, EventStore, RawMessage, StoredEvent};
+pub use log::{Appended, BatchAppend, EventStore, RawMessage, StoredEvent, MAX_BATCH};
 
 pub use error::{Mismatch, StoreError, StoreErrorKind};
 pub use stream::{

@@ -136,6 +136,135 @@ impl EventStore {
     }
 }
 
+/// One event of an atomic batch: the event, the sequence its case must be at, and the
+/// message id that deduplicates it (the submission id).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchAppend<'a> {
+    pub event: &'a SealedEvent,
+    pub expected_last: u64,
+    pub message_id: &'a str,
+}
+
+/// The most events one atomic batch may hold (nats-server's limit).
+pub const MAX_BATCH: usize = 1000;
+
+/// What JetStream acknowledges for a committed atomic batch: the sequence of its last
+/// message and how many it stored.
+#[derive(serde::Deserialize)]
+struct BatchAck {
+    #[serde(default)]
+    error: Option<BatchAckError>,
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    count: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchAckError {
+    #[serde(default)]
+    err_code: u64,
+    #[serde(default)]
+    description: String,
+}
+
+/// JetStream's error codes for an atomic batch that we react to.
+const ERR_WRONG_LAST_SEQUENCE: u64 = 10071;
+const ERR_BATCH_DUPLICATE_MSG_ID: u64 = 10201;
+
+impl EventStore {
+    /// Appends events of *different* cases as one JetStream atomic batch: all are
+    /// stored, at consecutive stream sequences in the order given, or none is.
+    ///
+    /// Each event is conditional on its case's last sequence, as with
+    /// [`append`](Self::append); one stale expectation rejects the whole batch with
+    /// [`StoreErrorKind::Conflict`], and the server does not say which event it was.
+    /// A message id JetStream already holds (a retried submission) also rejects the
+    /// whole batch, with [`StoreErrorKind::DuplicateInBatch`]: unlike a single append,
+    /// a batch gets no "duplicate" answer. Either way nothing was stored, and the
+    /// caller isolates the culprit by appending the events one by one.
+    ///
+    /// More than [`MAX_BATCH`] events, none, or two of one case are
+    /// [`StoreErrorKind::Invalid`] and send nothing.
+    pub async fn append_batch(&self, batch: &[BatchAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
+        if batch.is_empty() || batch.len() > MAX_BATCH {
+            return Err(StoreError::invalid(format!("an atomic batch holds 1 to {MAX_BATCH} events, not {}", batch.len())));
+        }
+        let mut cases = std::collections::HashSet::with_capacity(batch.len());
+        if let Some(twice) = batch.iter().find(|b| !cases.insert(b.event.event.case_id)) {
+            return Err(StoreError::invalid(format!(
+                "case {} appears twice in one batch; its second event must wait for the first",
+                twice.event.event.case_id
+            )));
+        }
+        let client = self.js.client();
+        let batch_id = uuid::Uuid::new_v4().simple().to_string();
+        let last = batch.len() - 1;
+        let mut reply = None;
+        for (i, item) in batch.iter().enumerate() {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Batch-Id", batch_id.as_str());
+            headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, item.message_id);
+            headers.insert(async_nats::header::NATS_EXPECTED_STREAM, STREAM_NAME);
+            headers.insert(
+                async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+                item.expected_last.to_string().as_str(),
+            );
+            let subject = case_subject(item.event.event.case_id.as_uuid());
+            let payload = item.event.bytes.clone().into();
+            if i < last {
+                // Not acknowledged one by one: the commit's ack covers the batch.
+                client.publish_with_headers(subject, headers, payload).await.map_err(|e| {
+                    StoreError::with_source(StoreErrorKind::Unavailable, "sending an atomic batch", e)
+                })?;
+            } else {
+                headers.insert("Nats-Batch-Commit", "1");
+                let request = client.request_with_headers(subject, headers, payload);
+                reply = Some(
+                    tokio::time::timeout(self.ack_timeout, request)
+                        .await
+                        .map_err(|_| StoreError::new(StoreErrorKind::Timeout, "no acknowledgement of an atomic batch"))?
+                        .map_err(|e| {
+                            let kind = match e.kind() {
+                                async_nats::RequestErrorKind::TimedOut => StoreErrorKind::Timeout,
+                                _ => StoreErrorKind::Unavailable,
+                            };
+                            StoreError::with_source(kind, "committing an atomic batch", e)
+                        })?,
+                );
+            }
+        }
+        let reply = reply.ok_or_else(|| StoreError::new(StoreErrorKind::JetStream, "an atomic batch was not committed"))?;
+        let ack: BatchAck = serde_json::from_slice(&reply.payload).map_err(|e| {
+            StoreError::with_source(StoreErrorKind::JetStream, "an unreadable acknowledgement of an atomic batch", e)
+        })?;
+        if let Some(error) = ack.error {
+            let kind = match error.err_code {
+                ERR_WRONG_LAST_SEQUENCE => StoreErrorKind::Conflict,
+                ERR_BATCH_DUPLICATE_MSG_ID => StoreErrorKind::DuplicateInBatch,
+                _ => StoreErrorKind::JetStream,
+            };
+            return Err(StoreError::new(
+                kind,
+                format!("atomic batch refused ({}: {})", error.err_code, error.description),
+            ));
+        }
+        let count = batch.len() as u64;
+        if ack.count != Some(count) || ack.seq < count {
+            // Stored, but not as we asked: never guess sequences.
+            return Err(StoreError::new(
+                StoreErrorKind::JetStream,
+                format!("an atomic batch of {count} was acknowledged as {:?} ending at {}", ack.count, ack.seq),
+            ));
+        }
+        // A batch is committed in one piece, so its messages have consecutive
+        // sequences ending at the acknowledged one.
+        let first = ack.seq + 1 - count;
+        Ok((0..count).map(|i| Appended { stream_sequence: first + i, duplicate: false }).collect())
+    }
+}
+
 fn decode_stored(sequence: u64, payload: &[u8]) -> Result<SealedEvent, StoreError> {
     codec::decode(payload).map_err(|e| {
         StoreError::with_source(
