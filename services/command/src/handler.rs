@@ -217,8 +217,11 @@ impl Handler {
     }
 
     /// Appends, resending the same bytes with the same message id after an ack
-    /// timeout: the outcome of a timed-out append is unknown, and a resend either
-    /// stores it or is recognised as a duplicate.
+    /// timeout: the outcome of a timed-out append is unknown. A resend either stores
+    /// it, or (if the first try was stored) fails the expected-sequence check, which
+    /// nats-server makes before the message-id check; the conflict path then finds
+    /// the submission among the case's events and answers with the original result
+    /// (decision 0010 records what the server does).
     async fn append(&self, sealed: &stod_events::SealedEvent, expected: u64, req: &CommandRequest) -> Result<stod_store::Appended, StoreError> {
         let message_id = req.submission_id.to_string();
         let mut tries = 0;
