@@ -1003,6 +1003,10 @@ pub struct HttpArgs {
     /// up`). `stod up` on its own server always uses its own.
     #[arg(long, value_name = "DIR")]
     pub users: Option<PathBuf>,
+    /// Serve the dashboard without logins (a machine of one's own only). Without
+    /// --users or this, a dashboard on an existing NATS refuses to start.
+    #[arg(long, conflicts_with = "users")]
+    pub no_login: bool,
 }
 
 fn parse_user(s: &str) -> Result<UserId, String> {

@@ -241,9 +241,16 @@ async fn start_http(
         Some(dir) => stod_http::Access::Users(dir),
         None => match &args.users {
             Some(dir) => stod_http::Access::Users(AuthDir::new(dir)),
-            None => {
-                warn!("the dashboard runs without logins: no users file (--users); anyone who reaches {addr} sees it");
+            None if args.no_login => {
+                warn!("the dashboard runs without logins (--no-login); anyone who reaches {addr} sees it");
                 stod_http::Access::Open
+            }
+            None => {
+                return Err(CliError::Usage(
+                    "översikten kräver inloggning: ange användarkatalogen med --users KATALOG (<data>/auth från \
+                     stod up), eller --no-login för en översikt utan inloggning på en egen maskin, eller --no-http"
+                        .into(),
+                ))
             }
         },
     };

@@ -427,7 +427,8 @@ struct Up {
 
 impl Up {
     fn start(data: &Path, port: u16) -> Self {
-        Self::spawn(&["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string()])
+        // Any free port for the dashboard: tests run beside each other and other programs.
+        Self::spawn(&["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string(), "--http", "127.0.0.1:0"])
     }
 
     fn spawn(args: &[&str]) -> Self {
@@ -515,6 +516,7 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     // Secure by default: the managed server lets no anonymous client in.
     assert!(async_nats::connect(&url).await.is_err(), "anonymous access refused");
     let operator = ready["operator_credentials"].as_str().expect("the operator's credentials").to_owned();
+    assert!(ready["dashboard"].as_str().is_some_and(|d| d.starts_with("http://127.0.0.1:")), "{ready}");
     assert!(Path::new(&operator).exists(), "{ready}");
 
     // The operator adds people; each gets only their role's rights, from the server.
