@@ -5,6 +5,7 @@
 
 mod auth;
 mod event_log;
+mod faults;
 mod http;
 mod audit;
 mod nats_server;
