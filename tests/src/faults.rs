@@ -459,6 +459,20 @@ pub fn clean_digest(log: &[StoredEvent]) -> TestResult<String> {
     Ok(clean.digest()?)
 }
 
+/// A projector's store after its process was SIGKILLed, held against a clean rebuild
+/// of the log up to the store's own checkpoint: sled writes each batch with its
+/// checkpoint atomically but flushes every 200 ms, so a kill may take back the last
+/// batches, never half of one. Returns (digests equal, surviving checkpoint).
+pub fn compare_with_clean_rebuild(read: &Path, log: &[StoredEvent]) -> TestResult<(bool, u64)> {
+    let store = stod_projector::ReadStore::open(read)?;
+    let live = store.live()?.ok_or("no live read models")?;
+    let checkpoint = live.checkpoint()?;
+    let survived = live.digest()?;
+    drop((live, store));
+    let prefix = log.get(..checkpoint as usize).ok_or("checkpoint past the log's end")?;
+    Ok((survived == clean_digest(prefix)?, checkpoint))
+}
+
 /// Asks the projector for its status until its checkpoint reaches `last` with no
 /// rebuild running; fails on a fault or after `within`.
 pub async fn wait_caught_up(nats: &async_nats::Client, last: u64, within: Duration) -> TestResult<stod_protocol::ProjectionStatus> {
