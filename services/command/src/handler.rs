@@ -125,6 +125,11 @@ impl Handler {
             let mut ctx = Context { today: (cfg.today)(), catalogue: &catalogue, open_case_of_participant: None };
             let mut events = match decide(&case.state, &req.command, &ctx) {
                 Ok(events) => events,
+                // The first try may have decided on the cached case, which another
+                // instance may have moved on since (the placement this command ends,
+                // or this very submission, recorded there). An acceptance is checked
+                // by the conditional append; a rejection is checked here, on the log.
+                Err(_) if attempt == 0 && cfg.max_attempts > 1 => continue,
                 Err(rejection) => return Ok(rejected(rejection)),
             };
             if let Some(participant) = enrolled_participant(&req.command) {
