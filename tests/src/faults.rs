@@ -271,10 +271,14 @@ async fn drive(
                         progress.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
-                    Err(ClientError::Rejected { .. }) => {
+                    Err(ClientError::Rejected { kind, message, .. }) => {
                         if unknown_tries > 0 {
                             out.resolved += 1;
                         }
+                        eprintln!(
+                            "rejected after {unknown_tries} unknown tries: submission {} case {} {kind:?}: {message}",
+                            s.submission_id, s.case_id
+                        );
                         out.rejected.insert(s.submission_id);
                         case_stopped = true;
                         break;
