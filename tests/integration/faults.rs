@@ -108,7 +108,7 @@ async fn command_service_and_projector_sigkilled_under_load() -> TestResult {
 
     figures.clients = scaled(16, 48);
     let kills = scaled(8, 40);
-    let load = load(50, 400, 82);
+    let load = load(80, 400, 82);
     let progress = Progress::default();
     let clients = clients(std::slice::from_ref(&url), figures.clients).await?;
     let runner = {
@@ -117,7 +117,7 @@ async fn command_service_and_projector_sigkilled_under_load() -> TestResult {
     };
     let (mut service_kills, mut projector_kills) = (0, 0);
     for k in 0..kills {
-        wait_progress(&progress, 25, Duration::from_secs(10)).await;
+        wait_progress(&progress, 10, Duration::from_secs(10)).await;
         if runner.is_finished() {
             break;
         }

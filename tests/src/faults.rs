@@ -142,6 +142,7 @@ impl Figures {
         assert_eq!(self.lost, 0, "{}: acknowledged events lost", self.scenario);
         assert_eq!(self.duplicated, 0, "{}: events recorded twice", self.scenario);
         assert_eq!(self.unexplained, 0, "{}: events nobody was told about", self.scenario);
+        assert_eq!(self.rejected, 0, "{}: the demo's commands are all valid; a rejection is a wrong decision", self.scenario);
         assert_ne!(self.digests_equal, Some(false), "{}: read models differ from a clean rebuild", self.scenario);
     }
 }
