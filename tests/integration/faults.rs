@@ -328,8 +328,8 @@ async fn read_model_disk_full() -> TestResult {
     let mut figures = Figures::new("4. disk full under the read models");
     let nats = TestNats::start_fast().await?;
     ensure_event_stream(&nats.js).await?;
-    let events = demo_events(scaled(900, 2500), 84);
-    let (first, rest) = events.split_at(events.len() / 4);
+    let events = demo_events(scaled(1500, 3000), 84);
+    let (first, rest) = events.split_at(events.len() / 8);
     let first_last = publish_sealed(&nats.js, first).await?;
     let dir = tempfile::tempdir()?;
     let read = dir.path().join("read");
