@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod event_log;
 mod group_commit;
+mod faults;
 mod http;
 mod access;
 mod audit;

@@ -250,6 +250,35 @@ async fn a_participant_may_re_enter_after_exit() -> TestResult {
     Ok(())
 }
 
+/// Consecutive commands of one case served by different instances: the instance that
+/// answers may hold the case in its cache from before the other one's append. It must
+/// not reject on that stale state (found by the fault suite: "placement 1 not found"
+/// for a placement the client had been told was recorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_a_stale_cache_does_not_reject_on_it() -> TestResult {
+    let system = TestSystem::start_with(2, Default::default()).await?;
+    let (a, b) = (system.services[0].handler(), system.services[1].handler());
+    let anna = stod_events::ids::UserId::parse("anna")?;
+    let request = |case, command| CommandRequest { case_id: case, submission_id: SubmissionId::new(), command };
+    let case = CaseId::new();
+    // A caches the case after the intake; B then records a placement A never sees.
+    let reply = a.handle(anna.clone(), request(case, at("2025-01-10", intake()))).await;
+    assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
+    let placement = request(case, at("2025-01-20", place("vaderbacken")));
+    let reply = b.handle(anna.clone(), placement.clone()).await;
+    assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
+    // A is asked to end that placement, and for the placement's retry.
+    let reply = a.handle(anna.clone(), request(case, at("2025-02-01", end_placement(1)))).await;
+    assert!(matches!(reply, CommandReply::Accepted { duplicate: false, .. }), "decided on the log, not the cache: {reply:?}");
+    let reply = b.handle(anna.clone(), request(case, at("2025-02-05", place("vaderbacken")))).await;
+    assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
+    let reply = a.handle(anna, placement).await;
+    assert!(matches!(reply, CommandReply::Accepted { duplicate: true, .. }), "a retry of a recorded submission: {reply:?}");
+    assert_eq!(system.log().await?.len(), 4);
+    system.shutdown().await;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_submission_three_times_records_once() -> TestResult {
     same_submission_three_times(Default::default()).await

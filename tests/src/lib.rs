@@ -4,6 +4,8 @@
 //! temporary store dir, so tests run in parallel and leave nothing behind.
 //! Helpers return [`TestResult`] so tests can use `?` instead of unwrapping.
 
+pub mod faults;
+
 use async_nats::jetstream::{self, Context};
 use async_nats::Client;
 use stod_nats_server::NatsServer;

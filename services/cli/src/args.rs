@@ -73,8 +73,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// NATS server to connect to. `up` uses an existing NATS only when this is given on
-    /// its own command line; otherwise it starts one.
+    /// NATS server to connect to; the nodes of a cluster separated by commas
+    /// (nats://a:4222,nats://b:4222,nats://c:4222). `up` uses an existing NATS only when
+    /// this is given on its own command line; otherwise it starts one.
     #[arg(long, global = true, help_heading = "Connection and output", env = "STOD_NATS_URL", value_name = "URL", default_value = DEFAULT_NATS_URL)]
     pub nats_url: String,
     /// Your user name (handläggare), recorded with every event: 1-64 of a-z, 0-9, '-', '_'.

@@ -83,7 +83,7 @@ pub async fn nats_as(url: &str, name: &str, policy: &RetryPolicy, creds: Option<
             .event_callback(|event| async move { on_server_error(event) })
             .name(name)
             .connection_timeout(CONNECT_TIMEOUT)
-            .connect(url)
+            .connect(servers(url).as_slice())
             .await;
         let err = match result {
             Ok(client) => return Ok(client),
@@ -114,6 +114,12 @@ pub async fn nats_as(url: &str, name: &str, policy: &RetryPolicy, creds: Option<
             }
         }
     }
+}
+
+/// The servers of a `--nats-url`: one URL, or several separated by commas (the nodes
+/// of a cluster; the connection moves to another when its node goes down).
+fn servers(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).collect()
 }
 
 /// A client of stod's services, as `user`.

@@ -290,6 +290,18 @@ async fn an_unreachable_nats_exits_5_quickly() {
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
 }
 
+/// `--nats-url` takes the nodes of a cluster, comma-separated; one of them down is fine.
+#[tokio::test(flavor = "multi_thread")]
+async fn several_nats_urls_are_accepted() {
+    let stack = Stack::start().await;
+    let (case, _) = intake(&stack, &days_ago(3)).await;
+    let urls = format!("nats://127.0.0.1:{},{}", free_port(), stack.url);
+    let view = run(&["case", "show", &case, "--nats-url", &urls, "--user", USER, "--json"], &[]).await;
+    assert_eq!(view.code, 0, "{view:?}");
+    assert_eq!(view.json()["events"].as_array().map(Vec::len), Some(1));
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_correction_with_set_changes_the_site() {
     let stack = Stack::start().await;

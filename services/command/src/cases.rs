@@ -1,7 +1,9 @@
 //! Loading cases from the log, with a small cache.
 //!
 //! The cache is only an optimisation: every append names the sequence the case was
-//! at, so a stale entry costs one conflict and a reload, never a wrong decision.
+//! at, so a stale entry costs one conflict and a reload; a rejection is returned only
+//! once the stream leader confirms the case's last sequence (otherwise the case is
+//! reloaded and decided again): never a wrong decision.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -143,7 +143,19 @@ impl Handler {
             let mut ctx = Context { today: (cfg.today)(), catalogue: &catalogue, open_case_of_participant: None };
             let mut events = match decide(&case.state, &req.command, &ctx) {
                 Ok(events) => events,
-                Err(rejection) => return Ok(rejected(rejection)),
+                // The case came from this instance's cache or from a replica (direct
+                // gets), and either may lag behind another instance's append (the
+                // placement this command ends, or this very submission, recorded
+                // there). An acceptance is checked by the conditional append; a
+                // rejection is checked here, against the stream leader.
+                Err(rejection) => {
+                    let current = cases.store().last_sequence_of_case(&req.case_id).await?;
+                    if current != case.last_sequence && attempt + 1 < cfg.max_attempts {
+                        cases.forget(&req.case_id);
+                        continue;
+                    }
+                    return Ok(rejected(rejection));
+                }
             };
             if let Some(participant) = enrolled_participant(&req.command) {
                 match self.claim_participant(participant, req.case_id).await {

@@ -61,6 +61,13 @@ impl StoreError {
     }
 }
 
+/// I/O errors that say something about the machine (space, quota, permissions), not
+/// about the store's contents.
+fn is_environmental(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(kind, StorageFull | FileTooLarge | QuotaExceeded | PermissionDenied | ReadOnlyFilesystem | OutOfMemory)
+}
+
 /// The sled database holding every generation.
 #[derive(Clone)]
 pub struct ReadStore {
@@ -102,6 +109,10 @@ impl ReadStore {
             Err(StoreError::Sled(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
                 Err(StoreError::Locked(dir.display().to_string()))
             }
+            // The disk is full, or the store may not be written: the store itself may
+            // be intact, and moving it aside would throw it away (and rebuilding on a
+            // full disk fails again). Report it; a person frees space and restarts.
+            Err(StoreError::Sled(sled::Error::Io(e))) if is_environmental(e.kind()) => Err(StoreError::Sled(sled::Error::Io(e))),
             Err(e) => {
                 // We hold the lock, so no other stod process has it open: it is damaged.
                 let aside = dir.with_extension(format!("damaged-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));

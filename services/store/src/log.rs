@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
+use async_nats::jetstream::stream::{DirectGetErrorKind, LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::Context;
 use stod_events::codec;
 use stod_events::ids::CaseId;
@@ -99,6 +99,23 @@ impl EventStore {
             events.push(StoredEvent { stream_sequence: msg.sequence, sealed });
         }
         Ok(events)
+    }
+
+    /// The stream sequence of the case's last event as the stream's leader knows it
+    /// (0 for a case without events). Unlike [`load_case`](Self::load_case), whose
+    /// direct gets any replica may answer, never behind another writer's append: for
+    /// checking that a loaded case is current.
+    pub async fn last_sequence_of_case(&self, case_id: &CaseId) -> Result<u64, StoreError> {
+        let subject = case_subject(case_id.as_uuid());
+        match self.stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(msg) => Ok(msg.sequence),
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => Ok(0),
+            Err(e) => Err(StoreError::with_source(
+                StoreErrorKind::Unavailable,
+                format!("reading the last event of case {case_id}"),
+                e,
+            )),
+        }
     }
 
     /// One event by stream sequence.
