@@ -301,13 +301,13 @@ async fn an_atomic_batch_is_stored_whole_or_not_at_all() -> TestResult {
     // One stale expectation (case 0 is at 1, not 0) refuses the whole batch.
     let stale_id = Uuid::now_v7().to_string();
     let stale_one = BatchAppend { event: &events[0], expected_last: 0, message_id: &stale_id };
-    let stale = store.append_batch(&[item(4, 0), stale_one, item(5, 0)]).await.err().expect("refused");
+    let stale = store.append_batch(&[item(4, 0), stale_one, item(5, 0)]).await.expect_err("refused");
     assert_eq!(stale.kind(), StoreErrorKind::Conflict);
     assert_eq!(message_count(&mut stream).await?, 4, "nothing of a refused batch is stored");
     // ... also when the stale one comes last.
     let fresh_id = Uuid::now_v7().to_string();
     let stale_one = BatchAppend { event: &events[1], expected_last: 7, message_id: &fresh_id };
-    let stale_last = store.append_batch(&[item(4, 0), item(5, 0), stale_one]).await.err().expect("refused");
+    let stale_last = store.append_batch(&[item(4, 0), item(5, 0), stale_one]).await.expect_err("refused");
     assert_eq!(stale_last.kind(), StoreErrorKind::Conflict);
     assert_eq!(message_count(&mut stream).await?, 4);
 
@@ -318,25 +318,24 @@ async fn an_atomic_batch_is_stored_whole_or_not_at_all() -> TestResult {
     let duplicate = store
         .append_batch(&[retried, BatchAppend { event: &events[5], expected_last: 0, message_id: &other }])
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert_eq!(duplicate.kind(), StoreErrorKind::DuplicateInBatch);
     assert_eq!(message_count(&mut stream).await?, 4);
     // A resend of a stored event as a single append is refused for its stale
     // expectation before its message id is looked at (nats-server 2.15.1 checks the
     // subject sequence first, batch or not): a conflict, never a second copy. The
     // command service answers such a retry from the case's own memory of submissions.
-    let again = store.append(&events[2], 0, &ids[2]).await.err().expect("refused");
+    let again = store.append(&events[2], 0, &ids[2]).await.expect_err("refused");
     assert_eq!(again.kind(), StoreErrorKind::Conflict);
 
     // Shapes the store refuses before sending anything.
-    let twice = store.append_batch(&[item(4, 0), item(4, 0)]).await.err().expect("refused");
+    let twice = store.append_batch(&[item(4, 0), item(4, 0)]).await.expect_err("refused");
     assert_eq!(twice.kind(), StoreErrorKind::Invalid);
-    assert_eq!(store.append_batch(&[]).await.err().expect("refused").kind(), StoreErrorKind::Invalid);
+    assert_eq!(store.append_batch(&[]).await.expect_err("refused").kind(), StoreErrorKind::Invalid);
     let many_ids: Vec<String> = (0..1001).map(|i| format!("m{i}")).collect();
     let too_many: Vec<BatchAppend<'_>> =
         many_ids.iter().map(|id| BatchAppend { event: &events[4], expected_last: 0, message_id: id }).collect();
-    assert_eq!(store.append_batch(&too_many).await.err().expect("refused").kind(), StoreErrorKind::Invalid);
+    assert_eq!(store.append_batch(&too_many).await.expect_err("refused").kind(), StoreErrorKind::Invalid);
     assert_eq!(message_count(&mut stream).await?, 4);
 
     // What remains goes through.
