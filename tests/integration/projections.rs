@@ -326,3 +326,37 @@ async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
     assert_eq!(generation.by_day(day)?, on_day);
     Ok(())
 }
+
+/// Report answers are kept while the read models stand still, and never outlive them:
+/// a new event makes the next answer include it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
+    let system = TestSystem::start().await?;
+    let store_dir = tempfile::tempdir()?;
+    let service = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read"))).await?;
+    let client = system.client("anna").await?;
+    let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 8, years: 1, seed: 4, today: today() });
+    stod_demo::seed(&client, subs, 4, |_| {}).await?;
+    let last = read_log(&system.nats.js).await?.len() as u64;
+    wait_for_checkpoint(service.projector(), last).await?;
+
+    let first = ask_throughput(&system.nats.client, "2025").await?;
+    let again = ask_throughput(&system.nats.client, "2025").await?;
+    assert_eq!(first, again, "the same answer while nothing moved");
+    let ReportReply::Ok { checkpoint, report: before, .. } = first else { panic!("{first:?}") };
+    assert_eq!(checkpoint, last);
+
+    let new_case = stod_events::ids::CaseId::new();
+    client.submit(new_case, stod_tests::journey::at("2025-11-03", stod_tests::journey::intake())).await?;
+    wait_for_checkpoint(service.projector(), last + 1).await?;
+    match ask_throughput(&system.nats.client, "2025").await? {
+        ReportReply::Ok { checkpoint, report, .. } => {
+            assert_eq!(checkpoint, last + 1, "the answer is of the new checkpoint");
+            assert_eq!(report.intakes, before.intakes + 1, "and includes the new intake");
+        }
+        other => panic!("{other:?}"),
+    }
+    service.shutdown().await;
+    system.shutdown().await;
+    Ok(())
+}

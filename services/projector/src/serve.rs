@@ -70,10 +70,60 @@ pub async fn bind(client: &async_nats::Client, access: Option<AccessLog>) -> Res
     Ok(Bound { client: client.clone(), service, endpoints, access })
 }
 
+/// Report answers by what they depend on, so that asking again (a dashboard reloaded,
+/// several people at a meeting) is answered at once: a report folds every case, about
+/// half a second at 1M events. Keyed by the query's name and body (not the user: the
+/// answer is the same for everyone allowed to ask); emptied when the read models move
+/// (another generation or checkpoint) or the date changes, and bounded.
+#[derive(Default)]
+struct Answers {
+    inner: std::sync::Mutex<AnswersInner>,
+}
+
+#[derive(Default)]
+struct AnswersInner {
+    /// Generation, checkpoint and date the cached answers hold for.
+    basis: Option<(u64, u64, stod_events::ids::Date)>,
+    by_query: std::collections::HashMap<(String, Vec<u8>), Vec<u8>>,
+}
+
+const MAX_CACHED_ANSWERS: usize = 256;
+
+impl Answers {
+    /// What answers depend on right now; `None` when the read models cannot say.
+    fn basis(projector: &RunningProjector) -> Option<(u64, u64, stod_events::ids::Date)> {
+        let generation = projector.store().live().ok().flatten()?;
+        let checkpoint = generation.checkpoint().ok()?;
+        Some((generation.number, checkpoint, crate::today_in_sweden()))
+    }
+
+    fn get(&self, basis: (u64, u64, stod_events::ids::Date), name: &str, body: &[u8]) -> Option<Vec<u8>> {
+        let inner = self.inner.lock().ok()?;
+        if inner.basis != Some(basis) {
+            return None;
+        }
+        inner.by_query.get(&(name.to_owned(), body.to_vec())).cloned()
+    }
+
+    /// Keeps a successful answer computed on `basis`.
+    fn put(&self, basis: (u64, u64, stod_events::ids::Date), name: &str, body: &[u8], reply: &[u8]) {
+        if !reply.starts_with(br#"{"status":"ok""#) {
+            return;
+        }
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if inner.basis != Some(basis) || inner.by_query.len() >= MAX_CACHED_ANSWERS {
+            inner.by_query.clear();
+            inner.basis = Some(basis);
+        }
+        inner.by_query.insert((name.to_owned(), body.to_vec()), reply.to_vec());
+    }
+}
+
 /// Serves queries until `stop` turns true.
 pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
     let Bound { client, service, endpoints, access } = bound;
     let mut requests = futures::stream::select_all(endpoints);
+    let answers = Arc::new(Answers::default());
     loop {
         tokio::select! {
             _ = stop.changed() => break,
@@ -81,7 +131,8 @@ pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: wat
                 let Some(request) = next else { break };
                 let projector = projector.clone();
                 let access = access.clone();
-                tokio::spawn(async move { answer(&projector, access.as_ref(), request).await });
+                let answers = answers.clone();
+                tokio::spawn(async move { answer(&projector, access.as_ref(), &answers, request).await });
             }
         }
     }
@@ -91,10 +142,28 @@ pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: wat
     client.flush().await.map_err(|e| e.to_string())
 }
 
-async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, request: Request) {
+async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, answers: &Answers, request: Request) {
     let subject = request.message.subject.to_string();
     let body = request.message.payload.clone();
     let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
+    // Reports only: a case-level query (history) is recorded and read every time.
+    let cacheable = matches!(
+        name.as_str(),
+        queries::THROUGHPUT
+            | queries::STEERING
+            | queries::PUBLISHED_THROUGHPUT
+            | queries::PUBLISHED_STEERING
+            | queries::PUBLISHED_FUNDER
+    );
+    // Checked against the subject's shape first: a malformed subject is never served
+    // from the cache.
+    let basis = (cacheable && parse_subject(QUERY_PREFIX, &subject).is_ok()).then(|| Answers::basis(projector)).flatten();
+    if let Some(hit) = basis.and_then(|b| answers.get(b, &name, &body)) {
+        if let Err(e) = request.respond(Ok(hit.into())).await {
+            warn!(subject, "could not deliver a reply: {e}");
+        }
+        return;
+    }
     let reply = match name.as_str() {
         queries::THROUGHPUT => json(&report(projector, &subject, &body, throughput_report)),
         queries::STEERING => json(&report(projector, &subject, &body, steering_report)),
@@ -129,6 +198,9 @@ async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, reques
         },
         _ => json(&ReportReply::<()>::Invalid { message: format!("okänd fråga {subject}") }),
     };
+    if let Some(basis) = basis {
+        answers.put(basis, &name, &body, &reply);
+    }
     if let Err(e) = request.respond(Ok(reply.into())).await {
         warn!(subject, "could not deliver a reply: {e}");
     }
