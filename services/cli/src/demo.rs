@@ -197,7 +197,7 @@ pub async fn up_demo(nats: &async_nats::Client, today: Date, out: Output) -> Res
         let mut text = seeded.text();
         if let Some(case) = seeded.showcase {
             text.push_str(&format!(
-                "\nEtt ärende med en rättelse:\n  STOD_USER=anna stod case show {case}\n  STOD_USER=anna stod case history {case}"
+                "\nEtt ärende med en rättelse (som handläggare, med STOD_CREDENTIALS från stod user add):\n  stod case show {case}\n  stod case history {case}"
             ));
         }
         text
