@@ -18,7 +18,7 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::context::{GetStreamErrorKind, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType, Stream};
+use async_nats::jetstream::stream::{Config, Stream};
 use async_nats::jetstream::{Context, ErrorCode};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ use stod_events::ids::{CaseId, Timestamp, UserId};
 use uuid::Uuid;
 
 use crate::error::{Mismatch, StoreError, StoreErrorKind};
-use crate::stream::{append_only_mismatches, ensure, EventLogConfig, StreamSpec};
+use crate::stream::{append_only_config, append_only_mismatches, ensure, EventLogConfig, StreamSpec};
 
 /// The JetStream stream holding every access record.
 pub const ACCESS_STREAM_NAME: &str = "STOD_ACCESS";
@@ -54,28 +54,13 @@ pub fn access_subject(user: &UserId, case_id: &CaseId) -> String {
 /// the server exactly like the event log (see [`crate::stream_config`]), with the
 /// same replicas and duplicate window.
 pub fn access_stream_config(cfg: &EventLogConfig) -> Config {
-    Config {
-        name: ACCESS_STREAM_NAME.to_owned(),
-        description: Some(
-            "stod's access log: who looked at which case; never deleted, purged or rolled up"
-                .to_owned(),
-        ),
-        subjects: vec![ACCESS_STREAM_SUBJECTS.to_owned()],
-        storage: StorageType::File,
-        retention: RetentionPolicy::Limits,
-        max_messages: -1,
-        max_bytes: -1,
-        max_messages_per_subject: -1,
-        max_age: Duration::ZERO,
-        discard: DiscardPolicy::New,
-        deny_delete: true,
-        deny_purge: true,
-        allow_rollup: false,
-        duplicate_window: cfg.duplicate_window,
-        max_message_size: MAX_ACCESS_RECORD_BYTES,
-        num_replicas: cfg.replicas,
-        ..Config::default()
-    }
+    append_only_config(
+        ACCESS_STREAM_NAME,
+        "stod's access log: who looked at which case; never deleted, purged or rolled up",
+        ACCESS_STREAM_SUBJECTS,
+        cfg,
+        MAX_ACCESS_RECORD_BYTES,
+    )
 }
 
 /// Every setting of `actual` that would let an access record be changed, removed or

@@ -66,12 +66,29 @@ impl Default for EventLogConfig {
 /// them.
 pub fn stream_config(cfg: &EventLogConfig) -> Config {
     Config {
-        name: STREAM_NAME.to_owned(),
-        description: Some(
-            "stod's immutable event log: one subject per case; never deleted, purged or rolled up"
-                .to_owned(),
-        ),
-        subjects: vec![STREAM_SUBJECTS.to_owned()],
+        // Group commit publishes several events as one atomic batch.
+        allow_atomic_publish: true,
+        // Loading one case reads its subject with direct gets, which any replica
+        // may answer; a stale answer only costs a conflict and a retry.
+        allow_direct: true,
+        ..append_only_config(
+            STREAM_NAME,
+            "stod's immutable event log: one subject per case; never deleted, purged or rolled up",
+            STREAM_SUBJECTS,
+            cfg,
+            i32::try_from(cfg.max_message_bytes).unwrap_or(i32::MAX),
+        )
+    }
+}
+
+/// The settings every stod stream shares (the event log, the access log): append-only,
+/// never expiring, never discarding, with the deployment's replicas and duplicate
+/// window. [`append_only_mismatches`] checks exactly these.
+pub(crate) fn append_only_config(name: &str, description: &str, subjects: &str, cfg: &EventLogConfig, max_message_size: i32) -> Config {
+    Config {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        subjects: vec![subjects.to_owned()],
         storage: StorageType::File,
         retention: RetentionPolicy::Limits,
         // -1 and zero age mean "no limit"; spelled out so the intent is on
@@ -81,20 +98,15 @@ pub fn stream_config(cfg: &EventLogConfig) -> Config {
         max_messages_per_subject: -1,
         max_age: Duration::ZERO,
         // With no limits nothing is ever discarded. Should someone add a
-        // limit later anyway, `New` makes the stream refuse new events
+        // limit later anyway, `New` makes the stream refuse new messages
         // instead of silently dropping the oldest ones.
         discard: DiscardPolicy::New,
         deny_delete: true,
         deny_purge: true,
         allow_rollup: false,
         duplicate_window: cfg.duplicate_window,
-        max_message_size: i32::try_from(cfg.max_message_bytes).unwrap_or(i32::MAX),
+        max_message_size,
         num_replicas: cfg.replicas,
-        // Group commit publishes several events as one atomic batch.
-        allow_atomic_publish: true,
-        // Loading one case reads its subject with direct gets, which any replica
-        // may answer; a stale answer only costs a conflict and a retry.
-        allow_direct: true,
         ..Config::default()
     }
 }
