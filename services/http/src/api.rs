@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -98,9 +98,7 @@ pub async fn openapi() -> Response {
 pub async fn not_found(uri: Uri) -> Response {
     let err = ApiError::NotFound(format!("{} finns inte", uri.path()));
     if uri.path().starts_with("/api/") {
-        let mut response = err.into_response();
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        response
+        err.into_response()
     } else {
         err.into_page()
     }

@@ -53,6 +53,8 @@ const CATALOGUE_TTL: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    /// Who may look, and the users file as last read.
+    access: Arc<(Access, access::UsersCache)>,
 }
 
 struct Inner {
@@ -64,9 +66,6 @@ struct Inner {
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Reference-data names, fetched at most every `CATALOGUE_TTL`.
     catalogue: Mutex<Option<(Instant, Arc<Catalogue>)>>,
-    /// Who may look.
-    access: Access,
-    users: access::UsersCache,
 }
 
 impl AppState {
@@ -79,45 +78,23 @@ impl AppState {
             backoff: Duration::from_millis(200),
         });
         AppState {
-            inner: Arc::new(Inner {
-                client,
-                nats,
-                metrics,
-                catalogue: Mutex::new(None),
-                access: Access::Open,
-                users: access::UsersCache::default(),
-            }),
+            inner: Arc::new(Inner { client, nats, metrics, catalogue: Mutex::new(None) }),
+            access: Arc::new((Access::Open, access::UsersCache::default())),
         }
     }
 
     /// Who may look (default: [`Access::Open`], for tests).
-    pub fn with_access(self, access: Access) -> Self {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.access = access;
-                AppState { inner: Arc::new(inner) }
-            }
-            Err(inner) => {
-                // Shared already: build a fresh state with the same parts.
-                let fresh = Inner {
-                    client: inner.client.clone(),
-                    nats: inner.nats.clone(),
-                    metrics: inner.metrics.clone(),
-                    catalogue: Mutex::new(None),
-                    access,
-                    users: access::UsersCache::default(),
-                };
-                AppState { inner: Arc::new(fresh) }
-            }
-        }
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Arc::new((access, access::UsersCache::default()));
+        self
     }
 
     pub(crate) fn access(&self) -> &Access {
-        &self.inner.access
+        &self.access.0
     }
 
     pub(crate) fn users_cache(&self) -> &access::UsersCache {
-        &self.inner.users
+        &self.access.1
     }
 
     pub(crate) fn client(&self) -> &Client {
