@@ -119,23 +119,19 @@ pub async fn execute(invocation: Invocation) -> u8 {
     let out = Output { json: invocation.cli.global.json };
     // A long-running service must not stop because one request was refused; it logs
     // and carries on. A command a person ran ends at once with the reason.
-    if matches!(invocation.cli.command, Cmd::Up(_) | Cmd::Projector(_) | Cmd::Http(_)) {
-        return match run(invocation, out).await {
-            Ok(()) => error::exit_code::OK,
-            Err(e) => {
-                report(&e, out);
-                e.exit_code()
-            }
-        };
-    }
-    let result = tokio::select! {
-        result = run(invocation, out) => result,
-        // The server dropped what we sent: nothing was recorded, and waiting longer
-        // would only end in "no answer".
-        what = connect::refused() => Err(CliError::Forbidden(format!(
-            "servern nekade: din roll får inte göra detta ({what}). Inget har registrerats. \
-             Be driften om rätt roll (stod user add NAMN --role ...)"
-        ))),
+    let long_running = matches!(invocation.cli.command, Cmd::Up(_) | Cmd::Projector(_) | Cmd::Http(_));
+    let result = if long_running {
+        run(invocation, out).await
+    } else {
+        tokio::select! {
+            result = run(invocation, out) => result,
+            // The server dropped what we sent: nothing was recorded, and waiting longer
+            // would only end in "no answer".
+            what = connect::refused() => Err(CliError::Forbidden(format!(
+                "servern nekade: din roll får inte göra detta ({what}). Inget har registrerats. \
+                 Be driften om rätt roll (stod user add NAMN --role ...)"
+            ))),
+        }
     };
     match result {
         Ok(()) => error::exit_code::OK,
