@@ -660,12 +660,13 @@ fn month_label(path: &str, then_report: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use stod_events::event::{PlacementNo, PlacementStarted};
     use stod_events::ids::{CaseId, Date, SubmissionId, Timestamp, UserId};
 
-    fn event(seq: u64, fact: Option<Fact>, corrects: Option<EventId>, reason: Option<CorrectionReason>) -> EventView {
+    /// An event as the command service shows it (also used by `show`'s tests).
+    pub(crate) fn event(seq: u64, fact: Option<Fact>, corrects: Option<EventId>, reason: Option<CorrectionReason>) -> EventView {
         let (event_type, label) = match (&fact, corrects) {
             (Some(_), Some(_)) => ("corrected", "Rättelse".to_owned()),
             (None, _) => ("retracted", "Makulering".to_owned()),
@@ -687,7 +688,7 @@ mod tests {
         }
     }
 
-    fn placement(site: &str) -> Fact {
+    pub(crate) fn placement(site: &str) -> Fact {
         Fact::PlacementStarted(PlacementStarted {
             placement: PlacementNo(1),
             site: Code::parse(site).unwrap(),

@@ -292,46 +292,13 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stod_events::event::{
-        AnonymityReason, CorrectionReason, EnrolmentDetails, Enrolled, Gender, PlacementNo,
-        PlacementStarted, RegionOfBirth,
-    };
-    use stod_events::ids::{CaseId, Date, ParticipantRef, SubmissionId, UserId};
+    use stod_events::event::{AnonymityReason, CorrectionReason, EnrolmentDetails, Enrolled, Gender, RegionOfBirth};
+    use stod_events::ids::{CaseId, ParticipantRef};
+
+    use crate::audit_text::tests::{event as view_of, placement};
 
     fn code(s: &str) -> Code {
         Code::parse(s).unwrap()
-    }
-
-    fn view_of(seq: u64, fact: Option<Fact>, corrects: Option<EventId>, reason: Option<CorrectionReason>) -> EventView {
-        let label = match (&fact, corrects) {
-            (_, Some(_)) if fact.is_some() => "Rättelse".to_owned(),
-            (_, Some(_)) => "Makulering".to_owned(),
-            (Some(f), None) => f.event_type().label_sv().to_owned(),
-            (None, None) => unreachable!(),
-        };
-        EventView {
-            stream_sequence: seq,
-            event_id: EventId::new(),
-            event_type: String::new(),
-            label,
-            occurred_on: Date::from_ymd(2025, 3, 14).unwrap(),
-            recorded_at: Timestamp::from_micros(1_741_950_000_000_000).unwrap(),
-            recorded_by: UserId::parse("anna").unwrap(),
-            submission_id: SubmissionId::new(),
-            fact,
-            corrects,
-            reason,
-            chain_hash: String::new(),
-        }
-    }
-
-    fn placement(site: &str) -> Fact {
-        Fact::PlacementStarted(PlacementStarted {
-            placement: PlacementNo(1),
-            site: code(site),
-            work_area: code("montering"),
-            hours_per_week: 20,
-        })
     }
 
     #[test]
