@@ -150,6 +150,7 @@ pub(crate) fn group_commit() -> stod_command::ServiceOptions {
         group_commit_config: stod_command::GroupCommitConfig {
             window: Duration::from_millis(2),
             min_batch: 2,
+            adapt: false,
             ..Default::default()
         },
         ..Default::default()

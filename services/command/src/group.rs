@@ -13,8 +13,15 @@
 //! whose case moved.
 //!
 //! How a group is sent:
-//! - fewer than `min_batch` events: each as a single append, concurrently. A lone
-//!   command is sent at once, without waiting for company;
+//! - a lone event: as a single append, at once, without waiting for company;
+//! - a group too small for a batch to pay off: each as a single append, concurrently.
+//!   What "too small" means depends on the server and its disk: on nats-server 2.15.1
+//!   an atomic batch of a one-replica file stream is staged in a file store of its
+//!   own, created and removed per batch, which costs milliseconds whether the disk's
+//!   fsync is fast or slow (decision 0010). So the committer learns it: it fits
+//!   `time = fixed + per event × size` to the batches and to the groups of singles it
+//!   has sent, and batches a group only when the fit says the batch is done sooner
+//!   (see [`CostModel`]). Until both fits are known it uses `min_batch`;
 //! - otherwise: one atomic batch. If the server refuses it (a stale case, a retried
 //!   submission, anything), nothing of it was stored and the server does not say which
 //!   event was at fault, so every event is then appended on its own, concurrently:
@@ -39,19 +46,27 @@ pub struct GroupCommitConfig {
     /// (never waited for a lone append). Zero: send what is waiting, and let the
     /// batches in flight be the window, as classic group commit does.
     pub window: Duration,
-    /// Groups smaller than this are sent as single appends: an atomic batch costs a
-    /// few fsyncs, a single append one.
+    /// Groups smaller than this are sent as single appends, until the committer has
+    /// measured what a batch and a single append cost (or always, without `adapt`).
     pub min_batch: usize,
+    /// Learn from measured times which groups are worth a batch (see [`CostModel`]).
+    /// Off only where a test must force batches.
+    pub adapt: bool,
     /// Most events in one batch (at most nats-server's 1,000).
     pub max_batch: usize,
     /// Groups being committed at once by this instance (nats-server allows 50 open
     /// batches per stream, shared by every instance).
     pub in_flight: usize,
+    /// How long a batch may wait for its acknowledgement before its events are sent
+    /// again one by one. A batch takes milliseconds; when the server dies under it,
+    /// the acknowledgement never comes, and every group behind the ones in flight
+    /// would wait out the store's whole ack timeout.
+    pub batch_timeout: Duration,
 }
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        Self { window: Duration::ZERO, min_batch: 4, max_batch: 256, in_flight: 2 }
+        Self { window: Duration::ZERO, min_batch: 4, adapt: true, max_batch: 256, in_flight: 2, batch_timeout: Duration::from_secs(1) }
     }
 }
 
@@ -136,6 +151,7 @@ async fn run(
 ) {
     let max_batch = config.max_batch.clamp(1, MAX_BATCH);
     let permits = Arc::new(Semaphore::new(config.in_flight.max(1)));
+    let costs = Arc::new(std::sync::Mutex::new(CostModel::new(config.min_batch, config.adapt)));
     // Appends held back because their case already had one in the group being
     // gathered: they start the next group, in arrival order.
     let mut held: VecDeque<Pending> = VecDeque::new();
@@ -186,22 +202,40 @@ async fn run(
                 }
             }
         }
-        let (store, stats, min_batch) = (store.clone(), stats.clone(), config.min_batch.max(2));
+        let as_batch = match costs.lock() {
+            Ok(mut costs) => {
+                metrics::gauge!("stod_group_commit_break_even").set(costs.break_even().min(MAX_BATCH + 1) as f64);
+                costs.choose_batch(group.len())
+            }
+            Err(_) => false,
+        };
+        let (store, stats, costs, timeout) = (store.clone(), stats.clone(), costs.clone(), config.batch_timeout);
         tokio::spawn(async move {
-            commit(&store, group, min_batch, &stats).await;
+            let size = group.len();
+            let started = std::time::Instant::now();
+            let batched = commit(&store, group, as_batch, timeout, &stats).await;
+            if let (Some(batched), Ok(mut costs)) = (batched, costs.lock()) {
+                costs.observe(batched, size, started.elapsed());
+            }
             drop(permit);
         });
     }
 }
 
-async fn commit(store: &EventStore, group: Vec<Pending>, min_batch: usize, stats: &GroupCommitStats) {
-    if group.len() >= min_batch {
+/// Sends a group as one batch or as single appends. Returns how it was sent when the
+/// time it took says what that way costs: `Some(true)` for a stored batch,
+/// `Some(false)` for singles, `None` for a refused batch resent one by one.
+async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout: Duration, stats: &GroupCommitStats) -> Option<bool> {
+    let mut refused = false;
+    if as_batch {
         let items: Vec<BatchAppend<'_>> = group
             .iter()
             .map(|p| BatchAppend { event: &p.sealed, expected_last: p.expected_last, message_id: &p.message_id })
             .collect();
         let started = std::time::Instant::now();
-        let result = store.append_batch(&items).await;
+        let result = tokio::time::timeout(timeout, store.append_batch(&items)).await.unwrap_or_else(|_| {
+            Err(StoreError::timeout(format!("no acknowledgement of an atomic batch within {timeout:?}")))
+        });
         metrics::histogram!("stod_append_batch_seconds").record(started.elapsed().as_secs_f64());
         match result {
             Ok(appended) => {
@@ -211,9 +245,10 @@ async fn commit(store: &EventStore, group: Vec<Pending>, min_batch: usize, stats
                 for (p, a) in group.into_iter().zip(appended) {
                     let _ = p.reply.send(Ok(a));
                 }
-                return;
+                return Some(true);
             }
             Err(e) => {
+                refused = true;
                 stats.refused_batches.fetch_add(1, Ordering::Relaxed);
                 let kind = e.kind();
                 if kind != StoreErrorKind::Conflict && kind != StoreErrorKind::DuplicateInBatch {
@@ -233,4 +268,238 @@ async fn commit(store: &EventStore, group: Vec<Pending>, min_batch: usize, stats
         let _ = p.reply.send(result);
     });
     futures::future::join_all(sends).await;
+    (!refused).then_some(false)
+}
+
+/// What the committer has measured of the two ways to send a group, and the choice
+/// it makes from that.
+///
+/// Each way is fitted as `time = fixed + per event × size` over the groups sent that
+/// way, weighted towards the recent ones, with time measured from sending to the last
+/// answer. A group goes as a batch when the batch fit predicts it done sooner than
+/// the singles fit. While either fit lacks samples of different sizes, `min_batch`
+/// decides. Now and then a group near the break-even size is sent the other way, so
+/// that both fits follow the server as its load and disk change.
+#[derive(Clone, Debug)]
+pub struct CostModel {
+    min_batch: usize,
+    adapt: bool,
+    batches: Fit,
+    singles: Fit,
+    /// Groups of two or more chosen for, counting towards the next probe.
+    groups: u64,
+    /// The largest group chosen for: where to probe when batches never pay.
+    largest: usize,
+}
+
+/// Every how many groups of two or more one near the break-even size is sent the
+/// other way.
+const PROBE_EVERY: u64 = 16;
+
+impl CostModel {
+    pub fn new(min_batch: usize, adapt: bool) -> Self {
+        Self { min_batch: min_batch.max(2), adapt, batches: Fit::default(), singles: Fit::default(), groups: 0, largest: 0 }
+    }
+
+    /// The smallest group worth a batch, as measured so far.
+    pub fn break_even(&self) -> usize {
+        if !self.adapt {
+            return self.min_batch;
+        }
+        let (Some(batch), Some(single)) = (self.batches.line(), self.singles.line()) else {
+            return self.min_batch;
+        };
+        // fixed_b + per_b × n < fixed_s + per_s × n  ⇔  n > (fixed_b − fixed_s) / (per_s − per_b)
+        let gain = single.1 - batch.1;
+        if gain <= 0.0 {
+            return usize::MAX;
+        }
+        let n = ((batch.0 - single.0) / gain).floor() + 1.0;
+        if n <= 2.0 {
+            2
+        } else if n >= MAX_BATCH as f64 {
+            usize::MAX
+        } else {
+            n as usize
+        }
+    }
+
+    /// Whether a group of `size` goes as one atomic batch.
+    pub fn choose_batch(&mut self, size: usize) -> bool {
+        if size < 2 {
+            return false;
+        }
+        let break_even = self.break_even();
+        let batch = size >= break_even;
+        if !self.adapt {
+            return batch;
+        }
+        self.groups += 1;
+        self.largest = self.largest.max(size);
+        if self.groups % PROBE_EVERY != 0 {
+            return batch;
+        }
+        // Now and then the other way: any group while that way has not been measured;
+        // once it has, a group near the break-even size (among the largest groups when
+        // batches never paid), where a wrong estimate costs the most and a probe the
+        // least.
+        let unmeasured = if batch { self.singles.line().is_none() } else { self.batches.line().is_none() };
+        let near = break_even.min(self.largest);
+        let probe = unmeasured || (size * 2 >= near && size <= near.saturating_mul(2));
+        batch != probe
+    }
+
+    /// Records how long a group of `size` took, sent as a batch or as singles.
+    pub fn observe(&mut self, as_batch: bool, size: usize, took: Duration) {
+        let fit = if as_batch { &mut self.batches } else { &mut self.singles };
+        fit.observe(size as f64, took.as_secs_f64());
+    }
+}
+
+/// An exponentially weighted least-squares line of time against size.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fit {
+    samples: u64,
+    n: f64,
+    t: f64,
+    nn: f64,
+    nt: f64,
+}
+
+impl Fit {
+    /// Weight of the newest sample: about the last hundred groups count.
+    const ALPHA: f64 = 0.02;
+    /// Samples before the line is trusted.
+    const MIN_SAMPLES: u64 = 8;
+
+    fn observe(&mut self, n: f64, t: f64) {
+        let a = if self.samples == 0 { 1.0 } else { Self::ALPHA.max(1.0 / (self.samples + 1) as f64) };
+        self.n += a * (n - self.n);
+        self.t += a * (t - self.t);
+        self.nn += a * (n * n - self.nn);
+        self.nt += a * (n * t - self.nt);
+        self.samples += 1;
+    }
+
+    /// `(fixed, per event)` in seconds, once there are enough samples of different
+    /// sizes to tell the two apart.
+    fn line(&self) -> Option<(f64, f64)> {
+        let variance = self.nn - self.n * self.n;
+        if self.samples < Self::MIN_SAMPLES || variance < 0.5 {
+            return None;
+        }
+        let per = ((self.nt - self.n * self.t) / variance).max(0.0);
+        let fixed = (self.t - per * self.n).max(0.0);
+        Some((fixed, per))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: f64) -> Duration {
+        Duration::from_secs_f64(v / 1000.0)
+    }
+
+    /// Feeds a model with a server where a batch costs `batch_fixed + batch_per × n` ms
+    /// and n singles `single_fixed + single_per × n` ms, over groups of 2..=max.
+    fn trained(batch_fixed: f64, batch_per: f64, single_fixed: f64, single_per: f64, max: usize) -> CostModel {
+        let mut model = CostModel::new(4, true);
+        for round in 0..20 {
+            for n in 2..=max {
+                let as_batch = (n + round) % 2 == 0;
+                let took = if as_batch { batch_fixed + batch_per * n as f64 } else { single_fixed + single_per * n as f64 };
+                model.observe(as_batch, n, ms(took));
+            }
+        }
+        model
+    }
+
+    #[test]
+    fn a_lone_event_is_never_batched() {
+        let mut model = trained(0.1, 0.01, 0.3, 1.0, 64);
+        assert_eq!(model.break_even(), 2);
+        assert!((0..100).all(|_| !model.choose_batch(1)));
+    }
+
+    #[test]
+    fn the_break_even_size_follows_what_was_measured() {
+        // About this machine: a batch costs ~3.4 ms + 0.02 ms an event, singles 0.3 ms + 0.1 ms an event.
+        let fast_fsync = trained(3.4, 0.02, 0.3, 0.1, 128);
+        assert_eq!(fast_fsync.break_even(), 39, "(3.4 - 0.3) / 0.08 = 38.75");
+        // A disk where fsync takes 4 ms: batches pay from 2 on.
+        let slow_fsync = trained(16.0, 0.02, 4.0, 4.0, 64);
+        assert_eq!(slow_fsync.break_even(), 4, "(16 - 4) / 3.98 = 3.02");
+        // Batches never cheaper per event: never batch, but now and then try the
+        // largest groups as one.
+        let mut never = trained(3.5, 0.2, 0.3, 0.1, 64);
+        assert_eq!(never.break_even(), usize::MAX);
+        let largest = (0..64).filter(|_| never.choose_batch(64)).count();
+        assert_eq!(largest, 64 / PROBE_EVERY as usize);
+        assert!((0..64).all(|_| !never.choose_batch(10)), "smaller groups are not tried");
+    }
+
+    #[test]
+    fn until_both_ways_are_measured_min_batch_decides() {
+        let mut model = CostModel::new(8, true);
+        assert_eq!(model.break_even(), 8);
+        for n in 2..40 {
+            model.observe(true, n, ms(3.5 + 0.02 * n as f64));
+        }
+        assert_eq!(model.break_even(), 8, "only batches measured");
+        // Singles of one size only cannot tell fixed from per-event cost.
+        for _ in 0..40 {
+            model.observe(false, 5, ms(0.8));
+        }
+        assert_eq!(model.break_even(), 8);
+        for n in 2..40 {
+            model.observe(false, n, ms(0.3 + 0.1 * n as f64));
+        }
+        assert!((35..=45).contains(&model.break_even()), "{}", model.break_even());
+    }
+
+    #[test]
+    fn a_way_not_yet_measured_is_tried_on_groups_of_any_size() {
+        let mut model = CostModel::new(4, true);
+        let as_singles = (0..64).filter(|_| !model.choose_batch(100)).count();
+        assert_eq!(as_singles, 64 / PROBE_EVERY as usize, "large groups are sometimes sent as singles");
+        let mut model = CostModel::new(50, true);
+        let as_batches = (0..64).filter(|_| model.choose_batch(3)).count();
+        assert_eq!(as_batches, 64 / PROBE_EVERY as usize, "small groups are sometimes sent as a batch");
+    }
+
+    #[test]
+    fn without_adapt_min_batch_is_the_rule_and_nothing_is_probed() {
+        let mut model = trained(3.5, 0.02, 0.3, 0.1, 128);
+        model.adapt = false;
+        model.min_batch = 2;
+        assert!((0..200).all(|_| model.choose_batch(2)));
+        assert!((0..200).all(|_| model.choose_batch(100)));
+    }
+
+    #[test]
+    fn groups_far_from_break_even_are_sent_the_better_way_and_some_near_it_are_probed() {
+        let mut model = trained(3.4, 0.02, 0.3, 0.1, 128);
+        assert!((0..200).all(|_| model.choose_batch(200)), "large groups always batch");
+        assert!((0..200).all(|_| !model.choose_batch(5)), "small groups never do");
+        let near: Vec<bool> = (0..64).map(|_| model.choose_batch(40)).collect();
+        let probes = near.iter().filter(|b| !**b).count();
+        assert_eq!(probes, 64 / PROBE_EVERY as usize, "one in {PROBE_EVERY} groups near break-even goes the other way");
+    }
+
+    #[test]
+    fn a_change_of_disk_is_followed() {
+        let mut model = trained(3.4, 0.02, 0.3, 0.1, 128);
+        assert_eq!(model.break_even(), 39);
+        // fsync becomes slow: singles now cost 2 ms an event.
+        for round in 0..200 {
+            for n in [4usize, 8, 16, 32, 64] {
+                let as_batch = (n + round) % 2 == 0;
+                let took = if as_batch { 3.5 + 0.02 * n as f64 } else { 0.3 + 2.0 * n as f64 };
+                model.observe(as_batch, n, ms(took));
+            }
+        }
+        assert!(model.break_even() <= 3, "{}", model.break_even());
+    }
 }

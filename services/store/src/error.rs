@@ -97,6 +97,12 @@ impl StoreError {
         Self::new(StoreErrorKind::Unavailable, message)
     }
 
+    /// For such callers that gave up waiting: the outcome is unknown, as after an
+    /// acknowledgement that did not come.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Timeout, message)
+    }
+
     pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
