@@ -583,6 +583,14 @@ pub async fn wait_progress(progress: &Progress, by: u64, within: Duration) {
     }
 }
 
+/// How long until `progress` grows from now on (`None` if not within `within`): how
+/// soon a system serves again after a fault.
+pub async fn time_to_progress(progress: Progress, within: Duration) -> Option<Duration> {
+    let (from, since) = (progress.load(Ordering::Relaxed), Instant::now());
+    wait_progress(&progress, 1, within).await;
+    (progress.load(Ordering::Relaxed) > from).then(|| since.elapsed())
+}
+
 /// A free port on 127.0.0.1 (free when asked; a cluster needs its ports up front).
 pub fn free_port() -> TestResult<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
