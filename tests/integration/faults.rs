@@ -10,6 +10,9 @@
 //! cargo test -p stod-tests --test integration faults:: -- --nocapture
 //! STOD_FAULTS=long cargo test -p stod-tests --test integration faults:: -- --nocapture --test-threads 1
 //! ```
+//!
+//! Scenarios 1 and 2 also run with group commit on (1g, 2g): the same load and kills,
+//! plus the check that atomic batches were really committed.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -44,9 +47,29 @@ fn load(participants_short: u32, participants_long: u32, seed: u64) -> Load {
 ///    retried with the same submission id, end up there once too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn nats_server_sigkilled_under_load() -> TestResult {
+    nats_server_sigkilled(false).await
+}
+
+/// 1g. The same with group commit on (decision 0010): kills now also hit atomic
+///     batches in flight, stored whole or not at all, and the one-by-one resends of
+///     refused or unanswered ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_server_sigkilled_under_load_with_group_commit() -> TestResult {
+    nats_server_sigkilled(true).await
+}
+
+async fn nats_server_sigkilled(group_commit: bool) -> TestResult {
     let started = Instant::now();
-    let mut figures = Figures::new("1. nats-server SIGKILLed under load");
-    let mut system = TestSystem::start().await?;
+    let mut figures = Figures::new(if group_commit {
+        "1g. nats-server SIGKILLed under load, group commit"
+    } else {
+        "1. nats-server SIGKILLed under load"
+    });
+    let mut system = if group_commit {
+        TestSystem::start_with_group_commit(1, group_commit_config()).await?
+    } else {
+        TestSystem::start().await?
+    };
     let urls = vec![system.nats.server.url()];
     figures.clients = scaled(16, 48);
     let kills = scaled(4, 20);
@@ -57,6 +80,7 @@ async fn nats_server_sigkilled_under_load() -> TestResult {
         let (load, progress) = (load.clone(), progress.clone());
         tokio::spawn(async move { run_load(clients, &load, progress).await.map_err(|e| e.to_string()) })
     };
+    let mut recoveries = Vec::new();
     for k in 0..kills {
         wait_progress(&progress, 30, Duration::from_secs(10)).await;
         if runner.is_finished() {
@@ -68,17 +92,36 @@ async fn nats_server_sigkilled_under_load() -> TestResult {
         // sometimes longer.
         sleep(Duration::from_millis(150 + 300 * (k as u64 % 4))).await;
         system.nats.server.restart().await?;
+        recoveries.push(tokio::spawn(time_to_progress(progress.clone(), Duration::from_secs(30))));
     }
     let outcome = runner.await??;
     let log = log_at(&urls).await?;
     let check = check_log(&log, &outcome, &HashSet::new());
     figures.add_load(&outcome, &check);
     figures.notes.push(format!("{} submissions never sent (later steps of unresolved cases)", outcome.skipped));
+    let mut recovered = Vec::new();
+    for r in recoveries {
+        recovered.push(r.await?.map_or("-".to_owned(), |d| format!("{} ms", d.as_millis())));
+    }
+    figures.notes.push(format!("first acknowledgement after each restart: {}", recovered.join(", ")));
+    // The instance that served the whole run: it reconnected after each restart, it
+    // was never replaced.
+    let counts = system.group_commit_counts();
+    if let Some(c) = &counts {
+        figures.notes.push(describe_group_commit(c));
+    }
     figures.seconds = started.elapsed().as_secs_f64();
     figures.print();
     figures.assert_sound();
     assert!(figures.kills > 0 && figures.unknown_outcomes > 0, "the kills hit requests in flight");
     assert_eq!(figures.unresolved, 0, "every submission got a definite answer in the end");
+    if group_commit {
+        let c = counts.ok_or("group commit was on")?;
+        assert!(c.batches > 0, "atomic batches were committed: {c:?}");
+        // Every event in the log went through this committer, as part of a stored
+        // batch or as a single append: the counts are those of the service that ran.
+        assert!(c.batched_events + c.single_appends >= figures.events_in_log, "{c:?} vs {} events", figures.events_in_log);
+    }
     system.shutdown().await;
     Ok(())
 }
@@ -89,13 +132,33 @@ async fn nats_server_sigkilled_under_load() -> TestResult {
 ///    rebuild.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn command_service_and_projector_sigkilled_under_load() -> TestResult {
+    command_service_and_projector_sigkilled(false).await
+}
+
+/// 2g. The same with group commit on in both command-service processes: a kill drops
+///     the groups being gathered and may cut an atomic batch off before its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn command_service_and_projector_sigkilled_under_load_with_group_commit() -> TestResult {
+    command_service_and_projector_sigkilled(true).await
+}
+
+async fn command_service_and_projector_sigkilled(group_commit: bool) -> TestResult {
     let started = Instant::now();
-    let mut figures = Figures::new("2. command service and projector SIGKILLed under load");
+    let mut figures = Figures::new(if group_commit {
+        "2g. command service and projector SIGKILLed under load, group commit"
+    } else {
+        "2. command service and projector SIGKILLed under load"
+    });
     let nats = TestNats::start().await?;
     let url = nats.server.url();
     let dir = tempfile::tempdir()?;
     let mut services: Vec<ChildProcess> = (0..2)
-        .map(|i| ChildProcess::new(env!("CARGO_BIN_EXE_stod-test-command"), &[&url], &dir.path().join(format!("command-{i}.log"))))
+        .map(|i| {
+            let mut s =
+                ChildProcess::new(env!("CARGO_BIN_EXE_stod-test-command"), &[&url], &dir.path().join(format!("command-{i}.log")));
+            s.set_env(GROUP_COMMIT_ENV, group_commit.then_some("1"));
+            s
+        })
         .collect();
     for s in &mut services {
         s.start(true).await?;
@@ -169,11 +232,24 @@ async fn command_service_and_projector_sigkilled_under_load() -> TestResult {
     figures.digests_equal = Some(equal);
     figures.notes.push(format!("read models compared at their checkpoint after the last SIGKILL: {checkpoint} of {}", log.len()));
     figures.notes.push(format!("{service_kills} command-service kills, {projector_kills} projector kills"));
+    // What each process reported before it died, over all starts of both instances.
+    let reported: Vec<_> = services.iter().map(|s| reported_group_commit(&s.log_text())).collect();
+    let starts: u32 = reported.iter().map(|r| r.0).sum();
+    let counts = reported.iter().map(|r| &r.1).fold(Default::default(), add_counts);
+    if group_commit {
+        figures.notes.push(format!("{} (as reported by {starts} processes before their kills)", describe_group_commit(&counts)));
+    }
     figures.seconds = started.elapsed().as_secs_f64();
     figures.print();
     figures.assert_sound();
     assert!(figures.kills > 0, "kills happened during the load");
     assert_eq!(figures.unresolved, 0, "every submission got a definite answer in the end");
+    if group_commit {
+        assert_eq!(starts, 2 + service_kills, "every command-service process ran with group commit");
+        assert!(counts.batches > 0, "atomic batches were committed: {counts:?}");
+    } else {
+        assert_eq!(starts, 0, "group commit was off");
+    }
     Ok(())
 }
 

@@ -431,6 +431,80 @@ impl ChildProcess {
     }
 }
 
+/// The group commit the fault scenarios run with: eager enough that 16 clients form
+/// batches (a group of two is a batch; a group waits 1 ms for company), so a kill can
+/// find atomic batches in flight.
+pub fn group_commit_config() -> stod_command::GroupCommitConfig {
+    stod_command::GroupCommitConfig { window: Duration::from_millis(1), min_batch: 2, ..Default::default() }
+}
+
+/// Set (to anything) for `stod-test-command` to append through group commit with
+/// [`group_commit_config`] and report its counts on stderr.
+pub const GROUP_COMMIT_ENV: &str = "STOD_TEST_GROUP_COMMIT";
+
+/// What `stod-test-command` writes once per start, before `ready`.
+const GROUP_COMMIT_STARTED: &str = "group commit on:";
+/// What it writes whenever its counts changed (at most every 100 ms).
+const GROUP_COMMIT_COUNTS: &str = "group commit counts:";
+
+/// The line a child writes when it starts with group commit.
+pub fn group_commit_started_line(config: &stod_command::GroupCommitConfig) -> String {
+    format!("{GROUP_COMMIT_STARTED} {config:?}")
+}
+
+/// The line a child writes to report its counts (parsed by [`reported_group_commit`]).
+pub fn group_commit_counts_line(c: &stod_command::GroupCommitCounts) -> String {
+    format!(
+        "{GROUP_COMMIT_COUNTS} batches={} batched_events={} refused_batches={} single_appends={}",
+        c.batches, c.batched_events, c.refused_batches, c.single_appends
+    )
+}
+
+/// From a child's stderr over all its starts: how many starts ran with group commit,
+/// and the sum of each start's last reported counts. A SIGKILL takes the counts of the
+/// last moments before it, so the sum is a lower bound.
+pub fn reported_group_commit(log: &str) -> (u32, stod_command::GroupCommitCounts) {
+    let mut starts: Vec<stod_command::GroupCommitCounts> = Vec::new();
+    for line in log.lines() {
+        if line.starts_with(GROUP_COMMIT_STARTED) {
+            starts.push(Default::default());
+        } else if let (Some(rest), Some(last)) = (line.strip_prefix(GROUP_COMMIT_COUNTS), starts.last_mut()) {
+            let field = |name: &str| {
+                rest.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            *last = stod_command::GroupCommitCounts {
+                batches: field("batches"),
+                batched_events: field("batched_events"),
+                refused_batches: field("refused_batches"),
+                single_appends: field("single_appends"),
+            };
+        }
+    }
+    (starts.len() as u32, starts.iter().fold(Default::default(), add_counts))
+}
+
+/// Two instances' (or starts') counts together.
+pub fn add_counts(a: stod_command::GroupCommitCounts, b: &stod_command::GroupCommitCounts) -> stod_command::GroupCommitCounts {
+    stod_command::GroupCommitCounts {
+        batches: a.batches + b.batches,
+        batched_events: a.batched_events + b.batched_events,
+        refused_batches: a.refused_batches + b.refused_batches,
+        single_appends: a.single_appends + b.single_appends,
+    }
+}
+
+/// Group commit's counts as a line of a scenario's figures.
+pub fn describe_group_commit(c: &stod_command::GroupCommitCounts) -> String {
+    let mean = if c.batches == 0 { 0.0 } else { c.batched_events as f64 / c.batches as f64 };
+    format!(
+        "group commit: {} atomic batches of {} events (mean {mean:.1}), {} batches refused and sent one by one, {} single appends",
+        c.batches, c.batched_events, c.refused_batches, c.single_appends
+    )
+}
+
 /// Clients for a load: `n` NATS connections to `urls` (several servers: a client
 /// fails over between them), with the first URL rotated so connections spread.
 pub async fn clients(urls: &[String], n: usize) -> TestResult<Vec<stod_client::Client>> {
@@ -507,6 +581,14 @@ pub async fn wait_progress(progress: &Progress, by: u64, within: Duration) {
     while progress.load(Ordering::Relaxed) < start + by && Instant::now() < deadline {
         sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// How long until `progress` grows from now on (`None` if not within `within`): how
+/// soon a system serves again after a fault.
+pub async fn time_to_progress(progress: Progress, within: Duration) -> Option<Duration> {
+    let (from, since) = (progress.load(Ordering::Relaxed), Instant::now());
+    wait_progress(&progress, 1, within).await;
+    (progress.load(Ordering::Relaxed) > from).then(|| since.elapsed())
 }
 
 /// A free port on 127.0.0.1 (free when asked; a cluster needs its ports up front).

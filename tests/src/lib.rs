@@ -68,6 +68,13 @@ impl TestSystem {
         Self::start_with(1, stod_command::ServiceOptions::default()).await
     }
 
+    /// One server and `instances` service instances appending through group commit
+    /// (decision 0010), grouping as `config` says.
+    pub async fn start_with_group_commit(instances: usize, config: stod_command::GroupCommitConfig) -> TestResult<Self> {
+        let options = stod_command::ServiceOptions { group_commit: true, group_commit_config: config, ..Default::default() };
+        Self::start_with(instances, options).await
+    }
+
     /// One server and `instances` service instances sharing the load.
     pub async fn start_with(instances: usize, options: stod_command::ServiceOptions) -> TestResult<Self> {
         let nats = TestNats::start().await?;
@@ -96,6 +103,13 @@ impl TestSystem {
                 backoff: std::time::Duration::from_millis(50),
             });
         Ok(client)
+    }
+
+    /// What group commit did, summed over the instances running now (an instance
+    /// removed or shut down takes its counts with it); `None` when it is off.
+    pub fn group_commit_counts(&self) -> Option<stod_command::GroupCommitCounts> {
+        let counts: Vec<_> = self.services.iter().filter_map(|s| s.handler().group_commit_counts()).collect();
+        (!counts.is_empty()).then(|| counts.iter().fold(Default::default(), faults::add_counts))
     }
 
     /// Every event in the stream, in order, as stored.
