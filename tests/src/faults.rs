@@ -435,7 +435,8 @@ impl ChildProcess {
 /// batches (a group of two is a batch; a group waits 1 ms for company), so a kill can
 /// find atomic batches in flight.
 pub fn group_commit_config() -> stod_command::GroupCommitConfig {
-    stod_command::GroupCommitConfig { window: Duration::from_millis(1), min_batch: 2, ..Default::default() }
+    // Batches forced (no learning), since the crashes are to hit batches in flight.
+    stod_command::GroupCommitConfig { window: Duration::from_millis(1), min_batch: 2, adapt: false, ..Default::default() }
 }
 
 /// Set (to anything) for `stod-test-command` to append through group commit with
