@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use stod_bench::report;
-use stod_bench::write::{WriteBench, WriteOptions, WriteReport};
+use stod_bench::write::{GroupTuning, WriteBench, WriteOptions, WriteReport};
 
 #[derive(Parser)]
 #[command(name = "stod-bench", about = "Benchmarks of stod against a real nats-server")]
@@ -42,9 +42,25 @@ struct WriteArgs {
     /// Do not fsync before acking (NOT how production runs; only to see what fsync costs).
     #[arg(long)]
     no_sync: bool,
-    /// Also measure stod with group commit on, beside stod without it.
+    /// Also measure stod with group commit on, beside stod without it, and raw atomic
+    /// batches (the server's ceiling for group commit).
     #[arg(long)]
     group_commit: bool,
+    /// Group commit: groups smaller than this go as single appends until costs are learnt.
+    #[arg(long, requires = "group_commit")]
+    group_min_batch: Option<usize>,
+    /// Group commit: the most events in one batch.
+    #[arg(long, requires = "group_commit")]
+    group_max_batch: Option<usize>,
+    /// Group commit: groups in flight at once per instance.
+    #[arg(long, requires = "group_commit")]
+    group_in_flight: Option<usize>,
+    /// Group commit: microseconds a group waits for company once it has some.
+    #[arg(long, requires = "group_commit")]
+    group_window_us: Option<u64>,
+    /// Group commit: let --group-min-batch alone decide (no learning from measured times).
+    #[arg(long, requires = "group_commit")]
+    group_fixed: bool,
     /// Directory under which to put the server's temporary store dir (default: the system temp dir).
     #[arg(long)]
     store_dir: Option<PathBuf>,
@@ -75,6 +91,13 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
         instances: args.instances,
         sync_always: !args.no_sync,
         group_commit: args.group_commit,
+        group: GroupTuning {
+            min_batch: args.group_min_batch,
+            max_batch: args.group_max_batch,
+            in_flight: args.group_in_flight,
+            window_us: args.group_window_us,
+            fixed: args.group_fixed,
+        },
         store_dir: args.store_dir,
     };
     let mut bench = WriteBench::start(options.clone()).await.context("starting the write benchmark")?;
@@ -100,6 +123,12 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
         writeln!(out, "\nstod latency by command\n{}", report::breakdown_header())?;
         for level in &levels {
             writeln!(out, "{}", report::breakdown_row(level))?;
+        }
+        if options.group_commit {
+            writeln!(out, "\ngroup commit: how it sent, and raw atomic batches (the server's ceiling)\n{}", report::group_header())?;
+            for level in &levels {
+                writeln!(out, "{}", report::group_row(level))?;
+            }
         }
         writeln!(out, "\n{}", report::footer(&footer))?;
     }

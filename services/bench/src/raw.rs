@@ -86,3 +86,56 @@ async fn one_writer(js: &Context, payload: &[u8], count: usize) -> Result<Vec<Du
     }
     Ok(latencies)
 }
+
+/// The server's ceiling for group commit: `total` messages as JetStream atomic
+/// batches of `batch_size`, one batch at a time, each message with the headers an
+/// event carries (message id, expected stream, expected last subject sequence 0 on a
+/// fresh subject). Every latency recorded is a whole batch's, from its first publish
+/// to the commit's ack; the phase's messages per second is what matters.
+pub async fn run_batches(
+    client: &async_nats::Client,
+    payload: &[u8],
+    total: usize,
+    batch_size: usize,
+) -> Result<(Latencies, Duration), BenchError> {
+    let batch_size = batch_size.clamp(1, stod_store::MAX_BATCH);
+    let mut latencies = Latencies::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < total {
+        let size = batch_size.min(total - sent);
+        let start = Instant::now();
+        one_batch(client, payload, size).await?;
+        latencies.record(start.elapsed());
+        sent += size;
+    }
+    Ok((latencies, started.elapsed()))
+}
+
+async fn one_batch(client: &async_nats::Client, payload: &[u8], size: usize) -> Result<(), BenchError> {
+    let batch_id = Uuid::new_v4().simple().to_string();
+    for i in 0..size {
+        let subject = format!("{RAW_PREFIX}.{}", Uuid::now_v7());
+        let failed = |e: &dyn std::fmt::Display| BenchError::RawPublish { subject: subject.clone(), message: e.to_string() };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Batch-Id", batch_id.as_str());
+        headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, Uuid::now_v7().to_string().as_str());
+        headers.insert(async_nats::header::NATS_EXPECTED_STREAM, RAW_STREAM);
+        headers.insert(async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
+        if i + 1 < size {
+            client.publish_with_headers(subject.clone(), headers, payload.to_vec().into()).await.map_err(|e| failed(&e))?;
+        } else {
+            headers.insert("Nats-Batch-Commit", "1");
+            let reply = client
+                .request_with_headers(subject.clone(), headers, payload.to_vec().into())
+                .await
+                .map_err(|e| failed(&e))?;
+            let ack: serde_json::Value = serde_json::from_slice(&reply.payload).map_err(|e| failed(&e))?;
+            if ack.get("error").is_some() || ack.get("count").and_then(serde_json::Value::as_u64) != Some(size as u64) {
+                return Err(failed(&format!("atomic batch of {size} not stored: {ack}")));
+            }
+        }
+    }
+    Ok(())
+}

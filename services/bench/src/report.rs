@@ -99,6 +99,39 @@ pub fn breakdown_row(l: &Level) -> String {
     row_of(&cells, &BREAKDOWN_COLUMNS)
 }
 
+const GROUP_COLUMNS: [(&str, usize); 8] = [
+    ("concurrency", 11),
+    ("batches", 7),
+    ("mean size", 9),
+    ("in batches", 10),
+    ("refused", 7),
+    ("raw batch of", 12),
+    ("raw batch msg/s", 15),
+    ("raw batch/raw", 13),
+];
+
+/// What group commit did at each level, beside raw atomic batches of the size a
+/// group could have had.
+pub fn group_header() -> String {
+    header_of(&GROUP_COLUMNS)
+}
+
+pub fn group_row(l: &Level) -> String {
+    let counts = l.group_counts.unwrap_or_default();
+    let events = counts.batched_events + counts.single_appends;
+    let cells = [
+        l.concurrency.to_string(),
+        counts.batches.to_string(),
+        if counts.batches > 0 { format!("{:.1}", counts.batched_events as f64 / counts.batches as f64) } else { "-".into() },
+        if events > 0 { format!("{:.0}%", 100.0 * counts.batched_events as f64 / events as f64) } else { "-".into() },
+        counts.refused_batches.to_string(),
+        l.raw_batch.as_ref().map_or("-".into(), |b| b.size.to_string()),
+        l.raw_batch.as_ref().map_or("-".into(), |b| format!("{:.0}", b.summary.per_second)),
+        l.raw_batch.as_ref().map_or("-".into(), |b| format!("{:.2}", b.ratio)),
+    ];
+    row_of(&cells, &GROUP_COLUMNS)
+}
+
 fn header_of(columns: &[(&str, usize)]) -> String {
     let names: Vec<String> = columns.iter().map(|(name, width)| format!("{name:>width$}")).collect();
     let rules: Vec<String> = columns.iter().map(|(_, width)| "-".repeat(*width)).collect();
@@ -121,6 +154,7 @@ pub fn footer(f: &Footer) -> String {
 mod tests {
     use super::*;
     use crate::latency::Summary;
+    use crate::write::{GroupCounts, RawBatch};
 
     fn summary(per_second: f64, p50_ms: f64, p99_ms: f64) -> Summary {
         Summary { count: 1, seconds: 1.0, per_second, mean_ms: p50_ms, p50_ms, p90_ms: p99_ms, p99_ms, max_ms: p99_ms }
@@ -137,6 +171,8 @@ mod tests {
             ratio: 0.5,
             stod_group: Some(summary(3000.0, 1.0, 5.0)),
             group_ratio: Some(2.43),
+            group_counts: Some(GroupCounts { batches: 10, batched_events: 150, refused_batches: 1, single_appends: 50 }),
+            raw_batch: Some(RawBatch { size: 16, summary: summary(4000.0, 3.0, 4.0), ratio: 3.24 }),
         };
         let width = |table: String| table.lines().next().map(str::len).unwrap_or(0);
         let row = table_row(&level);
@@ -148,5 +184,8 @@ mod tests {
         let row = breakdown_row(&level);
         assert_eq!(row.len(), width(breakdown_header()));
         assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["16", "4.00", "30.00", "2.00", "10.00"]);
+        let row = group_row(&level);
+        assert_eq!(row.len(), width(group_header()));
+        assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["16", "10", "15.0", "75%", "1", "16", "4000", "3.24"]);
     }
 }

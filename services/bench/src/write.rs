@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Context};
 use serde::Serialize;
 use stod_client::{Client, RetryPolicy};
-use stod_command::{RunningService, ServiceOptions};
+use stod_command::{GroupCommitConfig, GroupCommitCounts, RunningService, ServiceOptions};
 use stod_events::ids::UserId;
 use stod_nats_server::{locate_binary, NatsServer, ServerOptions};
 use tempfile::TempDir;
@@ -33,8 +33,11 @@ pub struct WriteOptions {
     pub instances: usize,
     /// fsync before every ack, as in production. Off only to see what fsync costs.
     pub sync_always: bool,
-    /// Also measure stod with group commit on (decision 0010), beside stod without it.
+    /// Also measure stod with group commit on (decision 0010), beside stod without it,
+    /// and raw atomic batches: the server's ceiling for it.
     pub group_commit: bool,
+    /// Group commit settings other than the service's defaults.
+    pub group: GroupTuning,
     /// Parent of the server's (temporary) store dir; `None` is the system temp dir.
     /// Point it at the disk you want to measure.
     pub store_dir: Option<PathBuf>,
@@ -50,6 +53,7 @@ impl Default for WriteOptions {
             instances: 1,
             sync_always: true,
             group_commit: false,
+            group: GroupTuning::default(),
             store_dir: None,
         }
     }
@@ -93,10 +97,56 @@ impl WriteOptions {
         if self.group_commit {
             cmd.push_str(" --group-commit");
         }
+        let g = &self.group;
+        for (flag, value) in [
+            ("--group-min-batch", g.min_batch),
+            ("--group-max-batch", g.max_batch),
+            ("--group-in-flight", g.in_flight),
+            ("--group-window-us", g.window_us.map(|us| us as usize)),
+        ] {
+            if let Some(value) = value {
+                cmd.push_str(&format!(" {flag} {value}"));
+            }
+        }
+        if g.fixed {
+            cmd.push_str(" --group-fixed");
+        }
         if let Some(dir) = &self.store_dir {
             cmd.push_str(&format!(" --store-dir {}", dir.display()));
         }
         cmd
+    }
+}
+
+/// Group commit settings for the measured service; `None` keeps the service default
+/// ([`GroupCommitConfig::default`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupTuning {
+    pub min_batch: Option<usize>,
+    pub max_batch: Option<usize>,
+    pub in_flight: Option<usize>,
+    pub window_us: Option<u64>,
+    /// `min_batch` alone decides what is batched: no learning from measured times.
+    pub fixed: bool,
+}
+
+impl GroupTuning {
+    pub fn config(&self) -> GroupCommitConfig {
+        let mut config = GroupCommitConfig::default();
+        if let Some(v) = self.min_batch {
+            config.min_batch = v;
+        }
+        if let Some(v) = self.max_batch {
+            config.max_batch = v;
+        }
+        if let Some(v) = self.in_flight {
+            config.in_flight = v;
+        }
+        if let Some(v) = self.window_us {
+            config.window = Duration::from_micros(v);
+        }
+        config.adapt = !self.fixed;
+        config
     }
 }
 
@@ -129,6 +179,40 @@ pub struct Level {
     pub stod_group: Option<Summary>,
     /// Its throughput as a share of raw's.
     pub group_ratio: Option<f64>,
+    /// How the group-commit run sent its events.
+    pub group_counts: Option<GroupCounts>,
+    /// Raw atomic batches of the size a group could have at this concurrency: the
+    /// server's ceiling for group commit.
+    pub raw_batch: Option<RawBatch>,
+}
+
+/// How the events of the group-commit run went to the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GroupCounts {
+    pub batches: u64,
+    pub batched_events: u64,
+    pub refused_batches: u64,
+    pub single_appends: u64,
+}
+
+impl GroupCounts {
+    fn add(&mut self, c: GroupCommitCounts) {
+        self.batches += c.batches;
+        self.batched_events += c.batched_events;
+        self.refused_batches += c.refused_batches;
+        self.single_appends += c.single_appends;
+    }
+}
+
+/// Raw atomic batches, one at a time.
+#[derive(Clone, Debug, Serialize)]
+pub struct RawBatch {
+    /// Messages per batch.
+    pub size: usize,
+    /// Per batch latency; `per_second` counts messages.
+    pub summary: Summary,
+    /// Messages per second as a share of raw per-message publishing's.
+    pub ratio: f64,
 }
 
 /// What the streams hold at the end, for comparing message sizes.
@@ -191,7 +275,7 @@ impl WriteBench {
         let raw_js = jetstream::new(raw_nats.clone());
         raw::create_stream(&raw_js).await?;
 
-        let services = start_services(&server, options.instances, false).await?;
+        let services = start_services(&server, options.instances, None).await?;
 
         // All client tasks share one connection, as requests multiplex on it. No
         // retries: a timeout or "unavailable" should end the run, not hide in p99.
@@ -238,8 +322,18 @@ impl WriteBench {
 
         let share = |s: &Summary| if raw.per_second > 0.0 { s.per_second / raw.per_second } else { 0.0 };
         let ratio = share(&stod);
-        let (mut stod_group, mut group_ratio) = (None, None);
+        let (mut stod_group, mut group_ratio, mut group_counts, mut raw_batch) = (None, None, None, None);
         if self.options.group_commit {
+            // What the server allows: every writer's message in one batch (as large as a
+            // group may be), one batch at a time.
+            let size = concurrency.min(self.options.group.config().max_batch).clamp(1, stod_store::MAX_BATCH);
+            let client = self.raw_js.client();
+            raw::run_batches(&client, &self.payload, warmup, size).await?;
+            let (latencies, wall) = raw::run_batches(&client, &self.payload, commands, size).await?;
+            let mut summary = latencies.summary(wall);
+            summary.per_second = commands as f64 / wall.as_secs_f64();
+            raw_batch = Some(RawBatch { size, ratio: share(&summary), summary });
+
             // The same service with group commit on, in place of the one without (one
             // queue group, so both at once would share the commands).
             self.replace_services(true).await?;
@@ -248,16 +342,20 @@ impl WriteBench {
             let summary = latencies.all.summary(wall);
             group_ratio = Some(share(&summary));
             stod_group = Some(summary);
+            let mut counts = GroupCounts::default();
+            self.services.iter().filter_map(|s| s.handler().group_commit_counts()).for_each(|c| counts.add(c));
+            group_counts = Some(counts);
             self.replace_services(false).await?;
         }
-        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio })
+        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio, group_counts, raw_batch })
     }
 
     async fn replace_services(&mut self, group_commit: bool) -> Result<(), BenchError> {
         for service in self.services.drain(..) {
             service.shutdown().await;
         }
-        self.services = start_services(&self.server, self.options.instances, group_commit).await?;
+        let group = group_commit.then(|| self.options.group.config());
+        self.services = start_services(&self.server, self.options.instances, group).await?;
         Ok(())
     }
 
@@ -274,11 +372,16 @@ impl WriteBench {
     }
 }
 
-async fn start_services(server: &NatsServer, instances: usize, group_commit: bool) -> Result<Vec<RunningService>, BenchError> {
+/// `group`: group commit with these settings, or none.
+async fn start_services(server: &NatsServer, instances: usize, group: Option<GroupCommitConfig>) -> Result<Vec<RunningService>, BenchError> {
     let mut services = Vec::new();
     for _ in 0..instances {
         let service_nats = async_nats::connect(server.url()).await?;
-        let options = ServiceOptions { group_commit, ..ServiceOptions::default() };
+        let options = ServiceOptions {
+            group_commit: group.is_some(),
+            group_commit_config: group.clone().unwrap_or_default(),
+            ..ServiceOptions::default()
+        };
         services.push(stod_command::start(service_nats, options).await?);
     }
     Ok(services)
