@@ -13,7 +13,8 @@
 //! whose case moved.
 //!
 //! How a group is sent:
-//! - a lone event: as a single append, at once, without waiting for company;
+//! - a lone event (nothing else waiting or in flight): straight to the store as a
+//!   single append, without waiting for company or passing through the committer;
 //! - a group too small for a batch to pay off: each as a single append, concurrently.
 //!   What "too small" means depends on the server and its disk: on nats-server 2.15.1
 //!   an atomic batch of a one-replica file stream is staged in a file store of its
@@ -29,7 +30,7 @@
 //!   stored, and no command waits on another case's conflict longer than that.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,6 +112,26 @@ impl Pending {
 pub struct GroupCommitter {
     queue: mpsc::UnboundedSender<Pending>,
     stats: Arc<GroupCommitStats>,
+    store: EventStore,
+    /// Appends asked for and not yet answered, across every handle.
+    busy: Arc<AtomicUsize>,
+}
+
+/// Counts an append as busy until it is answered or its caller gives up.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    /// Marks one more append busy; says whether it is the only one.
+    fn enter(count: &Arc<AtomicUsize>) -> (Self, bool) {
+        let alone = count.fetch_add(1, Ordering::AcqRel) == 0;
+        (Self(count.clone()), alone)
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl GroupCommitter {
@@ -118,13 +139,20 @@ impl GroupCommitter {
     pub fn start(store: EventStore, config: GroupCommitConfig) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         let stats = Arc::new(GroupCommitStats::default());
-        tokio::spawn(run(store, config, waiting, stats.clone()));
-        Self { queue, stats }
+        tokio::spawn(run(store.clone(), config, waiting, stats.clone()));
+        Self { queue, stats, store, busy: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// Appends one event, in a group if others are ready. Answers as
     /// [`EventStore::append`] would.
     pub async fn append(&self, sealed: &SealedEvent, expected_last: u64, message_id: &str) -> Result<Appended, StoreError> {
+        let (_busy, alone) = Busy::enter(&self.busy);
+        if alone {
+            // Nothing waiting or in flight: a lone append goes straight to the store,
+            // without the hops through the committer's tasks.
+            self.stats.single_appends.fetch_add(1, Ordering::Relaxed);
+            return self.store.append(sealed, expected_last, message_id).await;
+        }
         let (reply, answer) = oneshot::channel();
         let pending = Pending { sealed: sealed.clone(), expected_last, message_id: message_id.to_owned(), reply };
         let stopped = || StoreError::unavailable("the group committer has stopped");
