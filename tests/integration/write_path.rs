@@ -143,7 +143,9 @@ async fn racing_exits_record_exactly_one_with_group_commit() -> TestResult {
     racing_exits(group_commit()).await
 }
 
-/// Group commit on, eager enough that two commands make a batch.
+/// Group commit on, batching any group of two or more (no learning). A command alone
+/// at its instance takes the lone-append path, so these race tests check that group
+/// commit answers right; `group_commit::` checks racing commands inside batches.
 pub(crate) fn group_commit() -> stod_command::ServiceOptions {
     stod_command::ServiceOptions {
         group_commit: true,

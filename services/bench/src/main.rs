@@ -125,7 +125,7 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", report::breakdown_row(level))?;
         }
         if options.group_commit {
-            writeln!(out, "\ngroup commit: how it sent, and raw atomic batches (the server's ceiling)\n{}", report::group_header())?;
+            writeln!(out, "\ngroup commit: how it sent (measured phase), and raw atomic batches of C messages, one at a time\n{}", report::group_header())?;
             for level in &levels {
                 writeln!(out, "{}", report::group_row(level))?;
             }

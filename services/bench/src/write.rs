@@ -179,7 +179,7 @@ pub struct Level {
     pub stod_group: Option<Summary>,
     /// Its throughput as a share of raw's.
     pub group_ratio: Option<f64>,
-    /// How the group-commit run sent its events.
+    /// How the group-commit run sent its events (the measured phase only).
     pub group_counts: Option<GroupCounts>,
     /// Raw atomic batches of the size a group could have at this concurrency: the
     /// server's ceiling for group commit.
@@ -202,9 +202,21 @@ impl GroupCounts {
         self.refused_batches += c.refused_batches;
         self.single_appends += c.single_appends;
     }
+
+    /// What was done after `earlier` (the measured phase, without its warm-up).
+    fn since(&self, earlier: &GroupCounts) -> GroupCounts {
+        GroupCounts {
+            batches: self.batches - earlier.batches,
+            batched_events: self.batched_events - earlier.batched_events,
+            refused_batches: self.refused_batches - earlier.refused_batches,
+            single_appends: self.single_appends - earlier.single_appends,
+        }
+    }
 }
 
-/// Raw atomic batches, one at a time.
+/// Raw atomic batches of one message per writer, one batch at a time: what the
+/// server gives a perfect grouping of every writer's message, with nothing else on
+/// the machine. Several batches in flight at once can do somewhat more (decision 0010).
 #[derive(Clone, Debug, Serialize)]
 pub struct RawBatch {
     /// Messages per batch.
@@ -338,16 +350,22 @@ impl WriteBench {
             // queue group, so both at once would share the commands).
             self.replace_services(true).await?;
             command_path::run(&self.client, warmup, concurrency).await?;
+            let before = self.group_counts();
             let (latencies, wall) = command_path::run(&self.client, commands, concurrency).await?;
             let summary = latencies.all.summary(wall);
             group_ratio = Some(share(&summary));
             stod_group = Some(summary);
-            let mut counts = GroupCounts::default();
-            self.services.iter().filter_map(|s| s.handler().group_commit_counts()).for_each(|c| counts.add(c));
-            group_counts = Some(counts);
+            group_counts = Some(self.group_counts().since(&before));
             self.replace_services(false).await?;
         }
         Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio, group_counts, raw_batch })
+    }
+
+    /// What the running instances' committers have done so far.
+    fn group_counts(&self) -> GroupCounts {
+        let mut counts = GroupCounts::default();
+        self.services.iter().filter_map(|s| s.handler().group_commit_counts()).for_each(|c| counts.add(c));
+        counts
     }
 
     async fn replace_services(&mut self, group_commit: bool) -> Result<(), BenchError> {

@@ -3,8 +3,8 @@
 //!
 //! With `sync_interval: always` every acknowledged publish costs an fsync, and
 //! nats-server does not share one fsync between concurrent publishes. An atomic batch
-//! costs a few fsyncs whatever its size (decision 0010), so under load one batch does
-//! the work of many publishes.
+//! costs a mostly fixed amount whatever its size (decision 0010), so under load one
+//! batch can do the work of many publishes.
 //!
 //! The committer takes no decision: it is handed sealed events, each with the sequence
 //! its case must be at, and answers each exactly as a single append would (stored at a
@@ -80,7 +80,7 @@ pub struct GroupCommitStats {
     pub batched_events: AtomicU64,
     /// Batches refused (conflict, duplicate, fault) and sent again one by one.
     pub refused_batches: AtomicU64,
-    /// Events sent as single appends (small groups and refused batches).
+    /// Events sent as single appends (lone appends, small groups and refused batches).
     pub single_appends: AtomicU64,
 }
 
@@ -230,31 +230,48 @@ async fn run(
                 }
             }
         }
-        let as_batch = match costs.lock() {
-            Ok(mut costs) => {
-                metrics::gauge!("stod_group_commit_break_even").set(costs.break_even().min(MAX_BATCH + 1) as f64);
-                costs.choose_batch(group.len())
-            }
-            Err(_) => false,
+        let as_batch = {
+            // Nothing panics while holding it; if something ever did, the model is
+            // still a valid one.
+            let mut costs = costs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            metrics::gauge!("stod_group_commit_break_even").set(costs.break_even().min(MAX_BATCH + 1) as f64);
+            costs.choose_batch(group.len())
         };
         let (store, stats, costs, timeout) = (store.clone(), stats.clone(), costs.clone(), config.batch_timeout);
         tokio::spawn(async move {
             let size = group.len();
             let started = std::time::Instant::now();
-            let batched = commit(&store, group, as_batch, timeout, &stats).await;
-            if let (Some(batched), Ok(mut costs)) = (batched, costs.lock()) {
-                costs.observe(batched, size, started.elapsed());
+            let sent = commit(&store, group, as_batch, timeout, &stats).await;
+            let mut costs = costs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match sent {
+                Sent::Batch | Sent::Singles => costs.observe(sent == Sent::Batch, size, started.elapsed()),
+                // It cost at least the wait; recording that keeps a server too slow
+                // for batches from being sent batches for ever.
+                Sent::BatchTimedOut => costs.observe(true, size, timeout),
+                Sent::Refused => {}
             }
             drop(permit);
         });
     }
 }
 
-/// Sends a group as one batch or as single appends. Returns how it was sent when the
-/// time it took says what that way costs: `Some(true)` for a stored batch,
-/// `Some(false)` for singles, `None` for a refused batch resent one by one.
-async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout: Duration, stats: &GroupCommitStats) -> Option<bool> {
-    let mut refused = false;
+/// How a group went, for the cost model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sent {
+    /// As one stored batch: the time taken is a batch's cost.
+    Batch,
+    /// As single appends: the time taken is theirs.
+    Singles,
+    /// As a batch that was not acknowledged in time, then one by one.
+    BatchTimedOut,
+    /// As a batch the server refused (a conflict, a retried submission), then one by
+    /// one: the time says nothing about either way.
+    Refused,
+}
+
+/// Sends a group as one batch or as single appends, and says how it went.
+async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout: Duration, stats: &GroupCommitStats) -> Sent {
+    let mut sent = Sent::Singles;
     if as_batch {
         let items: Vec<BatchAppend<'_>> = group
             .iter()
@@ -273,10 +290,10 @@ async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout
                 for (p, a) in group.into_iter().zip(appended) {
                     let _ = p.reply.send(Ok(a));
                 }
-                return Some(true);
+                return Sent::Batch;
             }
             Err(e) => {
-                refused = true;
+                sent = if e.kind() == StoreErrorKind::Timeout { Sent::BatchTimedOut } else { Sent::Refused };
                 stats.refused_batches.fetch_add(1, Ordering::Relaxed);
                 let kind = e.kind();
                 if kind != StoreErrorKind::Conflict && kind != StoreErrorKind::DuplicateInBatch {
@@ -288,15 +305,16 @@ async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout
         }
     }
     // One by one, all at once: each gets the answer a single append gets. After a
-    // timed-out batch this is also the safe resend: a message id JetStream already
-    // stored is answered as a duplicate, not stored again.
+    // timed-out batch this is also the safe resend: an event the batch did store gets
+    // a conflict (its expected sequence is stale), and the handler then finds the
+    // submission in the case and answers with what was recorded.
     stats.single_appends.fetch_add(group.len() as u64, Ordering::Relaxed);
     let sends = group.into_iter().map(|p| async move {
         let result = store.append(&p.sealed, p.expected_last, &p.message_id).await;
         let _ = p.reply.send(result);
     });
     futures::future::join_all(sends).await;
-    (!refused).then_some(false)
+    sent
 }
 
 /// What the committer has measured of the two ways to send a group, and the choice
@@ -306,8 +324,11 @@ async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout
 /// way, weighted towards the recent ones, with time measured from sending to the last
 /// answer. A group goes as a batch when the batch fit predicts it done sooner than
 /// the singles fit. While either fit lacks samples of different sizes, `min_batch`
-/// decides. Now and then a group near the break-even size is sent the other way, so
-/// that both fits follow the server as its load and disk change.
+/// decides. A way not used for [`STALE_AFTER`] groups is tried on the next one, and
+/// every [`PROBE_EVERY`]th group near the break-even size goes the other way, so that
+/// both fits follow the server as its load and disk change. A sample far above what
+/// its fit predicts (a stall, a reconnect) is clipped, so one outlier cannot swing
+/// the choice for long.
 #[derive(Clone, Debug)]
 pub struct CostModel {
     min_batch: usize,
@@ -316,17 +337,33 @@ pub struct CostModel {
     singles: Fit,
     /// Groups of two or more chosen for, counting towards the next probe.
     groups: u64,
-    /// The largest group chosen for: where to probe when batches never pay.
-    largest: usize,
+    /// The group count when each way was last chosen.
+    last_batch: u64,
+    last_singles: u64,
+    /// The largest recent group (decaying): where to probe when batches never pay.
+    largest: f64,
 }
 
 /// Every how many groups of two or more one near the break-even size is sent the
 /// other way.
 const PROBE_EVERY: u64 = 16;
+/// After how many groups of two or more without a way, it is tried on the next one.
+const STALE_AFTER: u64 = 64;
+/// A sample is clipped to this many times what its fit predicts.
+const CLIP: f64 = 4.0;
 
 impl CostModel {
     pub fn new(min_batch: usize, adapt: bool) -> Self {
-        Self { min_batch: min_batch.max(2), adapt, batches: Fit::default(), singles: Fit::default(), groups: 0, largest: 0 }
+        Self {
+            min_batch: min_batch.max(2),
+            adapt,
+            batches: Fit::default(),
+            singles: Fit::default(),
+            groups: 0,
+            last_batch: 0,
+            last_singles: 0,
+            largest: 0.0,
+        }
     }
 
     /// The smallest group worth a batch, as measured so far.
@@ -363,24 +400,33 @@ impl CostModel {
             return batch;
         }
         self.groups += 1;
-        self.largest = self.largest.max(size);
-        if self.groups % PROBE_EVERY != 0 {
-            return batch;
+        self.largest = (self.largest * (1.0 - 1.0 / STALE_AFTER as f64)).max(size as f64);
+        // The other way, if it has not been used for a while (whatever the size), or now
+        // and then near the break-even size (among the largest recent groups when batches
+        // never paid), where a wrong estimate costs the most and a probe the least.
+        let other_last = if batch { self.last_singles } else { self.last_batch };
+        let stale = self.groups - other_last >= STALE_AFTER;
+        let near = if break_even == usize::MAX { self.largest.ceil() as usize } else { break_even };
+        let measured = self.batches.line().is_some() && self.singles.line().is_some();
+        let probe = measured && self.groups % PROBE_EVERY == 0 && size * 2 >= near && size <= near.saturating_mul(2);
+        let chosen = batch != (stale || probe);
+        if chosen {
+            self.last_batch = self.groups;
+        } else {
+            self.last_singles = self.groups;
         }
-        // Now and then the other way: any group while that way has not been measured;
-        // once it has, a group near the break-even size (among the largest groups when
-        // batches never paid), where a wrong estimate costs the most and a probe the
-        // least.
-        let unmeasured = if batch { self.singles.line().is_none() } else { self.batches.line().is_none() };
-        let near = break_even.min(self.largest);
-        let probe = unmeasured || (size * 2 >= near && size <= near.saturating_mul(2));
-        batch != probe
+        chosen
     }
 
     /// Records how long a group of `size` took, sent as a batch or as singles.
     pub fn observe(&mut self, as_batch: bool, size: usize, took: Duration) {
         let fit = if as_batch { &mut self.batches } else { &mut self.singles };
-        fit.observe(size as f64, took.as_secs_f64());
+        let n = size as f64;
+        let mut t = took.as_secs_f64();
+        if let Some((fixed, per)) = fit.line() {
+            t = t.min(CLIP * (fixed + per * n).max(1e-6));
+        }
+        fit.observe(n, t);
     }
 }
 
@@ -456,7 +502,7 @@ mod tests {
         // About this machine: a batch costs ~3.4 ms + 0.02 ms an event, singles 0.3 ms + 0.1 ms an event.
         let fast_fsync = trained(3.4, 0.02, 0.3, 0.1, 128);
         assert_eq!(fast_fsync.break_even(), 39, "(3.4 - 0.3) / 0.08 = 38.75");
-        // A disk where fsync takes 4 ms: batches pay from 2 on.
+        // A disk where fsync takes 4 ms: batches pay from 4 on.
         let slow_fsync = trained(16.0, 0.02, 4.0, 4.0, 64);
         assert_eq!(slow_fsync.break_even(), 4, "(16 - 4) / 3.98 = 3.02");
         // Batches never cheaper per event: never batch, but now and then try the
@@ -465,7 +511,8 @@ mod tests {
         assert_eq!(never.break_even(), usize::MAX);
         let largest = (0..64).filter(|_| never.choose_batch(64)).count();
         assert_eq!(largest, 64 / PROBE_EVERY as usize);
-        assert!((0..64).all(|_| !never.choose_batch(10)), "smaller groups are not tried");
+        let smaller = (0..64).filter(|_| never.choose_batch(10)).count();
+        assert!(smaller <= 1, "smaller groups are tried only when batches went unused for {STALE_AFTER} groups: {smaller}");
     }
 
     #[test]
@@ -488,13 +535,30 @@ mod tests {
     }
 
     #[test]
-    fn a_way_not_yet_measured_is_tried_on_groups_of_any_size() {
+    fn a_way_not_used_for_a_while_is_tried_on_a_group_of_any_size() {
         let mut model = CostModel::new(4, true);
-        let as_singles = (0..64).filter(|_| !model.choose_batch(100)).count();
-        assert_eq!(as_singles, 64 / PROBE_EVERY as usize, "large groups are sometimes sent as singles");
+        let as_singles = (0..128).filter(|_| !model.choose_batch(100)).count();
+        assert_eq!(as_singles, 128 / STALE_AFTER as usize, "large groups are sometimes sent as singles");
         let mut model = CostModel::new(50, true);
-        let as_batches = (0..64).filter(|_| model.choose_batch(3)).count();
-        assert_eq!(as_batches, 64 / PROBE_EVERY as usize, "small groups are sometimes sent as a batch");
+        let as_batches = (0..128).filter(|_| model.choose_batch(3)).count();
+        assert_eq!(as_batches, 128 / STALE_AFTER as usize, "small groups are sometimes sent as a batch, and no more often");
+    }
+
+    #[test]
+    fn an_outlier_is_clipped_and_a_timed_out_batch_counts() {
+        let mut model = trained(3.4, 0.02, 0.3, 0.1, 128);
+        assert_eq!(model.break_even(), 39);
+        // One batch stalls for 5 s (a reconnect): clipped to 4x its prediction, it
+        // moves the break-even a little, not to "never".
+        model.observe(true, 60, Duration::from_secs(5));
+        let after = model.break_even();
+        assert!((39..=60).contains(&after), "{after}");
+        // A server where every batch times out (1 s) is soon not sent batches.
+        for n in (2..130).cycle().take(2000) {
+            model.observe(true, n, Duration::from_secs(1));
+            model.observe(false, n, ms(0.3 + 0.1 * n as f64));
+        }
+        assert_eq!(model.break_even(), usize::MAX);
     }
 
     #[test]
@@ -509,8 +573,10 @@ mod tests {
     #[test]
     fn groups_far_from_break_even_are_sent_the_better_way_and_some_near_it_are_probed() {
         let mut model = trained(3.4, 0.02, 0.3, 0.1, 128);
-        assert!((0..200).all(|_| model.choose_batch(200)), "large groups always batch");
-        assert!((0..200).all(|_| !model.choose_batch(5)), "small groups never do");
+        let large_as_singles = (0..256).filter(|_| !model.choose_batch(200)).count();
+        assert_eq!(large_as_singles, 256 / STALE_AFTER as usize, "large groups batch, but for a try of singles now and then");
+        let small_as_batch = (0..256).filter(|_| model.choose_batch(5)).count();
+        assert_eq!(small_as_batch, 256 / STALE_AFTER as usize, "small groups go as singles, but for a try of a batch now and then");
         let near: Vec<bool> = (0..64).map(|_| model.choose_batch(40)).collect();
         let probes = near.iter().filter(|b| !**b).count();
         assert_eq!(probes, 64 / PROBE_EVERY as usize, "one in {PROBE_EVERY} groups near break-even goes the other way");
