@@ -342,6 +342,9 @@ pub struct CostModel {
     last_singles: u64,
     /// The largest recent group (decaying): where to probe when batches never pay.
     largest: f64,
+    /// Probes spent on a way whose fit is not known yet (bounded: with groups all of
+    /// one size a fit never becomes known).
+    unmeasured_probes: u32,
 }
 
 /// Every how many groups of two or more one near the break-even size is sent the
@@ -351,6 +354,8 @@ const PROBE_EVERY: u64 = 16;
 const STALE_AFTER: u64 = 64;
 /// A sample is clipped to this many times what its fit predicts.
 const CLIP: f64 = 4.0;
+/// Most probes spent on a way whose fit is not known yet.
+const MAX_UNMEASURED_PROBES: u32 = 32;
 
 impl CostModel {
     pub fn new(min_batch: usize, adapt: bool) -> Self {
@@ -363,6 +368,7 @@ impl CostModel {
             last_batch: 0,
             last_singles: 0,
             largest: 0.0,
+            unmeasured_probes: 0,
         }
     }
 
@@ -401,14 +407,25 @@ impl CostModel {
         }
         self.groups += 1;
         self.largest = (self.largest * (1.0 - 1.0 / STALE_AFTER as f64)).max(size as f64);
-        // The other way, if it has not been used for a while (whatever the size), or now
-        // and then near the break-even size (among the largest recent groups when batches
-        // never paid), where a wrong estimate costs the most and a probe the least.
+        // The other way, if it has not been used for a while (whatever the size); now
+        // and then while its fit is unknown; and now and then near the break-even size
+        // (among the largest recent groups when batches never paid), where a wrong
+        // estimate costs the most and a probe the least.
         let other_last = if batch { self.last_singles } else { self.last_batch };
         let stale = self.groups - other_last >= STALE_AFTER;
         let near = if break_even == usize::MAX { self.largest.ceil() as usize } else { break_even };
+        let other_known = if batch { self.singles.line().is_some() } else { self.batches.line().is_some() };
         let measured = self.batches.line().is_some() && self.singles.line().is_some();
-        let probe = measured && self.groups % PROBE_EVERY == 0 && size * 2 >= near && size <= near.saturating_mul(2);
+        let mut probe = false;
+        if self.groups % PROBE_EVERY == 0 {
+            if !other_known && self.unmeasured_probes < MAX_UNMEASURED_PROBES {
+                // Any size teaches a fit that has none, or only one size, to go on.
+                self.unmeasured_probes += 1;
+                probe = true;
+            } else if measured {
+                probe = size * 2 >= near && size <= near.saturating_mul(2);
+            }
+        }
         let chosen = batch != (stale || probe);
         if chosen {
             self.last_batch = self.groups;
@@ -535,13 +552,20 @@ mod tests {
     }
 
     #[test]
-    fn a_way_not_used_for_a_while_is_tried_on_a_group_of_any_size() {
+    fn a_way_not_yet_measured_is_tried_on_groups_of_any_size_for_a_while() {
         let mut model = CostModel::new(4, true);
         let as_singles = (0..128).filter(|_| !model.choose_batch(100)).count();
-        assert_eq!(as_singles, 128 / STALE_AFTER as usize, "large groups are sometimes sent as singles");
+        assert_eq!(as_singles, 128 / PROBE_EVERY as usize, "large groups are sometimes sent as singles");
         let mut model = CostModel::new(50, true);
         let as_batches = (0..128).filter(|_| model.choose_batch(3)).count();
-        assert_eq!(as_batches, 128 / STALE_AFTER as usize, "small groups are sometimes sent as a batch, and no more often");
+        assert_eq!(as_batches, 128 / PROBE_EVERY as usize, "small groups are sometimes sent as a batch");
+        // Groups all of one size never make a fit known: the probing then slows to
+        // one in STALE_AFTER.
+        (0..MAX_UNMEASURED_PROBES as usize * PROBE_EVERY as usize).for_each(|_| {
+            model.choose_batch(3);
+        });
+        let later = (0..1024).filter(|_| model.choose_batch(3)).count();
+        assert!(later <= 1024 / STALE_AFTER as usize + 1, "{later}");
     }
 
     #[test]
