@@ -235,7 +235,7 @@ async fn command_service_and_projector_sigkilled(group_commit: bool) -> TestResu
     // What each process reported before it died, over all starts of both instances.
     let reported: Vec<_> = services.iter().map(|s| reported_group_commit(&s.log_text())).collect();
     let starts: u32 = reported.iter().map(|r| r.0).sum();
-    let counts = reported.iter().map(|r| &r.1).fold(Default::default(), add_counts);
+    let counts = reported.iter().map(|r| r.1).sum();
     if group_commit {
         figures.notes.push(format!("{} (as reported by {starts} processes before their kills)", describe_group_commit(&counts)));
     }

@@ -455,10 +455,7 @@ pub fn group_commit_started_line(config: &stod_command::GroupCommitConfig) -> St
 
 /// The line a child writes to report its counts (parsed by [`reported_group_commit`]).
 pub fn group_commit_counts_line(c: &stod_command::GroupCommitCounts) -> String {
-    format!(
-        "{GROUP_COMMIT_COUNTS} batches={} batched_events={} refused_batches={} single_appends={}",
-        c.batches, c.batched_events, c.refused_batches, c.single_appends
-    )
+    format!("{GROUP_COMMIT_COUNTS} {}", serde_json::json!(c))
 }
 
 /// From a child's stderr over all its starts: how many starts ran with group commit,
@@ -470,31 +467,13 @@ pub fn reported_group_commit(log: &str) -> (u32, stod_command::GroupCommitCounts
         if line.starts_with(GROUP_COMMIT_STARTED) {
             starts.push(Default::default());
         } else if let (Some(rest), Some(last)) = (line.strip_prefix(GROUP_COMMIT_COUNTS), starts.last_mut()) {
-            let field = |name: &str| {
-                rest.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
-            *last = stod_command::GroupCommitCounts {
-                batches: field("batches"),
-                batched_events: field("batched_events"),
-                refused_batches: field("refused_batches"),
-                single_appends: field("single_appends"),
-            };
+            // A line cut short by the SIGKILL is no report.
+            if let Ok(counts) = serde_json::from_str(rest.trim()) {
+                *last = counts;
+            }
         }
     }
-    (starts.len() as u32, starts.iter().fold(Default::default(), add_counts))
-}
-
-/// Two instances' (or starts') counts together.
-pub fn add_counts(a: stod_command::GroupCommitCounts, b: &stod_command::GroupCommitCounts) -> stod_command::GroupCommitCounts {
-    stod_command::GroupCommitCounts {
-        batches: a.batches + b.batches,
-        batched_events: a.batched_events + b.batched_events,
-        refused_batches: a.refused_batches + b.refused_batches,
-        single_appends: a.single_appends + b.single_appends,
-    }
+    (starts.len() as u32, starts.into_iter().sum())
 }
 
 /// Group commit's counts as a line of a scenario's figures.

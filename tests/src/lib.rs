@@ -109,7 +109,7 @@ impl TestSystem {
     /// removed or shut down takes its counts with it); `None` when it is off.
     pub fn group_commit_counts(&self) -> Option<stod_command::GroupCommitCounts> {
         let counts: Vec<_> = self.services.iter().filter_map(|s| s.handler().group_commit_counts()).collect();
-        (!counts.is_empty()).then(|| counts.iter().fold(Default::default(), faults::add_counts))
+        (!counts.is_empty()).then(|| counts.into_iter().sum())
     }
 
     /// Every event in the stream, in order, as stored.

@@ -154,7 +154,8 @@ pub fn footer(f: &Footer) -> String {
 mod tests {
     use super::*;
     use crate::latency::Summary;
-    use crate::write::{GroupCounts, RawBatch};
+    use crate::write::RawBatch;
+    use stod_command::GroupCommitCounts;
 
     fn summary(per_second: f64, p50_ms: f64, p99_ms: f64) -> Summary {
         Summary { count: 1, seconds: 1.0, per_second, mean_ms: p50_ms, p50_ms, p90_ms: p99_ms, p99_ms, max_ms: p99_ms }
@@ -171,7 +172,7 @@ mod tests {
             ratio: 0.5,
             stod_group: Some(summary(3000.0, 1.0, 5.0)),
             group_ratio: Some(2.43),
-            group_counts: Some(GroupCounts { batches: 10, batched_events: 150, refused_batches: 1, single_appends: 50 }),
+            group_counts: Some(GroupCommitCounts { batches: 10, batched_events: 150, refused_batches: 1, single_appends: 50 }),
             raw_batch: Some(RawBatch { size: 16, summary: summary(4000.0, 3.0, 4.0), ratio: 3.24 }),
         };
         let width = |table: String| table.lines().next().map(str::len).unwrap_or(0);

@@ -180,38 +180,10 @@ pub struct Level {
     /// Its throughput as a share of raw's.
     pub group_ratio: Option<f64>,
     /// How the group-commit run sent its events (the measured phase only).
-    pub group_counts: Option<GroupCounts>,
+    pub group_counts: Option<GroupCommitCounts>,
     /// Raw atomic batches of the size a group could have at this concurrency: the
     /// server's ceiling for group commit.
     pub raw_batch: Option<RawBatch>,
-}
-
-/// How the events of the group-commit run went to the server.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct GroupCounts {
-    pub batches: u64,
-    pub batched_events: u64,
-    pub refused_batches: u64,
-    pub single_appends: u64,
-}
-
-impl GroupCounts {
-    fn add(&mut self, c: GroupCommitCounts) {
-        self.batches += c.batches;
-        self.batched_events += c.batched_events;
-        self.refused_batches += c.refused_batches;
-        self.single_appends += c.single_appends;
-    }
-
-    /// What was done after `earlier` (the measured phase, without its warm-up).
-    fn since(&self, earlier: &GroupCounts) -> GroupCounts {
-        GroupCounts {
-            batches: self.batches - earlier.batches,
-            batched_events: self.batched_events - earlier.batched_events,
-            refused_batches: self.refused_batches - earlier.refused_batches,
-            single_appends: self.single_appends - earlier.single_appends,
-        }
-    }
 }
 
 /// Raw atomic batches of one message per writer, one batch at a time: what the
@@ -355,17 +327,15 @@ impl WriteBench {
             let summary = latencies.all.summary(wall);
             group_ratio = Some(share(&summary));
             stod_group = Some(summary);
-            group_counts = Some(self.group_counts().since(&before));
+            group_counts = Some(self.group_counts() - before);
             self.replace_services(false).await?;
         }
         Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio, group_counts, raw_batch })
     }
 
     /// What the running instances' committers have done so far.
-    fn group_counts(&self) -> GroupCounts {
-        let mut counts = GroupCounts::default();
-        self.services.iter().filter_map(|s| s.handler().group_commit_counts()).for_each(|c| counts.add(c));
-        counts
+    fn group_counts(&self) -> GroupCommitCounts {
+        self.services.iter().filter_map(|s| s.handler().group_commit_counts()).sum()
     }
 
     async fn replace_services(&mut self, group_commit: bool) -> Result<(), BenchError> {

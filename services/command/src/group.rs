@@ -84,13 +84,44 @@ pub struct GroupCommitStats {
     pub single_appends: AtomicU64,
 }
 
-/// A snapshot of [`GroupCommitStats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A snapshot of [`GroupCommitStats`]. Snapshots of several instances add up, and the
+/// difference of two of one instance is what it did in between.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GroupCommitCounts {
     pub batches: u64,
     pub batched_events: u64,
     pub refused_batches: u64,
     pub single_appends: u64,
+}
+
+impl std::ops::Add for GroupCommitCounts {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self {
+            batches: self.batches + o.batches,
+            batched_events: self.batched_events + o.batched_events,
+            refused_batches: self.refused_batches + o.refused_batches,
+            single_appends: self.single_appends + o.single_appends,
+        }
+    }
+}
+
+impl std::ops::Sub for GroupCommitCounts {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self {
+            batches: self.batches - o.batches,
+            batched_events: self.batched_events - o.batched_events,
+            refused_batches: self.refused_batches - o.refused_batches,
+            single_appends: self.single_appends - o.single_appends,
+        }
+    }
+}
+
+impl std::iter::Sum for GroupCommitCounts {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |a, b| a + b)
+    }
 }
 
 /// One append waiting for its group.
@@ -414,8 +445,9 @@ impl CostModel {
         let other_last = if batch { self.last_singles } else { self.last_batch };
         let stale = self.groups - other_last >= STALE_AFTER;
         let near = if break_even == usize::MAX { self.largest.ceil() as usize } else { break_even };
-        let other_known = if batch { self.singles.line().is_some() } else { self.batches.line().is_some() };
-        let measured = self.batches.line().is_some() && self.singles.line().is_some();
+        let (batches_known, singles_known) = (self.batches.line().is_some(), self.singles.line().is_some());
+        let other_known = if batch { singles_known } else { batches_known };
+        let measured = batches_known && singles_known;
         let mut probe = false;
         if self.groups % PROBE_EVERY == 0 {
             if !other_known && self.unmeasured_probes < MAX_UNMEASURED_PROBES {
