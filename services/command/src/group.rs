@@ -43,9 +43,9 @@ use tracing::debug;
 /// How the committer groups appends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupCommitConfig {
-    /// When more than one append is waiting, how long to wait for more before sending
-    /// (never waited for a lone append). Zero: send what is waiting, and let the
-    /// batches in flight be the window, as classic group commit does.
+    /// When other appends are waiting or in flight, how long a group waits for more
+    /// before it is sent (never waited for a lone append). Zero: send what is waiting,
+    /// and let the batches in flight be the window, as classic group commit does.
     pub window: Duration,
     /// Groups smaller than this are sent as single appends, until the committer has
     /// measured what a batch and a single append cost (or always, without `adapt`).
@@ -170,8 +170,9 @@ impl GroupCommitter {
     pub fn start(store: EventStore, config: GroupCommitConfig) -> Self {
         let (queue, waiting) = mpsc::unbounded_channel();
         let stats = Arc::new(GroupCommitStats::default());
-        tokio::spawn(run(store.clone(), config, waiting, stats.clone()));
-        Self { queue, stats, store, busy: Arc::new(AtomicUsize::new(0)) }
+        let busy = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(store.clone(), config, waiting, stats.clone(), busy.clone()));
+        Self { queue, stats, store, busy }
     }
 
     /// Appends one event, in a group if others are ready. Answers as
@@ -207,6 +208,7 @@ async fn run(
     config: GroupCommitConfig,
     mut waiting: mpsc::UnboundedReceiver<Pending>,
     stats: Arc<GroupCommitStats>,
+    busy: Arc<AtomicUsize>,
 ) {
     let max_batch = config.max_batch.clamp(1, MAX_BATCH);
     let permits = Arc::new(Semaphore::new(config.in_flight.max(1)));
@@ -251,8 +253,10 @@ async fn run(
                 Err(_) => break,
             }
         }
-        // Wait for company only when there is some: a lone append goes at once.
-        if !config.window.is_zero() && group.len() > 1 && group.len() < max_batch {
+        // Wait for company only when there is some (appends beyond this group are
+        // unanswered: waiting, in flight or sent alone): a lone append goes at once.
+        let company = busy.load(Ordering::Acquire) > group.len();
+        if !config.window.is_zero() && company && group.len() < max_batch {
             let deadline = tokio::time::Instant::now() + config.window;
             while group.len() < max_batch {
                 match tokio::time::timeout_at(deadline, waiting.recv()).await {
