@@ -19,15 +19,14 @@
 //! Decoding never panics, refuses trailing bytes, and allocates at most
 //! [`MAX_EVENT_BYTES`] whatever length prefixes the input claims.
 
-use bincode::config::{Configuration, Fixint, LittleEndian, Limit};
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{ChainHash, RecordedEvent, SealedEvent};
 use crate::event::{
-    CorrectionReason, Corrected, Enrolled, Event, EventType, Exited, Fact, FollowedUp,
-    PlacementEnded, PlacementStarted, ProgressAssessed, Retracted, TrainingCompleted,
-    TrainingDiscontinued, TrainingStarted,
+    Corrected, CorrectionReason, Enrolled, Event, EventType, Exited, Fact, FollowedUp, PlacementEnded,
+    PlacementStarted, ProgressAssessed, Retracted, TrainingCompleted, TrainingDiscontinued, TrainingStarted,
 };
 use crate::ids::{CaseId, Date, EventId, SubmissionId, Timestamp, UserId};
 
@@ -44,10 +43,7 @@ const HASH_LEN: usize = 32;
 type Config = Configuration<LittleEndian, Fixint, Limit<MAX_EVENT_BYTES>>;
 
 const fn config() -> Config {
-    bincode::config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_EVENT_BYTES>()
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<MAX_EVENT_BYTES>()
 }
 
 /// Envelope of format 1, exactly as written. Field order is the wire order.
@@ -161,28 +157,17 @@ fn encode_fact(fact: &Fact) -> Result<Vec<u8>, EncodeError> {
 /// current shape. This match is where every future upcaster goes.
 fn decode_fact(event_type: u16, version: u16, bytes: &[u8]) -> Result<Fact, DecodeError> {
     const P: &str = "payload";
-    let ty = EventType::from_code(event_type)
-        .ok_or(DecodeError::UnknownType { event_type, version })?;
+    let ty = EventType::from_code(event_type).ok_or(DecodeError::UnknownType { event_type, version })?;
     Ok(match (ty, version) {
         (EventType::Enrolled, 1) => Fact::Enrolled(decode_part::<Enrolled>(bytes, P)?),
-        (EventType::PlacementStarted, 1) => {
-            Fact::PlacementStarted(decode_part::<PlacementStarted>(bytes, P)?)
-        }
-        (EventType::PlacementEnded, 1) => {
-            Fact::PlacementEnded(decode_part::<PlacementEnded>(bytes, P)?)
-        }
-        (EventType::TrainingStarted, 1) => {
-            Fact::TrainingStarted(decode_part::<TrainingStarted>(bytes, P)?)
-        }
-        (EventType::TrainingCompleted, 1) => {
-            Fact::TrainingCompleted(decode_part::<TrainingCompleted>(bytes, P)?)
-        }
+        (EventType::PlacementStarted, 1) => Fact::PlacementStarted(decode_part::<PlacementStarted>(bytes, P)?),
+        (EventType::PlacementEnded, 1) => Fact::PlacementEnded(decode_part::<PlacementEnded>(bytes, P)?),
+        (EventType::TrainingStarted, 1) => Fact::TrainingStarted(decode_part::<TrainingStarted>(bytes, P)?),
+        (EventType::TrainingCompleted, 1) => Fact::TrainingCompleted(decode_part::<TrainingCompleted>(bytes, P)?),
         (EventType::TrainingDiscontinued, 1) => {
             Fact::TrainingDiscontinued(decode_part::<TrainingDiscontinued>(bytes, P)?)
         }
-        (EventType::ProgressAssessed, 1) => {
-            Fact::ProgressAssessed(decode_part::<ProgressAssessed>(bytes, P)?)
-        }
+        (EventType::ProgressAssessed, 1) => Fact::ProgressAssessed(decode_part::<ProgressAssessed>(bytes, P)?),
         (EventType::Exited, 1) => Fact::Exited(decode_part::<Exited>(bytes, P)?),
         (EventType::FollowedUp, 1) => Fact::FollowedUp(decode_part::<FollowedUp>(bytes, P)?),
         _ => return Err(DecodeError::UnknownType { event_type, version }),
@@ -257,8 +242,7 @@ pub fn decode(bytes: &[u8]) -> Result<SealedEvent, DecodeError> {
     let event = match (ty, wire.corrects) {
         (EventType::Corrected, Some(target)) if version == 1 => {
             let c: WireCorrectedV1 = decode_part(&wire.payload, "payload")?;
-            let replacement =
-                decode_fact(c.replacement_type, c.replacement_version, &c.replacement)?;
+            let replacement = decode_fact(c.replacement_type, c.replacement_version, &c.replacement)?;
             Event::Corrected(Corrected { target, reason: c.reason, replacement })
         }
         (EventType::Retracted, Some(target)) if version == 1 => {
@@ -271,9 +255,7 @@ pub fn decode(bytes: &[u8]) -> Result<SealedEvent, DecodeError> {
         (EventType::Corrected | EventType::Retracted, None) => {
             return Err(DecodeError::Inconsistent("a correction must name the event it corrects"))
         }
-        (_, Some(_)) => {
-            return Err(DecodeError::Inconsistent("only a correction may name a corrected event"))
-        }
+        (_, Some(_)) => return Err(DecodeError::Inconsistent("only a correction may name a corrected event")),
         (_, None) => Event::Fact(decode_fact(wire.event_type, version, &wire.payload)?),
     };
     let mut chain = [0u8; HASH_LEN];

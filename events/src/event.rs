@@ -395,9 +395,7 @@ impl ExitOutcome {
 
     pub fn sus_group(self) -> SusOutcomeGroup {
         match self {
-            ExitOutcome::EmploymentUnsubsidised | ExitOutcome::EmploymentSubsidised => {
-                SusOutcomeGroup::Employment
-            }
+            ExitOutcome::EmploymentUnsubsidised | ExitOutcome::EmploymentSubsidised => SusOutcomeGroup::Employment,
             ExitOutcome::Studies => SusOutcomeGroup::Studies,
             // Closer to the labour market without a job means registered and job-seeking.
             ExitOutcome::MovedCloser => SusOutcomeGroup::JobSeeking,
@@ -411,10 +409,7 @@ impl ExitOutcome {
 
     /// Counts toward the goal: a job, studies, or clearly closer to the labour market.
     pub fn is_throughput(self) -> bool {
-        matches!(
-            self.sus_group(),
-            SusOutcomeGroup::Employment | SusOutcomeGroup::Studies | SusOutcomeGroup::JobSeeking
-        )
+        matches!(self.sus_group(), SusOutcomeGroup::Employment | SusOutcomeGroup::Studies | SusOutcomeGroup::JobSeeking)
     }
 }
 

@@ -133,9 +133,7 @@ impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
             let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-            s.parse().map_err(|_| {
-                D::Error::custom(format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14"))
-            })
+            s.parse().map_err(|_| D::Error::custom(format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14")))
         } else {
             Date::try_from(i32::deserialize(d)?).map_err(D::Error::custom)
         }
@@ -223,8 +221,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         if d.is_human_readable() {
             let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
             let t = DateTime::parse_from_rfc3339(&s).map_err(D::Error::custom)?;
-            Timestamp::from_micros(t.timestamp_micros())
-                .ok_or_else(|| D::Error::custom("outside the calendar"))
+            Timestamp::from_micros(t.timestamp_micros()).ok_or_else(|| D::Error::custom("outside the calendar"))
         } else {
             Timestamp::try_from(i64::deserialize(d)?).map_err(D::Error::custom)
         }

@@ -140,7 +140,9 @@ pub enum CatalogueError {
     BadScale { code: Code, min: u8, max: u8 },
     #[error("instrumentet {code} saknar bedömningsområden")]
     NoAreas { code: Code },
-    #[error("instrumentet {code}: skalan kan inte ändras från {old_min}–{old_max} eftersom gamla bedömningar använder den")]
+    #[error(
+        "instrumentet {code}: skalan kan inte ändras från {old_min}–{old_max} eftersom gamla bedömningar använder den"
+    )]
     ScaleChanged { code: Code, old_min: u8, old_max: u8 },
 }
 
@@ -154,8 +156,7 @@ impl Catalogue {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, CatalogueError> {
-        let file: CatalogueFile =
-            toml::from_str(text).map_err(|e| CatalogueError::Syntax(e.to_string()))?;
+        let file: CatalogueFile = toml::from_str(text).map_err(|e| CatalogueError::Syntax(e.to_string()))?;
         Self::from_file(file)
     }
 
@@ -213,11 +214,7 @@ impl Catalogue {
                 return Err(CatalogueError::EmptyName { kind, code: inst.code });
             }
             if inst.scale_min >= inst.scale_max {
-                return Err(CatalogueError::BadScale {
-                    code: inst.code,
-                    min: inst.scale_min,
-                    max: inst.scale_max,
-                });
+                return Err(CatalogueError::BadScale { code: inst.code, min: inst.scale_min, max: inst.scale_max });
             }
             if inst.areas.is_empty() {
                 return Err(CatalogueError::NoAreas { code: inst.code });
@@ -270,9 +267,7 @@ impl Catalogue {
     /// The codes a case worker may use, in code order.
     pub fn active_codes(&self, kind: CodeKind) -> Vec<Code> {
         match kind {
-            CodeKind::Instrument => {
-                self.instruments.values().filter(|i| i.active).map(|i| i.code.clone()).collect()
-            }
+            CodeKind::Instrument => self.instruments.values().filter(|i| i.active).map(|i| i.code.clone()).collect(),
             _ => self
                 .entries
                 .get(&kind)
@@ -292,9 +287,8 @@ impl Catalogue {
 
     /// Back to the file shape, in canonical order.
     pub fn to_file(&self) -> CatalogueFile {
-        let list = |kind| -> Vec<Entry> {
-            self.entries.get(&kind).map(|m| m.values().cloned().collect()).unwrap_or_default()
-        };
+        let list =
+            |kind| -> Vec<Entry> { self.entries.get(&kind).map(|m| m.values().cloned().collect()).unwrap_or_default() };
         CatalogueFile {
             version: 1,
             municipalities: list(CodeKind::Municipality),
@@ -391,14 +385,8 @@ mod tests {
 
     #[test]
     fn fingerprint_is_independent_of_file_order() {
-        let a = Catalogue::from_toml(
-            "[[sites]]\ncode='a'\nname='A'\n[[sites]]\ncode='b'\nname='B'\n",
-        )
-        .unwrap();
-        let b = Catalogue::from_toml(
-            "[[sites]]\ncode='b'\nname='B'\n[[sites]]\ncode='a'\nname='A'\n",
-        )
-        .unwrap();
+        let a = Catalogue::from_toml("[[sites]]\ncode='a'\nname='A'\n[[sites]]\ncode='b'\nname='B'\n").unwrap();
+        let b = Catalogue::from_toml("[[sites]]\ncode='b'\nname='B'\n[[sites]]\ncode='a'\nname='A'\n").unwrap();
         assert_eq!(a.fingerprint(), b.fingerprint());
     }
 
@@ -412,9 +400,6 @@ mod tests {
             Catalogue::from_toml("[[sites]]\ncode='a'\nname='A'\n[[sites]]\ncode='a'\nname='B'\n"),
             Err(CatalogueError::DuplicateCode { .. })
         ));
-        assert!(matches!(
-            Catalogue::from_toml("[[unknown_section]]\ncode='a'\n"),
-            Err(CatalogueError::Syntax(_))
-        ));
+        assert!(matches!(Catalogue::from_toml("[[unknown_section]]\ncode='a'\n"), Err(CatalogueError::Syntax(_))));
     }
 }

@@ -43,7 +43,9 @@ pub const DEFAULT_MIN_COUNT: u32 = 5;
 pub enum Cell {
     Shown(u32),
     /// Primary suppression: 1..=below-1 persons. Displays "<{below}".
-    Small { below: u32 },
+    Small {
+        below: u32,
+    },
     /// Secondary suppression: hidden so a small cell can't be computed. Displays "x".
     Protected,
 }
@@ -160,14 +162,23 @@ pub fn protect_breakdown(rows: &[(String, u32)], total: Option<u32>, min: u32) -
 
 /// As [`protect_breakdown`]; with `hide_total` the total is hidden from the start
 /// (for tables that share a total with another table that had to hide it).
-pub(crate) fn protect_breakdown_with(rows: &[(String, u32)], total: Option<u32>, min: u32, hide_total: bool) -> Breakdown {
+pub(crate) fn protect_breakdown_with(
+    rows: &[(String, u32)],
+    total: Option<u32>,
+    min: u32,
+    hide_total: bool,
+) -> Breakdown {
     let Some(total) = total else {
         return Breakdown {
             rows: rows.iter().map(|(k, v)| BreakdownRow { key: k.clone(), count: protect_count(*v, min) }).collect(),
             total: None,
         };
     };
-    debug_assert_eq!(rows.iter().map(|(_, v)| u64::from(*v)).sum::<u64>(), u64::from(total), "rows must add up to the total");
+    debug_assert_eq!(
+        rows.iter().map(|(_, v)| u64::from(*v)).sum::<u64>(),
+        u64::from(total),
+        "rows must add up to the total"
+    );
     let mut values: Vec<u32> = rows.iter().map(|(_, v)| *v).collect();
     values.push(total);
     let n = rows.len();
@@ -188,7 +199,13 @@ pub fn protect_cross(row_keys: &[String], columns: &[String], counts: &[Vec<u32>
 /// As [`protect_cross`]; the bottom-margin cells in `hide_bottom` (column totals by
 /// column index, the grand total as index `columns.len()`) are hidden from the start
 /// (for tables that share those margins with another table that had to hide them).
-pub(crate) fn protect_cross_with(row_keys: &[String], columns: &[String], counts: &[Vec<u32>], min: u32, hide_bottom: &[usize]) -> CrossTable {
+pub(crate) fn protect_cross_with(
+    row_keys: &[String],
+    columns: &[String],
+    counts: &[Vec<u32>],
+    min: u32,
+    hide_bottom: &[usize],
+) -> CrossTable {
     let (r, c) = (row_keys.len(), columns.len());
     let w = c + 1;
     let at = |i: usize, j: usize| counts.get(i).and_then(|row| row.get(j)).copied().unwrap_or(0);
@@ -221,13 +238,19 @@ pub(crate) fn protect_cross_with(row_keys: &[String], columns: &[String], counts
 /// Protects two-way tables that share their bottom margin (the same column totals and
 /// grand total, e.g. exits by SUS group and exits by support source): a margin cell
 /// hidden in one is hidden in all, or the other table would give it away.
-pub(crate) fn protect_cross_linked<const N: usize>(tables: [(&[String], &[Vec<u32>]); N], columns: &[String], min: u32) -> [CrossTable; N] {
+pub(crate) fn protect_cross_linked<const N: usize>(
+    tables: [(&[String], &[Vec<u32>]); N],
+    columns: &[String],
+    min: u32,
+) -> [CrossTable; N] {
     let mut forced: Vec<usize> = Vec::new();
     loop {
         let out = tables.map(|(rows, counts)| protect_cross_with(rows, columns, counts, min, &forced));
         let mut hidden: Vec<usize> = out
             .iter()
-            .flat_map(|t| t.column_totals.iter().chain([&t.total]).enumerate().filter(|(_, c)| c.is_hidden()).map(|(j, _)| j))
+            .flat_map(|t| {
+                t.column_totals.iter().chain([&t.total]).enumerate().filter(|(_, c)| c.is_hidden()).map(|(j, _)| j)
+            })
             .collect();
         hidden.sort_unstable();
         hidden.dedup();
@@ -241,7 +264,11 @@ pub(crate) fn protect_cross_linked<const N: usize>(tables: [(&[String], &[Vec<u3
 
 /// Protects one-way additive tables that share their total (e.g. persons by
 /// municipality and persons by gender): if one must hide the total, all do.
-pub(crate) fn protect_breakdowns_linked<const N: usize>(tables: [&[(String, u32)]; N], total: u32, min: u32) -> [Breakdown; N] {
+pub(crate) fn protect_breakdowns_linked<const N: usize>(
+    tables: [&[(String, u32)]; N],
+    total: u32,
+    min: u32,
+) -> [Breakdown; N] {
     let out = tables.map(|rows| protect_breakdown_with(rows, Some(total), min, false));
     if out.iter().all(|b| b.total.is_some_and(|c| !c.is_hidden())) {
         return out;
@@ -288,14 +315,17 @@ fn suppress(shape: &impl Shape, values: &[u32], min: u32, forced: &[usize]) -> V
         let b: Vec<(i128, i128)> = cells.iter().zip(values).map(|(c, v)| bounds(*c, *v, min)).collect();
         // A cell whose bounds already allow one value only (`<2`) is the threshold's
         // doing; nothing hidden here would change it.
-        let pinned: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].is_hidden() && b[i].0 < b[i].1 && shape.pinned(&b, values, i)).collect();
+        let pinned: Vec<usize> = (0..cells.len())
+            .filter(|&i| cells[i].is_hidden() && b[i].0 < b[i].1 && shape.pinned(&b, values, i))
+            .collect();
         if pinned.is_empty() {
             return cells;
         }
         // The best cell on the lines of any pinned cell: looking at all of them, not
         // just the first, finds the interior rectangle `[<5 x | x x]` before it
         // reaches for a margin.
-        let mut candidates: Vec<usize> = pinned.iter().flat_map(|&p| shape.on_lines_of(p)).filter(|&i| hideable(&cells, i)).collect();
+        let mut candidates: Vec<usize> =
+            pinned.iter().flat_map(|&p| shape.on_lines_of(p)).filter(|&i| hideable(&cells, i)).collect();
         if candidates.is_empty() {
             candidates = (0..cells.len()).filter(|&i| hideable(&cells, i)).collect();
         }
@@ -454,7 +484,13 @@ mod tests {
         let dom: Vec<(i128, i128)> = b.iter().map(|&(l, h)| (l, h.min(cap))).collect();
         let mut seen = vec![std::collections::BTreeSet::new(); b.len()];
         let mut x: Vec<Option<i128>> = vec![None; b.len()];
-        fn go(k: usize, dom: &[(i128, i128)], lines: &[Vec<(usize, i128)>], x: &mut Vec<Option<i128>>, seen: &mut [std::collections::BTreeSet<i128>]) {
+        fn go(
+            k: usize,
+            dom: &[(i128, i128)],
+            lines: &[Vec<(usize, i128)>],
+            x: &mut Vec<Option<i128>>,
+            seen: &mut [std::collections::BTreeSet<i128>],
+        ) {
             let ok = |x: &[Option<i128>]| {
                 lines.iter().all(|line| {
                     let (mut lo, mut hi) = (0, 0);

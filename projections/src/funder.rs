@@ -119,7 +119,14 @@ impl Tally {
         }
         let counts = rows
             .iter()
-            .map(|k| if k == NOT_RECORDED { not_recorded.unwrap_or_default() } else { self.0.get(k).copied().unwrap_or_default() }.to_vec())
+            .map(|k| {
+                if k == NOT_RECORDED {
+                    not_recorded.unwrap_or_default()
+                } else {
+                    self.0.get(k).copied().unwrap_or_default()
+                }
+                .to_vec()
+            })
             .collect();
         CountTable { rows, columns: GENDERS.iter().map(serde_key).collect(), counts }
     }

@@ -169,10 +169,8 @@ fn publish_goal(g: &Goal, min: u32, persons_so_far: Option<Cell>) -> PublishedGo
 /// follows from shown cells (E + S + J, or total − other); otherwise hidden.
 fn throughput_cell(groups: &Breakdown, exact: u32, min: u32) -> Cell {
     let key = |g: SusOutcomeGroup| row_cell(groups, &serde_key(&g)).and_then(|c| c.value());
-    let parts: Option<u32> = [SusOutcomeGroup::Employment, SusOutcomeGroup::Studies, SusOutcomeGroup::JobSeeking]
-        .into_iter()
-        .map(key)
-        .sum();
+    let parts: Option<u32> =
+        [SusOutcomeGroup::Employment, SusOutcomeGroup::Studies, SusOutcomeGroup::JobSeeking].into_iter().map(key).sum();
     let rest = groups.total.and_then(|t| t.value()).zip(key(SusOutcomeGroup::Other)).map(|(t, o)| t.saturating_sub(o));
     match parts.or(rest) {
         Some(v) => Cell::Shown(v),
@@ -186,7 +184,8 @@ fn throughput_cell(groups: &Breakdown, exact: u32, min: u32) -> Cell {
 pub fn protect_throughput(r: &ThroughputReport, min: u32) -> PublishedThroughput {
     let p = |n: u32| protect_count(n, min);
 
-    let gender: Vec<(String, u32)> = GENDERS.iter().map(|g| (serde_key(g), r.by_gender.get(g).copied().unwrap_or(0))).collect();
+    let gender: Vec<(String, u32)> =
+        GENDERS.iter().map(|g| (serde_key(g), r.by_gender.get(g).copied().unwrap_or(0))).collect();
     let [by_municipality, by_referrer, by_gender, by_support_at_start] = protect_breakdowns_linked(
         [&pairs(&r.by_municipality), &pairs(&r.by_referrer), &gender, &pairs(&r.by_support_at_start)],
         r.persons,
@@ -195,9 +194,11 @@ pub fn protect_throughput(r: &ThroughputReport, min: u32) -> PublishedThroughput
     let persons = total_cell(&by_gender, r.persons, min);
 
     let month_exits: Vec<(String, u32)> = r.months.iter().map(|m| (m.month.clone(), m.exits)).collect();
-    let [exits_by_sus_group, months_exits] = protect_breakdowns_linked([&sus_rows(&r.exits_by_sus_group), &month_exits], r.exits, min);
+    let [exits_by_sus_group, months_exits] =
+        protect_breakdowns_linked([&sus_rows(&r.exits_by_sus_group), &month_exits], r.exits, min);
     let exits = total_cell(&exits_by_sus_group, r.exits, min);
-    let exits_to_employment = row_cell(&exits_by_sus_group, &serde_key(&SusOutcomeGroup::Employment)).unwrap_or_else(|| p(r.exits_to_employment));
+    let exits_to_employment = row_cell(&exits_by_sus_group, &serde_key(&SusOutcomeGroup::Employment))
+        .unwrap_or_else(|| p(r.exits_to_employment));
     let exits_to_throughput = throughput_cell(&exits_by_sus_group, r.exits_to_throughput, min);
 
     let month_intakes: Vec<(String, u32)> = r.months.iter().map(|m| (m.month.clone(), m.intakes)).collect();
@@ -207,7 +208,12 @@ pub fn protect_throughput(r: &ThroughputReport, min: u32) -> PublishedThroughput
         .months
         .iter()
         .zip(months_intakes.rows.iter().zip(&months_exits.rows))
-        .map(|(m, (i, x))| PublishedMonth { month: m.month.clone(), intakes: i.count, exits: x.count, active_at_end: p(m.active_at_end) })
+        .map(|(m, (i, x))| PublishedMonth {
+            month: m.month.clone(),
+            intakes: i.count,
+            exits: x.count,
+            active_at_end: p(m.active_at_end),
+        })
         .collect();
 
     // A whole year's report as of its end: the goal's persons so far are the persons.

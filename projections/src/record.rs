@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use stod_events::event::{
-    Assessor, Event, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender,
-    PlacementEndReason, Registration, RegionOfBirth,
+    Assessor, Event, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth,
+    Registration,
 };
 use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, Timestamp};
 use stod_events::RecordedEvent;
@@ -208,25 +208,23 @@ impl Journey {
                     hours: None,
                     credential_earned: false,
                 }),
-                Fact::TrainingCompleted(t) => {
-                    match j.trainings.iter_mut().find(|x| x.number == t.training.0) {
-                        Some(tr) => {
-                            tr.completed = Some(date);
-                            tr.hours = Some(t.hours);
-                            tr.credential_earned = t.credential_earned;
-                        }
-                        None => j.trainings.push(Training {
-                            number: t.training.0,
-                            course: t.course.clone(),
-                            provider: t.provider.clone(),
-                            start: None,
-                            completed: Some(date),
-                            discontinued: None,
-                            hours: Some(t.hours),
-                            credential_earned: t.credential_earned,
-                        }),
+                Fact::TrainingCompleted(t) => match j.trainings.iter_mut().find(|x| x.number == t.training.0) {
+                    Some(tr) => {
+                        tr.completed = Some(date);
+                        tr.hours = Some(t.hours);
+                        tr.credential_earned = t.credential_earned;
                     }
-                }
+                    None => j.trainings.push(Training {
+                        number: t.training.0,
+                        course: t.course.clone(),
+                        provider: t.provider.clone(),
+                        start: None,
+                        completed: Some(date),
+                        discontinued: None,
+                        hours: Some(t.hours),
+                        credential_earned: t.credential_earned,
+                    }),
+                },
                 Fact::TrainingDiscontinued(t) => {
                     if let Some(tr) = j.trainings.iter_mut().find(|x| x.number == t.training.0) {
                         tr.discontinued = Some(date);

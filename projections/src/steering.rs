@@ -72,7 +72,8 @@ pub fn steering(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<D
     let mut alerts = Alerts::default();
     for j in &active {
         let Some(intake) = &j.intake else { continue };
-        let running: Vec<_> = j.placements.iter().filter(|p| p.start <= as_of && p.end.is_none_or(|e| e >= as_of)).collect();
+        let running: Vec<_> =
+            j.placements.iter().filter(|p| p.start <= as_of && p.end.is_none_or(|e| e >= as_of)).collect();
         let mut sites: Vec<&str> = running.iter().map(|p| p.site.as_str()).collect();
         sites.dedup();
         for site in sites {
@@ -100,7 +101,8 @@ pub fn steering(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<D
         }
         changes.placements_started += j.placements.iter().filter(|p| after_previous(p.start)).count() as u32;
         changes.placements_ended += j.placements.iter().filter(|p| p.end.is_some_and(after_previous)).count() as u32;
-        changes.trainings_completed += j.trainings.iter().filter(|t| t.completed.is_some_and(after_previous)).count() as u32;
+        changes.trainings_completed +=
+            j.trainings.iter().filter(|t| t.completed.is_some_and(after_previous)).count() as u32;
         changes.assessments += j.assessments.iter().filter(|a| after_previous(a.date)).count() as u32;
     }
 

@@ -104,10 +104,8 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
     let in_period = |d: Date| from <= d && d <= to;
     let active: Vec<&Journey> = journeys.iter().filter(|j| j.active_during(from, to)).collect();
 
-    let exits: Vec<(&Journey, ExitOutcome)> = journeys
-        .iter()
-        .filter_map(|j| j.exit.as_ref().filter(|x| in_period(x.date)).map(|x| (j, x.outcome)))
-        .collect();
+    let exits: Vec<(&Journey, ExitOutcome)> =
+        journeys.iter().filter_map(|j| j.exit.as_ref().filter(|x| in_period(x.date)).map(|x| (j, x.outcome))).collect();
     let mut exits_by_outcome = BTreeMap::new();
     let mut exits_by_sus_group = BTreeMap::new();
     for (_, outcome) in &exits {
@@ -123,10 +121,8 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
         .filter(|(_, first)| in_period(*first))
         .map(|(intake, first)| intake.days_until(first))
         .collect();
-    let days_to_exit = exits
-        .iter()
-        .filter_map(|(j, _)| Some(j.intake.as_ref()?.date.days_until(j.exit.as_ref()?.date)))
-        .collect();
+    let days_to_exit =
+        exits.iter().filter_map(|(j, _)| Some(j.intake.as_ref()?.date.days_until(j.exit.as_ref()?.date))).collect();
 
     let mut by_municipality = BTreeMap::new();
     let mut by_referrer = BTreeMap::new();
@@ -151,9 +147,11 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
         *by_support_at_start.entry(key(&i.support_at_start)).or_default() += 1;
         *by_gender.entry(i.gender).or_default() += 1;
     }
-    let sizes = |m: BTreeMap<String, BTreeSet<ParticipantRef>>| m.into_iter().map(|(k, v)| (k, v.len() as u32)).collect();
+    let sizes =
+        |m: BTreeMap<String, BTreeSet<ParticipantRef>>| m.into_iter().map(|(k, v)| (k, v.len() as u32)).collect();
 
-    let cohort: Vec<&Journey> = journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| in_period(i.date))).collect();
+    let cohort: Vec<&Journey> =
+        journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| in_period(i.date))).collect();
     let funnel = Funnel {
         intakes: cohort.len() as u32,
         with_placement: cohort.iter().filter(|j| !j.placements.is_empty()).count() as u32,
@@ -209,8 +207,11 @@ pub fn goal(journeys: &[Journey], year: i32, today: Date) -> Goal {
     let year_period = Period::Year(year);
     let (jan1, dec31) = (year_period.start(), year_period.end());
     let as_of = today.min(dec31).max(jan1);
-    let carried_in = count_persons(journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| i.date < jan1) && j.active_on(jan1)));
-    let intakes_so_far = count_persons(journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| jan1 <= i.date && i.date <= as_of)));
+    let carried_in = count_persons(
+        journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| i.date < jan1) && j.active_on(jan1)),
+    );
+    let intakes_so_far =
+        count_persons(journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| jan1 <= i.date && i.date <= as_of)));
     let persons_so_far = count_persons(journeys.iter().filter(|j| j.active_during(jan1, as_of)));
     let forecast = if today >= dec31 {
         persons_so_far

@@ -127,7 +127,8 @@ fn published_tables_round_trip_through_json() {
 }
 
 fn table() -> impl Strategy<Value = (Vec<Vec<u32>>, u32)> {
-    (1usize..=4, 1usize..=3, 2u32..=6).prop_flat_map(|(r, c, min)| (prop::collection::vec(prop::collection::vec(0u32..=12, c), r), Just(min)))
+    (1usize..=4, 1usize..=3, 2u32..=6)
+        .prop_flat_map(|(r, c, min)| (prop::collection::vec(prop::collection::vec(0u32..=12, c), r), Just(min)))
 }
 
 fn one_way() -> impl Strategy<Value = (Vec<u32>, u32)> {

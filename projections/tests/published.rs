@@ -9,9 +9,9 @@ use stod_events::event::{ExitOutcome, Gender};
 use stod_events::ids::{CaseId, Code, Date, ParticipantRef};
 use stod_projections::disclosure::{protect_breakdown, Cell};
 use stod_projections::funder::CountTable;
-use stod_projections::throughput::NOT_RECORDED as NOT_RECORDED_ROW;
 use stod_projections::period::Period;
 use stod_projections::record::{Exit, Intake, Placement};
+use stod_projections::throughput::NOT_RECORDED as NOT_RECORDED_ROW;
 use stod_projections::{funder, protect_funder, protect_steering, protect_throughput, steering, throughput, Journey};
 
 use common::audit_cross;
@@ -56,19 +56,31 @@ fn hand_made() -> Vec<Journey> {
     let twice = p();
     vec![
         // A: W, 2025 - 1990 = 35 → 30-39; exits to a job.
-        journey(Some(intake(p(), "2025-02-01", W, Some((1990, "forsorjningsstod")))), Some(("2025-06-01", EmploymentUnsubsidised, Some("lon")))),
+        journey(
+            Some(intake(p(), "2025-02-01", W, Some((1990, "forsorjningsstod")))),
+            Some(("2025-06-01", EmploymentUnsubsidised, Some("lon"))),
+        ),
         // B: M, 2025 - 2006 = 19 → 16-19; still in.
         journey(Some(intake(p(), "2025-03-01", M, Some((2006, "a-kassa")))), None),
         // C: W, anonymous → not recorded; exits job-seeking, no support recorded.
         journey(Some(intake(p(), "2025-04-01", W, None)), Some(("2025-08-01", MovedCloser, None))),
         // D: O, carried in, 2024 - 1960 = 64 → 60-64; exits for health in 2025.
-        journey(Some(intake(p(), "2024-05-01", O, Some((1960, "sjukpenning")))), Some(("2025-01-15", Health, Some("sjukpenning")))),
+        journey(
+            Some(intake(p(), "2024-05-01", O, Some((1960, "sjukpenning")))),
+            Some(("2025-01-15", Health, Some("sjukpenning"))),
+        ),
         // P, first case: W, 2024 - 1995 = 29 → 25-29; breaks off in 2025.
-        journey(Some(intake(twice, "2024-09-01", W, Some((1995, "forsorjningsstod")))), Some(("2025-02-01", Discontinued, Some("forsorjningsstod")))),
+        journey(
+            Some(intake(twice, "2024-09-01", W, Some((1995, "forsorjningsstod")))),
+            Some(("2025-02-01", Discontinued, Some("forsorjningsstod"))),
+        ),
         // P, second case: 2025 - 1995 = 30 → 30-39; the latest intake decides her row.
         journey(Some(intake(twice, "2025-09-01", W, Some((1995, "a-kassa")))), None),
         // F: M, 2025 - 2012 = 13, below the bands → not recorded; exits to studies.
-        journey(Some(intake(p(), "2025-05-01", M, Some((2012, "forsorjningsstod")))), Some(("2025-11-01", Studies, Some("studiemedel")))),
+        journey(
+            Some(intake(p(), "2025-05-01", M, Some((2012, "forsorjningsstod")))),
+            Some(("2025-11-01", Studies, Some("studiemedel"))),
+        ),
         // G: M, 2025 - 1950 = 75 → 65-.
         journey(Some(intake(p(), "2025-06-01", M, Some((1950, "ingen")))), None),
         // H: left on 31 Dec 2024: not in 2025.
@@ -104,7 +116,10 @@ fn funder_follow_up_counted_by_hand() {
     // Intakes in 2025 (cases): A fs W, B ak M, C – W, P's second ak W, F fs M, G ingen M.
     assert_eq!(
         r.intakes_by_support,
-        table(&["a-kassa", "forsorjningsstod", "ingen", NOT_RECORDED_ROW], &[[1, 1, 0], [1, 1, 0], [0, 1, 0], [1, 0, 0]])
+        table(
+            &["a-kassa", "forsorjningsstod", "ingen", NOT_RECORDED_ROW],
+            &[[1, 1, 0], [1, 1, 0], [0, 1, 0], [1, 0, 0]]
+        )
     );
     // Exits in 2025: A job W, C job-seeking W, D health O, P's first discontinued W,
     // F studies M (H left in 2024; the void case counts nowhere).
@@ -151,7 +166,8 @@ fn population(n: u64, seed: u64) -> Vec<Journey> {
                 i.anonymous = false;
                 i.municipality = Some(code(pick(&["2084", "2061", "2085"], next(3))));
                 i.referrer = Some(code(pick(&["af", "ame-ludvika", "egen", "soc"], next(4))));
-                i.support_at_start = Some(code(pick(&["forsorjningsstod", "a-kassa", "sjukpenning", "ingen"], next(4))));
+                i.support_at_start =
+                    Some(code(pick(&["forsorjningsstod", "a-kassa", "sjukpenning", "ingen"], next(4))));
                 i.birth_year = Some(1955 + next(52) as u16);
             }
             let mut j = Journey { case_id: Some(CaseId::new()), intake: Some(i), ..Journey::default() };
@@ -169,7 +185,8 @@ fn population(n: u64, seed: u64) -> Vec<Journey> {
             let exit_day = day + Days::new(60 + next(340));
             if next(2) == 0 && exit_day <= end {
                 let outcome = ExitOutcome::ALL[next(9) as usize];
-                let support = consented.then(|| code(pick(&["lon", "studiemedel", "a-kassa", "forsorjningsstod"], next(4))));
+                let support =
+                    consented.then(|| code(pick(&["lon", "studiemedel", "a-kassa", "forsorjningsstod"], next(4))));
                 j.exit = Some(Exit { date: Date::new(exit_day), outcome, support_at_exit: support });
             }
             j
@@ -179,7 +196,9 @@ fn population(n: u64, seed: u64) -> Vec<Journey> {
 
 #[test]
 fn the_protected_funder_follow_up_cannot_be_worked_out() {
-    for (journeys, min) in [(hand_made(), 5), (hand_made(), 2), (population(60, 1), 5), (population(120, 7), 5), (population(40, 3), 3)] {
+    for (journeys, min) in
+        [(hand_made(), 5), (hand_made(), 2), (population(60, 1), 5), (population(120, 7), 5), (population(40, 3), 3)]
+    {
         let r = funder(&journeys, Period::Year(2025));
         let p = protect_funder(&r, min);
         audit_cross(&r.participants_by_age.counts, &p.participants_by_age, min);
@@ -221,14 +240,20 @@ fn assert_no_small_count(v: &Value, min: u32) -> usize {
         }
         Value::String(s) if s == "x" => 1,
         Value::Array(xs) => xs.iter().map(|x| assert_no_small_count(x, min)).sum(),
-        Value::Object(m) => m.iter().filter(|(k, _)| !NOT_COUNTS.contains(&k.as_str())).map(|(_, x)| assert_no_small_count(x, min)).sum(),
+        Value::Object(m) => m
+            .iter()
+            .filter(|(k, _)| !NOT_COUNTS.contains(&k.as_str()))
+            .map(|(_, x)| assert_no_small_count(x, min))
+            .sum(),
         _ => 0,
     }
 }
 
 #[test]
 fn published_throughput_shows_no_small_count_and_agrees_with_itself() {
-    for (journeys, min) in [(population(60, 1), 5), (population(150, 2), 5), (population(30, 5), 3), (population(200, 9), 10)] {
+    for (journeys, min) in
+        [(population(60, 1), 5), (population(150, 2), 5), (population(30, 5), 3), (population(200, 9), 10)]
+    {
         for period in [Period::Year(2025), Period::Quarter(2025, 2), Period::Month(2025, 3)] {
             let r = throughput(&journeys, period, d("2025-12-31"));
             let p = protect_throughput(&r, min);
@@ -242,15 +267,22 @@ fn published_throughput_shows_no_small_count_and_agrees_with_itself() {
             assert_eq!(p.funnel.intakes, p.intakes);
             assert_eq!(p.exits_to_employment, p.exits_by_sus_group.rows[0].count);
             // Shares only from shown counts.
-            assert_eq!(p.share_to_employment_percent.is_some(), !p.exits_to_employment.is_hidden() && !p.exits.is_hidden() && r.exits > 0);
-            assert_eq!(p.share_to_throughput_percent.is_some(), !p.exits_to_throughput.is_hidden() && !p.exits.is_hidden() && r.exits > 0);
+            assert_eq!(
+                p.share_to_employment_percent.is_some(),
+                !p.exits_to_employment.is_hidden() && !p.exits.is_hidden() && r.exits > 0
+            );
+            assert_eq!(
+                p.share_to_throughput_percent.is_some(),
+                !p.exits_to_throughput.is_hidden() && !p.exits.is_hidden() && r.exits > 0
+            );
             if r.exits < min {
                 assert_eq!(p.median_days_to_exit, None);
             }
             // The months' columns are protected tables with the period's totals.
             let intakes: Vec<(String, u32)> = r.months.iter().map(|m| (m.month.clone(), m.intakes)).collect();
             let months_intakes: Vec<Cell> = p.months.iter().map(|m| m.intakes).collect();
-            let expected: Vec<Cell> = protect_breakdown(&intakes, Some(r.intakes), min).rows.iter().map(|r| r.count).collect();
+            let expected: Vec<Cell> =
+                protect_breakdown(&intakes, Some(r.intakes), min).rows.iter().map(|r| r.count).collect();
             assert_eq!(months_intakes, expected);
             // A whole year as of its end: the goal's persons are the report's persons.
             if period == Period::Year(2025) {
@@ -308,7 +340,9 @@ fn tables_that_share_a_total_hide_it_alike() {
 #[test]
 fn published_steering_shows_counts_only() {
     let journeys = population(150, 4);
-    for (as_of, previous) in [("2025-06-30", Some("2025-04-30")), ("2025-12-31", None), ("2025-03-15", Some("2025-03-01"))] {
+    for (as_of, previous) in
+        [("2025-06-30", Some("2025-04-30")), ("2025-12-31", None), ("2025-03-15", Some("2025-03-01"))]
+    {
         let r = steering(&journeys, d(as_of), previous.map(d));
         let p = protect_steering(&r, 5);
         let json = serde_json::to_string(&p).unwrap();
@@ -316,7 +350,10 @@ fn published_steering_shows_counts_only() {
             let id = j.case_id.unwrap().to_string();
             assert!(!json.contains(&id), "case id {id} in {json}");
         }
-        assert!(r.alerts.intake_without_placement.cases.len() + r.alerts.stays_over_12_months.cases.len() > 0, "the scenario raises alerts");
+        assert!(
+            r.alerts.intake_without_placement.cases.len() + r.alerts.stays_over_12_months.cases.len() > 0,
+            "the scenario raises alerts"
+        );
         assert!(assert_no_small_count(&serde_json::to_value(&p).unwrap(), 5) > 10);
         assert_eq!(p.since_previous.exits_by_sus_group.total, Some(p.since_previous.exits));
     }

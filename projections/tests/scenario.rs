@@ -75,7 +75,12 @@ impl Log {
         self.fact(
             p.case,
             date,
-            Fact::PlacementStarted(PlacementStarted { placement: PlacementNo(n), site: code(site), work_area: code(area), hours_per_week: 20 }),
+            Fact::PlacementStarted(PlacementStarted {
+                placement: PlacementNo(n),
+                site: code(site),
+                work_area: code(area),
+                hours_per_week: 20,
+            }),
         )
     }
 
@@ -131,7 +136,15 @@ fn scenario() -> Scenario {
     // 2025.
     let (p3, _) = log.enroll("2025-01-15", W, "2084", "ame-ludvika", "forsorjningsstod");
     log.place(&p3, "2025-02-01", 1, "atervinningsbutiken", "butik");
-    log.fact(p3.case, "2025-02-10", Fact::TrainingStarted(TrainingStarted { training: TrainingNo(1), course: code("sfi"), provider: code("vbu-komvux") }));
+    log.fact(
+        p3.case,
+        "2025-02-10",
+        Fact::TrainingStarted(TrainingStarted {
+            training: TrainingNo(1),
+            course: code("sfi"),
+            provider: code("vbu-komvux"),
+        }),
+    );
     let (p4, _) = log.enroll("2025-02-03", W, "2084", "af", "a-kassa");
     log.place(&p4, "2025-02-10", 1, "luddes-hundcenter", "djurskotsel");
     log.assess(&p3, "2025-03-01");
@@ -155,7 +168,17 @@ fn scenario() -> Scenario {
     log.place(&p8, "2025-05-12", 1, "industrisparet", "maskinarbete");
     log.end_placement(&p6, "2025-05-15", 1, PlacementEndReason::Health);
     log.exit(&p6, "2025-05-20", Health, Some("sjukpenning"));
-    log.fact(p3.case, "2025-05-20", Fact::TrainingCompleted(TrainingCompleted { training: TrainingNo(1), course: code("sfi"), provider: code("vbu-komvux"), hours: 120, credential_earned: true }));
+    log.fact(
+        p3.case,
+        "2025-05-20",
+        Fact::TrainingCompleted(TrainingCompleted {
+            training: TrainingNo(1),
+            course: code("sfi"),
+            provider: code("vbu-komvux"),
+            hours: 120,
+            credential_earned: true,
+        }),
+    );
     let (p9, _) = log.enroll("2025-06-02", W, "2084", "ame-ludvika", "forsorjningsstod");
     log.exit(&p7, "2025-06-10", MovedCloser, None);
     log.place(&p9, "2025-06-16", 1, "disponentparken", "fastighet-utemiljo");
@@ -181,12 +204,21 @@ fn scenario() -> Scenario {
         Event::Corrected(Corrected {
             target: wrong,
             reason: CorrectionReason::EntryError,
-            replacement: Fact::PlacementStarted(PlacementStarted { placement: PlacementNo(1), site: code("industrisparet"), work_area: code("somnad"), hours_per_week: 20 }),
+            replacement: Fact::PlacementStarted(PlacementStarted {
+                placement: PlacementNo(1),
+                site: code("industrisparet"),
+                work_area: code("somnad"),
+                hours_per_week: 20,
+            }),
         }),
     );
     // P10 was registered in error: the intake is retracted, the case is void.
     let before_retraction = log.events.len();
-    log.push(p10.case, "2025-08-18", Event::Retracted(Retracted { target: p10_intake, reason: CorrectionReason::WrongCase }));
+    log.push(
+        p10.case,
+        "2025-08-18",
+        Event::Retracted(Retracted { target: p10_intake, reason: CorrectionReason::WrongCase }),
+    );
     Scenario { log, before_correction, before_retraction }
 }
 
@@ -258,7 +290,13 @@ fn throughput_for_the_year() {
     assert_eq!(r.by_work_area["somnad"], 1);
     // Cohort of the 10 intakes: 7 placed, 1 trained, 5 exited (P3 P5 P6 P7 P8), 1 to a job (P5).
     assert_eq!(
-        (r.funnel.intakes, r.funnel.with_placement, r.funnel.with_training, r.funnel.exited, r.funnel.exited_to_employment),
+        (
+            r.funnel.intakes,
+            r.funnel.with_placement,
+            r.funnel.with_training,
+            r.funnel.exited,
+            r.funnel.exited_to_employment
+        ),
         (10, 7, 1, 5, 1)
     );
     let months: Vec<(u32, u32, u32)> = r.months.iter().map(|m| (m.intakes, m.exits, m.active_at_end)).collect();
@@ -308,11 +346,21 @@ fn steering_status_at_midsummer() {
     // Since 30 Apr: P8, P9 in; P6 (health) and P7 (closer) out; P8, P9 placed;
     // P6, P3 placements ended; P3's SFI completed; P9 assessed.
     let c = &r.since_previous;
-    assert_eq!((c.intakes, c.exits, c.placements_started, c.placements_ended, c.trainings_completed, c.assessments), (2, 2, 2, 2, 1, 1));
+    assert_eq!(
+        (c.intakes, c.exits, c.placements_started, c.placements_ended, c.trainings_completed, c.assessments),
+        (2, 2, 2, 2, 1, 1)
+    );
     assert_eq!(c.exits_by_sus_group, map(&[(SusOutcomeGroup::JobSeeking, 1), (SusOutcomeGroup::Other, 1)]));
     // Only P2 has waited 30+ days without a placement; nobody 12 months; no placement
     // over six months.
-    assert_eq!((r.alerts.intake_without_placement.count, r.alerts.stays_over_12_months.count, r.alerts.open_placements_without_end.count), (1, 0, 0));
+    assert_eq!(
+        (
+            r.alerts.intake_without_placement.count,
+            r.alerts.stays_over_12_months.count,
+            r.alerts.open_placements_without_end.count
+        ),
+        (1, 0, 0)
+    );
     assert_eq!((r.goal.persons_so_far, r.goal.forecast), (9, 16));
 }
 
@@ -325,7 +373,10 @@ fn steering_status_at_year_end_raises_the_alerts() {
     // P2 (411 days), P12 (51), P13 (exactly 30) without a placement; P2 over a year;
     // P4 (324 days) and P9 (198) placements open over six months, P11 (114) not.
     let a = &r.alerts;
-    assert_eq!((a.intake_without_placement.count, a.stays_over_12_months.count, a.open_placements_without_end.count), (3, 1, 2));
+    assert_eq!(
+        (a.intake_without_placement.count, a.stays_over_12_months.count, a.open_placements_without_end.count),
+        (3, 1, 2)
+    );
     assert_eq!(a.intake_without_placement.cases.len(), 3);
     let c = &r.since_previous;
     assert_eq!((c.intakes, c.exits, c.placements_started, c.placements_ended), (2, 1, 0, 1));

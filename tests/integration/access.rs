@@ -20,7 +20,9 @@ use stod_tests::{TestNats, TestResult, TestSystem};
 async fn system_with_a_case() -> TestResult<(TestSystem, ProjectorService, tempfile::TempDir, CaseId)> {
     let system = TestSystem::start().await?;
     let dir = tempfile::tempdir()?;
-    let projector = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    let projector =
+        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read")))
+            .await?;
     let case = CaseId::new();
     let anna = system.client("anna").await?;
     anna.submit(case, at("2025-01-10", intake())).await?;
@@ -58,7 +60,10 @@ async fn each_case_read_leaves_one_record_naming_user_case_and_view() -> TestRes
     let all = access_log(&system, &AccessFilter::default()).await?;
     let seen: Vec<(&str, CaseId, AccessView, &str)> =
         all.iter().map(|a| (a.record.user.as_str(), a.record.case_id, a.record.view, a.record.via.as_str())).collect();
-    assert_eq!(seen, vec![("anna", case, AccessView::Case, "command"), ("revisor", case, AccessView::History, "projector")]);
+    assert_eq!(
+        seen,
+        vec![("anna", case, AccessView::Case, "command"), ("revisor", case, AccessView::History, "projector")]
+    );
     let (first, second) = (&all[0].record, &all[1].record);
     assert!(before <= first.at && first.at < second.at && second.at <= after, "{all:?}");
     assert!(all[0].stream_sequence < all[1].stream_sequence);
@@ -70,7 +75,8 @@ async fn each_case_read_leaves_one_record_naming_user_case_and_view() -> TestRes
     assert_eq!(by_user, all[1..]);
     let by_case = access_log(&system, &AccessFilter { case_id: Some(case), ..AccessFilter::default() }).await?;
     assert_eq!(by_case, all);
-    let other_case = access_log(&system, &AccessFilter { case_id: Some(CaseId::new()), ..AccessFilter::default() }).await?;
+    let other_case =
+        access_log(&system, &AccessFilter { case_id: Some(CaseId::new()), ..AccessFilter::default() }).await?;
     assert_eq!(other_case, vec![]);
     let until_first = access_log(&system, &AccessFilter { until: Some(first.at), ..AccessFilter::default() }).await?;
     assert_eq!(until_first, all[..1]);
@@ -119,7 +125,9 @@ async fn the_access_stream_refuses_delete_and_purge_and_stores_a_retry_once() ->
     // The same record again (a retry after a lost acknowledgement): the same message id,
     // stored once.
     assert_eq!(log.record(&record).await?, first);
-    let other = log.record(&AccessRecord::new(UserId::parse("bertil")?, record.case_id, AccessView::History, "projector")).await?;
+    let other = log
+        .record(&AccessRecord::new(UserId::parse("bertil")?, record.case_id, AccessView::History, "projector"))
+        .await?;
     assert_eq!(stream.info().await?.state.messages, 2);
 
     let deleted = stream.delete_message(first).await.expect_err("deny_delete must refuse");

@@ -50,7 +50,11 @@ impl Conn {
     async fn violation(&self, subject: &str) -> bool {
         let _ = self.client.flush().await;
         for _ in 0..40 {
-            let seen = self.errors.lock().map(|v| v.iter().any(|e| e.contains("permissions violation") && e.contains(&subject.to_lowercase()))).unwrap_or(false);
+            let seen = self
+                .errors
+                .lock()
+                .map(|v| v.iter().any(|e| e.contains("permissions violation") && e.contains(&subject.to_lowercase())))
+                .unwrap_or(false);
             if seen {
                 return true;
             }
@@ -102,9 +106,13 @@ impl Secured {
         let include = std::fs::read_to_string(auth.server_config_path())?;
         let (seed, inbox) = (command.nkey_seed.clone(), stod_auth::inbox_prefix("stod-command"));
         let server = NatsServer::ephemeral_with(|o| o.with_extra_config(include).with_probe_nkey(seed, inbox)).await?;
-        let service = stod_command::start(Conn::open(&server, &command).await?.client, stod_command::ServiceOptions::default()).await?;
+        let service =
+            stod_command::start(Conn::open(&server, &command).await?.client, stod_command::ServiceOptions::default())
+                .await?;
         let store = dir.path().join("read");
-        let projector = stod_projector::start_service(Conn::open(&server, &projector).await?.client, ProjectorOptions::new(store)).await?;
+        let projector =
+            stod_projector::start_service(Conn::open(&server, &projector).await?.client, ProjectorOptions::new(store))
+                .await?;
         Ok(Secured { server, _dir: dir, auth, service, projector })
     }
 
@@ -138,7 +146,8 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
 
     // Allowed: a project leader corrects.
     let lena = s.client("lena").await?;
-    let retract = Command::Retract { target: first.event_ids[0], reason: stod_events::event::CorrectionReason::EntryError };
+    let retract =
+        Command::Retract { target: first.event_ids[0], reason: stod_events::event::CorrectionReason::EntryError };
     let retracted = lena.submit(case, retract).await;
     assert!(retracted.is_ok() || matches!(retracted, Err(stod_client::ClientError::Rejected { .. })), "{retracted:?}");
     checked += 1;
@@ -202,13 +211,20 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
     checked += 1;
     // Allowed: the auditor's audit queries.
     let history = revisor.request("stod.query.revisor.history", serde_json::json!({ "case_id": case })).await;
-    let history = wait_ok(&revisor, "stod.query.revisor.history", serde_json::json!({ "case_id": case }), history).await;
+    let history =
+        wait_ok(&revisor, "stod.query.revisor.history", serde_json::json!({ "case_id": case }), history).await;
     assert_eq!(history["status"], "ok", "{history}");
     checked += 1;
 
     // The steering group: published aggregates only.
     let styr = s.conn("styr").await?;
-    let published = wait_ok(&styr, "stod.query.styr.published-throughput", serde_json::json!({ "period": "2025" }), Err(String::new())).await;
+    let published = wait_ok(
+        &styr,
+        "stod.query.styr.published-throughput",
+        serde_json::json!({ "period": "2025" }),
+        Err(String::new()),
+    )
+    .await;
     assert_eq!(published["status"], "ok", "{published}");
     checked += 1;
     for (name, body) in [
@@ -255,14 +271,20 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
     // No anonymous access, and no key the server does not know.
     assert!(async_nats::ConnectOptions::new().connect(s.server.url()).await.is_err(), "anonymous refused");
     let stranger = nkeys::KeyPair::new_user().seed()?;
-    assert!(async_nats::ConnectOptions::with_nkey(stranger).connect(s.server.url()).await.is_err(), "unknown key refused");
+    assert!(
+        async_nats::ConnectOptions::with_nkey(stranger).connect(s.server.url()).await.is_err(),
+        "unknown key refused"
+    );
     checked += 2;
 
     // Nothing a refused client sent reached the log.
     let revisor = s.conn("revisor").await?;
     let log = read_log(&revisor.js).await?;
     assert_eq!(log.len(), events_before, "refused publishes appended nothing");
-    assert!(log.iter().all(|e| ["anna", "lena"].contains(&e.sealed.event.recorded_by.as_str())), "recorded by the authenticated users only");
+    assert!(
+        log.iter().all(|e| ["anna", "lena"].contains(&e.sealed.event.recorded_by.as_str())),
+        "recorded by the authenticated users only"
+    );
     assert!(checked >= 20, "{checked} cases");
     s.projector.shutdown().await;
     s.service.shutdown().await;
@@ -274,7 +296,12 @@ fn retract_of(target: stod_events::ids::EventId) -> Command {
 }
 
 /// Queries the projector until its first build is done (it answers "unavailable" until then).
-async fn wait_ok(conn: &Conn, subject: &str, body: serde_json::Value, first: Result<serde_json::Value, String>) -> serde_json::Value {
+async fn wait_ok(
+    conn: &Conn,
+    subject: &str,
+    body: serde_json::Value,
+    first: Result<serde_json::Value, String>,
+) -> serde_json::Value {
     let mut last = first;
     for _ in 0..100 {
         if let Ok(v) = &last {

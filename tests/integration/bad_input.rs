@@ -19,7 +19,9 @@ use tower::ServiceExt;
 fn leaves(value: &Value, path: Vec<String>, out: &mut Vec<Vec<String>>) {
     match value {
         Value::Object(map) => map.iter().for_each(|(k, v)| leaves(v, [path.clone(), vec![k.clone()]].concat(), out)),
-        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| leaves(v, [path.clone(), vec![i.to_string()]].concat(), out)),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| leaves(v, [path.clone(), vec![i.to_string()]].concat(), out))
+        }
         _ => out.push(path),
     }
 }
@@ -60,7 +62,11 @@ fn valid_requests() -> TestResult<Vec<(&'static str, &'static str, Value)>> {
     let request = |command| CommandRequest { case_id: CaseId::new(), submission_id: SubmissionId::new(), command };
     Ok(vec![
         ("intake", "stod.cmd.anna.record", serde_json::to_value(request(at("2025-01-10", intake())))?),
-        ("placement", "stod.cmd.anna.record", serde_json::to_value(request(at("2025-01-20", place("industrisparet"))))?),
+        (
+            "placement",
+            "stod.cmd.anna.record",
+            serde_json::to_value(request(at("2025-01-20", place("industrisparet"))))?,
+        ),
     ])
 }
 
@@ -84,7 +90,11 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
                 if mutated == valid {
                     continue;
                 }
-                corpus.push((format!("{name}: {} = {what}", path.join(".")), subject.to_owned(), serde_json::to_vec(&mutated)?));
+                corpus.push((
+                    format!("{name}: {} = {what}", path.join(".")),
+                    subject.to_owned(),
+                    serde_json::to_vec(&mutated)?,
+                ));
             }
         }
         // Unknown fields, and a field missing.
@@ -95,13 +105,24 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
         missing.as_object_mut().map(|m| m.remove("submission_id"));
         corpus.push((format!("{name}: no submission id"), subject.to_owned(), serde_json::to_vec(&missing)?));
     }
-    let valid_intake = serde_json::to_value(CommandRequest { case_id: CaseId::new(), submission_id: SubmissionId::new(), command: at("2025-01-10", intake()) })?;
+    let valid_intake = serde_json::to_value(CommandRequest {
+        case_id: CaseId::new(),
+        submission_id: SubmissionId::new(),
+        command: at("2025-01-10", intake()),
+    })?;
     let raw: Vec<(&str, Vec<u8>)> = vec![
         ("invalid UTF-8", vec![0xff, 0xfe, 0xfd, b'{', 0xc3, 0x28]),
         ("invalid UTF-8 inside a string", [&b"{\"case_id\": \""[..], &[0xc3, 0x28], b"\"}"].concat()),
         ("deep nesting", format!("{}{}", "[".repeat(50_000), "]".repeat(50_000)).into_bytes()),
         ("deep object nesting", format!("{}1{}", "{\"a\":".repeat(10_000), "}".repeat(10_000)).into_bytes()),
-        ("over the 64 KiB request limit", serde_json::to_vec(&replace(&valid_intake, &["command".into(), "occurred_on".into()], json!("x".repeat(70_000))))?),
+        (
+            "over the 64 KiB request limit",
+            serde_json::to_vec(&replace(
+                &valid_intake,
+                &["command".into(), "occurred_on".into()],
+                json!("x".repeat(70_000)),
+            ))?,
+        ),
         ("empty body", Vec::new()),
         ("JSON null", b"null".to_vec()),
         ("a bare string", b"\"record\"".to_vec()),
@@ -114,7 +135,13 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
         corpus.push((what.to_owned(), "stod.cmd.anna.record".to_owned(), body));
     }
     let body = serde_json::to_vec(&valid_intake)?;
-    for subject in ["stod.cmd.Anna.record", "stod.cmd.anna.delete", "stod.cmd.anna.correct", "stod.cmd.anna.retract", "stod.cmd.a%20b.record"] {
+    for subject in [
+        "stod.cmd.Anna.record",
+        "stod.cmd.anna.delete",
+        "stod.cmd.anna.correct",
+        "stod.cmd.anna.retract",
+        "stod.cmd.a%20b.record",
+    ] {
         corpus.push((format!("subject {subject}"), subject.to_owned(), body.clone()));
     }
     assert!(corpus.len() >= 100, "{} cases", corpus.len());
@@ -130,7 +157,8 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
             }
             Err(e) => return Err(format!("{what}: {e}").into()),
         };
-        let reply: CommandReply = serde_json::from_slice(&reply.payload).map_err(|e| format!("{what}: the reply is not a CommandReply: {e}"))?;
+        let reply: CommandReply = serde_json::from_slice(&reply.payload)
+            .map_err(|e| format!("{what}: the reply is not a CommandReply: {e}"))?;
         match &reply {
             CommandReply::Invalid { message } => assert!(!message.trim().is_empty(), "{what}: an empty message"),
             CommandReply::Rejected { message, .. } => assert!(!message.trim().is_empty(), "{what}: an empty message"),
@@ -140,7 +168,10 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
     }
     // Past the server's own limit the message never leaves the client.
     let oversized = vec![b' '; 2 << 20];
-    assert!(nats.request("stod.cmd.anna.record", oversized.into()).await.is_err(), "2 MiB is refused before it is sent");
+    assert!(
+        nats.request("stod.cmd.anna.record", oversized.into()).await.is_err(),
+        "2 MiB is refused before it is sent"
+    );
     assert!(system.log().await?.is_empty(), "nothing appended");
     eprintln!("bad input: {refused} malformed or hostile commands refused with a message, 0 appended");
     // The service still serves.
@@ -168,10 +199,37 @@ fn encode(uri: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_query_corpus_gets_4xx_from_the_http_service() -> TestResult {
     let system = TestSystem::start().await?;
-    let state = stod_http::AppState::new(system.nats.client.clone(), stod_events::ids::UserId::parse("styrgrupp")?, None);
+    let state =
+        stod_http::AppState::new(system.nats.client.clone(), stod_events::ids::UserId::parse("styrgrupp")?, None);
     let app = stod_http::app(state);
-    let bad_periods = ["2025-13", "2025-00", "2025-Q0", "2025-Q5", "1999", "2201", "ÅÅÅÅ", "2025-", "-2025", "2025-1-1", "%00", "9".repeat(400).leak(), "2025%0A2026", "../../etc/passwd", "<script>alert(1)</script>"];
-    let bad_dates = ["2025-02-30", "2025-13-01", "31/12/2025", "0000-00-00", "2025-06-31", "idag", "2025-06-30T00:00", "%F0%9F%92%A9", "' OR 1=1 --"];
+    let bad_periods = [
+        "2025-13",
+        "2025-00",
+        "2025-Q0",
+        "2025-Q5",
+        "1999",
+        "2201",
+        "ÅÅÅÅ",
+        "2025-",
+        "-2025",
+        "2025-1-1",
+        "%00",
+        "9".repeat(400).leak(),
+        "2025%0A2026",
+        "../../etc/passwd",
+        "<script>alert(1)</script>",
+    ];
+    let bad_dates = [
+        "2025-02-30",
+        "2025-13-01",
+        "31/12/2025",
+        "0000-00-00",
+        "2025-06-31",
+        "idag",
+        "2025-06-30T00:00",
+        "%F0%9F%92%A9",
+        "' OR 1=1 --",
+    ];
     let mut cases: Vec<String> = Vec::new();
     for p in bad_periods {
         for endpoint in ["/api/v1/throughput", "/api/v1/funder", "/api/v1/funder.csv"] {

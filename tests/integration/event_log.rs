@@ -10,8 +10,7 @@ use async_nats::jetstream::stream::{
 };
 use async_nats::jetstream::{Context, ErrorCode};
 use stod_store::{
-    case_subject, ensure_stream, stream_config, EventLogConfig, StoreErrorKind, STREAM_NAME,
-    STREAM_SUBJECTS,
+    case_subject, ensure_stream, stream_config, EventLogConfig, StoreErrorKind, STREAM_NAME, STREAM_SUBJECTS,
 };
 use stod_tests::{TestNats, TestResult};
 use uuid::Uuid;
@@ -27,10 +26,7 @@ const PURGE_NOT_PERMITTED: ErrorCode = ErrorCode::STREAM_PURGE_FAILED;
 async fn publish_events(js: &Context, case: &Uuid, count: usize) -> TestResult<Vec<u64>> {
     let mut sequences = Vec::with_capacity(count);
     for i in 0..count {
-        let ack = js
-            .publish(case_subject(case), format!("event {i}").into())
-            .await?
-            .await?;
+        let ack = js.publish(case_subject(case), format!("event {i}").into()).await?.await?;
         sequences.push(ack.sequence);
     }
     Ok(sequences)
@@ -75,10 +71,7 @@ async fn server_refuses_to_delete_a_message() -> TestResult {
     let mut stream = ensure_stream(&nats.js, &EventLogConfig::default()).await?;
     let sequences = publish_events(&nats.js, &Uuid::new_v4(), 3).await?;
 
-    let err = stream
-        .delete_message(sequences[1])
-        .await
-        .expect_err("deny_delete must make the server refuse");
+    let err = stream.delete_message(sequences[1]).await.expect_err("deny_delete must make the server refuse");
     match err.kind() {
         DeleteMessageErrorKind::JetStream(js_err) => {
             assert_eq!(js_err.error_code(), MESSAGE_DELETE_NOT_PERMITTED);
@@ -99,16 +92,10 @@ async fn server_refuses_to_purge() -> TestResult {
     let case = Uuid::new_v4();
     publish_events(&nats.js, &case, 3).await?;
 
-    let whole = stream
-        .purge()
-        .await
-        .expect_err("deny_purge must refuse a purge");
+    let whole = stream.purge().await.expect_err("deny_purge must refuse a purge");
     // A purge of one case's subject is still a purge.
-    let one_case = stream
-        .purge()
-        .filter(case_subject(&case))
-        .await
-        .expect_err("deny_purge must refuse a filtered purge");
+    let one_case =
+        stream.purge().filter(case_subject(&case)).await.expect_err("deny_purge must refuse a filtered purge");
     for err in [whole, one_case] {
         match err.kind() {
             PurgeErrorKind::JetStream(js_err) => {
@@ -133,11 +120,8 @@ async fn server_refuses_to_lift_deny_delete_or_deny_purge() -> TestResult {
     allow_purges.deny_purge = false;
 
     for config in [allow_deletes, allow_purges] {
-        let err = nats
-            .js
-            .update_stream(config)
-            .await
-            .expect_err("the server must not let an update lift the protection");
+        let err =
+            nats.js.update_stream(config).await.expect_err("the server must not let an update lift the protection");
         match err.kind() {
             UpdateStreamErrorKind::JetStream(js_err) => {
                 assert_eq!(js_err.error_code(), ErrorCode::STREAM_INVALID_CONFIG);
@@ -193,17 +177,10 @@ async fn ensure_stream_refuses_a_stream_that_allows_deletes() -> TestResult {
 #[tokio::test]
 async fn acked_event_survives_sigkill_and_restart() -> TestResult {
     let mut nats = TestNats::start().await?;
-    assert!(
-        nats.server.options().sync_always,
-        "the default must fsync before acking"
-    );
+    assert!(nats.server.options().sync_always, "the default must fsync before acking");
     ensure_stream(&nats.js, &EventLogConfig::default()).await?;
     let case = Uuid::new_v4();
-    let ack = nats
-        .js
-        .publish(case_subject(&case), "opened".into())
-        .await?
-        .await?;
+    let ack = nats.js.publish(case_subject(&case), "opened".into()).await?.await?;
 
     nats.server.kill().await?;
     nats.server.restart().await?;
@@ -225,12 +202,7 @@ async fn same_msg_id_within_the_window_is_stored_once() -> TestResult {
     let event_id = Uuid::now_v7().to_string();
 
     let send = || {
-        nats.js.send_publish(
-            subject.clone(),
-            PublishMessage::build()
-                .payload("opened".into())
-                .message_id(&event_id),
-        )
+        nats.js.send_publish(subject.clone(), PublishMessage::build().payload("opened".into()).message_id(&event_id))
     };
     let first = send().await?.await?;
     let retry = send().await?.await?;
@@ -263,11 +235,7 @@ async fn the_read_only_open_reports_loosened_protections_and_creates_nothing() -
 /// The first event of each of `n` different cases, sealed onto the genesis hash.
 fn first_events_of_cases(n: usize) -> Vec<stod_events::SealedEvent> {
     let mut seen = std::collections::HashSet::new();
-    stod_tests::demo_events(n as u32 * 2, 7)
-        .into_iter()
-        .filter(|e| seen.insert(e.event.case_id))
-        .take(n)
-        .collect()
+    stod_tests::demo_events(n as u32 * 2, 7).into_iter().filter(|e| seen.insert(e.event.case_id)).take(n).collect()
 }
 
 /// Group commit's store primitive, against the pinned server: an atomic batch is

@@ -120,7 +120,11 @@ async fn nats_server_sigkilled(group_commit: bool) -> TestResult {
         assert!(c.batches > 0, "atomic batches were committed: {c:?}");
         // Every event in the log went through this committer, as part of a stored
         // batch or as a single append: the counts are those of the service that ran.
-        assert!(c.batched_events + c.single_appends >= figures.events_in_log, "{c:?} vs {} events", figures.events_in_log);
+        assert!(
+            c.batched_events + c.single_appends >= figures.events_in_log,
+            "{c:?} vs {} events",
+            figures.events_in_log
+        );
     }
     system.shutdown().await;
     Ok(())
@@ -154,8 +158,11 @@ async fn command_service_and_projector_sigkilled(group_commit: bool) -> TestResu
     let dir = tempfile::tempdir()?;
     let mut services: Vec<ChildProcess> = (0..2)
         .map(|i| {
-            let mut s =
-                ChildProcess::new(env!("CARGO_BIN_EXE_stod-test-command"), &[&url], &dir.path().join(format!("command-{i}.log")));
+            let mut s = ChildProcess::new(
+                env!("CARGO_BIN_EXE_stod-test-command"),
+                &[&url],
+                &dir.path().join(format!("command-{i}.log")),
+            );
             s.set_env(GROUP_COMMIT_ENV, group_commit.then_some("1"));
             s
         })
@@ -165,8 +172,11 @@ async fn command_service_and_projector_sigkilled(group_commit: bool) -> TestResu
     }
     let read = dir.path().join("read");
     let read_arg = read.to_string_lossy().into_owned();
-    let mut projector =
-        ChildProcess::new(env!("CARGO_BIN_EXE_stod-test-projector"), &[&url, &read_arg], &dir.path().join("projector.log"));
+    let mut projector = ChildProcess::new(
+        env!("CARGO_BIN_EXE_stod-test-projector"),
+        &[&url, &read_arg],
+        &dir.path().join("projector.log"),
+    );
     projector.start(false).await?;
 
     figures.clients = scaled(16, 48);
@@ -230,14 +240,19 @@ async fn command_service_and_projector_sigkilled(group_commit: bool) -> TestResu
     }
     let (equal, checkpoint) = compare_with_clean_rebuild(&read, &log)?;
     figures.digests_equal = Some(equal);
-    figures.notes.push(format!("read models compared at their checkpoint after the last SIGKILL: {checkpoint} of {}", log.len()));
+    figures.notes.push(format!(
+        "read models compared at their checkpoint after the last SIGKILL: {checkpoint} of {}",
+        log.len()
+    ));
     figures.notes.push(format!("{service_kills} command-service kills, {projector_kills} projector kills"));
     // What each process reported before it died, over all starts of both instances.
     let reported: Vec<_> = services.iter().map(|s| reported_group_commit(&s.log_text())).collect();
     let starts: u32 = reported.iter().map(|r| r.0).sum();
     let counts = reported.iter().map(|r| r.1).sum();
     if group_commit {
-        figures.notes.push(format!("{} (as reported by {starts} processes before their kills)", describe_group_commit(&counts)));
+        figures
+            .notes
+            .push(format!("{} (as reported by {starts} processes before their kills)", describe_group_commit(&counts)));
     }
     figures.seconds = started.elapsed().as_secs_f64();
     figures.print();
@@ -324,7 +339,10 @@ async fn a_cluster_node_sigkilled_under_load() -> TestResult {
     }
     let same_everywhere = states.windows(2).all(|w| w[0] == w[1]) && contents.windows(2).all(|w| w[0] == w[1]);
     figures.notes.push(format!("acknowledged while the killed node was down: {acked_while_down:?}"));
-    figures.notes.push(format!("per-node state (messages, bytes, last seq): {:?}", states.iter().map(|s| (s.messages, s.bytes, s.last_seq)).collect::<Vec<_>>()));
+    figures.notes.push(format!(
+        "per-node state (messages, bytes, last seq): {:?}",
+        states.iter().map(|s| (s.messages, s.bytes, s.last_seq)).collect::<Vec<_>>()
+    ));
     figures.notes.push(format!("messages read via each node equal: {}", contents.windows(2).all(|w| w[0] == w[1])));
     figures.seconds = started.elapsed().as_secs_f64();
     figures.print();
@@ -348,10 +366,13 @@ async fn stream_leader(js: &async_nats::jetstream::Context) -> TestResult<String
 async fn wait_replicas_current(js: &async_nats::jetstream::Context, within: Duration) -> TestResult {
     let deadline = Instant::now() + within;
     loop {
-        if let Ok(Ok(mut stream)) = tokio::time::timeout(Duration::from_secs(2), js.get_stream(stod_store::STREAM_NAME)).await {
+        if let Ok(Ok(mut stream)) =
+            tokio::time::timeout(Duration::from_secs(2), js.get_stream(stod_store::STREAM_NAME)).await
+        {
             if let Ok(Ok(info)) = tokio::time::timeout(Duration::from_secs(2), stream.info()).await {
                 if let Some(c) = &info.cluster {
-                    if c.leader.is_some() && c.replicas.len() == 2 && c.replicas.iter().all(|p| p.current && !p.offline) {
+                    if c.leader.is_some() && c.replicas.len() == 2 && c.replicas.iter().all(|p| p.current && !p.offline)
+                    {
                         return Ok(());
                     }
                 }
@@ -411,8 +432,11 @@ async fn read_model_disk_full() -> TestResult {
     let read = dir.path().join("read");
     let read_arg = read.to_string_lossy().into_owned();
     let url = nats.server.url();
-    let mut projector =
-        ChildProcess::new(env!("CARGO_BIN_EXE_stod-test-projector"), &[&url, &read_arg], &dir.path().join("projector.log"));
+    let mut projector = ChildProcess::new(
+        env!("CARGO_BIN_EXE_stod-test-projector"),
+        &[&url, &read_arg],
+        &dir.path().join("projector.log"),
+    );
     projector.start(false).await?;
     wait_caught_up(&nats.client, first_last, Duration::from_secs(60)).await?;
     projector.kill().await?;
@@ -442,9 +466,16 @@ async fn read_model_disk_full() -> TestResult {
     let (equal, checkpoint) = compare_with_clean_rebuild(&read, &log)?;
     figures.digests_equal = Some(equal);
     figures.events_in_log = log.len() as u64;
-    figures.notes.push(format!("read models compared at their checkpoint after the last SIGKILL: {checkpoint} of {last}"));
-    let damaged = std::fs::read_dir(dir.path())?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("damaged"));
-    figures.notes.push(format!("after the restart: generation {}, checkpoint {}, store moved aside as damaged: {damaged}", status.generation, status.checkpoint));
+    figures
+        .notes
+        .push(format!("read models compared at their checkpoint after the last SIGKILL: {checkpoint} of {last}"));
+    let damaged = std::fs::read_dir(dir.path())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    figures.notes.push(format!(
+        "after the restart: generation {}, checkpoint {}, store moved aside as damaged: {damaged}",
+        status.generation, status.checkpoint
+    ));
     figures.seconds = started.elapsed().as_secs_f64();
     figures.print();
     figures.assert_sound();
@@ -455,7 +486,12 @@ async fn read_model_disk_full() -> TestResult {
 /// Restarts the projector with room for `room` more bytes per file above the store's
 /// largest file, waits for the fault it reports (status or exit), kills it. Returns
 /// what it reported, where.
-async fn fill_the_disk(projector: &mut ChildProcess, nats: &async_nats::Client, read: &Path, room: u64) -> TestResult<String> {
+async fn fill_the_disk(
+    projector: &mut ChildProcess,
+    nats: &async_nats::Client,
+    read: &Path,
+    room: u64,
+) -> TestResult<String> {
     let limit = largest_file(read)? + room;
     projector.set_env("STOD_TEST_FSIZE_LIMIT", Some(&limit.to_string()));
     let log_before = projector.log_text().len();
@@ -481,10 +517,18 @@ fn largest_file(dir: &Path) -> TestResult<u64> {
 }
 
 /// Until the projector reports a fault (its status) or its process ends (its exit).
-async fn wait_for_fault(nats: &async_nats::Client, projector: &mut ChildProcess, within: Duration) -> TestResult<String> {
+async fn wait_for_fault(
+    nats: &async_nats::Client,
+    projector: &mut ChildProcess,
+    within: Duration,
+) -> TestResult<String> {
     let deadline = Instant::now() + within;
     loop {
-        let reply = tokio::time::timeout(Duration::from_secs(2), nats.request("stod.query.drift.projection-status", "{}".into())).await;
+        let reply = tokio::time::timeout(
+            Duration::from_secs(2),
+            nats.request("stod.query.drift.projection-status", "{}".into()),
+        )
+        .await;
         if let Ok(Ok(reply)) = reply {
             let status: stod_protocol::ProjectionStatus = serde_json::from_slice(&reply.payload)?;
             if let Some(fault) = status.fault {

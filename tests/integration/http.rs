@@ -35,7 +35,9 @@ async fn seeded(participants: u32) -> TestResult<Seeded> {
     let metrics = stod_http::metrics::install();
     let system = TestSystem::start().await?;
     let store = tempfile::tempdir()?;
-    let projector = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store.path().join("read"))).await?;
+    let projector =
+        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store.path().join("read")))
+            .await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants, years: 2, seed: 5, today: d("2025-12-31") });
     let report = stod_demo::seed(&client, subs.clone(), 8, |_| {}).await?;
@@ -50,7 +52,8 @@ impl Seeded {
     async fn get(&self, uri: &str) -> TestResult<(StatusCode, String, Vec<u8>)> {
         let response = self.app.clone().oneshot(Request::get(uri).body(Body::empty())?).await?;
         let status = response.status();
-        let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned()).unwrap_or_default();
+        let content_type =
+            response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned()).unwrap_or_default();
         let body = axum::body::to_bytes(response.into_body(), 16 << 20).await?.to_vec();
         Ok((status, content_type, body))
     }
@@ -78,15 +81,25 @@ impl Seeded {
 /// percentages and medians, which are hidden instead when their base is small).
 fn assert_no_small_cell(value: &Value, min: u64, path: &str) {
     const NOT_COUNTS: [&str; 10] = [
-        "year", "target", "forecast", "min_count", "checkpoint", "generation",
-        "share_to_employment_percent", "share_to_throughput_percent", "median_days_to_first_placement", "median_days_to_exit",
+        "year",
+        "target",
+        "forecast",
+        "min_count",
+        "checkpoint",
+        "generation",
+        "share_to_employment_percent",
+        "share_to_throughput_percent",
+        "median_days_to_first_placement",
+        "median_days_to_exit",
     ];
     match value {
         Value::Number(n) => {
             let n = n.as_u64().unwrap_or(0);
             assert!(n == 0 || n >= min, "{path} = {n} is a published count below {min}");
         }
-        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| assert_no_small_cell(v, min, &format!("{path}[{i}]"))),
+        Value::Array(items) => {
+            items.iter().enumerate().for_each(|(i, v)| assert_no_small_cell(v, min, &format!("{path}[{i}]")))
+        }
         Value::Object(map) => {
             for (k, v) in map {
                 if !NOT_COUNTS.contains(&k.as_str()) {
@@ -155,11 +168,21 @@ async fn the_api_serves_the_published_read_models() -> TestResult {
 
     // The OpenAPI description documents exactly the routes served.
     let spec = s.json("/api/openapi.json").await?;
-    let mut documented: Vec<&str> = spec["paths"].as_object().map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+    let mut documented: Vec<&str> =
+        spec["paths"].as_object().map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
     documented.sort_unstable();
     let mut served = vec![
-        "/", "/styrgrupp", "/uppfoljning", "/api/v1/throughput", "/api/v1/steering", "/api/v1/funder",
-        "/api/v1/funder.csv", "/api/v1/projections/status", "/api/openapi.json", "/healthz", "/metrics",
+        "/",
+        "/styrgrupp",
+        "/uppfoljning",
+        "/api/v1/throughput",
+        "/api/v1/steering",
+        "/api/v1/funder",
+        "/api/v1/funder.csv",
+        "/api/v1/projections/status",
+        "/api/openapi.json",
+        "/healthz",
+        "/metrics",
     ];
     served.sort_unstable();
     assert_eq!(documented, served);
@@ -200,7 +223,12 @@ async fn bad_requests_get_a_clear_4xx() -> TestResult {
     let (status, content_type, body) = s.get("/api/v1/nothing").await?;
     assert_eq!((status, content_type.starts_with("application/json")), (StatusCode::NOT_FOUND, true));
     assert!(String::from_utf8(body)?.contains("/api/v1/nothing"));
-    for uri in ["/?as_of=igår", "/?year=2025-03", "/styrgrupp?as_of=2025-06-30&previous_meeting=2025-09-01", "/uppfoljning?period=x"] {
+    for uri in [
+        "/?as_of=igår",
+        "/?year=2025-03",
+        "/styrgrupp?as_of=2025-06-30&previous_meeting=2025-09-01",
+        "/uppfoljning?period=x",
+    ] {
         let (status, content_type, body) = s.get(uri).await?;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
         assert!(content_type.starts_with("text/html"), "{uri}: {content_type}");
@@ -225,7 +253,10 @@ async fn the_funder_csv_parses_back_to_the_published_figures() -> TestResult {
     let text = std::str::from_utf8(&body[3..])?;
     let mut reader = csv::ReaderBuilder::new().delimiter(b';').from_reader(text.as_bytes());
     let header: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
-    assert_eq!(header, ["Period", "Från", "Till", "Tabell", "Kategori", "Kvinnor", "Män", "Annan/vill inte uppge", "Totalt"]);
+    assert_eq!(
+        header,
+        ["Period", "Från", "Till", "Tabell", "Kategori", "Kvinnor", "Män", "Annan/vill inte uppge", "Totalt"]
+    );
     let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>()?;
     assert!(rows.iter().all(|r| r.len() == header.len()), "every row has every column");
     assert!(rows.iter().all(|r| &r[0] == "2025" && &r[1] == "2025-01-01" && &r[2] == "2025-12-31"));
@@ -247,7 +278,8 @@ async fn the_funder_csv_parses_back_to_the_published_figures() -> TestResult {
         }
         let total = in_csv.last().expect("a total row");
         assert_eq!(&total[4], "Totalt");
-        let totals: Vec<String> = table.column_totals.iter().map(ToString::to_string).chain([table.total.to_string()]).collect();
+        let totals: Vec<String> =
+            table.column_totals.iter().map(ToString::to_string).chain([table.total.to_string()]).collect();
         assert_eq!(total.iter().skip(5).collect::<Vec<_>>(), totals, "{title} totals");
     }
     assert!(rows.iter().any(|r| r[4].contains("år")), "age bands in Swedish");
@@ -277,7 +309,10 @@ async fn health_and_metrics_tell_the_operator_what_is_wrong() -> TestResult {
     // counts are at least ours.
     let accepted = value("stod_commands_total{outcome=\"accepted\"}").unwrap_or(0.0);
     assert!(accepted >= 1.0, "commands counted:\n{text}");
-    assert!(value("stod_append_seconds_count").unwrap_or(0.0) >= accepted.min(1.0), "append latency histogram:\n{text}");
+    assert!(
+        value("stod_append_seconds_count").unwrap_or(0.0) >= accepted.min(1.0),
+        "append latency histogram:\n{text}"
+    );
     assert!(text.contains("stod_append_seconds_bucket{le=\"0.005\"}"), "{text}");
     assert_eq!(value("stod_projection_checkpoint"), Some(s.last as f64), "{text}");
     assert_eq!(value("stod_projection_lag_events"), Some(0.0), "{text}");
@@ -318,8 +353,15 @@ async fn the_dashboard_renders_in_headless_chromium() -> TestResult {
     let run = |extra: Vec<String>| {
         let mut cmd = tokio::process::Command::new(&chromium);
         cmd.args([
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
@@ -334,10 +376,16 @@ async fn the_dashboard_renders_in_headless_chromium() -> TestResult {
     assert!(dom.status.success(), "chromium --dump-dom: {}", String::from_utf8_lossy(&dom.stderr));
     let dom = String::from_utf8(dom.stdout)?;
     let goal = dom.split("id=\"goal-persons\"").nth(1).unwrap_or_default();
-    assert!(goal.contains(&format!("<div class=\"value\">{persons}</div>")), "the goal figure {persons} is shown: {goal:.300}");
+    assert!(
+        goal.contains(&format!("<div class=\"value\">{persons}</div>")),
+        "the goal figure {persons} is shown: {goal:.300}"
+    );
     for chart in ["chart-goal", "chart-months", "chart-funnel", "chart-outcomes"] {
         let after = dom.split(&format!("id=\"{chart}\"")).nth(1).unwrap_or_default();
-        assert!(after.trim_start().trim_start_matches('>').trim_start().starts_with("<svg"), "{chart} holds an SVG chart");
+        assert!(
+            after.trim_start().trim_start_matches('>').trim_start().starts_with("<svg"),
+            "{chart} holds an SVG chart"
+        );
     }
     assert!(dom.contains("Styrgruppens läge per 31 december 2025"), "the steering group's status is on the page");
 
@@ -367,7 +415,9 @@ async fn every_endpoint_requires_a_login_and_the_right_role() -> TestResult {
     let drift = auth.add_user(&UserId::parse("drift")?, stod_auth::Role::Operator)?;
     let service = auth.add_user(&UserId::parse("stod-http")?, stod_auth::Role::Http)?;
     let app = stod_http::app(s.state.clone().with_access(stod_http::Access::Users(auth)));
-    let basic = |user: &str, token: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")));
+    let basic = |user: &str, token: &str| {
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")))
+    };
     let get = |uri: &str, login: Option<String>| {
         let app = app.clone();
         let mut request = Request::get(uri);
@@ -383,7 +433,15 @@ async fn every_endpoint_requires_a_login_and_the_right_role() -> TestResult {
             TestResult::Ok((status, challenge, body))
         }
     };
-    let pages = ["/", "/styrgrupp?as_of=2025-12-31", "/uppfoljning?period=2025", "/api/v1/throughput?period=2025", "/api/v1/steering?as_of=2025-12-31", "/api/v1/funder?period=2025", "/api/v1/funder.csv?period=2025"];
+    let pages = [
+        "/",
+        "/styrgrupp?as_of=2025-12-31",
+        "/uppfoljning?period=2025",
+        "/api/v1/throughput?period=2025",
+        "/api/v1/steering?as_of=2025-12-31",
+        "/api/v1/funder?period=2025",
+        "/api/v1/funder.csv?period=2025",
+    ];
     let operations = ["/healthz", "/metrics", "/api/v1/projections/status"];
     for uri in pages.iter().chain(&operations) {
         let (status, challenge, _) = get(uri, None).await?;

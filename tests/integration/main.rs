@@ -3,14 +3,14 @@
 //! Every test starts its own real nats-server through `stod-nats-server`;
 //! run `scripts/install-nats-server` once first.
 
+mod access;
+mod audit;
 mod auth;
 mod bad_input;
 mod event_log;
-mod group_commit;
 mod faults;
+mod group_commit;
 mod http;
-mod access;
-mod audit;
 mod nats_server;
 mod projections;
 mod registry;

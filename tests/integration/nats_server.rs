@@ -49,9 +49,7 @@ async fn dropping_an_ephemeral_server_removes_its_store_dir() -> TestResult {
 #[tokio::test]
 async fn a_taken_fixed_port_is_reported_as_port_in_use() -> TestResult {
     let first = NatsServer::ephemeral().await?;
-    let err = NatsServer::ephemeral_with(|opts| opts.with_port(first.port()))
-        .await
-        .expect_err("the port is taken");
+    let err = NatsServer::ephemeral_with(|opts| opts.with_port(first.port())).await.expect_err("the port is taken");
     assert_eq!(err.kind(), ErrorKind::PortInUse);
     Ok(())
 }
@@ -68,11 +66,8 @@ async fn invalid_extra_config_fails_fast_as_exited_early() -> TestResult {
 #[tokio::test]
 async fn a_missing_binary_is_reported_as_not_startable() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let opts = ServerOptions::new(dir.path().join("store"))
-        .with_binary(dir.path().join("no-such-nats-server"));
-    let err = NatsServer::start(opts)
-        .await
-        .expect_err("there is no binary");
+    let opts = ServerOptions::new(dir.path().join("store")).with_binary(dir.path().join("no-such-nats-server"));
+    let err = NatsServer::start(opts).await.expect_err("there is no binary");
     assert_eq!(err.kind(), ErrorKind::Spawn);
     Ok(())
 }
@@ -89,8 +84,10 @@ async fn a_server_dies_with_the_process_that_started_it() -> TestResult {
     std::io::BufReader::new(holder.stdout.take().expect("stdout")).read_line(&mut line)?;
     let pid: i32 = line.trim().parse()?;
     assert!(pid > 0);
-    let alive = |pid: i32| std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+    let alive = |pid: i32| {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+    };
     assert!(alive(pid), "server running while its holder lives");
     holder.kill()?;
     holder.wait()?;

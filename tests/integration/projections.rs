@@ -39,7 +39,9 @@ async fn wait_for_checkpoint(projector: &stod_projector::RunningProjector, seque
 async fn read_models_follow_the_command_path() -> TestResult {
     let system = TestSystem::start().await?;
     let store_dir = tempfile::tempdir()?;
-    let service = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read"))).await?;
+    let service =
+        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read")))
+            .await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 25, years: 2, seed: 11, today: today() });
     let report = stod_demo::seed(&client, subs.clone(), 8, |_| {}).await?;
@@ -70,7 +72,8 @@ async fn bad_queries_get_a_clear_answer() -> TestResult {
     let nats = TestNats::start().await?;
     ensure_event_stream(&nats.js).await?;
     let dir = tempfile::tempdir()?;
-    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    let service =
+        stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
     wait_for_checkpoint(service.projector(), 0).await?;
     for (subject, body) in [
         ("stod.query.anna.throughput", r#"{"period": "2025-13"}"#),
@@ -123,7 +126,8 @@ async fn queries_keep_answering_during_a_rebuild_and_the_swap_is_atomic() -> Tes
     ensure_event_stream(&nats.js).await?;
     let last = publish_sealed(&nats.js, &demo_events(800, 21)).await?;
     let dir = tempfile::tempdir()?;
-    let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    let service =
+        stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
     wait_for_checkpoint(service.projector(), last).await?;
     let expected = expected_throughput(&nats.js, Period::Year(2025)).await?;
     let before = service.projector().status().generation;
@@ -202,7 +206,9 @@ async fn old_versions_and_damaged_stores_are_rebuilt_from_the_log() -> TestResul
     let service = stod_projector::start_service(nats.client.clone(), ProjectorOptions::new(&path)).await?;
     wait_for_checkpoint(service.projector(), last).await?;
     assert_eq!(ReadStore::digest_of_live(service.projector().store())?, digest, "rebuilt from the log");
-    let aside = std::fs::read_dir(dir.path())?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    let aside = std::fs::read_dir(dir.path())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("damaged"));
     assert!(aside, "the damaged store was kept aside for a person to look at");
     service.shutdown().await;
     Ok(())
@@ -280,10 +286,12 @@ async fn sigkilled_projector_ends_equal_to_a_clean_rebuild() -> TestResult {
     let log = read_log(&nats.js).await?;
     let (equal, checkpoint) = stod_tests::faults::compare_with_clean_rebuild(&path, &log)?;
     assert!(checkpoint > 0 && checkpoint <= last);
-    assert!(equal, "after {kills} SIGKILLs the read models equal a clean rebuild at their checkpoint {checkpoint} of {last}");
+    assert!(
+        equal,
+        "after {kills} SIGKILLs the read models equal a clean rebuild at their checkpoint {checkpoint} of {last}"
+    );
     Ok(())
 }
-
 
 /// A store another process (here: another handle) has open is refused, not taken for
 /// damaged and moved aside.
@@ -301,7 +309,9 @@ async fn a_store_in_use_is_refused_and_left_alone() -> TestResult {
         Err(e) => panic!("expected Locked, got {e}"),
         Ok(_) => panic!("a second open of a store in use succeeded"),
     }
-    let moved = std::fs::read_dir(dir.path())?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    let moved = std::fs::read_dir(dir.path())?
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("damaged"));
     assert!(!moved, "nothing moved aside");
     assert_eq!(ReadStore::digest_of_live(&first)?, digest);
     drop((first, generation));
@@ -317,12 +327,20 @@ async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
     let generation = store.new_generation()?;
     let events: Vec<_> = demo_events(15, 2).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect();
     generation.apply(&events)?;
-    let by_hand: Vec<_> = events.iter().filter(|(_, e)| e.event.recorded_by.as_str() == "anna").map(|(s, e)| (e.event.case_id, *s)).collect();
+    let by_hand: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| e.event.recorded_by.as_str() == "anna")
+        .map(|(s, e)| (e.event.case_id, *s))
+        .collect();
     assert!(!by_hand.is_empty());
     assert_eq!(generation.by_user("anna")?, by_hand);
     assert!(generation.by_user("nobody")?.is_empty());
     let day = events[0].1.event.recorded_at.date_utc();
-    let on_day: Vec<_> = events.iter().filter(|(_, e)| e.event.recorded_at.date_utc() == day).map(|(s, e)| (e.event.case_id, *s)).collect();
+    let on_day: Vec<_> = events
+        .iter()
+        .filter(|(_, e)| e.event.recorded_at.date_utc() == day)
+        .map(|(s, e)| (e.event.case_id, *s))
+        .collect();
     assert_eq!(generation.by_day(day)?, on_day);
     Ok(())
 }
@@ -333,7 +351,9 @@ async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
 async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
     let system = TestSystem::start().await?;
     let store_dir = tempfile::tempdir()?;
-    let service = stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read"))).await?;
+    let service =
+        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read")))
+            .await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 8, years: 1, seed: 4, today: today() });
     stod_demo::seed(&client, subs, 4, |_| {}).await?;

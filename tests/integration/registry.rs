@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use stod_client::Client;
-use stod_events::ids::{CaseId, ParticipantRef};
 use stod_events::case::Action;
 use stod_events::event::{AnonymityReason, Gender, Registration};
+use stod_events::ids::{CaseId, ParticipantRef};
 use stod_projector::ProjectorOptions;
 use stod_protocol::{RegistryInvalidKind, RegistryOp, RegistryReply, ReportReply, ThroughputQuery};
 use stod_registry::personnummer::luhn_check_digit;
@@ -188,7 +188,11 @@ async fn a_seeded_journey_with_personnummer_leaves_no_trace_of_them_in_any_store
     for (stream, seq, bytes) in &stored {
         for person in &people {
             for spelling in spellings(person) {
-                assert!(!contains(bytes, spelling.as_bytes()), "{stream} #{seq} holds a personnummer ({})", &person[..8]);
+                assert!(
+                    !contains(bytes, spelling.as_bytes()),
+                    "{stream} #{seq} holds a personnummer ({})",
+                    &person[..8]
+                );
             }
         }
         assert!(!contains(bytes, key), "{stream} #{seq} holds the registry key");
@@ -220,7 +224,8 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
     let r = Registered::start().await?;
     let dir = tempfile::tempdir()?;
     let projector =
-        stod_projector::start_service(r.system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+        stod_projector::start_service(r.system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read")))
+            .await?;
     let anna = r.system.client("anna").await?;
     let people: Vec<String> = (0..6).map(|i| pnr(&format!("198{i}0{}1512{i}", i + 1))).collect();
     let mut refs = Vec::new();
@@ -270,7 +275,9 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
     }
     assert!(matches!(anna.registry(RegistryOp::Erase, erased).await?, RegistryReply::NotFound { .. }));
     // The others are untouched.
-    assert!(matches!(lookup(&anna, &people[1]).await?, RegistryReply::Found { participant, .. } if participant == refs[1]));
+    assert!(
+        matches!(lookup(&anna, &people[1]).await?, RegistryReply::Found { participant, .. } if participant == refs[1])
+    );
 
     // The log and the figures are exactly as before.
     let log_after: Vec<_> = every_stored_message(&r.system.nats.js)
@@ -288,7 +295,11 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
     assert_ne!(new_ref, refs[0]);
     match lookup(&anna, erased).await? {
         RegistryReply::Found { participant, case_id, case_open } => {
-            assert_eq!((participant, case_id, case_open), (new_ref, None, None), "no case reachable through the new reference");
+            assert_eq!(
+                (participant, case_id, case_open),
+                (new_ref, None, None),
+                "no case reachable through the new reference"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -165,12 +165,18 @@ async fn racing_exits(options: stod_command::ServiceOptions) -> TestResult {
     for round in 0..25 {
         let case = CaseId::new();
         a.submit(case, at("2025-01-10", intake())).await?;
-        let (ra, rb) = tokio::join!(a.submit(case, at("2025-03-01", exit_to_job())), b.submit(case, at("2025-03-02", exit_to_job())));
+        let (ra, rb) = tokio::join!(
+            a.submit(case, at("2025-03-01", exit_to_job())),
+            b.submit(case, at("2025-03-02", exit_to_job()))
+        );
         let accepted = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
         assert_eq!(accepted, 1, "round {round}: {ra:?} / {rb:?}");
         for r in [ra, rb] {
             if let Err(e) = r {
-                assert!(matches!(e, ClientError::Rejected { kind: RejectionKind::CaseExited, .. }), "round {round}: {e:?}");
+                assert!(
+                    matches!(e, ClientError::Rejected { kind: RejectionKind::CaseExited, .. }),
+                    "round {round}: {e:?}"
+                );
             }
         }
         let exits = system
@@ -272,11 +278,17 @@ async fn an_instance_with_a_stale_cache_does_not_reject_on_it() -> TestResult {
     assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
     // A is asked to end that placement, and for the placement's retry.
     let reply = a.handle(anna.clone(), request(case, at("2025-02-01", end_placement(1)))).await;
-    assert!(matches!(reply, CommandReply::Accepted { duplicate: false, .. }), "decided on the log, not the cache: {reply:?}");
+    assert!(
+        matches!(reply, CommandReply::Accepted { duplicate: false, .. }),
+        "decided on the log, not the cache: {reply:?}"
+    );
     let reply = b.handle(anna.clone(), request(case, at("2025-02-05", place("vaderbacken")))).await;
     assert!(matches!(reply, CommandReply::Accepted { .. }), "{reply:?}");
     let reply = a.handle(anna, placement).await;
-    assert!(matches!(reply, CommandReply::Accepted { duplicate: true, .. }), "a retry of a recorded submission: {reply:?}");
+    assert!(
+        matches!(reply, CommandReply::Accepted { duplicate: true, .. }),
+        "a retry of a recorded submission: {reply:?}"
+    );
     assert_eq!(system.log().await?.len(), 4);
     system.shutdown().await;
     Ok(())
@@ -302,7 +314,8 @@ async fn same_submission_three_times(options: stod_command::ServiceOptions) -> T
     // Sequential retries (a lost reply, then another) and concurrent ones.
     let first = c.submit_as(sub, case, place_cmd.clone()).await?;
     let second = c.submit_as(sub, case, place_cmd.clone()).await?;
-    let (third, fourth) = tokio::join!(c.submit_as(sub, case, place_cmd.clone()), c.submit_as(sub, case, place_cmd.clone()));
+    let (third, fourth) =
+        tokio::join!(c.submit_as(sub, case, place_cmd.clone()), c.submit_as(sub, case, place_cmd.clone()));
     let (third, fourth) = (third?, fourth?);
     assert!(!first.duplicate);
     for again in [&second, &third, &fourth] {
@@ -310,7 +323,8 @@ async fn same_submission_three_times(options: stod_command::ServiceOptions) -> T
         assert_eq!(again.event_ids, first.event_ids, "answered with the original result");
         assert_eq!(again.stream_sequence, first.stream_sequence);
     }
-    let placements = system.log().await?.iter().filter(|e| e.sealed.event.event_type() == EventType::PlacementStarted).count();
+    let placements =
+        system.log().await?.iter().filter(|e| e.sealed.event.event_type() == EventType::PlacementStarted).count();
     assert_eq!(placements, 1);
     system.shutdown().await;
     Ok(())
@@ -494,7 +508,10 @@ async fn follow_up_records_its_status() -> TestResult {
     let case = CaseId::new();
     c.submit(case, at("2025-01-10", intake())).await?;
     c.submit(case, at("2025-02-10", exit_to_job())).await?;
-    let cmd = at("2025-08-10", stod_events::case::Action::FollowUp { point: FollowUpPoint::Months6, status: FollowUpStatus::Studying });
+    let cmd = at(
+        "2025-08-10",
+        stod_events::case::Action::FollowUp { point: FollowUpPoint::Months6, status: FollowUpStatus::Studying },
+    );
     c.submit(case, cmd).await?;
     let view = c.case(case).await?;
     let last = view.events.last().expect("events");

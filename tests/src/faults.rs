@@ -142,7 +142,11 @@ impl Figures {
         assert_eq!(self.lost, 0, "{}: acknowledged events lost", self.scenario);
         assert_eq!(self.duplicated, 0, "{}: events recorded twice", self.scenario);
         assert_eq!(self.unexplained, 0, "{}: events nobody was told about", self.scenario);
-        assert_eq!(self.rejected, 0, "{}: the demo's commands are all valid; a rejection is a wrong decision", self.scenario);
+        assert_eq!(
+            self.rejected, 0,
+            "{}: the demo's commands are all valid; a rejection is a wrong decision",
+            self.scenario
+        );
         assert_ne!(self.digests_equal, Some(false), "{}: read models differ from a clean rebuild", self.scenario);
     }
 }
@@ -341,7 +345,8 @@ pub fn check_log(log: &[StoredEvent], load: &LoadOutcome, preexisting: &HashSet<
         }
     }
     for (sub, events) in &by_submission {
-        let explained = load.acknowledged.contains_key(sub) || load.unresolved.contains(sub) || preexisting.contains(sub);
+        let explained =
+            load.acknowledged.contains_key(sub) || load.unresolved.contains(sub) || preexisting.contains(sub);
         if !explained {
             check.unexplained += events.len() as u64;
         }
@@ -436,7 +441,12 @@ impl ChildProcess {
 /// find atomic batches in flight.
 pub fn group_commit_config() -> stod_command::GroupCommitConfig {
     // Batches forced (no learning), since the crashes are to hit batches in flight.
-    stod_command::GroupCommitConfig { window: Duration::from_millis(1), min_batch: 2, adapt: false, ..Default::default() }
+    stod_command::GroupCommitConfig {
+        window: Duration::from_millis(1),
+        min_batch: 2,
+        adapt: false,
+        ..Default::default()
+    }
 }
 
 /// Set (to anything) for `stod-test-command` to append through group commit with
@@ -534,10 +544,15 @@ pub fn compare_with_clean_rebuild(read: &Path, log: &[StoredEvent]) -> TestResul
 
 /// Asks the projector for its status until its checkpoint reaches `last` with no
 /// rebuild running; fails on a fault or after `within`.
-pub async fn wait_caught_up(nats: &async_nats::Client, last: u64, within: Duration) -> TestResult<stod_protocol::ProjectionStatus> {
+pub async fn wait_caught_up(
+    nats: &async_nats::Client,
+    last: u64,
+    within: Duration,
+) -> TestResult<stod_protocol::ProjectionStatus> {
     let deadline = Instant::now() + within;
     loop {
-        let reply = timeout(Duration::from_secs(2), nats.request("stod.query.drift.projection-status", "{}".into())).await;
+        let reply =
+            timeout(Duration::from_secs(2), nats.request("stod.query.drift.projection-status", "{}".into())).await;
         if let Ok(Ok(reply)) = reply {
             let status: stod_protocol::ProjectionStatus = serde_json::from_slice(&reply.payload)?;
             if let Some(fault) = &status.fault {

@@ -70,8 +70,12 @@ impl TestSystem {
 
     /// One server and `instances` service instances appending through group commit
     /// (decision 0010), grouping as `config` says.
-    pub async fn start_with_group_commit(instances: usize, config: stod_command::GroupCommitConfig) -> TestResult<Self> {
-        let options = stod_command::ServiceOptions { group_commit: true, group_commit_config: config, ..Default::default() };
+    pub async fn start_with_group_commit(
+        instances: usize,
+        config: stod_command::GroupCommitConfig,
+    ) -> TestResult<Self> {
+        let options =
+            stod_command::ServiceOptions { group_commit: true, group_commit_config: config, ..Default::default() };
         Self::start_with(instances, options).await
     }
 

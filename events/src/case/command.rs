@@ -6,9 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{
-    Assessor, AreaScore, CorrectionReason, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus,
-    Gender, PlacementEndReason, PlacementNo, Registration, TrainingDiscontinuedReason,
-    TrainingNo,
+    AreaScore, Assessor, CorrectionReason, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender,
+    PlacementEndReason, PlacementNo, Registration, TrainingDiscontinuedReason, TrainingNo,
 };
 use crate::ids::{Code, Date, EventId, ParticipantRef};
 
@@ -20,12 +19,7 @@ pub enum Command {
     Record { occurred_on: Date, action: Action },
     /// Replace an earlier fact with a corrected one of the same type. `occurred_on` is
     /// the corrected business date (repeat the old one if only the content was wrong).
-    Correct {
-        target: EventId,
-        reason: CorrectionReason,
-        occurred_on: Date,
-        replacement: Fact,
-    },
+    Correct { target: EventId, reason: CorrectionReason, occurred_on: Date, replacement: Fact },
     /// Withdraw an earlier fact as if it had never been recorded.
     Retract { target: EventId, reason: CorrectionReason },
 }
@@ -35,19 +29,50 @@ pub enum Command {
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Intake (*inskrivning*).
-    Enroll { participant: ParticipantRef, gender: Gender, registration: Registration },
+    Enroll {
+        participant: ParticipantRef,
+        gender: Gender,
+        registration: Registration,
+    },
     /// Start a placement (*praktik*); the case assigns its number.
-    StartPlacement { site: Code, work_area: Code, hours_per_week: u8 },
-    EndPlacement { placement: PlacementNo, reason: PlacementEndReason },
+    StartPlacement {
+        site: Code,
+        work_area: Code,
+        hours_per_week: u8,
+    },
+    EndPlacement {
+        placement: PlacementNo,
+        reason: PlacementEndReason,
+    },
     /// Start a course; the case assigns its number.
-    StartTraining { course: Code, provider: Code },
-    CompleteTraining { training: TrainingRef, hours: u16, credential_earned: bool },
-    DiscontinueTraining { training: TrainingNo, reason: TrainingDiscontinuedReason },
+    StartTraining {
+        course: Code,
+        provider: Code,
+    },
+    CompleteTraining {
+        training: TrainingRef,
+        hours: u16,
+        credential_earned: bool,
+    },
+    DiscontinueTraining {
+        training: TrainingNo,
+        reason: TrainingDiscontinuedReason,
+    },
     /// Progress assessment (*stegförflyttning*).
-    AssessProgress { instrument: Code, assessor: Assessor, scores: Vec<AreaScore> },
+    AssessProgress {
+        instrument: Code,
+        assessor: Assessor,
+        scores: Vec<AreaScore>,
+    },
     /// Exit (*avslut*).
-    Exit { outcome: ExitOutcome, support_at_exit: Option<Code> },
-    FollowUp { point: FollowUpPoint, status: FollowUpStatus },
+    Exit {
+        outcome: ExitOutcome,
+        support_at_exit: Option<Code>,
+    },
+    FollowUp {
+        point: FollowUpPoint,
+        status: FollowUpStatus,
+    },
 }
 
 /// Which training a completion closes.

@@ -12,9 +12,8 @@ use super::rejection::Rejection;
 use super::state::{CaseState, FactEntry, Summary};
 use crate::envelope::RecordedEvent;
 use crate::event::{
-    AreaScore, Corrected, Enrolled, Event, Exited, Fact, FollowedUp, PlacementEnded,
-    PlacementNo, PlacementStarted, ProgressAssessed, Registration, Retracted, TrainingCompleted,
-    TrainingDiscontinued, TrainingNo, TrainingStarted,
+    AreaScore, Corrected, Enrolled, Event, Exited, Fact, FollowedUp, PlacementEnded, PlacementNo, PlacementStarted,
+    ProgressAssessed, Registration, Retracted, TrainingCompleted, TrainingDiscontinued, TrainingNo, TrainingStarted,
 };
 use crate::ids::{CaseId, Code, Date, EventId, SubmissionId, Timestamp, UserId};
 use crate::reference::{Catalogue, CodeKind};
@@ -161,21 +160,11 @@ fn correctable<'s>(state: &'s CaseState, target: &EventId) -> Result<&'s FactEnt
 fn same_identity(original: &Fact, replacement: &Fact) -> Result<(), Rejection> {
     let what = match (original, replacement) {
         (Fact::Enrolled(a), Fact::Enrolled(b)) if a.participant != b.participant => "deltagaren",
-        (Fact::PlacementStarted(a), Fact::PlacementStarted(b)) if a.placement != b.placement => {
-            "praktikens nummer"
-        }
-        (Fact::PlacementEnded(a), Fact::PlacementEnded(b)) if a.placement != b.placement => {
-            "praktikens nummer"
-        }
-        (Fact::TrainingStarted(a), Fact::TrainingStarted(b)) if a.training != b.training => {
-            "utbildningens nummer"
-        }
-        (Fact::TrainingCompleted(a), Fact::TrainingCompleted(b)) if a.training != b.training => {
-            "utbildningens nummer"
-        }
-        (Fact::TrainingDiscontinued(a), Fact::TrainingDiscontinued(b))
-            if a.training != b.training =>
-        {
+        (Fact::PlacementStarted(a), Fact::PlacementStarted(b)) if a.placement != b.placement => "praktikens nummer",
+        (Fact::PlacementEnded(a), Fact::PlacementEnded(b)) if a.placement != b.placement => "praktikens nummer",
+        (Fact::TrainingStarted(a), Fact::TrainingStarted(b)) if a.training != b.training => "utbildningens nummer",
+        (Fact::TrainingCompleted(a), Fact::TrainingCompleted(b)) if a.training != b.training => "utbildningens nummer",
+        (Fact::TrainingDiscontinued(a), Fact::TrainingDiscontinued(b)) if a.training != b.training => {
             "utbildningens nummer"
         }
         _ => return Ok(()),
@@ -198,31 +187,21 @@ fn build_fact(state: &CaseState, date: Date, action: &Action, ctx: &Context<'_>)
     let fact = match action {
         Action::Enroll { participant, gender, registration } => {
             if !state.is_empty() {
-                return Err(if state.summary.void {
-                    Rejection::CaseVoided
-                } else {
-                    Rejection::AlreadyEnrolled
-                });
+                return Err(if state.summary.void { Rejection::CaseVoided } else { Rejection::AlreadyEnrolled });
             }
             if let Some(open) = ctx.open_case_of_participant {
                 if Some(open) != state.case_id {
                     return Err(Rejection::ParticipantHasOpenCase { case_id: open });
                 }
             }
-            Fact::Enrolled(Enrolled {
-                participant: *participant,
-                gender: *gender,
-                registration: registration.clone(),
-            })
+            Fact::Enrolled(Enrolled { participant: *participant, gender: *gender, registration: registration.clone() })
         }
-        Action::StartPlacement { site, work_area, hours_per_week } => {
-            Fact::PlacementStarted(PlacementStarted {
-                placement: PlacementNo(next_number(state.last_placement_no, "praktik")?),
-                site: site.clone(),
-                work_area: work_area.clone(),
-                hours_per_week: *hours_per_week,
-            })
-        }
+        Action::StartPlacement { site, work_area, hours_per_week } => Fact::PlacementStarted(PlacementStarted {
+            placement: PlacementNo(next_number(state.last_placement_no, "praktik")?),
+            site: site.clone(),
+            work_area: work_area.clone(),
+            hours_per_week: *hours_per_week,
+        }),
         Action::EndPlacement { placement, reason } => {
             Fact::PlacementEnded(PlacementEnded { placement: *placement, reason: *reason })
         }
@@ -236,17 +215,12 @@ fn build_fact(state: &CaseState, date: Date, action: &Action, ctx: &Context<'_>)
                 TrainingRef::Started(n) => match state.summary.trainings.get(n) {
                     Some(t) if t.started.is_some() => (*n, t.course.clone(), t.provider.clone()),
                     _ => {
-                        return Err(Rejection::TrainingNotFound {
-                            training: *n,
-                            open: state.summary.open_trainings(),
-                        })
+                        return Err(Rejection::TrainingNotFound { training: *n, open: state.summary.open_trainings() })
                     }
                 },
-                TrainingRef::New { course, provider } => (
-                    TrainingNo(next_number(state.last_training_no, "utbildning")?),
-                    course.clone(),
-                    provider.clone(),
-                ),
+                TrainingRef::New { course, provider } => {
+                    (TrainingNo(next_number(state.last_training_no, "utbildning")?), course.clone(), provider.clone())
+                }
             };
             Fact::TrainingCompleted(TrainingCompleted {
                 training: number,
@@ -259,20 +233,15 @@ fn build_fact(state: &CaseState, date: Date, action: &Action, ctx: &Context<'_>)
         Action::DiscontinueTraining { training, reason } => {
             Fact::TrainingDiscontinued(TrainingDiscontinued { training: *training, reason: *reason })
         }
-        Action::AssessProgress { instrument, assessor, scores } => {
-            Fact::ProgressAssessed(ProgressAssessed {
-                instrument: instrument.clone(),
-                assessor: *assessor,
-                scores: scores.clone(),
-            })
-        }
-        Action::Exit { outcome, support_at_exit } => Fact::Exited(Exited {
-            outcome: *outcome,
-            support_at_exit: support_at_exit.clone(),
+        Action::AssessProgress { instrument, assessor, scores } => Fact::ProgressAssessed(ProgressAssessed {
+            instrument: instrument.clone(),
+            assessor: *assessor,
+            scores: scores.clone(),
         }),
-        Action::FollowUp { point, status } => {
-            Fact::FollowedUp(FollowedUp { point: *point, status: *status })
+        Action::Exit { outcome, support_at_exit } => {
+            Fact::Exited(Exited { outcome: *outcome, support_at_exit: support_at_exit.clone() })
         }
+        Action::FollowUp { point, status } => Fact::FollowedUp(FollowedUp { point: *point, status: *status }),
     };
     check_values(&fact, date, ctx, None)?;
     Ok(fact)
@@ -292,11 +261,9 @@ fn next_number(last: u16, what: &'static str) -> Result<u16, Rejection> {
 fn check_values(fact: &Fact, date: Date, ctx: &Context<'_>, original: Option<&Fact>) -> Result<(), Rejection> {
     let kept = original.map(fact_codes).unwrap_or_default();
     for (kind, code) in fact_codes(fact) {
-        let retired_but_kept =
-            kept.contains(&(kind, code)) && ctx.catalogue.get(kind, code).is_some();
-        let retired_instrument_kept = kind == CodeKind::Instrument
-            && kept.contains(&(kind, code))
-            && ctx.catalogue.instrument(code).is_some();
+        let retired_but_kept = kept.contains(&(kind, code)) && ctx.catalogue.get(kind, code).is_some();
+        let retired_instrument_kept =
+            kind == CodeKind::Instrument && kept.contains(&(kind, code)) && ctx.catalogue.instrument(code).is_some();
         if !ctx.catalogue.is_active(kind, code) && !retired_but_kept && !retired_instrument_kept {
             return Err(Rejection::UnknownCode {
                 kind,
@@ -477,10 +444,7 @@ fn check_sequence(s: &Summary, date: Date, fact: &Fact) -> Result<(), Rejection>
                 _ => Ok(()),
             }
         }
-        Fact::Enrolled(_)
-        | Fact::PlacementStarted(_)
-        | Fact::TrainingStarted(_)
-        | Fact::ProgressAssessed(_) => Ok(()),
+        Fact::Enrolled(_) | Fact::PlacementStarted(_) | Fact::TrainingStarted(_) | Fact::ProgressAssessed(_) => Ok(()),
     }
 }
 

@@ -8,9 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::envelope::{ChainHash, SealedEvent};
-use crate::event::{
-    Event, ExitOutcome, Fact, FollowUpPoint, Gender, PlacementNo, Registration, TrainingNo,
-};
+use crate::event::{Event, ExitOutcome, Fact, FollowUpPoint, Gender, PlacementNo, Registration, TrainingNo};
 use crate::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId};
 
 /// A fact as it stands now, after any corrections.
@@ -105,12 +103,7 @@ impl Summary {
             Fact::PlacementStarted(p) => {
                 self.placements.insert(
                     p.placement,
-                    Placement {
-                        site: p.site.clone(),
-                        work_area: p.work_area.clone(),
-                        started: date,
-                        ended: None,
-                    },
+                    Placement { site: p.site.clone(), work_area: p.work_area.clone(), started: date, ended: None },
                 );
             }
             Fact::PlacementEnded(p) => {
@@ -186,11 +179,7 @@ impl Summary {
     }
 
     pub fn open_trainings(&self) -> Vec<u16> {
-        self.trainings
-            .iter()
-            .filter(|(_, t)| t.started.is_some() && t.closed.is_none())
-            .map(|(n, _)| n.0)
-            .collect()
+        self.trainings.iter().filter(|(_, t)| t.started.is_some() && t.closed.is_none()).map(|(n, _)| n.0).collect()
     }
 
     /// Open means enrolled and not exited: the participant is in the operation.
@@ -210,15 +199,9 @@ impl CaseState {
         match &ev.event {
             Event::Fact(fact) => {
                 match fact {
-                    Fact::PlacementStarted(p) => {
-                        self.last_placement_no = self.last_placement_no.max(p.placement.0)
-                    }
-                    Fact::TrainingStarted(t) => {
-                        self.last_training_no = self.last_training_no.max(t.training.0)
-                    }
-                    Fact::TrainingCompleted(t) => {
-                        self.last_training_no = self.last_training_no.max(t.training.0)
-                    }
+                    Fact::PlacementStarted(p) => self.last_placement_no = self.last_placement_no.max(p.placement.0),
+                    Fact::TrainingStarted(t) => self.last_training_no = self.last_training_no.max(t.training.0),
+                    Fact::TrainingCompleted(t) => self.last_training_no = self.last_training_no.max(t.training.0),
                     _ => {}
                 }
                 self.summary.apply(ev.occurred_on, fact);

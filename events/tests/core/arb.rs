@@ -26,11 +26,13 @@ pub fn timestamp() -> impl Strategy<Value = Timestamp> {
 
 fn fact() -> impl Strategy<Value = Fact> {
     let gender = select(vec![Gender::Woman, Gender::Man, Gender::Other]);
-    let details = (code(), code(), code(), any::<u16>(), proptest::option::of(select(vec![
-        RegionOfBirth::Sweden,
-        RegionOfBirth::Europe,
-        RegionOfBirth::OutsideEurope,
-    ])))
+    let details = (
+        code(),
+        code(),
+        code(),
+        any::<u16>(),
+        proptest::option::of(select(vec![RegionOfBirth::Sweden, RegionOfBirth::Europe, RegionOfBirth::OutsideEurope])),
+    )
         .prop_map(|(municipality, referrer, support_at_start, birth_year, region_of_birth)| EnrolmentDetails {
             municipality,
             referrer,
@@ -51,19 +53,35 @@ fn fact() -> impl Strategy<Value = Fact> {
         (any::<u16>(), code(), code(), any::<u8>()).prop_map(|(n, site, work_area, hours_per_week)| {
             Fact::PlacementStarted(PlacementStarted { placement: PlacementNo(n), site, work_area, hours_per_week })
         }),
-        (any::<u16>(), select(vec![PlacementEndReason::Completed, PlacementEndReason::Employment, PlacementEndReason::Other]))
+        (
+            any::<u16>(),
+            select(vec![PlacementEndReason::Completed, PlacementEndReason::Employment, PlacementEndReason::Other])
+        )
             .prop_map(|(n, reason)| Fact::PlacementEnded(PlacementEnded { placement: PlacementNo(n), reason })),
         (any::<u16>(), code(), code()).prop_map(|(n, course, provider)| Fact::TrainingStarted(TrainingStarted {
             training: TrainingNo(n),
             course,
             provider
         })),
-        (any::<u16>(), code(), code(), any::<u16>(), any::<bool>()).prop_map(|(n, course, provider, hours, credential_earned)| {
-            Fact::TrainingCompleted(TrainingCompleted { training: TrainingNo(n), course, provider, hours, credential_earned })
-        }),
-        (any::<u16>(), select(vec![TrainingDiscontinuedReason::Health, TrainingDiscontinuedReason::Other]))
-            .prop_map(|(n, reason)| Fact::TrainingDiscontinued(TrainingDiscontinued { training: TrainingNo(n), reason })),
-        (code(), select(vec![Assessor::Participant, Assessor::Staff, Assessor::Joint]), vec((code(), any::<u8>()), 0..8))
+        (any::<u16>(), code(), code(), any::<u16>(), any::<bool>()).prop_map(
+            |(n, course, provider, hours, credential_earned)| {
+                Fact::TrainingCompleted(TrainingCompleted {
+                    training: TrainingNo(n),
+                    course,
+                    provider,
+                    hours,
+                    credential_earned,
+                })
+            }
+        ),
+        (any::<u16>(), select(vec![TrainingDiscontinuedReason::Health, TrainingDiscontinuedReason::Other])).prop_map(
+            |(n, reason)| Fact::TrainingDiscontinued(TrainingDiscontinued { training: TrainingNo(n), reason })
+        ),
+        (
+            code(),
+            select(vec![Assessor::Participant, Assessor::Staff, Assessor::Joint]),
+            vec((code(), any::<u8>()), 0..8)
+        )
             .prop_map(|(instrument, assessor, scores)| Fact::ProgressAssessed(ProgressAssessed {
                 instrument,
                 assessor,
@@ -71,8 +89,15 @@ fn fact() -> impl Strategy<Value = Fact> {
             })),
         (select(ExitOutcome::ALL.to_vec()), proptest::option::of(code()))
             .prop_map(|(outcome, support_at_exit)| Fact::Exited(Exited { outcome, support_at_exit })),
-        (select(vec![FollowUpPoint::Months3, FollowUpPoint::Months6, FollowUpPoint::Months12]),
-         select(vec![FollowUpStatus::Employed, FollowUpStatus::Studying, FollowUpStatus::NeitherEmployedNorStudying, FollowUpStatus::NoContact]))
+        (
+            select(vec![FollowUpPoint::Months3, FollowUpPoint::Months6, FollowUpPoint::Months12]),
+            select(vec![
+                FollowUpStatus::Employed,
+                FollowUpStatus::Studying,
+                FollowUpStatus::NeitherEmployedNorStudying,
+                FollowUpStatus::NoContact
+            ])
+        )
             .prop_map(|(point, status)| Fact::FollowedUp(FollowedUp { point, status })),
     ]
 }

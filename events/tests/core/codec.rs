@@ -26,7 +26,9 @@ fn golden_v1() -> Vec<(&'static str, RecordedEvent)> {
         occurred_on: d("2025-03-14"),
         recorded_at: Timestamp::from_micros(1_741_950_000_123_456).unwrap(),
         recorded_by: UserId::parse("anna-handlaggare").unwrap(),
-        submission_id: SubmissionId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_5000_0000 | u128::from(n))),
+        submission_id: SubmissionId::from_uuid(Uuid::from_u128(
+            0x0190_0000_0000_7000_8000_0000_5000_0000 | u128::from(n),
+        )),
         event,
     };
     let enrolled = Fact::Enrolled(Enrolled {
@@ -50,65 +52,114 @@ fn golden_v1() -> Vec<(&'static str, RecordedEvent)> {
         ("enrolled", envelope(1, Event::Fact(enrolled))),
         (
             "enrolled_anonymous",
-            envelope(2, Event::Fact(Fact::Enrolled(Enrolled {
-                participant: ParticipantRef::from_uuid(Uuid::from_u128(7)),
-                gender: Gender::Man,
-                registration: Registration::Anonymous(AnonymityReason::ProtectedIdentity),
-            }))),
+            envelope(
+                2,
+                Event::Fact(Fact::Enrolled(Enrolled {
+                    participant: ParticipantRef::from_uuid(Uuid::from_u128(7)),
+                    gender: Gender::Man,
+                    registration: Registration::Anonymous(AnonymityReason::ProtectedIdentity),
+                })),
+            ),
         ),
         ("placement_started", envelope(3, Event::Fact(placement.clone()))),
         (
             "placement_ended",
-            envelope(4, Event::Fact(Fact::PlacementEnded(PlacementEnded { placement: PlacementNo(1), reason: PlacementEndReason::Employment }))),
+            envelope(
+                4,
+                Event::Fact(Fact::PlacementEnded(PlacementEnded {
+                    placement: PlacementNo(1),
+                    reason: PlacementEndReason::Employment,
+                })),
+            ),
         ),
         (
             "training_started",
-            envelope(5, Event::Fact(Fact::TrainingStarted(TrainingStarted { training: TrainingNo(1), course: code("sfi"), provider: code("vbu-komvux") }))),
+            envelope(
+                5,
+                Event::Fact(Fact::TrainingStarted(TrainingStarted {
+                    training: TrainingNo(1),
+                    course: code("sfi"),
+                    provider: code("vbu-komvux"),
+                })),
+            ),
         ),
         (
             "training_completed",
-            envelope(6, Event::Fact(Fact::TrainingCompleted(TrainingCompleted {
-                training: TrainingNo(2),
-                course: code("truckkort"),
-                provider: code("af-leverantor"),
-                hours: 24,
-                credential_earned: true,
-            }))),
+            envelope(
+                6,
+                Event::Fact(Fact::TrainingCompleted(TrainingCompleted {
+                    training: TrainingNo(2),
+                    course: code("truckkort"),
+                    provider: code("af-leverantor"),
+                    hours: 24,
+                    credential_earned: true,
+                })),
+            ),
         ),
         (
             "training_discontinued",
-            envelope(7, Event::Fact(Fact::TrainingDiscontinued(TrainingDiscontinued { training: TrainingNo(1), reason: TrainingDiscontinuedReason::Employment }))),
+            envelope(
+                7,
+                Event::Fact(Fact::TrainingDiscontinued(TrainingDiscontinued {
+                    training: TrainingNo(1),
+                    reason: TrainingDiscontinuedReason::Employment,
+                })),
+            ),
         ),
         (
             "progress_assessed",
-            envelope(8, Event::Fact(Fact::ProgressAssessed(ProgressAssessed {
-                instrument: code("work-star"),
-                assessor: Assessor::Joint,
-                scores: vec![AreaScore { area: code("stability"), score: 6 }, AreaScore { area: code("job-search"), score: 4 }],
-            }))),
+            envelope(
+                8,
+                Event::Fact(Fact::ProgressAssessed(ProgressAssessed {
+                    instrument: code("work-star"),
+                    assessor: Assessor::Joint,
+                    scores: vec![
+                        AreaScore { area: code("stability"), score: 6 },
+                        AreaScore { area: code("job-search"), score: 4 },
+                    ],
+                })),
+            ),
         ),
         (
             "exited",
-            envelope(9, Event::Fact(Fact::Exited(Exited { outcome: ExitOutcome::EmploymentSubsidised, support_at_exit: Some(code("lon")) }))),
+            envelope(
+                9,
+                Event::Fact(Fact::Exited(Exited {
+                    outcome: ExitOutcome::EmploymentSubsidised,
+                    support_at_exit: Some(code("lon")),
+                })),
+            ),
         ),
         (
             "followed_up",
-            envelope(10, Event::Fact(Fact::FollowedUp(FollowedUp { point: FollowUpPoint::Months6, status: FollowUpStatus::Employed }))),
+            envelope(
+                10,
+                Event::Fact(Fact::FollowedUp(FollowedUp {
+                    point: FollowUpPoint::Months6,
+                    status: FollowUpStatus::Employed,
+                })),
+            ),
         ),
         (
             "corrected",
-            envelope(11, Event::Corrected(Corrected {
-                target: EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0003)),
-                reason: CorrectionReason::WrongDate,
-                replacement: placement,
-            })),
+            envelope(
+                11,
+                Event::Corrected(Corrected {
+                    target: EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0003)),
+                    reason: CorrectionReason::WrongDate,
+                    replacement: placement,
+                }),
+            ),
         ),
         (
             "retracted",
-            envelope(12, Event::Retracted(Retracted {
-                target: EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0004)),
-                reason: CorrectionReason::Duplicate,
-            })),
+            envelope(
+                12,
+                Event::Retracted(Retracted {
+                    target: EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0004)),
+                    reason: CorrectionReason::Duplicate,
+                }),
+            ),
         ),
     ]
 }
@@ -129,8 +180,9 @@ fn golden_fixtures_decode_and_reencode_to_the_same_bytes() {
             let sealed = codec::seal(expected.clone(), &PREVIOUS).unwrap();
             std::fs::write(&path, &sealed.bytes).unwrap();
         }
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("fixture {} missing ({e}); STOD_BLESS_FIXTURES=1 creates new ones", path.display()));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("fixture {} missing ({e}); STOD_BLESS_FIXTURES=1 creates new ones", path.display())
+        });
         let decoded = codec::decode(&bytes).unwrap_or_else(|e| panic!("{name}: frozen bytes no longer decode: {e}"));
         assert_eq!(decoded.event, expected, "{name}: frozen bytes decode to a different value");
         assert!(codec::verify_link(&PREVIOUS, &bytes), "{name}: chain hash");

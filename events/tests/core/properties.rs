@@ -38,9 +38,13 @@ fn action() -> impl Strategy<Value = Action> {
         Just(crate::support::start_training()),
         (1u16..4).prop_map(crate::support::complete_training),
         Just(crate::support::complete_new_training()),
-        (1u16..4).prop_map(|n| Action::DiscontinueTraining { training: TrainingNo(n), reason: TrainingDiscontinuedReason::Other }),
+        (1u16..4).prop_map(|n| Action::DiscontinueTraining {
+            training: TrainingNo(n),
+            reason: TrainingDiscontinuedReason::Other
+        }),
         (0u8..12).prop_map(crate::support::assess),
-        select(vec![Some("lon"), None]).prop_map(|s| Action::Exit { outcome: ExitOutcome::Studies, support_at_exit: s.map(code) }),
+        select(vec![Some("lon"), None])
+            .prop_map(|s| Action::Exit { outcome: ExitOutcome::Studies, support_at_exit: s.map(code) }),
         select(vec![FollowUpPoint::Months3, FollowUpPoint::Months6]).prop_map(crate::support::follow_up),
         Just(Action::CompleteTraining {
             training: TrainingRef::New { course: code("sfi"), provider: code("vbu-komvux") },
@@ -60,7 +64,12 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn day(n: u16) -> Date {
-    Date::from_ymd(2025, 1, 1).unwrap().naive().checked_add_days(chrono::Days::new(u64::from(n))).map(Date::new).unwrap()
+    Date::from_ymd(2025, 1, 1)
+        .unwrap()
+        .naive()
+        .checked_add_days(chrono::Days::new(u64::from(n)))
+        .map(Date::new)
+        .unwrap()
 }
 
 /// The invariants the rules promise for every case they let through.

@@ -84,7 +84,9 @@ fn an_anonymous_participant_keeps_only_gender_and_start() {
 #[test]
 fn nothing_before_an_intake() {
     let t = given(&[]);
-    for action in [start_placement(), end_placement(1), start_training(), assess(5), exit(), follow_up(FollowUpPoint::Months3)] {
+    for action in
+        [start_placement(), end_placement(1), start_training(), assess(5), exit(), follow_up(FollowUpPoint::Months3)]
+    {
         rejects(t.when(&at("2025-02-01", action)), K::NoIntake);
     }
 }
@@ -148,16 +150,19 @@ fn a_placement_ends_only_if_started_and_only_once() {
     let t = given(&[at("2025-01-10", enroll()), at("2025-01-11", start_placement())]);
     let r = rejects(t.when(&at("2025-02-01", end_placement(7))), K::PlacementNotFound);
     assert_eq!(r.valid_values(), ["1"], "lists the open placements");
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-11", start_placement()), at("2025-02-01", end_placement(1))]);
+    let t =
+        given(&[at("2025-01-10", enroll()), at("2025-01-11", start_placement()), at("2025-02-01", end_placement(1))]);
     rejects(t.when(&at("2025-02-02", end_placement(1))), K::PlacementAlreadyEnded);
 }
 
 #[test]
 fn an_end_date_is_not_before_its_start() {
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-01-20", start_training())]);
+    let t =
+        given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-01-20", start_training())]);
     rejects(t.when(&at("2025-01-19", end_placement(1))), K::EndBeforeStart);
     rejects(t.when(&at("2025-01-19", complete_training(1))), K::EndBeforeStart);
-    let discontinue = Action::DiscontinueTraining { training: TrainingNo(1), reason: TrainingDiscontinuedReason::Health };
+    let discontinue =
+        Action::DiscontinueTraining { training: TrainingNo(1), reason: TrainingDiscontinuedReason::Health };
     rejects(t.when(&at("2025-01-19", discontinue.clone())), K::EndBeforeStart);
     // The same day is fine.
     emits_fact(t.when(&at("2025-01-20", end_placement(1))));
@@ -168,9 +173,14 @@ fn an_end_date_is_not_before_its_start() {
 fn a_training_closes_only_if_started_and_only_once() {
     let t = given(&[at("2025-01-10", enroll())]);
     rejects(t.when(&at("2025-02-01", complete_training(1))), K::TrainingNotFound);
-    let discontinue = Action::DiscontinueTraining { training: TrainingNo(1), reason: TrainingDiscontinuedReason::Other };
+    let discontinue =
+        Action::DiscontinueTraining { training: TrainingNo(1), reason: TrainingDiscontinuedReason::Other };
     rejects(t.when(&at("2025-02-01", discontinue.clone())), K::TrainingNotFound);
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-11", start_training()), at("2025-02-01", complete_training(1))]);
+    let t = given(&[
+        at("2025-01-10", enroll()),
+        at("2025-01-11", start_training()),
+        at("2025-02-01", complete_training(1)),
+    ]);
     rejects(t.when(&at("2025-02-02", complete_training(1))), K::TrainingAlreadyClosed);
     rejects(t.when(&at("2025-02-02", discontinue)), K::TrainingAlreadyClosed);
 }
@@ -275,12 +285,16 @@ fn values_out_of_range_are_refused_with_the_valid_range() {
 
 #[test]
 fn exit_needs_placements_and_trainings_ended_and_support_for_consented() {
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-11", start_placement()), at("2025-01-12", start_training())]);
+    let t =
+        given(&[at("2025-01-10", enroll()), at("2025-01-11", start_placement()), at("2025-01-12", start_training())]);
     let r = rejects(t.when(&at("2025-03-01", exit())), K::OpenActivitiesAtExit);
     assert!(matches!(r, stod_events::case::Rejection::OpenActivitiesAtExit { ref placements, ref trainings }
         if placements == &[1] && trainings == &[1]));
     let t = given(&[at("2025-01-10", enroll())]);
-    rejects(t.when(&at("2025-03-01", Action::Exit { outcome: ExitOutcome::Health, support_at_exit: None })), K::InvalidValue);
+    rejects(
+        t.when(&at("2025-03-01", Action::Exit { outcome: ExitOutcome::Health, support_at_exit: None })),
+        K::InvalidValue,
+    );
 }
 
 // ----- corrections and retractions ---------------------------------------------------
@@ -324,7 +338,10 @@ fn a_correction_must_keep_type_and_identity_and_change_something() {
         replacement,
     };
     rejects(
-        t.when(&correct("2025-01-20", Fact::PlacementEnded(PlacementEnded { placement: PlacementNo(1), reason: PlacementEndReason::Other }))),
+        t.when(&correct(
+            "2025-01-20",
+            Fact::PlacementEnded(PlacementEnded { placement: PlacementNo(1), reason: PlacementEndReason::Other }),
+        )),
         K::CorrectionTypeMismatch,
     );
     rejects(t.when(&correct("2025-01-20", placement_fact("vaderbacken", 2))), K::CorrectionChangesIdentity);
@@ -335,7 +352,8 @@ fn a_correction_must_keep_type_and_identity_and_change_something() {
 
 #[test]
 fn a_correction_that_would_break_the_case_is_refused() {
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-02-20", end_placement(1))]);
+    let t =
+        given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-02-20", end_placement(1))]);
     let target = t.event_of(EventType::PlacementStarted);
     let r = rejects(
         t.when(&Command::Correct {
@@ -346,12 +364,19 @@ fn a_correction_that_would_break_the_case_is_refused() {
         }),
         K::CorrectionBreaksCase,
     );
-    assert!(matches!(r, stod_events::case::Rejection::CorrectionBreaksCase { ref cause } if cause.kind() == K::EndBeforeStart));
+    assert!(
+        matches!(r, stod_events::case::Rejection::CorrectionBreaksCase { ref cause } if cause.kind() == K::EndBeforeStart)
+    );
     // Moving the intake after the placement breaks it too.
     let intake = t.event_of(EventType::Enrolled);
     let Fact::Enrolled(e) = t.state.fact(&intake).unwrap().fact.clone() else { panic!() };
     rejects(
-        t.when(&Command::Correct { target: intake, reason: CorrectionReason::WrongDate, occurred_on: d("2025-01-25"), replacement: Fact::Enrolled(e) }),
+        t.when(&Command::Correct {
+            target: intake,
+            reason: CorrectionReason::WrongDate,
+            occurred_on: d("2025-01-25"),
+            replacement: Fact::Enrolled(e),
+        }),
         K::CorrectionBreaksCase,
     );
 }
@@ -360,14 +385,22 @@ fn a_correction_that_would_break_the_case_is_refused() {
 fn corrections_and_retractions_target_facts_only_and_once() {
     let mut t = given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement())]);
     let target = t.event_of(EventType::PlacementStarted);
-    rejects(t.when(&Command::Retract { target: stod_events::ids::EventId::new(), reason: CorrectionReason::Duplicate }), K::UnknownEvent);
+    rejects(
+        t.when(&Command::Retract { target: stod_events::ids::EventId::new(), reason: CorrectionReason::Duplicate }),
+        K::UnknownEvent,
+    );
     t.apply(&Command::Retract { target, reason: CorrectionReason::Duplicate }).unwrap();
     assert!(t.state.summary.placements.is_empty(), "a retracted placement is gone from the case");
     let retraction = t.last_event_id();
     rejects(t.when(&Command::Retract { target, reason: CorrectionReason::Duplicate }), K::AlreadyRetracted);
     rejects(t.when(&Command::Retract { target: retraction, reason: CorrectionReason::Other }), K::NotCorrectable);
     rejects(
-        t.when(&Command::Correct { target, reason: CorrectionReason::Other, occurred_on: d("2025-01-20"), replacement: placement_fact("vaderbacken", 1) }),
+        t.when(&Command::Correct {
+            target,
+            reason: CorrectionReason::Other,
+            occurred_on: d("2025-01-20"),
+            replacement: placement_fact("vaderbacken", 1),
+        }),
         K::AlreadyRetracted,
     );
     // The number of a retracted placement is not handed out again.
@@ -377,10 +410,16 @@ fn corrections_and_retractions_target_facts_only_and_once() {
 
 #[test]
 fn retracting_a_fact_others_depend_on_is_refused() {
-    let t = given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-02-20", end_placement(1))]);
+    let t =
+        given(&[at("2025-01-10", enroll()), at("2025-01-20", start_placement()), at("2025-02-20", end_placement(1))]);
     let start = t.event_of(EventType::PlacementStarted);
-    let r = rejects(t.when(&Command::Retract { target: start, reason: CorrectionReason::WrongCase }), K::CorrectionBreaksCase);
-    assert!(matches!(r, stod_events::case::Rejection::CorrectionBreaksCase { ref cause } if cause.kind() == K::PlacementNotFound));
+    let r = rejects(
+        t.when(&Command::Retract { target: start, reason: CorrectionReason::WrongCase }),
+        K::CorrectionBreaksCase,
+    );
+    assert!(
+        matches!(r, stod_events::case::Rejection::CorrectionBreaksCase { ref cause } if cause.kind() == K::PlacementNotFound)
+    );
     let intake = t.event_of(EventType::Enrolled);
     rejects(t.when(&Command::Retract { target: intake, reason: CorrectionReason::WrongCase }), K::CorrectionBreaksCase);
 }
@@ -396,7 +435,8 @@ fn retracting_an_exit_reopens_the_case() {
 #[test]
 fn a_retracted_intake_voids_the_case() {
     let mut t = given(&[at("2025-01-10", enroll())]);
-    t.apply(&Command::Retract { target: t.event_of(EventType::Enrolled), reason: CorrectionReason::WrongCase }).unwrap();
+    t.apply(&Command::Retract { target: t.event_of(EventType::Enrolled), reason: CorrectionReason::WrongCase })
+        .unwrap();
     assert!(t.state.summary.void);
     assert!(!t.state.summary.is_open());
     rejects(t.when(&at("2025-01-11", start_placement())), K::CaseVoided);
@@ -410,7 +450,12 @@ fn a_retired_code_may_stay_when_an_old_fact_is_corrected() {
     t.catalogue = t.catalogue.extend(ext).unwrap();
     let target = t.event_of(EventType::PlacementStarted);
     assert!(t
-        .when(&Command::Correct { target, reason: CorrectionReason::WrongDate, occurred_on: d("2025-01-19"), replacement: placement_fact("industrisparet", 1) })
+        .when(&Command::Correct {
+            target,
+            reason: CorrectionReason::WrongDate,
+            occurred_on: d("2025-01-19"),
+            replacement: placement_fact("industrisparet", 1)
+        })
         .is_ok());
 }
 

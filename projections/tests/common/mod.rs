@@ -65,7 +65,8 @@ impl System {
 
     /// Whether cell `c` can take a value other than `truth[c]`.
     fn movable(&self, c: usize, truth: &[i64]) -> bool {
-        let free: Vec<usize> = (0..self.domains.len()).filter(|&i| i != c && self.domains[i].0 < self.domains[i].1).collect();
+        let free: Vec<usize> =
+            (0..self.domains.len()).filter(|&i| i != c && self.domains[i].0 < self.domains[i].1).collect();
         let (lo, hi) = self.domains[c];
         let mut values: Vec<i64> = (lo..=hi).filter(|v| *v != truth[c]).collect();
         values.sort_by_key(|v| (v - truth[c]).abs());
@@ -121,7 +122,11 @@ fn audit(cells: &[Cell], truth: &[u32], lines: Vec<Line>, min: u32, cap: u32) {
     for (i, c) in cells.iter().enumerate() {
         let (lo, hi) = system.domains[i];
         if c.is_hidden() && lo < hi {
-            assert!(system.movable(i, &truth), "cell {i} ({c}, truly {}) can be worked out: {cells:?} truth {truth:?}", truth[i]);
+            assert!(
+                system.movable(i, &truth),
+                "cell {i} ({c}, truly {}) can be worked out: {cells:?} truth {truth:?}",
+                truth[i]
+            );
         }
     }
 }

@@ -77,7 +77,11 @@ fn digest_of(files: &BTreeMap<String, String>) -> String {
 /// Writes a bundle of `records` (in stream order) into `dir`, which must not exist or
 /// be empty. Returns the manifest. Verifies the chains while writing, so the heads are
 /// those of what was exported.
-pub fn export(dir: &Path, records: impl IntoIterator<Item = Record>, first_sequence: u64) -> Result<(Manifest, Verification), BundleError> {
+pub fn export(
+    dir: &Path,
+    records: impl IntoIterator<Item = Record>,
+    first_sequence: u64,
+) -> Result<(Manifest, Verification), BundleError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     if std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(BundleError::Format(format!("{} är inte tom; välj en ny mapp för exporten", dir.display())));
@@ -86,7 +90,8 @@ pub fn export(dir: &Path, records: impl IntoIterator<Item = Record>, first_seque
     write_events(&dir.join(EVENTS), &kept)?;
     let verification = verify(kept, first_sequence);
     let heads_path = dir.join(HEADS);
-    std::fs::write(&heads_path, serde_json::to_vec_pretty(&verification.heads).unwrap_or_default()).map_err(io(&heads_path))?;
+    std::fs::write(&heads_path, serde_json::to_vec_pretty(&verification.heads).unwrap_or_default())
+        .map_err(io(&heads_path))?;
     let mut files = BTreeMap::new();
     for name in [EVENTS, HEADS] {
         files.insert(name.to_owned(), sha256_file(&dir.join(name))?);
@@ -102,7 +107,8 @@ pub fn export(dir: &Path, records: impl IntoIterator<Item = Record>, first_seque
         files,
     };
     let manifest_path = dir.join(MANIFEST);
-    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io(&manifest_path))?;
+    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default())
+        .map_err(io(&manifest_path))?;
     Ok((manifest, verification))
 }
 
@@ -116,7 +122,8 @@ pub fn write_events(path: &Path, records: &[Record]) -> Result<(), BundleError> 
         out.write_all(&(r.bytes.len() as u32).to_be_bytes()).map_err(io(path))?;
         out.write_all(&r.bytes).map_err(io(path))?;
     }
-    let file = out.into_inner().map_err(|e| BundleError::Io { path: path.display().to_string(), source: e.into_error() })?;
+    let file =
+        out.into_inner().map_err(|e| BundleError::Io { path: path.display().to_string(), source: e.into_error() })?;
     file.sync_all().map_err(io(path))
 }
 
@@ -183,14 +190,17 @@ pub fn check(dir: &Path) -> Result<BundleCheck, BundleError> {
     file_problems.extend(damage);
     let mut verification = verify(records, manifest.first_sequence);
     let heads_path = dir.join(HEADS);
-    let recorded: BTreeMap<CaseId, ChainHead> = serde_json::from_slice(&std::fs::read(&heads_path).map_err(io(&heads_path))?)
-        .map_err(|e| BundleError::Format(format!("heads.json går inte att läsa: {e}")))?;
+    let recorded: BTreeMap<CaseId, ChainHead> =
+        serde_json::from_slice(&std::fs::read(&heads_path).map_err(io(&heads_path))?)
+            .map_err(|e| BundleError::Format(format!("heads.json går inte att läsa: {e}")))?;
     // Heads of cases already named by a finding add nothing; the rest catch changes
     // at a chain's end and events removed from it.
     let named: Vec<CaseId> = verification.findings.iter().filter_map(finding_case).collect();
-    verification
-        .findings
-        .extend(compare_heads(&verification.heads, &recorded).into_iter().filter(|f| finding_case(f).is_none_or(|c| !named.contains(&c))));
+    verification.findings.extend(
+        compare_heads(&verification.heads, &recorded)
+            .into_iter()
+            .filter(|f| finding_case(f).is_none_or(|c| !named.contains(&c))),
+    );
     if verification.last_sequence < manifest.last_sequence {
         verification.findings.push(Finding::Missing {
             after_sequence: verification.last_sequence,

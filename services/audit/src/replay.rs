@@ -28,7 +28,10 @@ impl Cutoff {
 
 /// Case records as known at `cutoff`: a temporary, in-memory store that leaves the
 /// live read models alone.
-pub fn records_at<'a>(events: impl IntoIterator<Item = (u64, &'a RecordedEvent)>, cutoff: Cutoff) -> BTreeMap<CaseId, CaseRecord> {
+pub fn records_at<'a>(
+    events: impl IntoIterator<Item = (u64, &'a RecordedEvent)>,
+    cutoff: Cutoff,
+) -> BTreeMap<CaseId, CaseRecord> {
     fold_all(events.into_iter().filter(|(seq, e)| cutoff.includes(*seq, e)))
 }
 
@@ -49,7 +52,10 @@ pub fn compare<T: Serialize>(then: &T, now: &T) -> Vec<Difference> {
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter_map(|k| {
-            let (x, y) = (a.get(k).cloned().unwrap_or(serde_json::Value::Null), b.get(k).cloned().unwrap_or(serde_json::Value::Null));
+            let (x, y) = (
+                a.get(k).cloned().unwrap_or(serde_json::Value::Null),
+                b.get(k).cloned().unwrap_or(serde_json::Value::Null),
+            );
             (x != y).then(|| Difference { figure: k.clone(), then: x, now: y })
         })
         .collect()

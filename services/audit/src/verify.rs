@@ -157,7 +157,9 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
             Err(e) if e.kind() == codec::DecodeErrorKind::UnknownType => v.newer_events += 1,
             // An undecodable message may still have been a link: keep it in its chain,
             // so the events after it are judged fairly.
-            Err(e) => v.findings.push(Finding::Undecodable { stream_sequence: r.stream_sequence, detail: e.to_string() }),
+            Err(e) => {
+                v.findings.push(Finding::Undecodable { stream_sequence: r.stream_sequence, detail: e.to_string() })
+            }
         }
         let trailer = trailer(&r.bytes);
         cases.entry(r.subject_case).or_default().push(Entry { seq: r.stream_sequence, bytes: r.bytes, trailer });
@@ -178,7 +180,11 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
     for &seq in &seen {
         if seq > expected {
             holes.push((expected - 1, seq));
-            v.findings.push(Finding::Missing { after_sequence: expected - 1, before_sequence: seq, count: seq - expected });
+            v.findings.push(Finding::Missing {
+                after_sequence: expected - 1,
+                before_sequence: seq,
+                count: seq - expected,
+            });
         }
         expected = seq + 1;
     }
@@ -260,7 +266,10 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
             }
         }
         if let Some(last) = entries.last() {
-            v.heads.insert(*case_id, ChainHead { events: entries.len() as u64, last_sequence: last.seq, hash: last.trailer.to_hex() });
+            v.heads.insert(
+                *case_id,
+                ChainHead { events: entries.len() as u64, last_sequence: last.seq, hash: last.trailer.to_hex() },
+            );
         }
     }
     v.findings.sort_by_key(|f| f.stream_sequence().unwrap_or(u64::MAX));
@@ -278,7 +287,11 @@ pub fn compare_heads(found: &BTreeMap<CaseId, ChainHead>, recorded: &BTreeMap<Ca
         // `last_sequence`, and is named where it happened.
         match found.get(case_id) {
             Some(now) if now.events == head.events && now.hash == head.hash => {}
-            now => out.push(Finding::HeadMismatch { case_id: *case_id, expected_events: head.events, found_events: now.map_or(0, |n| n.events) }),
+            now => out.push(Finding::HeadMismatch {
+                case_id: *case_id,
+                expected_events: head.events,
+                found_events: now.map_or(0, |n| n.events),
+            }),
         }
     }
     for (case_id, now) in found {

@@ -26,7 +26,8 @@ fn records(events: &[SealedEvent]) -> Vec<Record> {
 /// log, its case).
 fn middle_of_a_case(records: &[Record]) -> (usize, CaseId) {
     for (i, r) in records.iter().enumerate() {
-        let same: Vec<usize> = records.iter().enumerate().filter(|(_, x)| x.subject_case == r.subject_case).map(|(j, _)| j).collect();
+        let same: Vec<usize> =
+            records.iter().enumerate().filter(|(_, x)| x.subject_case == r.subject_case).map(|(j, _)| j).collect();
         if same.len() >= 5 && same[2] == i {
             return (i, r.subject_case);
         }
@@ -85,7 +86,11 @@ fn a_removed_event_is_named() {
     let f = bundle::check(dir.path()).unwrap().verification.findings;
     assert!(f.contains(&Finding::Missing { after_sequence: seq - 1, before_sequence: seq + 1, count: 1 }), "{f:?}");
     // The case's chain head shows which case lost it; nothing else is blamed.
-    assert!(f.iter().all(|x| matches!(x, Finding::Missing { .. }) || matches!(x, Finding::HeadMismatch { case_id, .. } if *case_id == case)), "{f:?}");
+    assert!(
+        f.iter().all(|x| matches!(x, Finding::Missing { .. })
+            || matches!(x, Finding::HeadMismatch { case_id, .. } if *case_id == case)),
+        "{f:?}"
+    );
 }
 
 #[test]
@@ -97,7 +102,13 @@ fn two_swapped_records_are_named_as_moved() {
     let far = (i + 40..recs.len()).find(|&j| recs[j].subject_case != case).unwrap();
     tamper(dir.path(), |r| r.swap(i, far));
     let f = bundle::check(dir.path()).unwrap().verification.findings;
-    let moved: Vec<u64> = f.iter().filter_map(|x| match x { Finding::OutOfOrder { stream_sequence, .. } => Some(*stream_sequence), _ => None }).collect();
+    let moved: Vec<u64> = f
+        .iter()
+        .filter_map(|x| match x {
+            Finding::OutOfOrder { stream_sequence, .. } => Some(*stream_sequence),
+            _ => None,
+        })
+        .collect();
     assert_eq!(moved.len(), 2, "{f:?}");
     assert!(moved.contains(&(i as u64 + 1)) && moved.contains(&(far as u64 + 1)), "{f:?}");
     assert!(f.iter().all(|x| matches!(x, Finding::OutOfOrder { .. })), "no innocent event blamed: {f:?}");
@@ -147,11 +158,16 @@ fn an_inserted_event_is_named_even_with_a_valid_looking_hash() {
         },
         &events[i - 1..i].iter().rev().find(|e| e.event.case_id == case).map_or(
             // The previous event of the case, wherever it is in the log.
-            recs.iter().take(i).rev().find(|r| r.subject_case == case).map(|r| {
-                let mut h = [0u8; 32];
-                h.copy_from_slice(&r.bytes[r.bytes.len() - 32..]);
-                stod_events::ChainHash(h)
-            }).unwrap(),
+            recs.iter()
+                .take(i)
+                .rev()
+                .find(|r| r.subject_case == case)
+                .map(|r| {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(&r.bytes[r.bytes.len() - 32..]);
+                    stod_events::ChainHash(h)
+                })
+                .unwrap(),
             |e| e.chain_hash,
         ),
     )

@@ -36,5 +36,6 @@ pub fn inbox_prefix(user: &str) -> String {
 
 /// Connect options for a user's credentials: its nkey and its own inbox prefix.
 pub fn connect_options(creds: &Credentials) -> async_nats::ConnectOptions {
-    async_nats::ConnectOptions::with_nkey(creds.nkey_seed.clone()).custom_inbox_prefix(inbox_prefix(creds.user.as_str()))
+    async_nats::ConnectOptions::with_nkey(creds.nkey_seed.clone())
+        .custom_inbox_prefix(inbox_prefix(creds.user.as_str()))
 }

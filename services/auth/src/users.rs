@@ -217,7 +217,10 @@ mod tests {
         assert_eq!(users.check_http("bo", &creds.http_token), None);
         let conf = std::fs::read_to_string(auth.server_config_path()).unwrap();
         assert!(conf.contains(&users.users[0].nkey) && conf.contains("stod.cmd.anna.record"), "{conf}");
-        assert!(!conf.contains(&creds.nkey_seed) && !conf.contains(&creds.http_token), "no secret in the server config");
+        assert!(
+            !conf.contains(&creds.nkey_seed) && !conf.contains(&creds.http_token),
+            "no secret in the server config"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

@@ -34,7 +34,11 @@ impl CommandLatencies {
 /// Submits `total` commands from `concurrency` tasks and returns every
 /// command's latency (request to accepted reply) and the wall time of the
 /// whole phase. Any reply but "accepted" ends the run with an error.
-pub async fn run(client: &Client, total: usize, concurrency: usize) -> Result<(CommandLatencies, Duration), BenchError> {
+pub async fn run(
+    client: &Client,
+    total: usize,
+    concurrency: usize,
+) -> Result<(CommandLatencies, Duration), BenchError> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for count in split(total, concurrency) {

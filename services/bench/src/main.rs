@@ -73,9 +73,7 @@ struct WriteArgs {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     match Cli::parse().command {
         Bench::Write(args) => write(args).await,
@@ -125,7 +123,11 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
             writeln!(out, "{}", report::breakdown_row(level))?;
         }
         if options.group_commit {
-            writeln!(out, "\ngroup commit: how it sent (measured phase), and raw atomic batches of C messages, one at a time\n{}", report::group_header())?;
+            writeln!(
+                out,
+                "\ngroup commit: how it sent (measured phase), and raw atomic batches of C messages, one at a time\n{}",
+                report::group_header()
+            )?;
             for level in &levels {
                 writeln!(out, "{}", report::group_row(level))?;
             }

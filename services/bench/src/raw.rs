@@ -29,16 +29,18 @@ pub fn raw_stream_config() -> Config {
 }
 
 pub async fn create_stream(js: &Context) -> Result<(), BenchError> {
-    js.create_stream(raw_stream_config())
-        .await
-        .map(drop)
-        .map_err(|e| BenchError::RawStream(e.to_string()))
+    js.create_stream(raw_stream_config()).await.map(drop).map_err(|e| BenchError::RawStream(e.to_string()))
 }
 
 /// Publishes `total` messages of `payload` from `concurrency` tasks and
 /// returns every publish's latency (send to ack) and the wall time of the
 /// whole phase.
-pub async fn run(js: &Context, payload: &[u8], total: usize, concurrency: usize) -> Result<(Latencies, Duration), BenchError> {
+pub async fn run(
+    js: &Context,
+    payload: &[u8],
+    total: usize,
+    concurrency: usize,
+) -> Result<(Latencies, Duration), BenchError> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for count in split(total, concurrency) {
@@ -74,7 +76,8 @@ async fn one_writer(js: &Context, payload: &[u8], count: usize) -> Result<Vec<Du
             .message_id(Uuid::now_v7().to_string())
             .expected_stream(RAW_STREAM)
             .expected_last_subject_sequence(last_sequence);
-        let failed = |e: &dyn std::fmt::Display| BenchError::RawPublish { subject: subject.clone(), message: e.to_string() };
+        let failed =
+            |e: &dyn std::fmt::Display| BenchError::RawPublish { subject: subject.clone(), message: e.to_string() };
         let start = Instant::now();
         let ack = js.send_publish(subject.clone(), publish).await.map_err(|e| failed(&e))?;
         let ack = ack.await.map_err(|e| failed(&e))?;
@@ -116,7 +119,8 @@ async fn one_batch(client: &async_nats::Client, payload: &[u8], size: usize) -> 
     let batch_id = Uuid::new_v4().simple().to_string();
     for i in 0..size {
         let subject = format!("{RAW_PREFIX}.{}", Uuid::now_v7());
-        let failed = |e: &dyn std::fmt::Display| BenchError::RawPublish { subject: subject.clone(), message: e.to_string() };
+        let failed =
+            |e: &dyn std::fmt::Display| BenchError::RawPublish { subject: subject.clone(), message: e.to_string() };
         let mut headers = async_nats::HeaderMap::new();
         headers.insert("Nats-Batch-Id", batch_id.as_str());
         headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
@@ -124,7 +128,10 @@ async fn one_batch(client: &async_nats::Client, payload: &[u8], size: usize) -> 
         headers.insert(async_nats::header::NATS_EXPECTED_STREAM, RAW_STREAM);
         headers.insert(async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, "0");
         if i + 1 < size {
-            client.publish_with_headers(subject.clone(), headers, payload.to_vec().into()).await.map_err(|e| failed(&e))?;
+            client
+                .publish_with_headers(subject.clone(), headers, payload.to_vec().into())
+                .await
+                .map_err(|e| failed(&e))?;
         } else {
             headers.insert("Nats-Batch-Commit", "1");
             let reply = client

@@ -122,7 +122,11 @@ pub fn group_row(l: &Level) -> String {
     let cells = [
         l.concurrency.to_string(),
         counts.batches.to_string(),
-        if counts.batches > 0 { format!("{:.1}", counts.batched_events as f64 / counts.batches as f64) } else { "-".into() },
+        if counts.batches > 0 {
+            format!("{:.1}", counts.batched_events as f64 / counts.batches as f64)
+        } else {
+            "-".into()
+        },
         if events > 0 { format!("{:.0}%", 100.0 * counts.batched_events as f64 / events as f64) } else { "-".into() },
         counts.refused_batches.to_string(),
         l.raw_batch.as_ref().map_or("-".into(), |b| b.size.to_string()),
@@ -172,7 +176,12 @@ mod tests {
             ratio: 0.5,
             stod_group: Some(summary(3000.0, 1.0, 5.0)),
             group_ratio: Some(2.43),
-            group_counts: Some(GroupCommitCounts { batches: 10, batched_events: 150, refused_batches: 1, single_appends: 50 }),
+            group_counts: Some(GroupCommitCounts {
+                batches: 10,
+                batched_events: 150,
+                refused_batches: 1,
+                single_appends: 50,
+            }),
             raw_batch: Some(RawBatch { size: 16, summary: summary(4000.0, 3.0, 4.0), ratio: 3.24 }),
         };
         let width = |table: String| table.lines().next().map(str::len).unwrap_or(0);

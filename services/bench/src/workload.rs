@@ -8,9 +8,7 @@
 //! subject per case, so both sides write the same number of subjects.
 
 use stod_events::case::{Action, Command};
-use stod_events::event::{
-    AreaScore, Assessor, EnrolmentDetails, Gender, RegionOfBirth, Registration,
-};
+use stod_events::event::{AreaScore, Assessor, EnrolmentDetails, Gender, RegionOfBirth, Registration};
 use stod_events::ids::{Code, Date, ParticipantRef};
 
 /// Commands per case: an intake and three follow-ups.

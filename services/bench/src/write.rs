@@ -330,7 +330,18 @@ impl WriteBench {
             group_counts = Some(self.group_counts() - before);
             self.replace_services(false).await?;
         }
-        Ok(Level { concurrency, raw, stod, stod_intake, stod_follow_up, ratio, stod_group, group_ratio, group_counts, raw_batch })
+        Ok(Level {
+            concurrency,
+            raw,
+            stod,
+            stod_intake,
+            stod_follow_up,
+            ratio,
+            stod_group,
+            group_ratio,
+            group_counts,
+            raw_batch,
+        })
     }
 
     /// What the running instances' committers have done so far.
@@ -361,7 +372,11 @@ impl WriteBench {
 }
 
 /// `group`: group commit with these settings, or none.
-async fn start_services(server: &NatsServer, instances: usize, group: Option<GroupCommitConfig>) -> Result<Vec<RunningService>, BenchError> {
+async fn start_services(
+    server: &NatsServer,
+    instances: usize,
+    group: Option<GroupCommitConfig>,
+) -> Result<Vec<RunningService>, BenchError> {
     let mut services = Vec::new();
     for _ in 0..instances {
         let service_nats = async_nats::connect(server.url()).await?;
@@ -376,7 +391,8 @@ async fn start_services(server: &NatsServer, instances: usize, group: Option<Gro
 }
 
 async fn totals(js: &Context, stream: &str) -> Result<StreamTotals, BenchError> {
-    let failed = |e: &dyn std::fmt::Display| BenchError::StreamInfo { stream: stream.to_owned(), message: e.to_string() };
+    let failed =
+        |e: &dyn std::fmt::Display| BenchError::StreamInfo { stream: stream.to_owned(), message: e.to_string() };
     let mut handle = js.get_stream(stream).await.map_err(|e| failed(&e))?;
     let state = handle.info().await.map_err(|e| failed(&e))?.state.clone();
     let bytes_per_message = if state.messages > 0 { state.bytes as f64 / state.messages as f64 } else { 0.0 };

@@ -7,11 +7,11 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use stod_events::event::{
-    AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint,
-    FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
-};
 use stod_audit::Cutoff;
+use stod_events::event::{
+    AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint, FollowUpStatus, Gender,
+    PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
+};
 use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId, Timestamp, UserId};
 use stod_events::reference::CodeKind;
 
@@ -603,18 +603,23 @@ nothing is erased. Exit code 7 if the number is not registered.")]
 pub enum ReportCmd {
     /// Throughput (genomströmning) in a year, quarter or month: persons, intakes, exits
     /// and where to, durations, breakdowns, month by month, and the yearly goal.
-    #[command(visible_alias = "genomstromning", after_help = "\
+    #[command(
+        visible_alias = "genomstromning",
+        after_help = "\
 Examples:
   stod report throughput --year 2025
   stod report throughput --quarter 2025-Q2
   stod report throughput --month 2025-03 --json
   stod report throughput --year 2025 --today 2025-06-30   the goal's forecast from 30 June
 
---json prints the read model's reply (status, checkpoint, generation, report).")]
+--json prints the read model's reply (status, checkpoint, generation, report)."
+    )]
     Throughput(ThroughputArgs),
     /// The steering group's status report (styrgruppsrapport) as of a meeting date:
     /// the goal, changes since the previous meeting, participants per site, alerts.
-    #[command(visible_alias = "steering", after_help = "\
+    #[command(
+        visible_alias = "steering",
+        after_help = "\
 Examples:
   stod report styrgrupp --as-of 2025-06-30
   stod report styrgrupp --as-of 2025-06-30 --previous 2025-03-31 --format md > styrgrupp.md
@@ -623,12 +628,15 @@ Examples:
 Counts only, with small counts hidden: under the projector's threshold (default 5) a
 count shows as \"<5\", and a count that would let one be worked out from a total as \"x\".
 No case ids (not with --json either). The HTML is one self-contained page with charts,
-ready to print; the dashboard (`stod up`, http://127.0.0.1:8080/styrgrupp) shows the same.")]
+ready to print; the dashboard (`stod up`, http://127.0.0.1:8080/styrgrupp) shows the same."
+    )]
     Styrgrupp(SteeringArgs),
     /// The funder's follow-up (uppföljning till samordningsförbundet, in the style of
     /// SUS) for a period: participants by gender and age band, support at start and at
     /// exit, outcomes by SUS group; small counts hidden.
-    #[command(visible_alias = "funder", after_help = "\
+    #[command(
+        visible_alias = "funder",
+        after_help = "\
 Examples:
   stod report uppfoljning --period 2025
   stod report uppfoljning --period 2025-Q2 --format csv > uppfoljning-2025-Q2.csv
@@ -636,7 +644,8 @@ Examples:
   stod report uppfoljning --period 2025 --json
 
 The CSV opens in Swedish Excel as it is: UTF-8 with a byte-order mark, semicolons,
-ISO dates, one row per table and category with the table's total last.")]
+ISO dates, one row per table and category with the table's total last."
+    )]
     Uppfoljning(FunderArgs),
 }
 
@@ -1029,7 +1038,8 @@ pub fn parse_as_of(s: &str) -> Result<Cutoff, String> {
             _ => Err(format!("{s:?}: sekvensnumret måste vara ett heltal från 1, t.ex. seq:412")),
         };
     }
-    parse_instant(s, "skriv t.ex. 2025-06-30T18:00 (svensk tid), 2025-06-30T16:00:00Z eller seq:412").map(Cutoff::RecordedBy)
+    parse_instant(s, "skriv t.ex. 2025-06-30T18:00 (svensk tid), 2025-06-30T16:00:00Z eller seq:412")
+        .map(Cutoff::RecordedBy)
 }
 
 /// `--since` of `audit access`: a bare date is the start of that day in Sweden.
@@ -1044,7 +1054,8 @@ fn parse_since(s: &str) -> Result<Timestamp, String> {
 fn parse_until(s: &str) -> Result<Timestamp, String> {
     match s.trim().parse::<Date>() {
         Ok(day) => {
-            let next = day.naive().succ_opt().map(Date::new).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))?;
+            let next =
+                day.naive().succ_opt().map(Date::new).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))?;
             let start = swedish_midnight(next, s)?;
             Timestamp::from_micros(start.as_micros() - 1).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
         }
@@ -1107,21 +1118,14 @@ fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, String> {
 }
 
 fn parse_score(s: &str) -> Result<AreaScore, String> {
-    let (area, score) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?}: skriv OMRÅDE=POÄNG, t.ex. motivation=6"))?;
+    let (area, score) = s.split_once('=').ok_or_else(|| format!("{s:?}: skriv OMRÅDE=POÄNG, t.ex. motivation=6"))?;
     let area = Code::parse(area.trim()).map_err(|e| e.to_string())?;
-    let score = score
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?}: poängen måste vara ett heltal 0–255"))?;
+    let score = score.trim().parse().map_err(|_| format!("{s:?}: poängen måste vara ett heltal 0–255"))?;
     Ok(AreaScore { area, score })
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
-    let (field, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?}: skriv FÄLT=VÄRDE, t.ex. site=vaderbacken"))?;
+    let (field, value) = s.split_once('=').ok_or_else(|| format!("{s:?}: skriv FÄLT=VÄRDE, t.ex. site=vaderbacken"))?;
     let field = field.trim();
     if field.is_empty() {
         return Err(format!("{s:?}: fältnamnet saknas"));
@@ -1156,12 +1160,25 @@ mod tests {
 
     #[test]
     fn completion_names_a_started_training_or_a_course() {
-        let base = ["stod", "training", "complete", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-14", "--hours", "5"];
+        let base = [
+            "stod",
+            "training",
+            "complete",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--date",
+            "2025-03-14",
+            "--hours",
+            "5",
+        ];
         assert!(Cli::try_parse_from(base).is_err());
         assert!(Cli::try_parse_from([&base[..], &["--training", "1"]].concat()).is_ok());
         assert!(Cli::try_parse_from([&base[..], &["--course", "sfi"]].concat()).is_err());
         assert!(Cli::try_parse_from([&base[..], &["--course", "sfi", "--provider", "annan"]].concat()).is_ok());
-        assert!(Cli::try_parse_from([&base[..], &["--training", "1", "--course", "sfi", "--provider", "annan"]].concat()).is_err());
+        assert!(Cli::try_parse_from(
+            [&base[..], &["--training", "1", "--course", "sfi", "--provider", "annan"]].concat()
+        )
+        .is_err());
     }
 
     #[test]

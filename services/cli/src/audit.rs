@@ -66,12 +66,19 @@ async fn open_log(url: &str) -> Result<(EventStore, Vec<String>), CliError> {
     let nats = connect::nats(url, "stod audit", &policy).await?;
     let js = async_nats::jetstream::new(nats);
     let (store, mismatches) = EventStore::open_existing(js).await.map_err(|e| match e.kind() {
-        StoreErrorKind::NotFound => CliError::NotFound(format!("det finns ingen händelselogg ({STREAM_NAME}) på {url}")),
+        StoreErrorKind::NotFound => {
+            CliError::NotFound(format!("det finns ingen händelselogg ({STREAM_NAME}) på {url}"))
+        }
         _ => from_store("händelseloggen kunde inte öppnas", e),
     })?;
     let loosened: Vec<String> = mismatches
         .iter()
-        .map(|m| format!("händelseloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar", m.setting, m.actual, m.expected))
+        .map(|m| {
+            format!(
+                "händelseloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar",
+                m.setting, m.actual, m.expected
+            )
+        })
         .collect();
     for l in &loosened {
         eprintln!("Varning: {l}");
@@ -108,7 +115,12 @@ fn progress_bar(out: Output, len: u64, what: &'static str) -> ProgressBar {
 
 /// Reads every message of the stream in order, with a progress bar (events read of
 /// the last sequence, events per second).
-async fn read_log(store: &EventStore, out: Output, what: &'static str, mut each: impl FnMut(RawMessage)) -> Result<Read, CliError> {
+async fn read_log(
+    store: &EventStore,
+    out: Output,
+    what: &'static str,
+    mut each: impl FnMut(RawMessage),
+) -> Result<Read, CliError> {
     let end = store.last_sequence().await.map_err(|e| from_store("händelseloggen kunde inte läsas", e))?;
     let bar = progress_bar(out, end, what);
     let started = Instant::now();
@@ -143,7 +155,11 @@ fn record(m: RawMessage, foreign: &mut Vec<Finding>) -> Record {
             detail: format!("ämnet {:?} namnger inget ärende", m.subject),
         });
     }
-    Record { stream_sequence: m.stream_sequence, subject_case: case.unwrap_or_else(|| CaseId::from([0; 16])), bytes: m.bytes }
+    Record {
+        stream_sequence: m.stream_sequence,
+        subject_case: case.unwrap_or_else(|| CaseId::from([0; 16])),
+        bytes: m.bytes,
+    }
 }
 
 fn with_findings(v: &mut Verification, more: Vec<Finding>) {
@@ -282,30 +298,40 @@ fn spec(args: &ReplayArgs) -> Result<Spec, CliError> {
                 return usage("--format gäller --report styrgrupp; uppföljningen skrivs som text eller --json");
             }
             let Some(period) = args.period.as_deref() else {
-                return usage("--report funder kräver --period, t.ex. --period 2025, --period 2025-Q2 eller --period 2025-03");
+                return usage(
+                    "--report funder kräver --period, t.ex. --period 2025, --period 2025-Q2 eller --period 2025-03",
+                );
             };
             let period = period.parse().map_err(|e: BadPeriod| CliError::Invalid(e.to_string()))?;
             Ok(Spec::Funder { period })
         }
         ReplayReport::Throughput => {
             if args.meeting.is_some() || args.previous.is_some() {
-                return usage("--meeting och --previous gäller --report styrgrupp; genomströmningen tar --period och --today");
+                return usage(
+                    "--meeting och --previous gäller --report styrgrupp; genomströmningen tar --period och --today",
+                );
             }
             if args.format != ReportFormat::Text {
                 return usage("--format gäller --report styrgrupp; genomströmningen skrivs som text eller --json");
             }
             let Some(period) = args.period.as_deref() else {
-                return usage("--report throughput kräver --period, t.ex. --period 2025, --period 2025-Q2 eller --period 2025-03");
+                return usage(
+                    "--report throughput kräver --period, t.ex. --period 2025, --period 2025-Q2 eller --period 2025-03",
+                );
             };
             let period = period.parse().map_err(|e: BadPeriod| CliError::Invalid(e.to_string()))?;
             Ok(Spec::Throughput { period, today: args.today })
         }
         ReplayReport::Styrgrupp => {
             if args.period.is_some() || args.today.is_some() {
-                return usage("--period och --today gäller --report throughput; styrgruppsrapporten tar --meeting och --previous");
+                return usage(
+                    "--period och --today gäller --report throughput; styrgruppsrapporten tar --meeting och --previous",
+                );
             }
             let Some(meeting) = args.meeting else {
-                return usage("--report styrgrupp kräver --meeting, mötesdatumet rapporten gäller, t.ex. --meeting 2025-06-30");
+                return usage(
+                    "--report styrgrupp kräver --meeting, mötesdatumet rapporten gäller, t.ex. --meeting 2025-06-30",
+                );
             };
             if let Some(previous) = args.previous.filter(|p| *p >= meeting) {
                 return Err(CliError::Invalid(format!("föregående möte ({previous}) måste ligga före {meeting}")));
@@ -428,8 +454,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
     let through = included.last().map_or(0, |(seq, _)| *seq);
     // Instances' clocks can differ a little: an event stored earlier may carry a later
     // recorded_at. Say so rather than hide it.
-    let recorded_later =
-        events.iter().filter(|(seq, e)| *seq < through && !cutoff.includes(*seq, e)).count();
+    let recorded_later = events.iter().filter(|(seq, e)| *seq < through && !cutoff.includes(*seq, e)).count();
     let moment = match cutoff {
         Cutoff::RecordedBy(t) => t,
         Cutoff::Sequence(_) => included.last().map_or_else(Timestamp::now, |(_, e)| e.recorded_at),
@@ -451,7 +476,9 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
 
     let (kind, query) = match &spec {
         Spec::Throughput { period, .. } => ("throughput", json!({ "period": period.to_string(), "today": today })),
-        Spec::Steering { meeting, previous, .. } => ("styrgrupp", json!({ "as_of": meeting, "previous_meeting": previous })),
+        Spec::Steering { meeting, previous, .. } => {
+            ("styrgrupp", json!({ "as_of": meeting, "previous_meeting": previous }))
+        }
         Spec::Funder { period } => ("funder", json!({ "period": period.to_string() })),
     };
     let mut json = json!({
@@ -494,10 +521,18 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
                 Replayed::Throughput(r) => text.push_str(report::throughput_text(r, &basis, &cat).trim_end()),
                 // Auditors see exact counts (no protection threshold).
                 Replayed::Steering(r) => text.push_str(
-                    report::steering(&stod_projections::protect_steering(r, 1), &basis, &cat, ReportFormat::Text, &printed).trim_end(),
+                    report::steering(
+                        &stod_projections::protect_steering(r, 1),
+                        &basis,
+                        &cat,
+                        ReportFormat::Text,
+                        &printed,
+                    )
+                    .trim_end(),
                 ),
                 Replayed::Funder(r) => text.push_str(
-                    report::funder(&stod_projections::protect_funder(r, 1), &basis, &cat, ReportFormat::Text, &printed).trim_end(),
+                    report::funder(&stod_projections::protect_funder(r, 1), &basis, &cat, ReportFormat::Text, &printed)
+                        .trim_end(),
                 ),
             }
             if recorded_later > 0 {
@@ -548,7 +583,12 @@ pub async fn access(url: &str, out: Output, args: AccessArgs) -> Result<(), CliE
     })?;
     let loosened: Vec<String> = mismatches
         .iter()
-        .map(|m| format!("åtkomstloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar", m.setting, m.actual, m.expected))
+        .map(|m| {
+            format!(
+                "åtkomstloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar",
+                m.setting, m.actual, m.expected
+            )
+        })
         .collect();
     for l in &loosened {
         eprintln!("Varning: {l}");

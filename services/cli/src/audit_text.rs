@@ -37,7 +37,12 @@ pub struct Link {
 
 impl Link {
     fn to(e: &EventView) -> Self {
-        Link { stream_sequence: e.stream_sequence, event_id: e.event_id, event_type: e.event_type.clone(), reason: e.reason }
+        Link {
+            stream_sequence: e.stream_sequence,
+            event_id: e.event_id,
+            event_type: e.event_type.clone(),
+            reason: e.reason,
+        }
     }
 }
 
@@ -72,13 +77,17 @@ pub struct Change {
 fn changes(before: (&stod_events::ids::Date, &Fact), after: (&stod_events::ids::Date, &Fact)) -> Vec<Change> {
     let mut out = Vec::new();
     if before.0 != after.0 {
-        out.push(Change { field: "occurred_on".into(), before: before.0.to_string().into(), after: after.0.to_string().into() });
+        out.push(Change {
+            field: "occurred_on".into(),
+            before: before.0.to_string().into(),
+            after: after.0.to_string().into(),
+        });
     }
-    out.extend(
-        stod_audit::compare(before.1, after.1)
-            .into_iter()
-            .map(|d| Change { field: d.figure, before: d.then, after: d.now }),
-    );
+    out.extend(stod_audit::compare(before.1, after.1).into_iter().map(|d| Change {
+        field: d.figure,
+        before: d.then,
+        after: d.now,
+    }));
     out
 }
 
@@ -269,13 +278,18 @@ pub fn access_text(records: &[StoredAccess], filter: &AccessFilter) -> String {
     if let Some(until) = filter.until {
         conditions.push(format!("till och med {}", local_time(until)));
     }
-    let _ = writeln!(out, "Urval: {}", if conditions.is_empty() { "alla åtkomster".to_owned() } else { conditions.join(" · ") });
+    let _ = writeln!(
+        out,
+        "Urval: {}",
+        if conditions.is_empty() { "alla åtkomster".to_owned() } else { conditions.join(" · ") }
+    );
     out.push('\n');
     if records.is_empty() {
         out.push_str("Inga åtkomster i urvalet.");
         return out;
     }
-    let width = records.iter().map(|r| r.record.user.as_str().chars().count()).max().unwrap_or(0).max("Användare".len());
+    let width =
+        records.iter().map(|r| r.record.user.as_str().chars().count()).max().unwrap_or(0).max("Användare".len());
     let _ = writeln!(out, "{:<19}  {:<width$}  {:<36}  {:<32}  Via", "Tidpunkt", "Användare", "Ärende", "Visat");
     for r in records {
         let a = &r.record;
@@ -463,13 +477,19 @@ pub fn differences_text(diffs: &[Difference], then_report: &Value, cat: &Catalog
     }
     let mut sorted: Vec<&Difference> = diffs.iter().collect();
     sorted.sort_by_cached_key(|d| figure_order(&d.figure));
-    let rows: Vec<(String, String, String)> =
-        sorted.iter().map(|d| (figure_label(&d.figure, then_report, cat), value_text(&d.then), value_text(&d.now))).collect();
+    let rows: Vec<(String, String, String)> = sorted
+        .iter()
+        .map(|d| (figure_label(&d.figure, then_report, cat), value_text(&d.then), value_text(&d.now)))
+        .collect();
     let w0 = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0).max("Uppgift".len());
     let w1 = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0).max(3);
     let w2 = rows.iter().map(|r| r.2.chars().count()).max().unwrap_or(0).max(2);
     let mut out = String::new();
-    let count = if rows.len() == 1 { "1 uppgift skiljer sig".to_owned() } else { format!("{} uppgifter skiljer sig", rows.len()) };
+    let count = if rows.len() == 1 {
+        "1 uppgift skiljer sig".to_owned()
+    } else {
+        format!("{} uppgifter skiljer sig", rows.len())
+    };
     let _ = writeln!(out, "{count}:");
     let _ = writeln!(out, "  {:<w0$}  {:>w1$}  {:>w2$}", "Uppgift", "Då", "Nu");
     for (label, then, now) in rows {
@@ -482,30 +502,78 @@ pub fn differences_text(diffs: &[Difference], then_report: &Value, cat: &Catalog
 /// order as the report (paths alone sort `months[10]` before `months[2]`).
 fn figure_order(path: &str) -> (usize, usize, usize, usize, String) {
     const SECTIONS: [&str; 30] = [
-        "period", "from", "to", "as_of", "previous_meeting", "goal", "persons", "intakes", "active_at_end",
-        "exits", "exits_to_employment", "exits_to_throughput", "share_to_employment_percent",
-        "share_to_throughput_percent", "median_days_to_first_placement", "median_days_to_exit",
-        "exits_by_sus_group", "exits_by_outcome", "by_municipality", "by_referrer", "by_gender",
-        "by_support_at_start", "by_site", "by_work_area", "funnel", "months", "since_previous",
-        "active_participants", "active_per_site", "alerts",
+        "period",
+        "from",
+        "to",
+        "as_of",
+        "previous_meeting",
+        "goal",
+        "persons",
+        "intakes",
+        "active_at_end",
+        "exits",
+        "exits_to_employment",
+        "exits_to_throughput",
+        "share_to_employment_percent",
+        "share_to_throughput_percent",
+        "median_days_to_first_placement",
+        "median_days_to_exit",
+        "exits_by_sus_group",
+        "exits_by_outcome",
+        "by_municipality",
+        "by_referrer",
+        "by_gender",
+        "by_support_at_start",
+        "by_site",
+        "by_work_area",
+        "funnel",
+        "months",
+        "since_previous",
+        "active_participants",
+        "active_per_site",
+        "alerts",
     ];
     // Fields within a section, in the order the reports print them.
     const FIELDS: [&str; 22] = [
-        "persons_so_far", "carried_in", "intakes_so_far", "forecast", "on_track", "target", "month", "intakes",
-        "with_placement", "with_training", "exited", "exited_to_employment", "exits", "exits_by_sus_group",
-        "placements_started", "placements_ended", "trainings_completed", "assessments", "active_at_end",
-        "intake_without_placement", "stays_over_12_months", "open_placements_without_end",
+        "persons_so_far",
+        "carried_in",
+        "intakes_so_far",
+        "forecast",
+        "on_track",
+        "target",
+        "month",
+        "intakes",
+        "with_placement",
+        "with_training",
+        "exited",
+        "exited_to_employment",
+        "exits",
+        "exits_by_sus_group",
+        "placements_started",
+        "placements_ended",
+        "trainings_completed",
+        "assessments",
+        "active_at_end",
+        "intake_without_placement",
+        "stays_over_12_months",
+        "open_placements_without_end",
     ];
     const GROUPS: [&str; 4] = ["employment", "studies", "job_seeking", "other"];
     let rank = |list: &[&str], s: &str| list.iter().position(|x| *x == s).unwrap_or(list.len());
     // A field, or a key of a fixed breakdown (SUS groups, outcomes) in the reports' order.
     let key_rank = |head: &str, s: &str| {
         let fixed = if head == "exits_by_outcome" {
-            ExitOutcome::ALL.iter().position(|o| serde_json::to_value(o).ok().as_ref().and_then(Value::as_str) == Some(s))
+            ExitOutcome::ALL
+                .iter()
+                .position(|o| serde_json::to_value(o).ok().as_ref().and_then(Value::as_str) == Some(s))
         } else {
             GROUPS.iter().position(|x| *x == s)
         };
-        FIELDS.iter().position(|x| *x == s).or(fixed.map(|i| FIELDS.len() + i)).unwrap_or(FIELDS.len() + ExitOutcome::ALL.len())
+        FIELDS
+            .iter()
+            .position(|x| *x == s)
+            .or(fixed.map(|i| FIELDS.len() + i))
+            .unwrap_or(FIELDS.len() + ExitOutcome::ALL.len())
     };
     let (head, rest) = match path.split_once('.') {
         Some((head, rest)) => (head, rest),
@@ -586,18 +654,27 @@ pub fn figure_label(path: &str, then_report: &Value, cat: &Catalogue) -> String 
     let label = match (head, rest) {
         (field, "") => top(field).map(str::to_owned),
         ("goal", field) => goal(field).map(|g| format!("Mål: {g}")),
-        ("exits_by_outcome", key) => Some(format!("Avslut per utfall: {}", serde_label(key, |o: ExitOutcome| o.label().to_owned()))),
-        ("exits_by_sus_group", key) => {
-            Some(format!("Avslut per SUS-grupp: {}", serde_label(key, |g: SusOutcomeGroup| sus_group_label(g).to_owned())))
+        ("exits_by_outcome", key) => {
+            Some(format!("Avslut per utfall: {}", serde_label(key, |o: ExitOutcome| o.label().to_owned())))
         }
-        ("by_municipality", key) => Some(format!("Personer per kommun: {}", key_label(CodeKind::Municipality, key, cat))),
+        ("exits_by_sus_group", key) => Some(format!(
+            "Avslut per SUS-grupp: {}",
+            serde_label(key, |g: SusOutcomeGroup| sus_group_label(g).to_owned())
+        )),
+        ("by_municipality", key) => {
+            Some(format!("Personer per kommun: {}", key_label(CodeKind::Municipality, key, cat)))
+        }
         ("by_referrer", key) => Some(format!("Personer per remittent: {}", key_label(CodeKind::Referrer, key, cat))),
         ("by_gender", key) => Some(format!("Personer per kön: {}", serde_label(key, |g: Gender| g.label().to_owned()))),
         ("by_support_at_start", key) => {
             Some(format!("Personer per försörjning vid start: {}", key_label(CodeKind::SupportSource, key, cat)))
         }
-        ("by_site", key) => Some(format!("Personer i praktik per arbetsplats: {}", key_label(CodeKind::Site, key, cat))),
-        ("by_work_area", key) => Some(format!("Personer i praktik per arbetsområde: {}", key_label(CodeKind::WorkArea, key, cat))),
+        ("by_site", key) => {
+            Some(format!("Personer i praktik per arbetsplats: {}", key_label(CodeKind::Site, key, cat)))
+        }
+        ("by_work_area", key) => {
+            Some(format!("Personer i praktik per arbetsområde: {}", key_label(CodeKind::WorkArea, key, cat)))
+        }
         ("active_per_site", key) => Some(format!("Aktiva i praktik på {}", key_label(CodeKind::Site, key, cat))),
         ("funnel", field) => {
             let step = match field {
@@ -615,9 +692,10 @@ pub fn figure_label(path: &str, then_report: &Value, cat: &Catalogue) -> String 
             let what = match (field, key) {
                 ("intakes", "") => Some("inskrivningar".to_owned()),
                 ("exits", "") => Some("avslut".to_owned()),
-                ("exits_by_sus_group", key) => {
-                    Some(format!("avslut till {}", serde_label(key, |g: SusOutcomeGroup| sus_group_label(g).to_owned())))
-                }
+                ("exits_by_sus_group", key) => Some(format!(
+                    "avslut till {}",
+                    serde_label(key, |g: SusOutcomeGroup| sus_group_label(g).to_owned())
+                )),
                 ("placements_started", "") => Some("praktiker påbörjade".to_owned()),
                 ("placements_ended", "") => Some("praktiker avslutade".to_owned()),
                 ("trainings_completed", "") => Some("utbildningar genomförda".to_owned()),
@@ -645,10 +723,13 @@ fn month_label(path: &str, then_report: &Value) -> Option<String> {
     let rest = path.strip_prefix("months[")?;
     let (index, field) = rest.split_once("].")?;
     let month = then_report.get("months")?.get(index.parse::<usize>().ok()?)?.get("month")?.as_str()?;
-    let name = format!("{month}-01").parse().map_or_else(|_| month.to_owned(), |d| {
-        let long = long_date(d);
-        long.split_once(' ').map_or(long.clone(), |(_, month_year)| month_year.to_owned())
-    });
+    let name = format!("{month}-01").parse().map_or_else(
+        |_| month.to_owned(),
+        |d| {
+            let long = long_date(d);
+            long.split_once(' ').map_or(long.clone(), |(_, month_year)| month_year.to_owned())
+        },
+    );
     let what = match field {
         "intakes" => "inskrivna",
         "exits" => "avslut",
@@ -666,7 +747,12 @@ pub(crate) mod tests {
     use stod_events::ids::{CaseId, Date, SubmissionId, Timestamp, UserId};
 
     /// An event as the command service shows it (also used by `show`'s tests).
-    pub(crate) fn event(seq: u64, fact: Option<Fact>, corrects: Option<EventId>, reason: Option<CorrectionReason>) -> EventView {
+    pub(crate) fn event(
+        seq: u64,
+        fact: Option<Fact>,
+        corrects: Option<EventId>,
+        reason: Option<CorrectionReason>,
+    ) -> EventView {
         let (event_type, label) = match (&fact, corrects) {
             (Some(_), Some(_)) => ("corrected", "Rättelse".to_owned()),
             (None, _) => ("retracted", "Makulering".to_owned()),
@@ -719,7 +805,10 @@ pub(crate) mod tests {
         assert_eq!(json["events"][0]["type"], "placement_started");
         assert_eq!(json["events"][0]["recorded_at"], "2025-03-14T11:00:00.000000Z");
         assert_eq!(json["events"][0]["corrected_by"][0]["reason"], "entry_error");
-        assert_eq!(json["events"][1]["changes"], serde_json::json!([{"field": "site", "before": "atervinningsbutiken", "after": "vaderbacken"}]));
+        assert_eq!(
+            json["events"][1]["changes"],
+            serde_json::json!([{"field": "site", "before": "atervinningsbutiken", "after": "vaderbacken"}])
+        );
         assert_eq!(json["events"][0]["changes"], serde_json::json!([]));
 
         let text = history_text(&view, &Catalogue::default_catalogue());
@@ -744,7 +833,8 @@ pub(crate) mod tests {
                 ..stod_store::AccessRecord::new(UserId::parse(user).unwrap(), case, view, via)
             },
         };
-        let records = [record(1, "anna", AccessView::Case, "command"), record(2, "revisor", AccessView::History, "projector")];
+        let records =
+            [record(1, "anna", AccessView::Case, "command"), record(2, "revisor", AccessView::History, "projector")];
         let filter = AccessFilter { case_id: Some(case), ..AccessFilter::default() };
         let text = access_text(&records, &filter);
         assert!(text.contains(&format!("Urval: ärende {case}")), "{text}");
@@ -788,8 +878,14 @@ pub(crate) mod tests {
         assert_eq!(figure_label("months[3].intakes", &then, &cat), "april 2025: inskrivna");
         assert_eq!(figure_label("by_site.vaderbacken", &then, &cat), "Personer i praktik per arbetsplats: Våderbacken");
         assert_eq!(figure_label("goal.forecast", &then, &cat), "Mål: prognos för helåret");
-        assert_eq!(figure_label("since_previous.exits_by_sus_group.studies", &then, &cat), "Sedan förra mötet: avslut till studier");
-        assert_eq!(figure_label("alerts.stays_over_12_months.count", &then, &cat), "Att uppmärksamma: i verksamheten mer än 12 månader");
+        assert_eq!(
+            figure_label("since_previous.exits_by_sus_group.studies", &then, &cat),
+            "Sedan förra mötet: avslut till studier"
+        );
+        assert_eq!(
+            figure_label("alerts.stays_over_12_months.count", &then, &cat),
+            "Att uppmärksamma: i verksamheten mer än 12 månader"
+        );
         assert_eq!(figure_label("something_new", &then, &cat), "something_new");
 
         let diffs = vec![
@@ -803,17 +899,31 @@ pub(crate) mod tests {
         assert!(differences_text(&[], &then, &cat).starts_with("Inga skillnader"));
         // In the report's order: months by number, not by their paths' spelling.
         let mut paths = vec![
-            "months[10].exits", "months[2].intakes", "goal.forecast", "persons", "months[2].exits",
-            "exits_by_sus_group.job_seeking", "exits_by_sus_group.employment",
-            "since_previous.assessments", "since_previous.exits_by_sus_group.other", "since_previous.exits_by_sus_group.studies",
+            "months[10].exits",
+            "months[2].intakes",
+            "goal.forecast",
+            "persons",
+            "months[2].exits",
+            "exits_by_sus_group.job_seeking",
+            "exits_by_sus_group.employment",
+            "since_previous.assessments",
+            "since_previous.exits_by_sus_group.other",
+            "since_previous.exits_by_sus_group.studies",
         ];
         paths.sort_by_cached_key(|p| figure_order(p));
         assert_eq!(
             paths,
             [
-                "goal.forecast", "persons", "exits_by_sus_group.employment", "exits_by_sus_group.job_seeking",
-                "months[2].intakes", "months[2].exits", "months[10].exits",
-                "since_previous.exits_by_sus_group.studies", "since_previous.exits_by_sus_group.other", "since_previous.assessments",
+                "goal.forecast",
+                "persons",
+                "exits_by_sus_group.employment",
+                "exits_by_sus_group.job_seeking",
+                "months[2].intakes",
+                "months[2].exits",
+                "months[10].exits",
+                "since_previous.exits_by_sus_group.studies",
+                "since_previous.exits_by_sus_group.other",
+                "since_previous.assessments",
             ]
         );
     }

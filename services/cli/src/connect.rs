@@ -74,7 +74,12 @@ fn on_server_error(event: async_nats::Event) {
 }
 
 /// A NATS connection as the user of `creds` (anonymous without).
-pub async fn nats_as(url: &str, name: &str, policy: &RetryPolicy, creds: Option<&stod_auth::Credentials>) -> Result<async_nats::Client, CliError> {
+pub async fn nats_as(
+    url: &str,
+    name: &str,
+    policy: &RetryPolicy,
+    creds: Option<&stod_auth::Credentials>,
+) -> Result<async_nats::Client, CliError> {
     let mut backoff = policy.backoff;
     let mut attempt = 0;
     loop {

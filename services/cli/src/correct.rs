@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use stod_events::case::RejectionKind;
 use stod_events::event::{
-    Assessor, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender, PlacementEndReason,
-    RegionOfBirth, TrainingDiscontinuedReason,
+    Assessor, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth,
+    TrainingDiscontinuedReason,
 };
 use stod_events::ids::{Date, EventId};
 use stod_protocol::{CaseView, EventView};
@@ -32,9 +32,11 @@ pub struct Correction {
 
 /// The event's fact as it stands now: its latest correction's replacement, else itself.
 pub fn current(view: &CaseView, event: EventId) -> Result<&EventView, CliError> {
-    let original = view.events.iter().find(|e| e.event_id == event).ok_or_else(|| {
-        CliError::NotFound(format!("händelsen {event} finns inte i ärendet {}", view.case_id))
-    })?;
+    let original = view
+        .events
+        .iter()
+        .find(|e| e.event_id == event)
+        .ok_or_else(|| CliError::NotFound(format!("händelsen {event} finns inte i ärendet {}", view.case_id)))?;
     if let Some(target) = original.corrects {
         return Err(CliError::Rejected {
             kind: RejectionKind::NotCorrectable,
@@ -44,30 +46,31 @@ pub fn current(view: &CaseView, event: EventId) -> Result<&EventView, CliError> 
             valid: vec![target.to_string()],
         });
     }
-    Ok(view
-        .events
-        .iter()
-        .rev()
-        .find(|e| e.corrects == Some(event) && e.fact.is_some())
-        .unwrap_or(original))
+    Ok(view.events.iter().rev().find(|e| e.corrects == Some(event) && e.fact.is_some()).unwrap_or(original))
 }
 
 /// Applies `sets` to the event's current fact; `date` defaults to its current date.
-pub fn build(view: &CaseView, event: EventId, sets: &[(String, String)], date: Option<Date>) -> Result<Correction, CliError> {
+pub fn build(
+    view: &CaseView,
+    event: EventId,
+    sets: &[(String, String)],
+    date: Option<Date>,
+) -> Result<Correction, CliError> {
     let now = current(view, event)?;
-    let fact = now.fact.clone().ok_or_else(|| CliError::Other(format!("händelsen {event} har inget innehåll att rätta")))?;
+    let fact =
+        now.fact.clone().ok_or_else(|| CliError::Other(format!("händelsen {event} har inget innehåll att rätta")))?;
     let mut value = serde_json::to_value(&fact).map_err(|e| CliError::Other(e.to_string()))?;
     let fact_type = fact.event_type().name();
     let mut changes = Vec::new();
     for (field, raw) in sets {
         let before = set_field(&mut value, fact_type, field, raw)?;
         // Read back after each field, so an error names the field that caused it.
-        serde_json::from_value::<Fact>(value.clone()).map_err(|e| {
-            CliError::Usage(format!("--set {field}={raw}: värdet passar inte fältet {field} ({e})"))
-        })?;
+        serde_json::from_value::<Fact>(value.clone())
+            .map_err(|e| CliError::Usage(format!("--set {field}={raw}: värdet passar inte fältet {field} ({e})")))?;
         changes.push((field.clone(), show(&before), raw.clone()));
     }
-    let replacement: Fact = serde_json::from_value(value).map_err(|e| CliError::Usage(format!("rättelsen går inte att läsa: {e}")))?;
+    let replacement: Fact =
+        serde_json::from_value(value).map_err(|e| CliError::Usage(format!("rättelsen går inte att läsa: {e}")))?;
     let occurred_on = date.unwrap_or(now.occurred_on);
     if occurred_on != now.occurred_on {
         changes.push(("datum".into(), now.occurred_on.to_string(), occurred_on.to_string()));
@@ -89,7 +92,9 @@ fn set_field(fact: &mut Value, fact_type: &str, field: &str, raw: &str) -> Resul
         return Err(CliError::Other("händelsens innehåll är inte ett JSON-objekt".into()));
     };
     if field == "type" {
-        return Err(CliError::Usage("händelsens typ kan inte ändras genom rättelse; makulera och registrera på nytt".into()));
+        return Err(CliError::Usage(
+            "händelsens typ kan inte ändras genom rättelse; makulera och registrera på nytt".into(),
+        ));
     }
     if fact_type == "enrolled" && field == "registration" {
         return Err(CliError::Usage(
@@ -169,10 +174,8 @@ fn term<T: Term + Serialize>(raw: &str) -> Option<Result<Value, String>> {
     if let Some(v) = T::from_token(raw) {
         return Some(serde_json::to_value(v).map_err(|e| e.to_string()));
     }
-    let json_name = T::TERMS
-        .iter()
-        .filter_map(|(v, ..)| serde_json::to_value(v).ok())
-        .find(|v| v.as_str() == Some(raw));
+    let json_name =
+        T::TERMS.iter().filter_map(|(v, ..)| serde_json::to_value(v).ok()).find(|v| v.as_str() == Some(raw));
     Some(json_name.ok_or_else(T::tokens))
 }
 
@@ -180,8 +183,8 @@ fn term<T: Term + Serialize>(raw: &str) -> Option<Result<Value, String>> {
 mod tests {
     use super::*;
     use stod_events::event::{
-        AnonymityReason, CorrectionReason, Enrolled, EnrolmentDetails, PlacementEnded, PlacementNo,
-        PlacementStarted, Registration,
+        AnonymityReason, CorrectionReason, Enrolled, EnrolmentDetails, PlacementEnded, PlacementNo, PlacementStarted,
+        Registration,
     };
     use stod_events::ids::{CaseId, Code, ParticipantRef, SubmissionId, Timestamp, UserId};
 
@@ -203,7 +206,14 @@ mod tests {
     }
 
     fn case(events: Vec<EventView>) -> CaseView {
-        CaseView { case_id: CaseId::new(), open: true, void: false, open_placements: vec![], open_trainings: vec![], events }
+        CaseView {
+            case_id: CaseId::new(),
+            open: true,
+            void: false,
+            open_placements: vec![],
+            open_trainings: vec![],
+            events,
+        }
     }
 
     fn placement(site: &str, hours: u8) -> Fact {
@@ -281,7 +291,10 @@ mod tests {
         )
         .unwrap();
         let Fact::Enrolled(Enrolled { registration: Registration::Consented(d), .. }) = c.replacement else { panic!() };
-        assert_eq!((d.municipality.as_str(), d.birth_year, d.region_of_birth), ("2061", 1991, Some(RegionOfBirth::Europe)));
+        assert_eq!(
+            (d.municipality.as_str(), d.birth_year, d.region_of_birth),
+            ("2061", 1991, Some(RegionOfBirth::Europe))
+        );
 
         let anon = ev(
             Some(Fact::Enrolled(Enrolled {
@@ -293,7 +306,10 @@ mod tests {
             3,
         );
         let view = case(vec![anon.clone()]);
-        assert!(matches!(build(&view, anon.event_id, &sets(&[("municipality", "2061")]), None), Err(CliError::Usage(_))));
+        assert!(matches!(
+            build(&view, anon.event_id, &sets(&[("municipality", "2061")]), None),
+            Err(CliError::Usage(_))
+        ));
         assert!(build(&view, anon.event_id, &sets(&[("gender", "kvinna")]), None).is_ok());
     }
 

@@ -82,7 +82,9 @@ impl Seeded {
             grouped(r.rejected),
         );
         if r.accepted == 0 && r.duplicates > 0 {
-            text.push_str("\nInget nytt: samma demo var redan registrerad (samma frö och datum ger samma inlämningar).");
+            text.push_str(
+                "\nInget nytt: samma demo var redan registrerad (samma frö och datum ger samma inlämningar).",
+            );
         }
         if r.rejected > 0 {
             text.push_str("\nAvvisade inlämningar bröt mot en regel i loggens nuvarande läge (t.ex. en deltagare med ett öppet ärende sedan tidigare).");
@@ -170,7 +172,8 @@ pub async fn seed_command(url: &str, out: Output, args: DemoSeedArgs) -> Result<
 /// Events in the log, or an error if it cannot be read.
 pub async fn events_in_log(nats: &async_nats::Client) -> Result<u64, CliError> {
     let js = async_nats::jetstream::new(nats.clone());
-    let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    let mut stream =
+        js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
     let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
     Ok(info.state.messages)
 }

@@ -79,9 +79,9 @@ use stod_events::reference::{Catalogue, CodeKind};
 
 pub use args::Cli;
 use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
-use query::Reader;
 pub use error::CliError;
 use output::Output;
+use query::Reader;
 
 /// A parsed command line, with what clap's derive alone does not tell.
 #[derive(Debug)]
@@ -246,7 +246,9 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
             Ok(())
         }
         Cmd::Case(CaseCmd::Find { personnummer }) => registry::find(client, out, &personnummer).await,
-        Cmd::Participant(ParticipantCmd::Erase { personnummer, yes: true }) => registry::erase(client, out, &personnummer).await,
+        Cmd::Participant(ParticipantCmd::Erase { personnummer, yes: true }) => {
+            registry::erase(client, out, &personnummer).await
+        }
         Cmd::Case(CaseCmd::History { .. })
         | Cmd::Participant(ParticipantCmd::Erase { yes: false, .. })
         | Cmd::Up(_)

@@ -59,9 +59,15 @@ async fn log_end(nats: &async_nats::Client) -> Option<u64> {
 }
 
 pub fn status_text(s: &ProjectionStatus, log_end: Option<u64>) -> String {
-    let generation = if s.generation == 0 { "ingen ännu (byggs för första gången)".to_owned() } else { s.generation.to_string() };
+    let generation = if s.generation == 0 {
+        "ingen ännu (byggs för första gången)".to_owned()
+    } else {
+        s.generation.to_string()
+    };
     let read = match log_end {
-        Some(end) if s.checkpoint >= end => format!("händelse {} av {} i loggen (ikapp)", grouped(s.checkpoint), grouped(end)),
+        Some(end) if s.checkpoint >= end => {
+            format!("händelse {} av {} i loggen (ikapp)", grouped(s.checkpoint), grouped(end))
+        }
         Some(end) => format!(
             "händelse {} av {} i loggen ({} efter)",
             grouped(s.checkpoint),

@@ -39,7 +39,12 @@ impl Running {
 /// so until it is done.
 /// Its `history` answers are recorded in the access log, created with `replicas` copies
 /// if this projector is the first to need it.
-pub async fn start(nats: &async_nats::Client, dir: &Path, min_count: u32, replicas: usize) -> Result<Running, CliError> {
+pub async fn start(
+    nats: &async_nats::Client,
+    dir: &Path,
+    min_count: u32,
+    replicas: usize,
+) -> Result<Running, CliError> {
     let options = ProjectorOptions { min_count, replicas, ..ProjectorOptions::new(dir) };
     let service = stod_projector::start_service(nats.clone(), options).await.map_err(|e| match e {
         stod_projector::ProjectorError::Store(stod_projector::StoreError::Locked(_)) => CliError::Other(format!(

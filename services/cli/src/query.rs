@@ -67,7 +67,11 @@ impl Reader {
     /// A report query. An `invalid` reply is the user's mistake (exit 6, with the
     /// projector's Swedish message); `unavailable` (still building, a fault) and no
     /// projector at all are retried, then exit 5.
-    pub async fn report<Q: Serialize, T: DeserializeOwned>(&self, name: &str, query: &Q) -> Result<Answer<T>, CliError> {
+    pub async fn report<Q: Serialize, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        query: &Q,
+    ) -> Result<Answer<T>, CliError> {
         let subject = query_subject(&self.user, name);
         let body = serde_json::to_vec(query).map_err(|e| CliError::Other(format!("internt fel: {e}")))?;
         let mut backoff = self.policy.backoff;
@@ -87,7 +91,9 @@ impl Reader {
             };
             let raw: Value = serde_json::from_slice(&bytes).map_err(|e| unexpected(&subject, e))?;
             match serde_json::from_value::<ReportReply<T>>(raw.clone()).map_err(|e| unexpected(&subject, e))? {
-                ReportReply::Ok { checkpoint, generation, report } => return Ok(Answer { raw, checkpoint, generation, report }),
+                ReportReply::Ok { checkpoint, generation, report } => {
+                    return Ok(Answer { raw, checkpoint, generation, report })
+                }
                 ReportReply::Invalid { message } => return Err(CliError::Invalid(message)),
                 ReportReply::Unavailable { message } => last = format!("läsmodellerna: {message}"),
             }
@@ -129,7 +135,8 @@ impl Reader {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            let request = async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.policy.request_timeout));
+            let request =
+                async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.policy.request_timeout));
             match self.nats.send_request(subject.clone(), request).await {
                 Ok(msg) => {
                     let reply: Value = serde_json::from_slice(&msg.payload).map_err(|e| unexpected(&subject, e))?;
@@ -154,7 +161,8 @@ impl Reader {
     }
 
     async fn attempt(&self, subject: &str, body: &[u8]) -> Attempt {
-        let request = async_nats::Request::new().payload(body.to_vec().into()).timeout(Some(self.policy.request_timeout));
+        let request =
+            async_nats::Request::new().payload(body.to_vec().into()).timeout(Some(self.policy.request_timeout));
         match self.nats.send_request(subject.to_owned(), request).await {
             Ok(msg) => Attempt::Reply(msg.payload.to_vec()),
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Attempt::Retry(no_projector(subject)),

@@ -54,14 +54,20 @@ pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Resul
         return Ok(());
     }
     let cat = names(reader).await;
-    out.result(&answer.raw, || report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed()).trim_end().to_owned());
+    out.result(&answer.raw, || {
+        report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed()).trim_end().to_owned()
+    });
     Ok(())
 }
 
 /// The funder's follow-up: a document, or CSV for Excel (written as bytes, with the
 /// byte-order mark Excel needs to read UTF-8).
 pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<(), CliError> {
-    let period: stod_projections::Period = args.period.trim().parse().map_err(|e: stod_projections::period::BadPeriod| CliError::Invalid(e.to_string()))?;
+    let period: stod_projections::Period = args
+        .period
+        .trim()
+        .parse()
+        .map_err(|e: stod_projections::period::BadPeriod| CliError::Invalid(e.to_string()))?;
     let query = FunderQuery { period: period.to_string() };
     let answer: Answer<PublishedFunder> = reader.report(queries::PUBLISHED_FUNDER, &query).await?;
     if out.json {
@@ -71,22 +77,29 @@ pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<()
     let cat = names(reader).await;
     let format = match args.format {
         FunderFormat::Csv => {
-            let csv = stod_reports::funder::funder_csv(&answer.report, &cat).map_err(|e| CliError::Other(format!("CSV: {e}")))?;
+            let csv = stod_reports::funder::funder_csv(&answer.report, &cat)
+                .map_err(|e| CliError::Other(format!("CSV: {e}")))?;
             use std::io::Write as _;
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(&csv).and_then(|_| stdout.flush()).map_err(|e| CliError::Other(format!("kunde inte skriva: {e}")))?;
+            stdout
+                .write_all(&csv)
+                .and_then(|_| stdout.flush())
+                .map_err(|e| CliError::Other(format!("kunde inte skriva: {e}")))?;
             return Ok(());
         }
         FunderFormat::Text => crate::args::ReportFormat::Text,
         FunderFormat::Md => crate::args::ReportFormat::Md,
         FunderFormat::Html => crate::args::ReportFormat::Html,
     };
-    out.result(&answer.raw, || report::funder(&answer.report, &basis(&answer), &cat, format, &printed()).trim_end().to_owned());
+    out.result(&answer.raw, || {
+        report::funder(&answer.report, &basis(&answer), &cat, format, &printed()).trim_end().to_owned()
+    });
     Ok(())
 }
 
 pub async fn history(reader: &Reader, out: Output, case: CaseId) -> Result<(), CliError> {
-    let answer: Result<Answer<Vec<AuditEntry>>, CliError> = reader.report(queries::HISTORY, &HistoryQuery { case_id: case }).await;
+    let answer: Result<Answer<Vec<AuditEntry>>, CliError> =
+        reader.report(queries::HISTORY, &HistoryQuery { case_id: case }).await;
     let answer = match answer {
         Ok(a) => a,
         // Our query is always well-formed, so `invalid` means the read models know no

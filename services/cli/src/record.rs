@@ -4,14 +4,12 @@
 use serde_json::{json, Map, Value};
 use stod_client::{Accepted, Client};
 use stod_events::case::{Action, Command, TrainingRef};
-use stod_events::event::{
-    EnrolmentDetails, EventType, Fact, PlacementNo, Registration, TrainingNo,
-};
+use stod_events::event::{EnrolmentDetails, EventType, Fact, PlacementNo, Registration, TrainingNo};
 use stod_events::ids::{CaseId, Date, EventId};
 
 use crate::args::{
-    AssessArgs, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs,
-    RetractArgs, SubmitArgs, TrainingCmd,
+    AssessArgs, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, RetractArgs, SubmitArgs,
+    TrainingCmd,
 };
 use crate::correct;
 use crate::error::CliError;
@@ -31,7 +29,9 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
         Some(reason) => Registration::Anonymous(reason),
         None => {
             // clap requires these four unless --anonymous is given.
-            let missing = || CliError::Usage("ange --municipality, --referrer, --support och --birth-year, eller --anonymous".into());
+            let missing = || {
+                CliError::Usage("ange --municipality, --referrer, --support och --birth-year, eller --anonymous".into())
+            };
             Registration::Consented(EnrolmentDetails {
                 municipality: a.municipality.ok_or_else(missing)?,
                 referrer: a.referrer.ok_or_else(missing)?,
@@ -61,9 +61,9 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
             let how = if created { "ny i deltagarregistret" } else { "redan i deltagarregistret" };
             extra.lines.push(format!("Deltagare: {participant}  ({how}; personnumret finns bara där, inte i loggen)"));
         }
-        None => extra.lines.push(format!(
-            "Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)"
-        )),
+        None => extra
+            .lines
+            .push(format!("Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)")),
     }
     if a.case.is_none() {
         extra.retry_flags.push_str(&format!(" --case {case_id}"));
@@ -71,10 +71,8 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
     if a.participant.is_none() && registered.is_none() {
         extra.retry_flags.push_str(&format!(" --participant {participant}"));
     }
-    let command = Command::Record {
-        occurred_on: a.date,
-        action: Action::Enroll { participant, gender: a.gender, registration },
-    };
+    let command =
+        Command::Record { occurred_on: a.date, action: Action::Enroll { participant, gender: a.gender, registration } };
     submit(client, out, case_id, &a.submit, command, extra).await
 }
 
@@ -274,4 +272,3 @@ pub fn event_type(command: &Command) -> EventType {
         },
     }
 }
-

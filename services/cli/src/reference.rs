@@ -88,7 +88,14 @@ fn text(fingerprint: &str, file: &CatalogueFile, kind: Option<CodeKind>) -> Stri
         let _ = writeln!(out, "\n{} ({})", kind_plural(kind), flag(kind));
         if kind == CodeKind::Instrument {
             for inst in file.instruments.iter().filter(|i| i.active) {
-                let _ = writeln!(out, "  {:<24}{}, skala {}–{}", inst.code.as_str(), inst.name, inst.scale_min, inst.scale_max);
+                let _ = writeln!(
+                    out,
+                    "  {:<24}{}, skala {}–{}",
+                    inst.code.as_str(),
+                    inst.name,
+                    inst.scale_min,
+                    inst.scale_max
+                );
                 let _ = writeln!(out, "    områden (--score OMRÅDE=POÄNG):");
                 for area in inst.areas.iter().filter(|a| a.active) {
                     let _ = writeln!(out, "    {:<22}{}", area.code.as_str(), area.name);
@@ -119,11 +126,10 @@ fn short(fingerprint: &str) -> &str {
 /// Extends the shared catalogue from a TOML file. Nothing is written unless the whole
 /// file is valid against the catalogue in force.
 pub async fn load(url: &str, user: Option<UserId>, out: Output, path: &Path) -> Result<(), CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::Other(format!("kan inte läsa {}: {e}", path.display())))?;
-    let extension: CatalogueFile = toml::from_str(&text).map_err(|e| {
-        CliError::Invalid(format!("{} är ingen giltig referensdatafil: {e}", path.display()))
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("kan inte läsa {}: {e}", path.display())))?;
+    let extension: CatalogueFile = toml::from_str(&text)
+        .map_err(|e| CliError::Invalid(format!("{} är ingen giltig referensdatafil: {e}", path.display())))?;
 
     let policy = connect::retry_policy()?;
     let nats = connect::nats(url, "stod reference load", &policy).await?;
@@ -135,9 +141,9 @@ pub async fn load(url: &str, user: Option<UserId>, out: Output, path: &Path) -> 
     let (before, _) = store.load_or_init(&default).await.map_err(|e| from_store("referensdata", e))?;
     // Check first, for the case worker's own words; the store checks again under its
     // compare-and-set.
-    let checked = before.extend(extension.clone()).map_err(|e| {
-        CliError::Invalid(format!("{}: {e}; inget har ändrats", path.display()))
-    })?;
+    let checked = before
+        .extend(extension.clone())
+        .map_err(|e| CliError::Invalid(format!("{}: {e}; inget har ändrats", path.display())))?;
     let changes = diff(&before, &checked);
     let after = if changes.is_empty() {
         before.clone()
@@ -212,7 +218,8 @@ fn diff(before: &Catalogue, after: &Catalogue) -> Vec<String> {
                         out.push(format!("{label} {}: nytt namn {:?} (var {:?})", entry.code, entry.name, old.name));
                     }
                     if old.active != entry.active {
-                        let what = if entry.active { "används igen" } else { "utgår (kan inte användas i nya händelser)" };
+                        let what =
+                            if entry.active { "används igen" } else { "utgår (kan inte användas i nya händelser)" };
                         out.push(format!("{label} {}: {what}", entry.code));
                     }
                 }

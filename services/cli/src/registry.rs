@@ -25,7 +25,8 @@ pub async fn register(client: &Client, personnummer: &str) -> Result<(Participan
 pub async fn find(client: &Client, out: Output, personnummer: &str) -> Result<(), CliError> {
     match client.registry(RegistryOp::Lookup, personnummer).await? {
         RegistryReply::Found { participant, case_id, case_open } => {
-            let json = json!({ "status": "found", "participant": participant, "case_id": case_id, "case_open": case_open });
+            let json =
+                json!({ "status": "found", "participant": participant, "case_id": case_id, "case_open": case_open });
             out.result(&json, || {
                 let mut text = format!("Deltagare: {participant}");
                 match (case_id, case_open) {

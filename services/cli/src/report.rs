@@ -51,10 +51,16 @@ pub fn period(args: &ThroughputArgs) -> Result<String, CliError> {
     let (value, ok, example) = if let Some(y) = &args.year {
         (y.trim(), digits(y.trim(), 4), "--year 2025")
     } else if let Some(q) = &args.quarter {
-        let ok = q.trim().split_once(['-']).is_some_and(|(y, q)| digits(y, 4) && (q.starts_with('Q') || q.starts_with('q')) && digits(&q[1..], 1));
+        let ok = q
+            .trim()
+            .split_once(['-'])
+            .is_some_and(|(y, q)| digits(y, 4) && (q.starts_with('Q') || q.starts_with('q')) && digits(&q[1..], 1));
         (q.trim(), ok, "--quarter 2025-Q2")
     } else if let Some(m) = &args.month {
-        let ok = m.trim().split_once('-').is_some_and(|(y, m)| digits(y, 4) && (1..=2).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()));
+        let ok = m
+            .trim()
+            .split_once('-')
+            .is_some_and(|(y, m)| digits(y, 4) && (1..=2).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()));
         (m.trim(), ok, "--month 2025-03")
     } else {
         return Err(CliError::Usage("ange en period: --year, --quarter eller --month".into()));
@@ -190,7 +196,12 @@ pub fn throughput_text(r: &ThroughputReport, basis: &Basis, cat: &Catalogue) -> 
         heading: Some("Avslut per SUS-grupp"),
         rows: SUS_GROUPS
             .iter()
-            .map(|g| (sus_group_label(*g).to_owned(), count_share(r.exits_by_sus_group.get(g).copied().unwrap_or(0), r.exits)))
+            .map(|g| {
+                (
+                    sus_group_label(*g).to_owned(),
+                    count_share(r.exits_by_sus_group.get(g).copied().unwrap_or(0), r.exits),
+                )
+            })
             .collect(),
         empty: "",
     };
@@ -254,7 +265,8 @@ fn month_table(out: &mut String, r: &ThroughputReport) {
     let _ = writeln!(out, "  {:<10} {:<13} {:<13} aktiva vid månadens slut", "", "inskrivna", "avslut");
     for m in &r.months {
         let start = m.month.split_once('-').and_then(|(y, mm)| Date::from_ymd(y.parse().ok()?, mm.parse().ok()?, 1));
-        let name = start.map_or(m.month.as_str(), |d| stod_reports::MONTHS[chrono::Datelike::month0(&d.naive()) as usize]);
+        let name =
+            start.map_or(m.month.as_str(), |d| stod_reports::MONTHS[chrono::Datelike::month0(&d.naive()) as usize]);
         // A month that has not begun has no figures yet.
         let future = start.is_some_and(|start| start > r.goal.as_of);
         if future {
@@ -364,8 +376,8 @@ mod tests {
     use stod_events::event::{CorrectionReason, Gender, SusOutcomeGroup};
     use stod_events::ids::{Timestamp, UserId};
     use stod_projections::steering::{AlertGroup, Alerts, Changes};
-    use stod_projections::SteeringReport;
     use stod_projections::throughput::{Funnel, MonthRow};
+    use stod_projections::SteeringReport;
 
     fn date(s: &str) -> Date {
         s.parse().unwrap()
@@ -393,8 +405,18 @@ mod tests {
             intakes: 11,
             active_at_end: 9,
             exits: 9,
-            exits_by_outcome: [(ExitOutcome::EmploymentUnsubsidised, 4), (ExitOutcome::Studies, 2), (ExitOutcome::Health, 3)].into(),
-            exits_by_sus_group: [(SusOutcomeGroup::Employment, 4), (SusOutcomeGroup::Studies, 2), (SusOutcomeGroup::Other, 3)].into(),
+            exits_by_outcome: [
+                (ExitOutcome::EmploymentUnsubsidised, 4),
+                (ExitOutcome::Studies, 2),
+                (ExitOutcome::Health, 3),
+            ]
+            .into(),
+            exits_by_sus_group: [
+                (SusOutcomeGroup::Employment, 4),
+                (SusOutcomeGroup::Studies, 2),
+                (SusOutcomeGroup::Other, 3),
+            ]
+            .into(),
             exits_to_employment: 4,
             exits_to_throughput: 6,
             share_to_employment_percent: Some(44),
@@ -449,13 +471,23 @@ mod tests {
 
     #[test]
     fn throughput_text_has_the_goal_names_and_months() {
-        let text = throughput_text(&throughput_report(), &Basis::ReadModel { checkpoint: 412, generation: 2 }, &Catalogue::default_catalogue());
+        let text = throughput_text(
+            &throughput_report(),
+            &Basis::ReadModel { checkpoint: 412, generation: 2 },
+            &Catalogue::default_catalogue(),
+        );
         assert!(text.contains("Mål: minst 20 personer per år — hittills 18, prognos 21 (på väg)"), "{text}");
         assert!(text.contains("Perioden pågår"), "{text}");
         assert!(text.contains("händelse 412"), "{text}");
-        assert!(text.contains("Ludvika") && text.contains("Arbetsförmedlingen") && text.contains("Industrispåret"), "{text}");
+        assert!(
+            text.contains("Ludvika") && text.contains("Arbetsförmedlingen") && text.contains("Industrispåret"),
+            "{text}"
+        );
         assert!(text.contains("ej registrerat (anonyma)"), "{text}");
-        assert!(text.contains("förvärvsarbete") && text.contains("aktivt arbetssökande") && text.contains("övriga"), "{text}");
+        assert!(
+            text.contains("förvärvsarbete") && text.contains("aktivt arbetssökande") && text.contains("övriga"),
+            "{text}"
+        );
         assert!(text.contains("44 %") && text.contains("67 %"), "{text}");
         assert!(text.contains("juni") && text.contains('█'), "{text}");
         // July onwards has not happened on 30 June.
@@ -479,7 +511,12 @@ mod tests {
             goal: goal(18, 21, "2025-06-30"),
             active_participants: 9,
             active_per_site: [("industrisparet".to_owned(), 4), ("vaderbacken".to_owned(), 2)].into(),
-            since_previous: Changes { intakes: 3, exits: 2, exits_by_sus_group: [(SusOutcomeGroup::Employment, 2)].into(), ..Changes::default() },
+            since_previous: Changes {
+                intakes: 3,
+                exits: 2,
+                exits_by_sus_group: [(SusOutcomeGroup::Employment, 2)].into(),
+                ..Changes::default()
+            },
             alerts: Alerts {
                 intake_without_placement: AlertGroup { count: 1, cases: vec![CaseId::new()] },
                 ..Alerts::default()
@@ -510,7 +547,10 @@ mod tests {
         let html = steering(&r, basis, &cat, ReportFormat::Html, "x");
         assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<td class=\"num\">18</td>"), "{html}");
         assert!(html.contains("<svg"), "the HTML form has charts: {html}");
-        assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("src="), "self-contained: {html}");
+        assert!(
+            !html.contains("<script") && !html.contains("<link") && !html.contains("src="),
+            "self-contained: {html}"
+        );
         let md = steering(&r, basis, &cat, ReportFormat::Md, "x");
         assert!(md.starts_with("# Styrgruppsrapport 30 juni 2025") && md.contains("|---|---:|"), "{md}");
 

@@ -213,10 +213,9 @@ fn fact_text(fact: &Fact, cat: &Catalogue, eff: &Effective) -> String {
                     );
                     s
                 }
-                Registration::Anonymous(reason) => format!(
-                    "{gender}, anonymt registrerad ({}): bara kön och inskrivningsår sparas.",
-                    reason.label()
-                ),
+                Registration::Anonymous(reason) => {
+                    format!("{gender}, anonymt registrerad ({}): bara kön och inskrivningsår sparas.", reason.label())
+                }
             }
         }
         Fact::PlacementStarted(p) => format!(
@@ -292,7 +291,7 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stod_events::event::{AnonymityReason, CorrectionReason, EnrolmentDetails, Enrolled, Gender, RegionOfBirth};
+    use stod_events::event::{AnonymityReason, CorrectionReason, Enrolled, EnrolmentDetails, Gender, RegionOfBirth};
     use stod_events::ids::{CaseId, ParticipantRef};
 
     use crate::audit_text::tests::{event as view_of, placement};

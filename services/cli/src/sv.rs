@@ -16,4 +16,3 @@ pub fn parser<T: Term + Clone>() -> impl TypedValueParser<Value = T> {
         T::from_token(&token).unwrap_or(T::TERMS[0].0)
     })
 }
-

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::json;
+use stod_auth::{AuthDir, Credentials, Role};
 use stod_command::{RunningService, ServiceOptions, StartError};
 use stod_events::ids::{Date, UserId};
 use stod_nats_server::{ErrorKind, NatsServer, ServerOptions};
 use stod_projections::ThroughputReport;
 use stod_protocol::{queries, ThroughputQuery};
-use stod_auth::{AuthDir, Credentials, Role};
 use stod_store::{EventLogConfig, STREAM_NAME};
 use tracing::{info, warn};
 
@@ -62,7 +62,8 @@ fn service_users(data: &Path, demo: bool) -> Result<ServiceUsers, CliError> {
     let auth = AuthDir::new(data.join("auth"));
     let ensure = |name: &str, role: Role| {
         let user = UserId::parse(name).map_err(|e| CliError::Other(format!("internt fel: {e}")))?;
-        auth.ensure_user(&user, role).map_err(|e| CliError::Other(format!("användarna i {}: {e}", auth.path().display())))
+        auth.ensure_user(&user, role)
+            .map_err(|e| CliError::Other(format!("användarna i {}: {e}", auth.path().display())))
     };
     let users = ServiceUsers {
         command: ensure("stod-command", Role::CommandService)?,
@@ -220,7 +221,9 @@ async fn serve(
     info!("stopping: {stop}");
     shutdown(service, Some(registry), Some(projector), http, &client).await;
     if stop == Stop::ServerDied {
-        return Err(CliError::Other("nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into()));
+        return Err(CliError::Other(
+            "nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into(),
+        ));
     }
     Ok(())
 }
@@ -254,16 +257,18 @@ async fn start_http(
             }
         },
     };
-    stod_http::start(addr, stod_http::AppState::new(client.clone(), user, metrics).with_access(access)).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            CliError::Other(format!(
-                "adressen {addr} för översikten används redan av ett annat program. Välj en annan med \
+    stod_http::start(addr, stod_http::AppState::new(client.clone(), user, metrics).with_access(access)).await.map_err(
+        |e| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                CliError::Other(format!(
+                    "adressen {addr} för översikten används redan av ett annat program. Välj en annan med \
                  --http 127.0.0.1:8081, eller starta utan översikt med --no-http"
-            ))
-        } else {
-            CliError::Other(format!("översikten kunde inte starta på {addr}: {e}"))
-        }
-    })
+                ))
+            } else {
+                CliError::Other(format!("översikten kunde inte starta på {addr}: {e}"))
+            }
+        },
+    )
 }
 
 /// `stod http`: the dashboard and JSON API alone, against an existing NATS.
@@ -418,7 +423,8 @@ async fn show_figures(nats: &async_nats::Client, projector: &projector::Running,
 /// The last sequence in the event log.
 async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
     let js = async_nats::jetstream::new(nats.clone());
-    let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
+    let mut stream =
+        js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
     let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
     Ok(info.state.last_sequence)
 }

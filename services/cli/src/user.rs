@@ -95,7 +95,12 @@ pub fn list(data: Option<PathBuf>, out: Output) -> Result<(), CliError> {
             return format!("Inga användare i {} ännu (`stod up` skapar de första).", auth.path().display());
         }
         let width = users.users.iter().map(|u| u.name.as_str().len()).max().unwrap_or(0);
-        users.users.iter().map(|u| format!("{:<width$}  {}", u.name.as_str(), u.role.label())).collect::<Vec<_>>().join("\n")
+        users
+            .users
+            .iter()
+            .map(|u| format!("{:<width$}  {}", u.name.as_str(), u.role.label()))
+            .collect::<Vec<_>>()
+            .join("\n")
     });
     Ok(())
 }

@@ -39,7 +39,15 @@ impl Stack {
         let url = server.url();
         let client = async_nats::connect(&url).await.expect("connect");
         let service = stod_command::start(client.clone(), ServiceOptions::default()).await.expect("service starts");
-        Self { _server: server, service: Some(service), registry: None, projector: None, _projections: None, client, url }
+        Self {
+            _server: server,
+            service: Some(service),
+            registry: None,
+            projector: None,
+            _projections: None,
+            client,
+            url,
+        }
     }
 
     /// The stack with the participant registry in-process too.
@@ -57,9 +65,10 @@ impl Stack {
     async fn with_projector() -> Self {
         let mut stack = Self::start().await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let projector = stod_projector::start_service(stack.client.clone(), ProjectorOptions::new(dir.path().join("projections")))
-            .await
-            .expect("projector starts");
+        let projector =
+            stod_projector::start_service(stack.client.clone(), ProjectorOptions::new(dir.path().join("projections")))
+                .await
+                .expect("projector starts");
         stack.projector = Some(projector);
         stack._projections = Some(dir);
         stack
@@ -164,8 +173,19 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 async fn intake(stack: &Stack, date: &str) -> (String, String) {
     let reply = stack
         .stod(&[
-            "intake", "--date", date, "--gender", "kvinna", "--municipality", "2084", "--referrer", "af",
-            "--support", "forsorjningsstod", "--birth-year", "1990",
+            "intake",
+            "--date",
+            date,
+            "--gender",
+            "kvinna",
+            "--municipality",
+            "2084",
+            "--referrer",
+            "af",
+            "--support",
+            "forsorjningsstod",
+            "--birth-year",
+            "1990",
         ])
         .await
         .ok();
@@ -185,23 +205,69 @@ async fn a_full_journey_is_recorded_in_order_by_the_user() {
     let c = case.as_str();
 
     let placed = stack
-        .stod(&["place", "--case", c, "--date", &days_ago(29), "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .stod(&[
+            "place",
+            "--case",
+            c,
+            "--date",
+            &days_ago(29),
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ])
         .await
         .ok();
     assert_eq!(placed["placement"], 1);
     let started = stack
-        .stod(&["training", "start", "--case", c, "--date", &days_ago(28), "--course", "sfi", "--provider", "vbu-komvux"])
+        .stod(&[
+            "training",
+            "start",
+            "--case",
+            c,
+            "--date",
+            &days_ago(28),
+            "--course",
+            "sfi",
+            "--provider",
+            "vbu-komvux",
+        ])
         .await
         .ok();
     assert_eq!(started["training"], 1);
     stack
-        .stod(&["training", "complete", "--case", c, "--date", &days_ago(10), "--training", "1", "--hours", "40", "--credential"])
+        .stod(&[
+            "training",
+            "complete",
+            "--case",
+            c,
+            "--date",
+            &days_ago(10),
+            "--training",
+            "1",
+            "--hours",
+            "40",
+            "--credential",
+        ])
         .await
         .ok();
     stack
         .stod(&[
-            "assess", "--case", c, "--date", &days_ago(9), "--instrument", "work-star", "--assessor", "gemensam",
-            "--score", "motivation=6", "--score", "stability=4",
+            "assess",
+            "--case",
+            c,
+            "--date",
+            &days_ago(9),
+            "--instrument",
+            "work-star",
+            "--assessor",
+            "gemensam",
+            "--score",
+            "motivation=6",
+            "--score",
+            "stability=4",
         ])
         .await
         .ok();
@@ -209,11 +275,11 @@ async fn a_full_journey_is_recorded_in_order_by_the_user() {
         .stod(&["end-placement", "--case", c, "--date", &days_ago(5), "--placement", "1", "--reason", "anstallning"])
         .await
         .ok();
-    stack.stod(&["exit", "--case", c, "--date", &days_ago(4), "--outcome", "anstallning", "--support", "lon"]).await.ok();
     stack
-        .stod(&["follow-up", "--case", c, "--date", &days_ago(0), "--months", "3", "--status", "anstalld"])
+        .stod(&["exit", "--case", c, "--date", &days_ago(4), "--outcome", "anstallning", "--support", "lon"])
         .await
         .ok();
+    stack.stod(&["follow-up", "--case", c, "--date", &days_ago(0), "--months", "3", "--status", "anstalld"]).await.ok();
 
     let view = stack.stod(&["case", "show", c]).await.ok();
     let events = view["events"].as_array().expect("events");
@@ -248,7 +314,19 @@ async fn an_unknown_site_is_rejected_with_the_valid_sites() {
     let stack = Stack::start().await;
     let (case, _) = intake(&stack, &days_ago(3)).await;
     let run = stack
-        .stod(&["place", "--case", &case, "--date", &days_ago(2), "--site", "vaderbaken", "--work-area", "montering", "--hours", "20"])
+        .stod(&[
+            "place",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(2),
+            "--site",
+            "vaderbaken",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ])
         .await;
     assert_eq!(run.code, 3, "{run:?}");
     let reply = run.json();
@@ -267,12 +345,29 @@ async fn an_unknown_site_is_rejected_with_the_valid_sites() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_or_malformed_user_is_a_usage_error() {
     // No server needed: the user is checked before connecting.
-    let no_user = run(&["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--nats-url", "nats://127.0.0.1:1"], &[]).await;
+    let no_user =
+        run(&["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--nats-url", "nats://127.0.0.1:1"], &[]).await;
     assert_eq!(no_user.code, 2, "{no_user:?}");
     assert!(!no_user.stderr.trim().is_empty());
     let bad_user = run(&["case", "show", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--user", "Anna Svensson"], &[]).await;
     assert_eq!(bad_user.code, 2, "{bad_user:?}");
-    let no_date = run(&["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--site", "x", "--work-area", "y", "--hours", "1", "--user", "anna"], &[]).await;
+    let no_date = run(
+        &[
+            "place",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--site",
+            "x",
+            "--work-area",
+            "y",
+            "--hours",
+            "1",
+            "--user",
+            "anna",
+        ],
+        &[],
+    )
+    .await;
     assert_eq!(no_date.code, 2, "{no_date:?}");
 }
 
@@ -307,19 +402,51 @@ async fn a_correction_with_set_changes_the_site() {
     let stack = Stack::start().await;
     let (case, _) = intake(&stack, &days_ago(10)).await;
     stack
-        .stod(&["place", "--case", &case, "--date", &days_ago(9), "--site", "atervinningsbutiken", "--work-area", "butik", "--hours", "15"])
+        .stod(&[
+            "place",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(9),
+            "--site",
+            "atervinningsbutiken",
+            "--work-area",
+            "butik",
+            "--hours",
+            "15",
+        ])
         .await
         .ok();
     let view = stack.stod(&["case", "show", &case]).await.ok();
     let placement = str_of(&view["events"][1], "event_id").to_owned();
 
     let bad = stack
-        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "sajt=vaderbacken"])
+        .stod(&[
+            "correct",
+            "--case",
+            &case,
+            "--event",
+            &placement,
+            "--reason",
+            "felregistrering",
+            "--set",
+            "sajt=vaderbacken",
+        ])
         .await;
     assert_eq!(bad.code, 2, "{bad:?}");
 
     let fixed = stack
-        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .stod(&[
+            "correct",
+            "--case",
+            &case,
+            "--event",
+            &placement,
+            "--reason",
+            "felregistrering",
+            "--set",
+            "site=vaderbacken",
+        ])
         .await
         .ok();
     assert_eq!(fixed["status"], "accepted");
@@ -337,7 +464,17 @@ async fn a_correction_with_set_changes_the_site() {
 
     // Correcting again to the same content changes nothing and is refused.
     let again = stack
-        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .stod(&[
+            "correct",
+            "--case",
+            &case,
+            "--event",
+            &placement,
+            "--reason",
+            "felregistrering",
+            "--set",
+            "site=vaderbacken",
+        ])
         .await;
     assert_eq!(again.code, 3, "{again:?}");
     stack.stop().await;
@@ -348,12 +485,8 @@ async fn reference_show_lists_the_default_sites() {
     let stack = Stack::start().await;
     let reply = stack.stod(&["reference", "show"]).await.ok();
     assert!(reply["fingerprint"].as_str().is_some_and(|f| f.len() == 64));
-    let sites: Vec<&str> = reply["catalogue"]["sites"]
-        .as_array()
-        .expect("sites")
-        .iter()
-        .map(|s| str_of(s, "code"))
-        .collect();
+    let sites: Vec<&str> =
+        reply["catalogue"]["sites"].as_array().expect("sites").iter().map(|s| str_of(s, "code")).collect();
     assert!(sites.contains(&"industrisparet"), "{sites:?}");
     let only_sites = stack.stod(&["reference", "show", "--kind", "site"]).await.ok();
     assert_eq!(only_sites["catalogue"]["sites"], reply["catalogue"]["sites"]);
@@ -371,7 +504,19 @@ async fn reference_load_adds_a_site_that_place_accepts() {
         let stack = &stack;
         async move {
             stack
-                .stod(&["place", "--case", &case, "--date", &days_ago(4), "--site", site, "--work-area", "montering", "--hours", "10"])
+                .stod(&[
+                    "place",
+                    "--case",
+                    &case,
+                    "--date",
+                    &days_ago(4),
+                    "--site",
+                    site,
+                    "--work-area",
+                    "montering",
+                    "--hours",
+                    "10",
+                ])
                 .await
         }
     };
@@ -387,8 +532,11 @@ async fn reference_load_adds_a_site_that_place_accepts() {
 
     // A bad file is refused whole: the catalogue stays as it was.
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[[sites]]\ncode = \"another\"\nname = \"Another\"\n[[sites]]\ncode = \"Bad Code\"\nname = \"x\"\n")
-        .expect("write");
+    std::fs::write(
+        &bad,
+        "[[sites]]\ncode = \"another\"\nname = \"Another\"\n[[sites]]\ncode = \"Bad Code\"\nname = \"x\"\n",
+    )
+    .expect("write");
     let refused = stack.stod(&["reference", "load", path(&bad)]).await;
     assert_eq!(refused.code, 6, "{refused:?}");
     let scale = dir.path().join("scale.toml");
@@ -412,8 +560,19 @@ async fn a_resent_submission_is_recorded_once() {
     let stack = Stack::start().await;
     let case = "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e";
     let args = [
-        "intake", "--date", &days_ago(1), "--gender", "man", "--anonymous", "skyddad-identitet", "--case", case,
-        "--participant", "0195b8a2-7c4e-7d31-9a56-000000000001", "--submission", "0195b8a2-7c4e-7d31-9a56-000000000002",
+        "intake",
+        "--date",
+        &days_ago(1),
+        "--gender",
+        "man",
+        "--anonymous",
+        "skyddad-identitet",
+        "--case",
+        case,
+        "--participant",
+        "0195b8a2-7c4e-7d31-9a56-000000000001",
+        "--submission",
+        "0195b8a2-7c4e-7d31-9a56-000000000002",
     ]
     .map(str::to_owned);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -440,7 +599,17 @@ struct Up {
 impl Up {
     fn start(data: &Path, port: u16) -> Self {
         // Any free port for the dashboard: tests run beside each other and other programs.
-        Self::spawn(&["up", "--demo", "--json", "--data", path(data), "--port", &port.to_string(), "--http", "127.0.0.1:0"])
+        Self::spawn(&[
+            "up",
+            "--demo",
+            "--json",
+            "--data",
+            path(data),
+            "--port",
+            &port.to_string(),
+            "--http",
+            "127.0.0.1:0",
+        ])
     }
 
     fn spawn(args: &[&str]) -> Self {
@@ -514,7 +683,8 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     assert_eq!(demo["recorded"], true);
     assert_eq!(demo["rejected"], 0, "{demo}");
     let events = demo["accepted"].as_u64().expect("accepted");
-    let cases: Vec<String> = demo["cases"].as_array().expect("cases").iter().map(|c| str_of_value(c).to_owned()).collect();
+    let cases: Vec<String> =
+        demo["cases"].as_array().expect("cases").iter().map(|c| str_of_value(c).to_owned()).collect();
     assert_eq!(cases.len(), 40, "{demo}");
     assert!(events >= 200, "{demo}");
 
@@ -533,14 +703,30 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
 
     // The operator adds people; each gets only their role's rights, from the server.
     let env = [("STOD_NATS_URL", url.as_str())];
-    let added = run(&["user", "add", "granskare", "--role", "revisor", "--data", path(data.path()), "--json"], &env).await;
+    let added =
+        run(&["user", "add", "granskare", "--role", "revisor", "--data", path(data.path()), "--json"], &env).await;
     assert_eq!(added.code, 0, "{added:?}");
     let added = added.json();
     assert_eq!(added["server_reloaded"], true, "{added}");
-    let anna = run(&["user", "add", "anna", "--role", "handlaggare", "--data", path(data.path()), "--json"], &env).await.json();
+    let anna = run(&["user", "add", "anna", "--role", "handlaggare", "--data", path(data.path()), "--json"], &env)
+        .await
+        .json();
     let anna_creds = anna["credentials"].as_str().expect("creds").to_owned();
     let as_anna = [("STOD_NATS_URL", url.as_str()), ("STOD_CREDENTIALS", anna_creds.as_str())];
-    let retract = run(&["retract", "--case", &cases[0], "--event", "0195b8a2-7c4e-7d31-9a56-00000000beef", "--reason", "dubblett", "--json"], &as_anna).await;
+    let retract = run(
+        &[
+            "retract",
+            "--case",
+            &cases[0],
+            "--event",
+            "0195b8a2-7c4e-7d31-9a56-00000000beef",
+            "--reason",
+            "dubblett",
+            "--json",
+        ],
+        &as_anna,
+    )
+    .await;
     assert_eq!(retract.code, 9, "a case worker may not retract: {retract:?}");
     assert_eq!(retract.json()["status"], "forbidden");
     let as_other = run(&["case", "show", &cases[0], "--user", "bo", "--json"], &as_anna).await;
@@ -597,7 +783,8 @@ async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
 
     // Throughput: exactly what the projector answers anyone who asks.
     let cli = stack.stod(&["report", "throughput", "--year", "2025", "--today", DEMO_TODAY]).await.ok();
-    let direct = stack.ask("stod.query.anna.throughput", serde_json::json!({"period": "2025", "today": DEMO_TODAY})).await;
+    let direct =
+        stack.ask("stod.query.anna.throughput", serde_json::json!({"period": "2025", "today": DEMO_TODAY})).await;
     assert_eq!(cli, direct);
     assert_eq!(cli["status"], "ok");
     assert_eq!(cli["checkpoint"].as_u64(), Some(end));
@@ -620,7 +807,12 @@ async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
     assert!(html.stdout.contains(&format!("<td class=\"num\">{persons}</td>")), "{}", html.stdout);
     let backwards = stack.stod(&["report", "styrgrupp", "--as-of", "2025-06-30", "--previous", "2025-07-01"]).await;
     assert_eq!(backwards.code, 6, "{backwards:?}");
-    let direct = stack.ask("stod.query.anna.published-steering", serde_json::json!({"as_of": "2025-06-30", "previous_meeting": "2025-03-31"})).await;
+    let direct = stack
+        .ask(
+            "stod.query.anna.published-steering",
+            serde_json::json!({"as_of": "2025-06-30", "previous_meeting": "2025-03-31"}),
+        )
+        .await;
     assert_eq!(steering, direct, "the command line prints the projector's published report");
 
     // The funder's follow-up: the published report, and CSV for Excel.
@@ -651,7 +843,8 @@ async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
         assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
         for fix in entries.iter().filter(|e| e["event_type"] == "corrected") {
             corrections += 1;
-            let target = entries.iter().find(|e| e["event_id"] == fix["corrects"]).expect("the corrected event is listed");
+            let target =
+                entries.iter().find(|e| e["event_id"] == fix["corrects"]).expect("the corrected event is listed");
             assert!(target["changed_by"].as_array().expect("changed_by").contains(&fix["event_id"]));
         }
     }
@@ -697,7 +890,11 @@ async fn a_bad_period_exits_6_and_no_projector_exits_5() {
     // The command service alone answers no report.
     let bare = Stack::start().await;
     let url = bare.url.clone();
-    let run = run(&["report", "throughput", "--year", "2025", "--nats-url", &url, "--user", USER, "--json"], &[("STOD_CLIENT_RETRIES", "0")]).await;
+    let run = run(
+        &["report", "throughput", "--year", "2025", "--nats-url", &url, "--user", USER, "--json"],
+        &[("STOD_CLIENT_RETRIES", "0")],
+    )
+    .await;
     assert_eq!(run.code, 5, "{run:?}");
     assert_eq!(run.json()["status"], "unavailable");
     bare.stop().await;
@@ -720,7 +917,11 @@ async fn a_standalone_projector_answers_and_keeps_its_store_to_itself() {
 
     let status = poll(|| async {
         let s = stack.stod(&["projections", "status"]).await.ok();
-        if s["generation"].as_u64() > Some(0) && s["rebuild"].is_null() { Ok(s) } else { Err(s) }
+        if s["generation"].as_u64() > Some(0) && s["rebuild"].is_null() {
+            Ok(s)
+        } else {
+            Err(s)
+        }
     })
     .await;
     assert_eq!(status["fault"], Value::Null);
@@ -751,18 +952,52 @@ async fn audit_history_links_corrections_and_retractions_both_ways() {
     let stack = Stack::start().await;
     let (case, _) = intake(&stack, &days_ago(10)).await;
     stack
-        .stod(&["place", "--case", &case, "--date", &days_ago(9), "--site", "atervinningsbutiken", "--work-area", "butik", "--hours", "15"])
+        .stod(&[
+            "place",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(9),
+            "--site",
+            "atervinningsbutiken",
+            "--work-area",
+            "butik",
+            "--hours",
+            "15",
+        ])
         .await
         .ok();
     stack
-        .stod(&["assess", "--case", &case, "--date", &days_ago(8), "--instrument", "work-star", "--assessor", "gemensam", "--score", "motivation=6"])
+        .stod(&[
+            "assess",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(8),
+            "--instrument",
+            "work-star",
+            "--assessor",
+            "gemensam",
+            "--score",
+            "motivation=6",
+        ])
         .await
         .ok();
     let view = stack.stod(&["case", "show", &case]).await.ok();
     let placement = str_of(&view["events"][1], "event_id").to_owned();
     let assessment = str_of(&view["events"][2], "event_id").to_owned();
     stack
-        .stod(&["correct", "--case", &case, "--event", &placement, "--reason", "felregistrering", "--set", "site=vaderbacken"])
+        .stod(&[
+            "correct",
+            "--case",
+            &case,
+            "--event",
+            &placement,
+            "--reason",
+            "felregistrering",
+            "--set",
+            "site=vaderbacken",
+        ])
         .await
         .ok();
     stack.stod(&["retract", "--case", &case, "--event", &assessment, "--reason", "dubblett"]).await.ok();
@@ -785,7 +1020,10 @@ async fn audit_history_links_corrections_and_retractions_both_ways() {
     assert_eq!(events[0]["retracted_by"], Value::Null);
     // The content, what the correction changed, the recorder and UTC times.
     assert_eq!(events[3]["fact"]["site"], "vaderbacken");
-    assert_eq!(events[3]["changes"], serde_json::json!([{"field": "site", "before": "atervinningsbutiken", "after": "vaderbacken"}]));
+    assert_eq!(
+        events[3]["changes"],
+        serde_json::json!([{"field": "site", "before": "atervinningsbutiken", "after": "vaderbacken"}])
+    );
     assert!(events.iter().all(|e| e["recorded_by"] == USER && str_of(e, "recorded_at").ends_with('Z')), "{history}");
     assert!(events.iter().all(|e| str_of(e, "chain_hash").len() == 64), "{history}");
 
@@ -802,10 +1040,25 @@ async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
     let (case, _) = intake(&stack, "2025-03-03").await;
     let c = case.as_str();
     stack
-        .stod(&["place", "--case", c, "--date", "2025-03-10", "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .stod(&[
+            "place",
+            "--case",
+            c,
+            "--date",
+            "2025-03-10",
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ])
         .await
         .ok();
-    stack.stod(&["end-placement", "--case", c, "--date", "2025-05-02", "--placement", "1", "--reason", "klar"]).await.ok();
+    stack
+        .stod(&["end-placement", "--case", c, "--date", "2025-05-02", "--placement", "1", "--reason", "klar"])
+        .await
+        .ok();
     stack.stod(&["exit", "--case", c, "--date", "2025-05-05", "--outcome", "studier", "--support", "lon"]).await.ok();
     let before = stack.caught_up().await;
     let year = ["--today", "2025-12-31"];
@@ -815,7 +1068,20 @@ async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
     let view = stack.stod(&["case", "show", c]).await.ok();
     let exit = str_of(&view["events"][3], "event_id").to_owned();
     let recorded_then = str_of(&view["events"][3], "recorded_at").to_owned();
-    stack.stod(&["correct", "--case", c, "--event", &exit, "--reason", "felregistrering", "--set", "outcome=anstallning"]).await.ok();
+    stack
+        .stod(&[
+            "correct",
+            "--case",
+            c,
+            "--event",
+            &exit,
+            "--reason",
+            "felregistrering",
+            "--set",
+            "outcome=anstallning",
+        ])
+        .await
+        .ok();
     stack.caught_up().await;
     let live_now = stack.stod(&[&["report", "throughput", "--year", "2025"][..], &year].concat()).await.ok();
     assert_ne!(live_then["report"], live_now["report"]);
@@ -823,7 +1089,12 @@ async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
     let replay = |as_of: String, extra: &'static [&'static str]| {
         let stack = &stack;
         async move {
-            let args = [&["audit", "replay", "--as-of", as_of.as_str(), "--report", "throughput", "--period", "2025"][..], &year, extra].concat();
+            let args = [
+                &["audit", "replay", "--as-of", as_of.as_str(), "--report", "throughput", "--period", "2025"][..],
+                &year,
+                extra,
+            ]
+            .concat();
             stack.stod(&args).await.ok()
         }
     };
@@ -841,32 +1112,72 @@ async fn audit_replay_shows_the_report_as_it_stood_before_a_correction() {
     assert_eq!(compared["compare_now"]["report"], live_now["report"]);
     let differences = compared["compare_now"]["differences"].as_array().expect("differences");
     let figure = |name: &str| {
-        differences.iter().find(|d| d["figure"] == name).unwrap_or_else(|| panic!("{name} not in {differences:?}")).clone()
+        differences
+            .iter()
+            .find(|d| d["figure"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {differences:?}"))
+            .clone()
     };
-    assert_eq!((figure("exits_to_employment")["then"].as_u64(), figure("exits_to_employment")["now"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (figure("exits_to_employment")["then"].as_u64(), figure("exits_to_employment")["now"].as_u64()),
+        (Some(0), Some(1))
+    );
     assert_eq!(figure("exits_by_outcome.studies")["then"].as_u64(), Some(1));
     assert_eq!(figure("exits_by_outcome.studies")["now"], Value::Null);
     let human = stack
-        .stod_text(&[&["audit", "replay", "--as-of", &format!("seq:{before}"), "--report", "throughput", "--period", "2025", "--compare-now"][..], &year].concat())
+        .stod_text(
+            &[
+                &[
+                    "audit",
+                    "replay",
+                    "--as-of",
+                    &format!("seq:{before}"),
+                    "--report",
+                    "throughput",
+                    "--period",
+                    "2025",
+                    "--compare-now",
+                ][..],
+                &year,
+            ]
+            .concat(),
+        )
         .await;
     assert_eq!(human.code, 0, "{human:?}");
 
     // The steering group's and the funder's reports replay too.
     let meeting = ["--report", "styrgrupp", "--meeting", "2025-06-30", "--previous", "2025-03-31"];
-    let steering = stack.stod(&[&["audit", "replay", "--as-of", &format!("seq:{before}")][..], &meeting, &["--compare-now"]].concat()).await.ok();
+    let steering = stack
+        .stod(&[&["audit", "replay", "--as-of", &format!("seq:{before}")][..], &meeting, &["--compare-now"]].concat())
+        .await
+        .ok();
     assert_eq!(steering["report"]["since_previous"]["exits"].as_u64(), Some(1));
     assert!(steering["compare_now"]["differences"].as_array().is_some_and(|d| !d.is_empty()), "{steering}");
     let funder = stack.stod(&["audit", "replay", "--as-of", "seq:1", "--report", "funder"]).await;
     assert_eq!(funder.code, 2, "--period is required: {funder:?}");
     let funder = stack
-        .stod(&["audit", "replay", "--as-of", &format!("seq:{before}"), "--report", "funder", "--period", "2025", "--compare-now"])
+        .stod(&[
+            "audit",
+            "replay",
+            "--as-of",
+            &format!("seq:{before}"),
+            "--report",
+            "funder",
+            "--period",
+            "2025",
+            "--compare-now",
+        ])
         .await
         .ok();
     assert_eq!(funder["report_kind"], "funder");
     // The correction moved an exit from studies to employment: the SUS table changed.
     let differences = funder["compare_now"]["differences"].as_array().cloned().unwrap_or_default();
-    assert!(differences.iter().any(|d| d["figure"].as_str().is_some_and(|f| f.starts_with("exits_by_sus_group"))), "{funder}");
-    let beyond = stack.stod(&["audit", "replay", "--as-of", "seq:999", "--report", "throughput", "--period", "2025"]).await;
+    assert!(
+        differences.iter().any(|d| d["figure"].as_str().is_some_and(|f| f.starts_with("exits_by_sus_group"))),
+        "{funder}"
+    );
+    let beyond =
+        stack.stod(&["audit", "replay", "--as-of", "seq:999", "--report", "throughput", "--period", "2025"]).await;
     assert_eq!(beyond.code, 6, "{beyond:?}");
     stack.stop().await;
 }
@@ -893,11 +1204,35 @@ async fn audit_verify_holds_and_an_offline_export_names_a_changed_event() {
     let stack = Stack::start().await;
     let (case, _) = intake(&stack, &days_ago(5)).await;
     stack
-        .stod(&["place", "--case", &case, "--date", &days_ago(4), "--site", "industrisparet", "--work-area", "montering", "--hours", "20"])
+        .stod(&[
+            "place",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(4),
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ])
         .await
         .ok();
     stack
-        .stod(&["assess", "--case", &case, "--date", &days_ago(3), "--instrument", "work-star", "--assessor", "gemensam", "--score", "motivation=6"])
+        .stod(&[
+            "assess",
+            "--case",
+            &case,
+            "--date",
+            &days_ago(3),
+            "--instrument",
+            "work-star",
+            "--assessor",
+            "gemensam",
+            "--score",
+            "motivation=6",
+        ])
         .await
         .ok();
     let verified = stack.stod(&["audit", "verify"]).await.ok();
@@ -925,7 +1260,10 @@ async fn audit_verify_holds_and_an_offline_export_names_a_changed_event() {
     let report = tampered.json();
     assert_eq!(report["intact"], false);
     let findings = report["verification"]["findings"].as_array().expect("findings");
-    assert!(findings.iter().any(|f| f["stream_sequence"].as_u64() == Some(2) && f["case_id"] == case.as_str()), "{report}");
+    assert!(
+        findings.iter().any(|f| f["stream_sequence"].as_u64() == Some(2) && f["case_id"] == case.as_str()),
+        "{report}"
+    );
     assert!(report["file_problems"].as_array().is_some_and(|p| !p.is_empty()), "{report}");
     assert!(!tampered.stderr.trim().is_empty());
 
@@ -948,9 +1286,21 @@ async fn case_find_and_participant_erase_by_personnummer() {
     let short = format!("{}-{}", &pnr[2..8], &pnr[8..]);
     let intake_args = |number: &str| {
         vec![
-            "intake".to_owned(), "--personnummer".into(), number.to_owned(), "--date".into(), days_ago(10), "--gender".into(),
-            "kvinna".into(), "--municipality".into(), "2084".into(), "--referrer".into(), "af".into(), "--support".into(),
-            "forsorjningsstod".into(), "--birth-year".into(), "1990".into(),
+            "intake".to_owned(),
+            "--personnummer".into(),
+            number.to_owned(),
+            "--date".into(),
+            days_ago(10),
+            "--gender".into(),
+            "kvinna".into(),
+            "--municipality".into(),
+            "2084".into(),
+            "--referrer".into(),
+            "af".into(),
+            "--support".into(),
+            "forsorjningsstod".into(),
+            "--birth-year".into(),
+            "1990".into(),
         ]
     };
     let args = intake_args(&pnr);
@@ -1006,16 +1356,128 @@ async fn bad_command_lines_are_refused_with_a_message_and_record_nothing() {
         vec!["intake", "--date", "0001-01-01", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
         vec!["intake", "--date", "igår", "--gender", "kvinna", "--anonymous", "inget-samtycke"],
         vec!["intake", "--date", "2025-03-01", "--gender", "robot", "--anonymous", "inget-samtycke"],
-        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "9999", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1990"],
-        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "2084", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1790"],
-        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", "2084", "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "-5"],
-        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--municipality", &huge, "--referrer", "af", "--support", "forsorjningsstod", "--birth-year", "1990"],
+        vec![
+            "intake",
+            "--date",
+            "2025-03-01",
+            "--gender",
+            "kvinna",
+            "--municipality",
+            "9999",
+            "--referrer",
+            "af",
+            "--support",
+            "forsorjningsstod",
+            "--birth-year",
+            "1990",
+        ],
+        vec![
+            "intake",
+            "--date",
+            "2025-03-01",
+            "--gender",
+            "kvinna",
+            "--municipality",
+            "2084",
+            "--referrer",
+            "af",
+            "--support",
+            "forsorjningsstod",
+            "--birth-year",
+            "1790",
+        ],
+        vec![
+            "intake",
+            "--date",
+            "2025-03-01",
+            "--gender",
+            "kvinna",
+            "--municipality",
+            "2084",
+            "--referrer",
+            "af",
+            "--support",
+            "forsorjningsstod",
+            "--birth-year",
+            "-5",
+        ],
+        vec![
+            "intake",
+            "--date",
+            "2025-03-01",
+            "--gender",
+            "kvinna",
+            "--municipality",
+            &huge,
+            "--referrer",
+            "af",
+            "--support",
+            "forsorjningsstod",
+            "--birth-year",
+            "1990",
+        ],
         vec!["intake", "--date", "2025-03-01", "--gender", "kvinna"],
-        vec!["intake", "--date", "2025-03-01", "--gender", "kvinna", "--anonymous", "inget-samtycke", "--case", "not-a-uuid"],
-        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "Industrisparet", "--work-area", "montering", "--hours", "20"],
-        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "industrisparet", "--work-area", "montering", "--hours", "300"],
-        vec!["place", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--site", "industrisparet", "--work-area", "montering", "--hours", "tjugo"],
-        vec!["exit", "--case", "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e", "--date", "2025-03-01", "--outcome", "lottovinst", "--support", "lon"],
+        vec![
+            "intake",
+            "--date",
+            "2025-03-01",
+            "--gender",
+            "kvinna",
+            "--anonymous",
+            "inget-samtycke",
+            "--case",
+            "not-a-uuid",
+        ],
+        vec![
+            "place",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--date",
+            "2025-03-01",
+            "--site",
+            "Industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ],
+        vec![
+            "place",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--date",
+            "2025-03-01",
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "300",
+        ],
+        vec![
+            "place",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--date",
+            "2025-03-01",
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "tjugo",
+        ],
+        vec![
+            "exit",
+            "--case",
+            "0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e",
+            "--date",
+            "2025-03-01",
+            "--outcome",
+            "lottovinst",
+            "--support",
+            "lon",
+        ],
         vec!["case", "show", "'; DROP TABLE cases; --"],
         vec!["case", "show", "../../etc/passwd"],
         vec!["report", "throughput", "--year", "2025-03"],

@@ -32,8 +32,8 @@ use stod_events::case::{Command, RejectionKind};
 use stod_events::ids::{CaseId, EventId, SubmissionId, UserId};
 use stod_events::reference::CatalogueFile;
 use stod_protocol::{
-    command_subject, query_subject, registry_subject, CaseQuery, CaseReply, ProjectionStatus, ReportReply, CaseView, CommandKind, CommandReply,
-    CommandRequest, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest,
+    command_subject, query_subject, registry_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply,
+    CommandRequest, ProjectionStatus, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest, ReportReply,
 };
 use tracing::debug;
 
@@ -164,7 +164,12 @@ impl Client {
 
     /// Submits with a given submission id: use the same id to retry a submission whose
     /// outcome you do not know.
-    pub async fn submit_as(&self, submission_id: SubmissionId, case_id: CaseId, command: Command) -> Result<Accepted, ClientError> {
+    pub async fn submit_as(
+        &self,
+        submission_id: SubmissionId,
+        case_id: CaseId,
+        command: Command,
+    ) -> Result<Accepted, ClientError> {
         let subject = command_subject(&self.user, CommandKind::of(&command));
         let body = serde_json::to_vec(&CommandRequest { case_id, submission_id, command })
             .map_err(|e| ClientError::Invalid(e.to_string()))?;
@@ -194,7 +199,11 @@ impl Client {
     /// A read-model report (`stod.query.<user>.<name>`, see `stod_protocol::queries`),
     /// retried while the read models are unavailable (still building, or the
     /// projector not reached).
-    pub async fn report<Q: serde::Serialize, T: serde::de::DeserializeOwned>(&self, name: &str, query: &Q) -> Result<Report<T>, ClientError> {
+    pub async fn report<Q: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        query: &Q,
+    ) -> Result<Report<T>, ClientError> {
         let body = serde_json::to_vec(query).map_err(|e| ClientError::Invalid(e.to_string()))?;
         match self.request::<ReportReply<T>>(&query_subject(&self.user, name), body).await? {
             ReportReply::Ok { checkpoint, generation, report } => Ok(Report { checkpoint, generation, report }),
@@ -205,10 +214,13 @@ impl Client {
 
     /// The projector's status: generation, checkpoint, rebuild and fault.
     pub async fn projection_status(&self) -> Result<ProjectionStatus, ClientError> {
-        let request = async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.retry.request_timeout));
+        let request =
+            async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.retry.request_timeout));
         let subject = query_subject(&self.user, stod_protocol::queries::PROJECTION_STATUS);
-        let msg = self.nats.send_request(subject, request).await.map_err(|e| ClientError::Unavailable(e.to_string()))?;
-        serde_json::from_slice(&msg.payload).map_err(|e| ClientError::Invalid(format!("oväntat svar från läsmodellerna: {e}")))
+        let msg =
+            self.nats.send_request(subject, request).await.map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        serde_json::from_slice(&msg.payload)
+            .map_err(|e| ClientError::Invalid(format!("oväntat svar från läsmodellerna: {e}")))
     }
 
     /// The reference data in force, with its fingerprint.
@@ -238,7 +250,11 @@ impl Client {
     /// Sends a request, retrying while the outcome is unknown: timeouts, no service
     /// listening, and "unavailable" replies. The body (and so the submission id) is
     /// the same on every try.
-    async fn request<R: serde::de::DeserializeOwned + Unavailable>(&self, subject: &str, body: Vec<u8>) -> Result<R, ClientError> {
+    async fn request<R: serde::de::DeserializeOwned + Unavailable>(
+        &self,
+        subject: &str,
+        body: Vec<u8>,
+    ) -> Result<R, ClientError> {
         let mut backoff = self.retry.backoff;
         let mut last = String::new();
         for attempt in 0..=self.retry.retries {
@@ -247,11 +263,13 @@ impl Client {
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-            let request = async_nats::Request::new().payload(body.clone().into()).timeout(Some(self.retry.request_timeout));
+            let request =
+                async_nats::Request::new().payload(body.clone().into()).timeout(Some(self.retry.request_timeout));
             match self.nats.send_request(subject.to_owned(), request).await {
                 Ok(msg) => match serde_json::from_slice::<R>(&msg.payload) {
                     Ok(reply) if reply.is_unavailable() => {
-                        last = reply.unavailable_message().unwrap_or("tjänsten svarade att loggen inte kan nås").to_owned()
+                        last =
+                            reply.unavailable_message().unwrap_or("tjänsten svarade att loggen inte kan nås").to_owned()
                     }
                     Ok(reply) => return Ok(reply),
                     Err(e) => return Err(ClientError::Invalid(format!("oväntat svar från tjänsten: {e}"))),

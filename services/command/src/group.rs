@@ -67,7 +67,14 @@ pub struct GroupCommitConfig {
 
 impl Default for GroupCommitConfig {
     fn default() -> Self {
-        Self { window: Duration::ZERO, min_batch: 4, adapt: true, max_batch: 256, in_flight: 2, batch_timeout: Duration::from_secs(1) }
+        Self {
+            window: Duration::ZERO,
+            min_batch: 4,
+            adapt: true,
+            max_batch: 256,
+            in_flight: 2,
+            batch_timeout: Duration::from_secs(1),
+        }
     }
 }
 
@@ -177,7 +184,12 @@ impl GroupCommitter {
 
     /// Appends one event, in a group if others are ready. Answers as
     /// [`EventStore::append`] would.
-    pub async fn append(&self, sealed: &SealedEvent, expected_last: u64, message_id: &str) -> Result<Appended, StoreError> {
+    pub async fn append(
+        &self,
+        sealed: &SealedEvent,
+        expected_last: u64,
+        message_id: &str,
+    ) -> Result<Appended, StoreError> {
         let (_busy, alone) = Busy::enter(&self.busy);
         if alone {
             // Nothing waiting or in flight: a lone append goes straight to the store,
@@ -305,7 +317,13 @@ enum Sent {
 }
 
 /// Sends a group as one batch or as single appends, and says how it went.
-async fn commit(store: &EventStore, group: Vec<Pending>, as_batch: bool, timeout: Duration, stats: &GroupCommitStats) -> Sent {
+async fn commit(
+    store: &EventStore,
+    group: Vec<Pending>,
+    as_batch: bool,
+    timeout: Duration,
+    stats: &GroupCommitStats,
+) -> Sent {
     let mut sent = Sent::Singles;
     if as_batch {
         let items: Vec<BatchAppend<'_>> = group
@@ -536,7 +554,8 @@ mod tests {
         for round in 0..20 {
             for n in 2..=max {
                 let as_batch = (n + round) % 2 == 0;
-                let took = if as_batch { batch_fixed + batch_per * n as f64 } else { single_fixed + single_per * n as f64 };
+                let took =
+                    if as_batch { batch_fixed + batch_per * n as f64 } else { single_fixed + single_per * n as f64 };
                 model.observe(as_batch, n, ms(took));
             }
         }
@@ -565,7 +584,10 @@ mod tests {
         let largest = (0..64).filter(|_| never.choose_batch(64)).count();
         assert_eq!(largest, 64 / PROBE_EVERY as usize);
         let smaller = (0..64).filter(|_| never.choose_batch(10)).count();
-        assert!(smaller <= 1, "smaller groups are tried only when batches went unused for {STALE_AFTER} groups: {smaller}");
+        assert!(
+            smaller <= 1,
+            "smaller groups are tried only when batches went unused for {STALE_AFTER} groups: {smaller}"
+        );
     }
 
     #[test]
@@ -634,9 +656,17 @@ mod tests {
     fn groups_far_from_break_even_are_sent_the_better_way_and_some_near_it_are_probed() {
         let mut model = trained(3.4, 0.02, 0.3, 0.1, 128);
         let large_as_singles = (0..256).filter(|_| !model.choose_batch(200)).count();
-        assert_eq!(large_as_singles, 256 / STALE_AFTER as usize, "large groups batch, but for a try of singles now and then");
+        assert_eq!(
+            large_as_singles,
+            256 / STALE_AFTER as usize,
+            "large groups batch, but for a try of singles now and then"
+        );
         let small_as_batch = (0..256).filter(|_| model.choose_batch(5)).count();
-        assert_eq!(small_as_batch, 256 / STALE_AFTER as usize, "small groups go as singles, but for a try of a batch now and then");
+        assert_eq!(
+            small_as_batch,
+            256 / STALE_AFTER as usize,
+            "small groups go as singles, but for a try of a batch now and then"
+        );
         let near: Vec<bool> = (0..64).map(|_| model.choose_batch(40)).collect();
         let probes = near.iter().filter(|b| !**b).count();
         assert_eq!(probes, 64 / PROBE_EVERY as usize, "one in {PROBE_EVERY} groups near break-even goes the other way");

@@ -79,12 +79,24 @@ impl Handler {
 
     /// The same handler, appending through group commit: single-event appends that
     /// are ready at the same moment share one atomic batch.
-    pub fn with_group_commit(cases: Cases, participants: ParticipantIndex, catalogue: Catalogue, config: HandlerConfig, group: GroupCommitConfig) -> Self {
+    pub fn with_group_commit(
+        cases: Cases,
+        participants: ParticipantIndex,
+        catalogue: Catalogue,
+        config: HandlerConfig,
+        group: GroupCommitConfig,
+    ) -> Self {
         let committer = GroupCommitter::start(cases.store().clone(), group);
         Self::build(cases, participants, catalogue, config, Some(committer))
     }
 
-    fn build(cases: Cases, participants: ParticipantIndex, catalogue: Catalogue, config: HandlerConfig, committer: Option<GroupCommitter>) -> Self {
+    fn build(
+        cases: Cases,
+        participants: ParticipantIndex,
+        catalogue: Catalogue,
+        config: HandlerConfig,
+        committer: Option<GroupCommitter>,
+    ) -> Self {
         let catalogue = RwLock::new(Arc::new(catalogue));
         Self { inner: Arc::new(Inner { cases, committer, participants, catalogue, config }) }
     }
@@ -177,8 +189,7 @@ impl Handler {
             let [new] = <[_; 1]>::try_from(events)
                 .map_err(|events| Fault::Internal(format!("a command produced {} events", events.len())))?;
             let recorded = new.record(req.case_id, req.submission_id, user.clone(), Timestamp::now());
-            let sealed = codec::seal(recorded, &case.state.last_hash)
-                .map_err(|e| Fault::Internal(e.to_string()))?;
+            let sealed = codec::seal(recorded, &case.state.last_hash).map_err(|e| Fault::Internal(e.to_string()))?;
             match self.append(&sealed, case.last_sequence, req).await {
                 Ok(appended) if appended.duplicate => {
                     // An earlier attempt of this very submission was stored: answer
@@ -234,7 +245,12 @@ impl Handler {
     /// nats-server makes before the message-id check; the conflict path then finds
     /// the submission among the case's events and answers with the original result
     /// (decision 0010 records what the server does).
-    async fn append(&self, sealed: &stod_events::SealedEvent, expected: u64, req: &CommandRequest) -> Result<stod_store::Appended, StoreError> {
+    async fn append(
+        &self,
+        sealed: &stod_events::SealedEvent,
+        expected: u64,
+        req: &CommandRequest,
+    ) -> Result<stod_store::Appended, StoreError> {
         let message_id = req.submission_id.to_string();
         let mut tries = 0;
         loop {
@@ -266,7 +282,11 @@ impl Handler {
 
     /// Makes `case_id` the participant's current case, unless another case of theirs
     /// is open (or is being opened right now).
-    async fn claim_participant(&self, participant: ParticipantRef, case_id: CaseId) -> Result<ClaimOutcome, StoreError> {
+    async fn claim_participant(
+        &self,
+        participant: ParticipantRef,
+        case_id: CaseId,
+    ) -> Result<ClaimOutcome, StoreError> {
         let index = &self.inner.participants;
         for _ in 0..5 {
             let current = index.current(&participant).await?;
@@ -309,9 +329,5 @@ fn accepted(case_id: CaseId, event_ids: Vec<EventId>, case: &LoadedCase, duplica
 }
 
 fn rejected(rejection: Rejection) -> CommandReply {
-    CommandReply::Rejected {
-        kind: rejection.kind(),
-        message: rejection.to_string(),
-        valid: rejection.valid_values(),
-    }
+    CommandReply::Rejected { kind: rejection.kind(), message: rejection.to_string(), valid: rejection.valid_values() }
 }

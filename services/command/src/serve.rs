@@ -8,10 +8,12 @@ use async_nats::Client;
 use futures::StreamExt;
 use stod_events::reference::Catalogue;
 use stod_protocol::{
-    parse_body, parse_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply,
-    CommandRequest, EventView, ReferenceReply, RequestError, COMMAND_PREFIX, QUERY_PREFIX,
+    parse_body, parse_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply, CommandRequest, EventView,
+    ReferenceReply, RequestError, COMMAND_PREFIX, QUERY_PREFIX,
 };
-use stod_store::{AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError};
+use stod_store::{
+    AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError,
+};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -100,7 +102,13 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     let (catalogue, _) = reference.load_or_init(&default).await?;
     let cases = Cases::new(store, opts.cache_capacity);
     let handler = if opts.group_commit {
-        Handler::with_group_commit(cases, participants, catalogue, opts.handler.clone(), opts.group_commit_config.clone())
+        Handler::with_group_commit(
+            cases,
+            participants,
+            catalogue,
+            opts.handler.clone(),
+            opts.group_commit_config.clone(),
+        )
     } else {
         Handler::new(cases, participants, catalogue, opts.handler.clone())
     };
@@ -188,12 +196,7 @@ async fn add_endpoint(
     name: &str,
     subject: &str,
 ) -> Result<async_nats::service::endpoint::Endpoint, StartError> {
-    service
-        .endpoint_builder()
-        .name(name)
-        .add(subject)
-        .await
-        .map_err(|e| StartError::Service(e.to_string()))
+    service.endpoint_builder().name(name).add(subject).await.map_err(|e| StartError::Service(e.to_string()))
 }
 
 async fn serve_one(handler: &Handler, access: Option<&AccessLog>, request: Request) {
@@ -259,20 +262,25 @@ async fn command(handler: &Handler, subject: &str, body: &[u8]) -> CommandReply 
 /// record costs about one acknowledged publish of latency; no case data leaves before
 /// the record is stored, and none at all if it cannot be.
 async fn case_query(handler: &Handler, access: Option<&AccessLog>, subject: &str, body: &[u8]) -> CaseReply {
-    let (user, query) = match parse_subject(QUERY_PREFIX, subject).and_then(|parts| Ok((parts.user, parse_body::<CaseQuery>(body)?))) {
-        Ok(q) => q,
-        Err(e) => return CaseReply::Invalid { message: e.to_string() },
-    };
+    let (user, query) =
+        match parse_subject(QUERY_PREFIX, subject).and_then(|parts| Ok((parts.user, parse_body::<CaseQuery>(body)?))) {
+            Ok(q) => q,
+            Err(e) => return CaseReply::Invalid { message: e.to_string() },
+        };
     let record = async {
         match access {
-            Some(log) => log.record(&AccessRecord::new(user, query.case_id, AccessView::Case, ACCESS_VIA)).await.map(drop),
+            Some(log) => {
+                log.record(&AccessRecord::new(user, query.case_id, AccessView::Case, ACCESS_VIA)).await.map(drop)
+            }
             None => Ok(()),
         }
     };
     let (recorded, loaded) = tokio::join!(record, handler.cases().store().load_case(&query.case_id));
     if let Err(e) = recorded {
         warn!(case = %query.case_id, "case query refused: the access log did not store its record: {e}");
-        return CaseReply::Unavailable { message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}") };
+        return CaseReply::Unavailable {
+            message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}"),
+        };
     }
     match loaded {
         Ok(events) if events.is_empty() => CaseReply::NotFound { case_id: query.case_id },

@@ -87,7 +87,8 @@ impl Rng {
     }
     fn uuid(&mut self) -> Uuid {
         // Version 4 layout with random bits from the generator.
-        uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes()).into_uuid()
+        uuid::Builder::from_random_bytes(((u128::from(self.next()) << 64) | u128::from(self.next())).to_be_bytes())
+            .into_uuid()
     }
 }
 
@@ -122,13 +123,34 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
         let registration = if consented {
             Registration::Consented(EnrolmentDetails {
                 municipality: rng.pick_code(&[(70, "2084"), (30, "2061")]),
-                referrer: rng.pick_code(&[(35, "ame-ludvika"), (15, "ame-smedjebacken"), (25, "af"), (8, "fk"), (7, "socialtjansten"), (5, "region-dalarna"), (5, "egen")]),
-                support_at_start: rng.pick_code(&[(45, "forsorjningsstod"), (20, "sjuk-aktivitetsersattning"), (10, "sjukpenning"), (12, "aktivitetsstod"), (5, "a-kassa"), (8, "ingen")]),
+                referrer: rng.pick_code(&[
+                    (35, "ame-ludvika"),
+                    (15, "ame-smedjebacken"),
+                    (25, "af"),
+                    (8, "fk"),
+                    (7, "socialtjansten"),
+                    (5, "region-dalarna"),
+                    (5, "egen"),
+                ]),
+                support_at_start: rng.pick_code(&[
+                    (45, "forsorjningsstod"),
+                    (20, "sjuk-aktivitetsersattning"),
+                    (10, "sjukpenning"),
+                    (12, "aktivitetsstod"),
+                    (5, "a-kassa"),
+                    (8, "ingen"),
+                ]),
                 birth_year: (intake_day.year() - rng.range(19, 62) as i32) as u16,
-                region_of_birth: Some(*rng.pick(&[(55, RegionOfBirth::Sweden), (10, RegionOfBirth::Europe), (35, RegionOfBirth::OutsideEurope)])),
+                region_of_birth: Some(*rng.pick(&[
+                    (55, RegionOfBirth::Sweden),
+                    (10, RegionOfBirth::Europe),
+                    (35, RegionOfBirth::OutsideEurope),
+                ])),
             })
         } else {
-            Registration::Anonymous(*rng.pick(&[(85, AnonymityReason::NoConsent), (15, AnonymityReason::ProtectedIdentity)]))
+            Registration::Anonymous(
+                *rng.pick(&[(85, AnonymityReason::NoConsent), (15, AnonymityReason::ProtectedIdentity)]),
+            )
         };
         let participant = ParticipantRef::from_uuid(rng.uuid());
         steps.push(at(intake_day, Action::Enroll { participant, gender, registration }));
@@ -158,8 +180,17 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
                     (8, ("vaderbacken", "kok-cafe")),
                 ]);
                 let hours = *rng.pick(&[(20, 10u8), (40, 20), (25, 30), (15, 40)]);
-                steps.push(at(start, Action::StartPlacement { site: code(site), work_area: code(area), hours_per_week: hours }));
-                let reason = *rng.pick(&[(60, PlacementEndReason::Completed), (15, PlacementEndReason::NewPlacement), (10, PlacementEndReason::Employment), (8, PlacementEndReason::Health), (7, PlacementEndReason::Discontinued)]);
+                steps.push(at(
+                    start,
+                    Action::StartPlacement { site: code(site), work_area: code(area), hours_per_week: hours },
+                ));
+                let reason = *rng.pick(&[
+                    (60, PlacementEndReason::Completed),
+                    (15, PlacementEndReason::NewPlacement),
+                    (10, PlacementEndReason::Employment),
+                    (8, PlacementEndReason::Health),
+                    (7, PlacementEndReason::Discontinued),
+                ]);
                 steps.push(at(end, Action::EndPlacement { placement: PlacementNo(placement_no), reason }));
                 day = end;
             }
@@ -167,25 +198,64 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
         // A course.
         if rng.chance(45) {
             let start = add_days(intake_day, rng.range(10, 90));
-            let (course, provider) = *rng.pick(&[(35, ("sfi", "vbu-komvux")), (15, ("truckkort", "af-leverantor")), (15, ("hygien", "vbu-komvux")), (10, ("heta-arbeten", "af-leverantor")), (15, ("industri-grund", "stodplattformen")), (10, ("digital-grund", "studieforbund"))]);
+            let (course, provider) = *rng.pick(&[
+                (35, ("sfi", "vbu-komvux")),
+                (15, ("truckkort", "af-leverantor")),
+                (15, ("hygien", "vbu-komvux")),
+                (10, ("heta-arbeten", "af-leverantor")),
+                (15, ("industri-grund", "stodplattformen")),
+                (10, ("digital-grund", "studieforbund")),
+            ]);
             training_no += 1;
             steps.push(at(start, Action::StartTraining { course: code(course), provider: code(provider) }));
             let done = add_days(start, rng.range(14, 120)).min(exit_day);
             if rng.chance(85) {
-                steps.push(at(done, Action::CompleteTraining { training: TrainingRef::Started(TrainingNo(training_no)), hours: rng.range(8, 300) as u16, credential_earned: rng.chance(80) }));
+                steps.push(at(
+                    done,
+                    Action::CompleteTraining {
+                        training: TrainingRef::Started(TrainingNo(training_no)),
+                        hours: rng.range(8, 300) as u16,
+                        credential_earned: rng.chance(80),
+                    },
+                ));
             } else {
-                steps.push(at(done, Action::DiscontinueTraining { training: TrainingNo(training_no), reason: *rng.pick(&[(40, TrainingDiscontinuedReason::NotSuitable), (30, TrainingDiscontinuedReason::Health), (30, TrainingDiscontinuedReason::Employment)]) }));
+                steps.push(at(
+                    done,
+                    Action::DiscontinueTraining {
+                        training: TrainingNo(training_no),
+                        reason: *rng.pick(&[
+                            (40, TrainingDiscontinuedReason::NotSuitable),
+                            (30, TrainingDiscontinuedReason::Health),
+                            (30, TrainingDiscontinuedReason::Employment),
+                        ]),
+                    },
+                ));
             }
         }
         // Assessments every three months or so.
         let mut assess_day = add_days(intake_day, rng.range(7, 30));
         let mut level = rng.range(2, 5);
         while assess_day < exit_day {
-            let scores = ["job-skills", "motivation", "job-search", "stability", "basic-skills", "workplace-social", "challenges"]
-                .iter()
-                .map(|a| AreaScore { area: code(a), score: (level + rng.range(0, 2)).min(10) as u8 })
-                .collect();
-            steps.push(at(assess_day, Action::AssessProgress { instrument: code("work-star"), assessor: *rng.pick(&[(30, Assessor::Participant), (20, Assessor::Staff), (50, Assessor::Joint)]), scores }));
+            let scores = [
+                "job-skills",
+                "motivation",
+                "job-search",
+                "stability",
+                "basic-skills",
+                "workplace-social",
+                "challenges",
+            ]
+            .iter()
+            .map(|a| AreaScore { area: code(a), score: (level + rng.range(0, 2)).min(10) as u8 })
+            .collect();
+            steps.push(at(
+                assess_day,
+                Action::AssessProgress {
+                    instrument: code("work-star"),
+                    assessor: *rng.pick(&[(30, Assessor::Participant), (20, Assessor::Staff), (50, Assessor::Joint)]),
+                    scores,
+                },
+            ));
             level = (level + rng.range(0, 2)).min(9);
             assess_day = add_days(assess_day, rng.range(75, 110));
         }
@@ -204,12 +274,19 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
             code(match outcome.sus_group() {
                 SusOutcomeGroup::Employment => "lon",
                 SusOutcomeGroup::Studies => "studiemedel",
-                _ => rng.pick_str(&[(50, "forsorjningsstod"), (25, "aktivitetsstod"), (25, "sjuk-aktivitetsersattning")]),
+                _ => {
+                    rng.pick_str(&[(50, "forsorjningsstod"), (25, "aktivitetsstod"), (25, "sjuk-aktivitetsersattning")])
+                }
             })
         });
         steps.push(at(exit_day, Action::Exit { outcome, support_at_exit }));
         if rng.chance(60) {
-            let status = *rng.pick(&[(60, FollowUpStatus::Employed), (15, FollowUpStatus::Studying), (15, FollowUpStatus::NeitherEmployedNorStudying), (10, FollowUpStatus::NoContact)]);
+            let status = *rng.pick(&[
+                (60, FollowUpStatus::Employed),
+                (15, FollowUpStatus::Studying),
+                (15, FollowUpStatus::NeitherEmployedNorStudying),
+                (10, FollowUpStatus::NoContact),
+            ]);
             steps.push(at(add_days(exit_day, 92), Action::FollowUp { point: FollowUpPoint::Months3, status }));
         }
 
@@ -220,7 +297,12 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
         let apply = |state: &mut CaseState, submission_id: SubmissionId, user: &UserId, command: &Command| -> bool {
             let Ok(new) = decide(state, command, &ctx) else { return false };
             for n in new {
-                let mut ev = n.record(case_id, submission_id, user.clone(), Timestamp::from_micros(0).unwrap_or_else(Timestamp::now));
+                let mut ev = n.record(
+                    case_id,
+                    submission_id,
+                    user.clone(),
+                    Timestamp::from_micros(0).unwrap_or_else(Timestamp::now),
+                );
                 ev.event_id = local_event_id(submission_id);
                 if let Ok(sealed) = codec::seal(ev, &state.last_hash) {
                     state.evolve(&sealed);
@@ -234,7 +316,11 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
                 continue;
             }
             counter += 1;
-            planned.push((date, counter, Submission { case_id, submission_id, user: user.clone(), command, corrects_submission: None }));
+            planned.push((
+                date,
+                counter,
+                Submission { case_id, submission_id, user: user.clone(), command, corrects_submission: None },
+            ));
             // Now and then a project leader fixes a date or a site.
             if rng.chance(3) {
                 if let Some(fix) = correction(&mut rng, &state, date) {
@@ -245,7 +331,13 @@ pub fn generate(params: &DemoParams) -> Vec<Submission> {
                         planned.push((
                             date,
                             counter,
-                            Submission { case_id, submission_id: correcting, user: project_leader, command: fix, corrects_submission: Some(submission_id) },
+                            Submission {
+                                case_id,
+                                submission_id: correcting,
+                                user: project_leader,
+                                command: fix,
+                                corrects_submission: Some(submission_id),
+                            },
                         ));
                     }
                 }
@@ -291,7 +383,12 @@ pub fn seal_locally(submissions: &[Submission], today: Date) -> Vec<SealedEvent>
         let ctx = Context { today, catalogue: &catalogue, open_case_of_participant: None };
         let Ok(new) = decide(state, &s.command, &ctx) else { continue };
         for n in new {
-            let mut ev = n.record(s.case_id, s.submission_id, s.user.clone(), Timestamp::from_micros(1_700_000_000_000_000 + i as i64 * 1000).unwrap_or_else(Timestamp::now));
+            let mut ev = n.record(
+                s.case_id,
+                s.submission_id,
+                s.user.clone(),
+                Timestamp::from_micros(1_700_000_000_000_000 + i as i64 * 1000).unwrap_or_else(Timestamp::now),
+            );
             ev.event_id = local_event_id(s.submission_id);
             if let Ok(sealed) = codec::seal(ev, &state.last_hash) {
                 state.evolve(&sealed);
@@ -333,46 +430,49 @@ pub async fn seed(
     let report = std::sync::Mutex::new(SeedReport::default());
     let progress = &progress;
     let report_ref = &report;
-    let results: Vec<Result<(), stod_client::ClientError>> = futures::stream::iter(order.into_iter().map(|case| by_case.remove(&case).unwrap_or_default()))
-        .map(|subs| async move {
-            let mut recorded: HashMap<SubmissionId, EventId> = HashMap::new();
-            for s in subs {
-                let mut command = s.command;
-                if let (Some(target_submission), Command::Correct { target, .. }) = (s.corrects_submission, &mut command) {
-                    match recorded.get(&target_submission) {
-                        Some(id) => *target = *id,
-                        None => continue, // its target was not recorded; neither is the fix
+    let results: Vec<Result<(), stod_client::ClientError>> =
+        futures::stream::iter(order.into_iter().map(|case| by_case.remove(&case).unwrap_or_default()))
+            .map(|subs| async move {
+                let mut recorded: HashMap<SubmissionId, EventId> = HashMap::new();
+                for s in subs {
+                    let mut command = s.command;
+                    if let (Some(target_submission), Command::Correct { target, .. }) =
+                        (s.corrects_submission, &mut command)
+                    {
+                        match recorded.get(&target_submission) {
+                            Some(id) => *target = *id,
+                            None => continue, // its target was not recorded; neither is the fix
+                        }
+                    }
+                    let user_client = client.as_user(s.user.clone());
+                    let result = user_client.submit_as(s.submission_id, s.case_id, command).await;
+                    if let Ok(a) = &result {
+                        if let Some(id) = a.event_ids.first() {
+                            recorded.insert(s.submission_id, *id);
+                        }
+                    }
+                    let snapshot = {
+                        let mut r = report_ref.lock().unwrap_or_else(|p| p.into_inner());
+                        r.submitted += 1;
+                        match &result {
+                            Ok(a) if a.duplicate => r.duplicates += 1,
+                            Ok(_) => r.accepted += 1,
+                            Err(stod_client::ClientError::Rejected { .. }) => r.rejected += 1,
+                            Err(_) => {}
+                        }
+                        r.clone()
+                    };
+                    progress(&snapshot);
+                    match result {
+                        Ok(_) | Err(stod_client::ClientError::Rejected { .. }) => {}
+                        Err(e) => return Err(e),
                     }
                 }
-                let user_client = client.as_user(s.user.clone());
-                let result = user_client.submit_as(s.submission_id, s.case_id, command).await;
-                if let Ok(a) = &result {
-                    if let Some(id) = a.event_ids.first() {
-                        recorded.insert(s.submission_id, *id);
-                    }
-                }
-                let snapshot = {
-                    let mut r = report_ref.lock().unwrap_or_else(|p| p.into_inner());
-                    r.submitted += 1;
-                    match &result {
-                        Ok(a) if a.duplicate => r.duplicates += 1,
-                        Ok(_) => r.accepted += 1,
-                        Err(stod_client::ClientError::Rejected { .. }) => r.rejected += 1,
-                        Err(_) => {}
-                    }
-                    r.clone()
-                };
-                progress(&snapshot);
-                match result {
-                    Ok(_) | Err(stod_client::ClientError::Rejected { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+                Ok(())
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(report.into_inner().unwrap_or_else(|p| p.into_inner()))
 }

@@ -40,7 +40,8 @@ pub(crate) struct UsersCache {
 impl UsersCache {
     fn users(&self, dir: &AuthDir) -> Result<UsersFile, String> {
         let path = dir.users_path();
-        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let modified =
+            std::fs::metadata(&path).and_then(|m| m.modified()).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut cached = self.cached.lock().map_err(|_| "users cache poisoned".to_owned())?;
         if let Some((at, users)) = cached.as_ref() {
             if *at == modified {
@@ -71,7 +72,9 @@ fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
         (status, Html(body)).into_response()
     };
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"stod\", charset=\"UTF-8\""));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"stod\", charset=\"UTF-8\""));
     }
     response
 }
@@ -113,7 +116,11 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
     let allowed = if operations(&path) { role == Role::Operator } else { Role::PEOPLE.contains(&role) };
     if !allowed {
         let needs = if operations(&path) { "drift" } else { "en personlig roll" };
-        return refuse(StatusCode::FORBIDDEN, &path, &format!("rollen {} får inte se {path}; det kräver {needs}", role.label()));
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &path,
+            &format!("rollen {} får inte se {path}; det kräver {needs}", role.label()),
+        );
     }
     next.run(request).await
 }

@@ -31,12 +31,20 @@ impl<T> From<Report<T>> for Envelope<T> {
     }
 }
 
-pub(crate) async fn fetch_throughput(state: &AppState, period: Period, today: Option<stod_events::ids::Date>) -> Result<Report<PublishedThroughput>, ApiError> {
+pub(crate) async fn fetch_throughput(
+    state: &AppState,
+    period: Period,
+    today: Option<stod_events::ids::Date>,
+) -> Result<Report<PublishedThroughput>, ApiError> {
     let query = ThroughputQuery { period: period.to_string(), today };
     Ok(state.client().report(queries::PUBLISHED_THROUGHPUT, &query).await?)
 }
 
-pub(crate) async fn fetch_steering(state: &AppState, as_of: stod_events::ids::Date, previous: Option<stod_events::ids::Date>) -> Result<Report<PublishedSteering>, ApiError> {
+pub(crate) async fn fetch_steering(
+    state: &AppState,
+    as_of: stod_events::ids::Date,
+    previous: Option<stod_events::ids::Date>,
+) -> Result<Report<PublishedSteering>, ApiError> {
     check_meetings(as_of, previous)?;
     let query = SteeringQuery { as_of, previous_meeting: previous };
     Ok(state.client().report(queries::PUBLISHED_STEERING, &query).await?)
@@ -52,39 +60,58 @@ fn this_year() -> Period {
 }
 
 /// `GET /api/v1/throughput?period=2026&today=2026-06-30`
-pub async fn throughput(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Envelope<PublishedThroughput>>, ApiError> {
+pub async fn throughput(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Envelope<PublishedThroughput>>, ApiError> {
     let p = Params::read(q, &["period", "today"])?;
     let period = p.period("period")?.unwrap_or_else(this_year);
     Ok(Json(fetch_throughput(&state, period, p.date("today")?).await?.into()))
 }
 
 /// `GET /api/v1/steering?as_of=2026-06-30&previous_meeting=2026-03-31`
-pub async fn steering(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Envelope<PublishedSteering>>, ApiError> {
+pub async fn steering(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Envelope<PublishedSteering>>, ApiError> {
     let p = Params::read(q, &["as_of", "previous_meeting"])?;
     let as_of = p.date("as_of")?.unwrap_or_else(today);
     Ok(Json(fetch_steering(&state, as_of, p.date("previous_meeting")?).await?.into()))
 }
 
 /// `GET /api/v1/funder?period=2026`
-pub async fn funder(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Envelope<PublishedFunder>>, ApiError> {
+pub async fn funder(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Envelope<PublishedFunder>>, ApiError> {
     let p = Params::read(q, &["period"])?;
     let period = p.period("period")?.unwrap_or_else(this_year);
     Ok(Json(fetch_funder(&state, period).await?.into()))
 }
 
 /// `GET /api/v1/funder.csv?period=2026`: a file for Swedish Excel.
-pub async fn funder_csv(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+pub async fn funder_csv(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     let p = Params::read(q, &["period"])?;
     let period = p.period("period")?.unwrap_or_else(this_year);
     let report = fetch_funder(&state, period).await?;
     let cat = state.catalogue().await;
     let csv = stod_reports::funder::funder_csv(&report.report, &cat).map_err(|e| ApiError::Internal(e.to_string()))?;
     let disposition = format!("attachment; filename=\"uppfoljning-{period}.csv\"");
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)],
+        csv,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/projections/status`
-pub async fn projection_status(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Response, ApiError> {
+pub async fn projection_status(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
     Params::read(q, &[])?;
     Ok(Json(state.client().projection_status().await?).into_response())
 }

@@ -13,7 +13,10 @@ use stod_client::ClientError;
 #[derive(Debug)]
 pub enum ApiError {
     /// The request was wrong: what was wrong, and what would be valid.
-    BadRequest { message: String, valid: Option<String> },
+    BadRequest {
+        message: String,
+        valid: Option<String>,
+    },
     NotFound(String),
     /// The read models or NATS cannot answer right now (still building, not reached).
     Unavailable(String),

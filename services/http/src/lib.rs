@@ -71,7 +71,11 @@ struct Inner {
 impl AppState {
     /// Queries as `user` on `nats`. A request waits at most a few seconds for the
     /// read models: a person is looking at a page.
-    pub fn new(nats: async_nats::Client, user: UserId, metrics: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Self {
+    pub fn new(
+        nats: async_nats::Client,
+        user: UserId,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
         let client = Client::from_nats(nats.clone(), user).with_retry(RetryPolicy {
             request_timeout: Duration::from_secs(3),
             retries: 1,

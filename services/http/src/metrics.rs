@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 

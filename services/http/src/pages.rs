@@ -74,8 +74,11 @@ async fn dashboard_page(state: &AppState, q: HashMap<String, String>) -> Result<
     };
     // The figures of the year as known on the chosen date (or the year's end).
     let known_on = as_of.min(period.end());
-    let (throughput, steering, cat) =
-        tokio::join!(fetch_throughput(state, period, Some(known_on)), fetch_steering(state, as_of, previous), state.catalogue());
+    let (throughput, steering, cat) = tokio::join!(
+        fetch_throughput(state, period, Some(known_on)),
+        fetch_steering(state, as_of, previous),
+        state.catalogue()
+    );
     let (t, s) = (throughput?, steering?);
     let basis = Basis::ReadModel { checkpoint: t.checkpoint.min(s.checkpoint), generation: t.generation };
 
@@ -138,7 +141,11 @@ fn goal_section(t: &PublishedThroughput) -> String {
 fn months_section(t: &PublishedThroughput) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<section id=\"months\">\n<h2>Inskrivningar och avslut per månad</h2>");
-    let _ = writeln!(out, "<figure class=\"chart\" id=\"chart-months\">{}</figure>", charts::months("Inskrivningar och avslut", &t.months));
+    let _ = writeln!(
+        out,
+        "<figure class=\"chart\" id=\"chart-months\">{}</figure>",
+        charts::months("Inskrivningar och avslut", &t.months)
+    );
     let _ = writeln!(out, "<table><thead><tr><th>Månad</th><th>Inskrivningar</th><th>Avslut</th><th>Aktiva vid månadens slut</th></tr></thead><tbody>");
     for m in &t.months {
         let _ = writeln!(
@@ -168,12 +175,19 @@ fn funnel_section(t: &PublishedThroughput) -> String {
         ("avslutade".into(), f.exited),
         ("till arbete".into(), f.exited_to_employment),
     ];
-    bars_section("funnel", "Från inskrivning till avslut", "De som skrevs in under perioden, och hur långt de har kommit.", &items)
+    bars_section(
+        "funnel",
+        "Från inskrivning till avslut",
+        "De som skrevs in under perioden, och hur långt de har kommit.",
+        &items,
+    )
 }
 
 fn outcomes_section(t: &PublishedThroughput) -> String {
-    let items: Vec<(String, Cell)> =
-        SUS_GROUPS.iter().map(|g| (sus_group_label(*g).to_owned(), cell_of(&t.exits_by_sus_group, &sus_key(*g)))).collect();
+    let items: Vec<(String, Cell)> = SUS_GROUPS
+        .iter()
+        .map(|g| (sus_group_label(*g).to_owned(), cell_of(&t.exits_by_sus_group, &sus_key(*g))))
+        .collect();
     let mut intro = format!("Avslut under perioden: {}.", t.exits);
     if let (Some(a), Some(b)) = (t.share_to_employment_percent, t.share_to_throughput_percent) {
         let _ = write!(intro, " Till arbete {a} %; till arbete, studier eller närmare arbetsmarknaden {b} %.");
@@ -183,10 +197,21 @@ fn outcomes_section(t: &PublishedThroughput) -> String {
 
 fn bars_section(id: &str, heading: &str, intro: &str, items: &[(String, Cell)]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "<section id=\"{id}\">\n<h2>{}</h2>\n<p class=\"intro\">{}</p>", html_escape(heading), html_escape(intro));
-    let _ = writeln!(out, "<figure class=\"chart\" id=\"chart-{id}\">{}</figure>\n<table>", charts::bars(heading, items));
+    let _ = writeln!(
+        out,
+        "<section id=\"{id}\">\n<h2>{}</h2>\n<p class=\"intro\">{}</p>",
+        html_escape(heading),
+        html_escape(intro)
+    );
+    let _ =
+        writeln!(out, "<figure class=\"chart\" id=\"chart-{id}\">{}</figure>\n<table>", charts::bars(heading, items));
     for (label, n) in items {
-        let _ = writeln!(out, "<tr><td>{}</td><td class=\"num\">{}</td></tr>", html_escape(label), html_escape(&n.to_string()));
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td class=\"num\">{}</td></tr>",
+            html_escape(label),
+            html_escape(&n.to_string())
+        );
     }
     let _ = writeln!(out, "</table>\n</section>");
     out
@@ -236,4 +261,3 @@ pub async fn funder(State(state): State<AppState>, Query(q): Query<HashMap<Strin
     .await;
     result.map_or_else(ApiError::into_page, IntoResponse::into_response)
 }
-

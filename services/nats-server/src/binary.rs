@@ -14,11 +14,7 @@ pub const BINARY_ENV: &str = "STOD_NATS_SERVER";
 
 /// The oldest server we accept: 2.12 brought `sync_interval: always` as we use
 /// it and atomic batch publish, which the event log's group commit relies on.
-pub const MIN_VERSION: Version = Version {
-    major: 2,
-    minor: 12,
-    patch: 0,
-};
+pub const MIN_VERSION: Version = Version { major: 2, minor: 12, patch: 0 };
 
 const INSTALL_HINT: &str = "run `scripts/install-nats-server` in the stod repository \
      (it installs the pinned server into .tools/bin), or set STOD_NATS_SERVER to a nats-server >= 2.12";
@@ -42,19 +38,15 @@ impl Version {
     /// A pre-release suffix (`v2.12.0-RC.3`) is ignored: we only gate on
     /// features, and release candidates of a version already carry them.
     pub fn parse_version_output(output: &str) -> Option<Version> {
-        let token = output.split_whitespace().find(|word| {
-            word.starts_with('v') && word[1..].starts_with(|c: char| c.is_ascii_digit())
-        })?;
+        let token = output
+            .split_whitespace()
+            .find(|word| word.starts_with('v') && word[1..].starts_with(|c: char| c.is_ascii_digit()))?;
         let numbers = token[1..].split(['-', '+']).next()?;
         let mut parts = numbers.split('.').map(str::parse::<u32>);
         let major = parts.next()?.ok()?;
         let minor = parts.next()?.ok()?;
         let patch = parts.next().unwrap_or(Ok(0)).ok()?;
-        Some(Version {
-            major,
-            minor,
-            patch,
-        })
+        Some(Version { major, minor, patch })
     }
 }
 
@@ -78,10 +70,7 @@ pub fn locate_binary() -> Result<PathBuf, Error> {
     if version < MIN_VERSION {
         return Err(Error::new(
             ErrorKind::UnsupportedVersion,
-            format!(
-                "{} is nats-server {version}, but stod needs >= {MIN_VERSION}; {INSTALL_HINT}",
-                path.display()
-            ),
+            format!("{} is nats-server {version}, but stod needs >= {MIN_VERSION}; {INSTALL_HINT}", path.display()),
         ));
     }
     Ok(path)
@@ -96,30 +85,20 @@ fn find_candidate() -> Result<PathBuf, Error> {
         } else {
             Err(Error::new(
                 ErrorKind::BinaryNotFound,
-                format!(
-                    "{BINARY_ENV}={} is not a file; {INSTALL_HINT}",
-                    path.display()
-                ),
+                format!("{BINARY_ENV}={} is not a file; {INSTALL_HINT}", path.display()),
             ))
         };
     }
 
     let relative = Path::new(".tools").join("bin").join("nats-server");
     if let Ok(cwd) = env::current_dir() {
-        if let Some(found) = cwd
-            .ancestors()
-            .map(|dir| dir.join(&relative))
-            .find(|p| p.is_file())
-        {
+        if let Some(found) = cwd.ancestors().map(|dir| dir.join(&relative)).find(|p| p.is_file()) {
             return Ok(found);
         }
     }
 
     // CARGO_MANIFEST_DIR is services/nats-server; the workspace root is two up.
-    let workspace_tools = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("..")
-        .join(&relative);
+    let workspace_tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join(&relative);
     if workspace_tools.is_file() {
         return Ok(workspace_tools);
     }
@@ -136,32 +115,20 @@ fn find_candidate() -> Result<PathBuf, Error> {
 
 fn search_path(name: &OsStr) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+    env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
 }
 
 /// Runs `<binary> --version` and parses what it prints.
 pub fn binary_version(binary: &Path) -> Result<Version, Error> {
-    let output = Command::new(binary)
-        .arg("--version")
-        .output()
-        .map_err(|err| {
-            Error::with_source(
-                ErrorKind::UnsupportedVersion,
-                format!(
-                    "could not run `{} --version`; {INSTALL_HINT}",
-                    binary.display()
-                ),
-                err,
-            )
-        })?;
+    let output = Command::new(binary).arg("--version").output().map_err(|err| {
+        Error::with_source(
+            ErrorKind::UnsupportedVersion,
+            format!("could not run `{} --version`; {INSTALL_HINT}", binary.display()),
+            err,
+        )
+    })?;
     // Older releases printed the version on stderr; accept either.
-    let text = format!(
-        "{} {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = format!("{} {}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     Version::parse_version_output(&text).ok_or_else(|| {
         Error::new(
             ErrorKind::UnsupportedVersion,
@@ -180,23 +147,10 @@ mod tests {
 
     #[test]
     fn parses_release_and_prerelease_versions() {
-        let v = |major, minor, patch| Version {
-            major,
-            minor,
-            patch,
-        };
-        assert_eq!(
-            Version::parse_version_output("nats-server: v2.15.1\n"),
-            Some(v(2, 15, 1))
-        );
-        assert_eq!(
-            Version::parse_version_output("nats-server: v2.12.0-RC.3"),
-            Some(v(2, 12, 0))
-        );
-        assert_eq!(
-            Version::parse_version_output("nats-server: v2.9"),
-            Some(v(2, 9, 0))
-        );
+        let v = |major, minor, patch| Version { major, minor, patch };
+        assert_eq!(Version::parse_version_output("nats-server: v2.15.1\n"), Some(v(2, 15, 1)));
+        assert_eq!(Version::parse_version_output("nats-server: v2.12.0-RC.3"), Some(v(2, 12, 0)));
+        assert_eq!(Version::parse_version_output("nats-server: v2.9"), Some(v(2, 9, 0)));
         assert_eq!(Version::parse_version_output("command not found"), None);
     }
 

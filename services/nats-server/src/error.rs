@@ -57,11 +57,7 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        Self { kind, message: message.into(), source: None }
     }
 
     pub(crate) fn with_source(
@@ -69,11 +65,7 @@ impl Error {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: Some(Box::new(source)),
-        }
+        Self { kind, message: message.into(), source: Some(Box::new(source)) }
     }
 
     /// The kind of failure.

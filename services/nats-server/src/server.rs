@@ -88,49 +88,28 @@ impl NatsServer {
 
     /// Like [`ephemeral`](NatsServer::ephemeral), with a chance to adjust the
     /// options first. `store_dir` is already set to the temporary directory.
-    pub async fn ephemeral_with(
-        configure: impl FnOnce(ServerOptions) -> ServerOptions,
-    ) -> Result<Self, Error> {
+    pub async fn ephemeral_with(configure: impl FnOnce(ServerOptions) -> ServerOptions) -> Result<Self, Error> {
         let temp_dir = tempfile::Builder::new()
             .prefix("stod-nats-")
             .tempdir()
-            .map_err(|err| {
-                Error::with_source(ErrorKind::Io, "could not create a temporary store dir", err)
-            })?;
+            .map_err(|err| Error::with_source(ErrorKind::Io, "could not create a temporary store dir", err))?;
         let opts = configure(ServerOptions::new(temp_dir.path()));
         Self::start_with_temp_dir(opts, Some(temp_dir)).await
     }
 
-    async fn start_with_temp_dir(
-        opts: ServerOptions,
-        temp_dir: Option<TempDir>,
-    ) -> Result<Self, Error> {
+    async fn start_with_temp_dir(opts: ServerOptions, temp_dir: Option<TempDir>) -> Result<Self, Error> {
         let binary = match &opts.binary {
             Some(binary) => binary.clone(),
             None => locate_binary()?,
         };
         fs::create_dir_all(&opts.store_dir).map_err(|err| {
-            Error::with_source(
-                ErrorKind::Io,
-                format!("could not create store dir {}", opts.store_dir.display()),
-                err,
-            )
+            Error::with_source(ErrorKind::Io, format!("could not create store dir {}", opts.store_dir.display()), err)
         })?;
-        let server_name = opts.server_name.clone().unwrap_or_else(|| {
-            format!(
-                "stod-{}-{}",
-                std::process::id(),
-                NEXT_SERVER.fetch_add(1, Ordering::Relaxed)
-            )
-        });
-        let mut server = NatsServer {
-            opts,
-            binary,
-            port: 0,
-            server_name: server_name.clone(),
-            child: None,
-            temp_dir,
-        };
+        let server_name = opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| format!("stod-{}-{}", std::process::id(), NEXT_SERVER.fetch_add(1, Ordering::Relaxed)));
+        let mut server = NatsServer { opts, binary, port: 0, server_name: server_name.clone(), child: None, temp_dir };
         server.opts.server_name = Some(server_name);
 
         if let Some(port) = server.opts.port {
@@ -143,10 +122,7 @@ impl NatsServer {
                 match server.spawn_and_wait().await {
                     Ok(()) => break,
                     Err(err) if err.kind() == ErrorKind::PortInUse && attempt < PORT_ATTEMPTS => {
-                        debug!(
-                            port = server.port,
-                            attempt, "picked port was taken, trying another"
-                        );
+                        debug!(port = server.port, attempt, "picked port was taken, trying another");
                         attempt += 1;
                     }
                     Err(err) => return Err(err),
@@ -218,11 +194,7 @@ impl NatsServer {
             return Ok(());
         }
         child.kill().await.map_err(|err| {
-            Error::with_source(
-                ErrorKind::Shutdown,
-                format!("could not kill nats-server on port {}", self.port),
-                err,
-            )
+            Error::with_source(ErrorKind::Shutdown, format!("could not kill nats-server on port {}", self.port), err)
         })?;
         debug!(port = self.port, "nats-server killed");
         Ok(())
@@ -239,11 +211,7 @@ impl NatsServer {
             return Ok(());
         }
         terminate(&mut child).await.map_err(|err| {
-            Error::with_source(
-                ErrorKind::Shutdown,
-                format!("could not signal nats-server on port {}", self.port),
-                err,
-            )
+            Error::with_source(ErrorKind::Shutdown, format!("could not signal nats-server on port {}", self.port), err)
         })?;
         match timeout(self.opts.shutdown_timeout, child.wait()).await {
             Ok(Ok(status)) => {
@@ -287,18 +255,9 @@ impl NatsServer {
     /// On failure the process is killed and the error carries the log tail.
     async fn spawn_and_wait(&mut self) -> Result<(), Error> {
         let config_path = self.config_path();
-        let conf = render_config(
-            &self.opts,
-            self.port,
-            &self.server_name,
-            &self.opts.store_dir,
-        );
+        let conf = render_config(&self.opts, self.port, &self.server_name, &self.opts.store_dir);
         fs::write(&config_path, conf).map_err(|err| {
-            Error::with_source(
-                ErrorKind::Io,
-                format!("could not write {}", config_path.display()),
-                err,
-            )
+            Error::with_source(ErrorKind::Io, format!("could not write {}", config_path.display()), err)
         })?;
 
         let log_path = self.log_path();
@@ -316,11 +275,7 @@ impl NatsServer {
             .kill_on_drop(true);
         detach_from_terminal_and_follow_parent(&mut command);
         let child = command.spawn().map_err(|err| {
-            Error::with_source(
-                ErrorKind::Spawn,
-                format!("could not start {}", self.binary.display()),
-                err,
-            )
+            Error::with_source(ErrorKind::Spawn, format!("could not start {}", self.binary.display()), err)
         })?;
         debug!(port = self.port, pid = child.id(), binary = %self.binary.display(), "nats-server spawned");
         self.child = Some(child);
@@ -397,18 +352,11 @@ impl NatsServer {
             Some((seed, inbox)) => async_nats::ConnectOptions::with_nkey(seed.clone()).custom_inbox_prefix(inbox),
             None => async_nats::ConnectOptions::new(),
         };
-        let client = match options
-            .connection_timeout(PROBE_TIMEOUT)
-            .connect(self.url())
-            .await
-        {
+        let client = match options.connection_timeout(PROBE_TIMEOUT).connect(self.url()).await {
             Ok(client) => client,
             Err(_) => return false,
         };
-        async_nats::jetstream::new(client)
-            .query_account()
-            .await
-            .is_ok()
+        async_nats::jetstream::new(client).query_account().await.is_ok()
     }
 
     /// Reads the INFO line the server sends on connect and checks that it
@@ -522,22 +470,11 @@ fn kill_and_reap(mut child: Child, port: u16) {
 /// the server binds, so another process can take the port in between; the
 /// caller retries with a new port when that happens.
 fn free_port() -> Result<u16, Error> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|err| {
-        Error::with_source(
-            ErrorKind::Io,
-            "could not bind 127.0.0.1:0 to find a free port",
-            err,
-        )
-    })?;
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|err| Error::with_source(ErrorKind::Io, "could not bind 127.0.0.1:0 to find a free port", err))?;
     let port = listener
         .local_addr()
-        .map_err(|err| {
-            Error::with_source(
-                ErrorKind::Io,
-                "could not read the port bound on 127.0.0.1:0",
-                err,
-            )
-        })?
+        .map_err(|err| Error::with_source(ErrorKind::Io, "could not read the port bound on 127.0.0.1:0", err))?
         .port();
     Ok(port)
 }
@@ -546,24 +483,10 @@ fn free_port() -> Result<u16, Error> {
 /// returns the child's stdout and stderr handles plus the offset where this
 /// start's output begins (so errors show this attempt, not earlier runs).
 fn open_log(path: &Path, port: u16) -> Result<(File, File, u64), Error> {
-    let io_err = |err| {
-        Error::with_source(
-            ErrorKind::Io,
-            format!("could not open log {}", path.display()),
-            err,
-        )
-    };
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io_err)?;
+    let io_err = |err| Error::with_source(ErrorKind::Io, format!("could not open log {}", path.display()), err);
+    let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(io_err)?;
     let start = file.metadata().map_err(io_err)?.len();
-    writeln!(
-        file,
-        "--- stod-nats-server: starting on 127.0.0.1:{port} ---"
-    )
-    .map_err(io_err)?;
+    writeln!(file, "--- stod-nats-server: starting on 127.0.0.1:{port} ---").map_err(io_err)?;
     let stderr = file.try_clone().map_err(io_err)?;
     Ok((file, stderr, start))
 }

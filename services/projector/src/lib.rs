@@ -58,7 +58,10 @@ impl ProjectorService {
 }
 
 /// Starts the projector and serves its queries on `client`.
-pub async fn start_service(client: async_nats::Client, opts: ProjectorOptions) -> Result<ProjectorService, ProjectorError> {
+pub async fn start_service(
+    client: async_nats::Client,
+    opts: ProjectorOptions,
+) -> Result<ProjectorService, ProjectorError> {
     // Opened (created or checked) before anything is served: no history query is ever
     // answered without somewhere to record it.
     let access = if opts.access_log {

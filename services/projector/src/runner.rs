@@ -181,7 +181,13 @@ enum Ended {
 }
 
 impl Runner {
-    async fn run(self, live: Option<Generation>, needs_build: bool, mut control: mpsc::Receiver<Control>, mut stop: watch::Receiver<bool>) {
+    async fn run(
+        self,
+        live: Option<Generation>,
+        needs_build: bool,
+        mut control: mpsc::Receiver<Control>,
+        mut stop: watch::Receiver<bool>,
+    ) {
         let mut live = live;
         if needs_build {
             info!("read models missing or of another version: building from the log");
@@ -295,7 +301,12 @@ impl Runner {
         let started = Instant::now();
         let progress = |position: u64| {
             let secs = started.elapsed().as_secs_f64().max(1e-3);
-            Some(RebuildProgress { generation: generation.number, position, target, events_per_second: (position as f64 / secs) as u64 })
+            Some(RebuildProgress {
+                generation: generation.number,
+                position,
+                target,
+                events_per_second: (position as f64 / secs) as u64,
+            })
         };
         self.status.send_modify(|s| s.rebuild = progress(0));
         let mut position = 0;
@@ -329,7 +340,12 @@ impl Runner {
         }
         self.store.swap_live(&generation)?;
         let elapsed = started.elapsed();
-        info!(generation = generation.number, events = position, ?elapsed, "rebuilt the read models and swapped them in");
+        info!(
+            generation = generation.number,
+            events = position,
+            ?elapsed,
+            "rebuilt the read models and swapped them in"
+        );
         self.status.send_modify(|s| {
             s.generation = generation.number;
             s.checkpoint = position;
@@ -339,7 +355,12 @@ impl Runner {
     }
 
     /// Folds new events into `live` as they arrive.
-    async fn tail(&self, live: &Generation, control: &mut mpsc::Receiver<Control>, stop: &mut watch::Receiver<bool>) -> Ended {
+    async fn tail(
+        &self,
+        live: &Generation,
+        control: &mut mpsc::Receiver<Control>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Ended {
         loop {
             let checkpoint = match live.checkpoint() {
                 Ok(c) => c,
@@ -372,7 +393,9 @@ impl Runner {
                         break;
                     }
                     Err(BatchError::Undecodable { sequence, detail }) => {
-                        self.fault(format!("stream sequence {sequence} is not a valid event ({detail}); folding stopped"));
+                        self.fault(format!(
+                            "stream sequence {sequence} is not a valid event ({detail}); folding stopped"
+                        ));
                         return Ended::Faulted;
                     }
                 };
@@ -396,7 +419,9 @@ async fn apply_blocking(generation: &Generation, batch: Vec<(u64, SealedEvent)>)
 }
 
 fn joined(result: Result<Result<u64, StoreError>, tokio::task::JoinError>) -> Result<u64, StoreError> {
-    result.unwrap_or_else(|e| Err(StoreError::Corrupt { key: "batch".into(), detail: format!("applying a batch panicked: {e}") }))
+    result.unwrap_or_else(|e| {
+        Err(StoreError::Corrupt { key: "batch".into(), detail: format!("applying a batch panicked: {e}") })
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -428,11 +453,11 @@ async fn next_batch(
         };
         let info = msg.info().map_err(|e| BatchError::Consumer(e.to_string()))?;
         let (sequence, pending) = (info.stream_sequence, info.pending);
-        let sealed = codec::decode(&msg.payload).map_err(|e| BatchError::Undecodable { sequence, detail: e.to_string() })?;
+        let sealed =
+            codec::decode(&msg.payload).map_err(|e| BatchError::Undecodable { sequence, detail: e.to_string() })?;
         batch.push((sequence, sealed));
         if pending == 0 || batch.len() >= max {
             return Ok(batch);
         }
     }
 }
-

@@ -56,7 +56,14 @@ pub async fn bind(client: &async_nats::Client, access: Option<AccessLog>) -> Res
         queries::PUBLISHED_STEERING,
         queries::PUBLISHED_FUNDER,
     ] {
-        endpoints.push(service.endpoint_builder().name(name).add(format!("{QUERY_PREFIX}.*.{name}")).await.map_err(|e| e.to_string())?);
+        endpoints.push(
+            service
+                .endpoint_builder()
+                .name(name)
+                .add(format!("{QUERY_PREFIX}.*.{name}"))
+                .await
+                .map_err(|e| e.to_string())?,
+        );
     }
     endpoints.push(
         service
@@ -120,7 +127,11 @@ impl Answers {
 }
 
 /// Serves queries until `stop` turns true.
-pub async fn serve(bound: Bound, projector: Arc<RunningProjector>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+pub async fn serve(
+    bound: Bound,
+    projector: Arc<RunningProjector>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
     let Bound { client, service, endpoints, access } = bound;
     let mut requests = futures::stream::select_all(endpoints);
     let answers = Arc::new(Answers::default());
@@ -157,7 +168,8 @@ async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, answer
     );
     // Checked against the subject's shape first: a malformed subject is never served
     // from the cache.
-    let basis = (cacheable && parse_subject(QUERY_PREFIX, &subject).is_ok()).then(|| Answers::basis(projector)).flatten();
+    let basis =
+        (cacheable && parse_subject(QUERY_PREFIX, &subject).is_ok()).then(|| Answers::basis(projector)).flatten();
     if let Some(hit) = basis.and_then(|b| answers.get(b, &name, &body)) {
         if let Err(e) = request.respond(Ok(hit.into())).await {
             warn!(subject, "could not deliver a reply: {e}");
@@ -212,14 +224,18 @@ async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, answer
 /// nothing. When the record cannot be stored, the query is refused.
 async fn record_access(access: Option<&AccessLog>, subject: &str, body: &[u8]) -> Result<(), ReportReply<()>> {
     let Some(log) = access else { return Ok(()) };
-    let Ok((user, query)) = parse_subject(QUERY_PREFIX, subject).and_then(|p| Ok((p.user, parse_body::<HistoryQuery>(body)?))) else {
+    let Ok((user, query)) =
+        parse_subject(QUERY_PREFIX, subject).and_then(|p| Ok((p.user, parse_body::<HistoryQuery>(body)?)))
+    else {
         return Ok(());
     };
     match log.record(&AccessRecord::new(user, query.case_id, AccessView::History, ACCESS_VIA)).await {
         Ok(_) => Ok(()),
         Err(e) => {
             warn!(case = %query.case_id, "history query refused: the access log did not store its record: {e}");
-            Err(ReportReply::Unavailable { message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}") })
+            Err(ReportReply::Unavailable {
+                message: format!("åtkomstloggen kunde inte skrivas, så ärendet visas inte: {e}"),
+            })
         }
     }
 }
@@ -285,12 +301,20 @@ fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
     };
     let generation = match projector.store().live() {
         Ok(Some(g)) => g,
-        Ok(None) => return ReportReply::Unavailable { message: "läsmodellerna byggs fortfarande; försök igen om en stund".into() },
+        Ok(None) => {
+            return ReportReply::Unavailable {
+                message: "läsmodellerna byggs fortfarande; försök igen om en stund".into(),
+            }
+        }
         Err(e) => return ReportReply::Unavailable { message: e.to_string() },
     };
     // Read before the figures, so it never claims more than they hold; a query that
     // folds case records reports exactly theirs.
-    let ctx = QueryCtx { store: projector.store(), checkpoint: std::cell::Cell::new(generation.checkpoint().unwrap_or(0)), generation };
+    let ctx = QueryCtx {
+        store: projector.store(),
+        checkpoint: std::cell::Cell::new(generation.checkpoint().unwrap_or(0)),
+        generation,
+    };
     match build(&ctx, query) {
         Ok(report) => ReportReply::Ok { checkpoint: ctx.checkpoint.get(), generation: ctx.generation.number, report },
         Err(Bad(message)) => ReportReply::Invalid { message },

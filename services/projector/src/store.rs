@@ -112,11 +112,17 @@ impl ReadStore {
             // The disk is full, or the store may not be written: the store itself may
             // be intact, and moving it aside would throw it away (and rebuilding on a
             // full disk fails again). Report it; a person frees space and restarts.
-            Err(StoreError::Sled(sled::Error::Io(e))) if is_environmental(e.kind()) => Err(StoreError::Sled(sled::Error::Io(e))),
+            Err(StoreError::Sled(sled::Error::Io(e))) if is_environmental(e.kind()) => {
+                Err(StoreError::Sled(sled::Error::Io(e)))
+            }
             Err(e) => {
                 // We hold the lock, so no other stod process has it open: it is damaged.
                 let aside = dir.with_extension(format!("damaged-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S")));
-                tracing::error!("read-model store at {} cannot be opened ({e}); moving it to {} and rebuilding from the log", dir.display(), aside.display());
+                tracing::error!(
+                    "read-model store at {} cannot be opened ({e}); moving it to {} and rebuilding from the log",
+                    dir.display(),
+                    aside.display()
+                );
                 std::fs::rename(dir, &aside).map_err(sled::Error::Io)?;
                 Self::open_exact(dir, lock)
             }
@@ -189,7 +195,8 @@ impl ReadStore {
         let checkpoint = generation.checkpoint()?;
         {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.as_ref().filter(|c| c.generation == generation.number && c.checkpoint == checkpoint) {
+            if let Some(c) = cache.as_ref().filter(|c| c.generation == generation.number && c.checkpoint == checkpoint)
+            {
                 return Ok((checkpoint, c.records.clone()));
             }
         }
@@ -211,7 +218,8 @@ fn lock(dir: &Path) -> Result<std::fs::File, StoreError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(sled::Error::Io)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(sled::Error::Io)?;
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(sled::Error::Io)?;
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd as _;
@@ -224,7 +232,9 @@ fn lock(dir: &Path) -> Result<std::fs::File, StoreError> {
 }
 
 fn read_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
-    v.try_into().map(u64::from_be_bytes).map_err(|_| StoreError::Corrupt { key: key.into(), detail: format!("{} bytes", v.len()) })
+    v.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt { key: key.into(), detail: format!("{} bytes", v.len()) })
 }
 
 fn batch_key(last_seq: u64) -> Vec<u8> {
@@ -245,7 +255,8 @@ fn batch_records<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = Res
             return None;
         }
         let start = at;
-        let corrupt = move || StoreError::Corrupt { key: hex::encode(key), detail: format!("batch record at byte {start}") };
+        let corrupt =
+            move || StoreError::Corrupt { key: hex::encode(key), detail: format!("batch record at byte {start}") };
         let head = match value.get(at..at + 12) {
             Some(h) => h,
             None => {
@@ -266,7 +277,8 @@ fn batch_records<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = Res
 }
 
 fn decode_stored(seq: u64, bytes: &[u8]) -> Result<SealedEvent, StoreError> {
-    stod_events::codec::decode(bytes).map_err(|e| StoreError::Corrupt { key: format!("stream sequence {seq}"), detail: e.to_string() })
+    stod_events::codec::decode(bytes)
+        .map_err(|e| StoreError::Corrupt { key: format!("stream sequence {seq}"), detail: e.to_string() })
 }
 
 impl Generation {
@@ -389,7 +401,6 @@ impl Generation {
         Ok(hex::encode(h.finalize()))
     }
 }
-
 
 impl ReadStore {
     /// Digest of the live generation (see [`Generation::digest`]); empty string if none.

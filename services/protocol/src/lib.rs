@@ -87,8 +87,7 @@ pub fn parse_subject(prefix: &str, subject: &str) -> Result<SubjectParts, Reques
         .strip_prefix(prefix)
         .and_then(|r| r.strip_prefix('.'))
         .ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
-    let (user, last) =
-        rest.split_once('.').ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
+    let (user, last) = rest.split_once('.').ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
     let user = UserId::parse(user).map_err(|_| RequestError::Subject(subject.to_owned()))?;
     if last.is_empty() || last.contains('.') {
         return Err(RequestError::Subject(subject.to_owned()));
@@ -289,11 +288,7 @@ pub enum RegistryInvalidKind {
 pub enum RegistryReply {
     /// `lookup`: the person's reference, and the case they were last enrolled in
     /// (none if no intake was recorded yet) and whether it is open.
-    Found {
-        participant: ParticipantRef,
-        case_id: Option<CaseId>,
-        case_open: Option<bool>,
-    },
+    Found { participant: ParticipantRef, case_id: Option<CaseId>, case_open: Option<bool> },
     /// `register`: the person's reference; `created` if it is new.
     Registered { participant: ParticipantRef, created: bool },
     /// `erase`: the entry is gone, with its history.
@@ -318,7 +313,8 @@ mod tests {
 
     #[test]
     fn registry_replies_have_the_documented_json() {
-        let reply = RegistryReply::Invalid { kind: RegistryInvalidKind::CheckDigit, message: "m".into(), valid: "v".into() };
+        let reply =
+            RegistryReply::Invalid { kind: RegistryInvalidKind::CheckDigit, message: "m".into(), valid: "v".into() };
         let json = serde_json::to_value(&reply).unwrap();
         assert_eq!(json, serde_json::json!({"status": "invalid", "kind": "check_digit", "message": "m", "valid": "v"}));
         assert_eq!(serde_json::to_value(RegistryReply::Erased).unwrap(), serde_json::json!({"status": "erased"}));
@@ -338,7 +334,9 @@ mod tests {
         assert_eq!(s, "stod.cmd.anna.correct");
         let parts = parse_subject(COMMAND_PREFIX, &s).unwrap();
         assert_eq!((parts.user, parts.last.as_str()), (user, "correct"));
-        for bad in ["stod.cmd", "stod.cmd.anna", "stod.cmd.Anna.record", "stod.cmd.anna.record.x", "stod.cmdx.anna.record"] {
+        for bad in
+            ["stod.cmd", "stod.cmd.anna", "stod.cmd.Anna.record", "stod.cmd.anna.record.x", "stod.cmdx.anna.record"]
+        {
             assert!(parse_subject(COMMAND_PREFIX, bad).is_err(), "{bad}");
         }
     }
@@ -361,8 +359,7 @@ mod tests {
         }"#;
         let req: CommandRequest = parse_body(json.as_bytes()).unwrap();
         assert_eq!(CommandKind::of(&req.command), CommandKind::Record);
-        let again: CommandRequest =
-            parse_body(serde_json::to_string(&req).unwrap().as_bytes()).unwrap();
+        let again: CommandRequest = parse_body(serde_json::to_string(&req).unwrap().as_bytes()).unwrap();
         assert_eq!(again, req);
     }
 
@@ -452,9 +449,13 @@ pub enum ReportReply<T> {
         generation: u64,
         report: T,
     },
-    Invalid { message: String },
+    Invalid {
+        message: String,
+    },
     /// Not built yet, stopped on a fault, or the store failed.
-    Unavailable { message: String },
+    Unavailable {
+        message: String,
+    },
 }
 
 /// The projector's answer to `projection-status`: what the runner is doing, for status

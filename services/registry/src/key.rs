@@ -109,8 +109,10 @@ impl RegistryKey {
         }
         let mut bytes = Vec::with_capacity(KEY_LEN);
         (&mut file).take(KEY_LEN as u64 + 1).read_to_end(&mut bytes).map_err(io)?;
-        let bytes: [u8; KEY_LEN] =
-            bytes.as_slice().try_into().map_err(|_| KeyError::Length { path: path.display().to_string(), len: bytes.len() })?;
+        let bytes: [u8; KEY_LEN] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::Length { path: path.display().to_string(), len: bytes.len() })?;
         Ok(Self { bytes })
     }
 

@@ -86,7 +86,9 @@ impl Personnummer {
         digits[2..].copy_from_slice(&ten);
         let masked = mask(&digits);
         if year < 1800 {
-            return Err(PersonnummerError::date(format!("{masked}: året {year} är inte rimligt för en levande person")));
+            return Err(PersonnummerError::date(format!(
+                "{masked}: året {year} är inte rimligt för en levande person"
+            )));
         }
         let day = real_day(day_field);
         let Some(born) = NaiveDate::from_ymd_opt(year, month, day) else {

@@ -146,15 +146,22 @@ impl Registry {
             Err(e) => return unavailable(e),
         };
         match self.current_case(&participant).await {
-            Ok(Some((case_id, open))) => RegistryReply::Found { participant, case_id: Some(case_id), case_open: Some(open) },
+            Ok(Some((case_id, open))) => {
+                RegistryReply::Found { participant, case_id: Some(case_id), case_open: Some(open) }
+            }
             Ok(None) => RegistryReply::Found { participant, case_id: None, case_open: None },
-            Err(e) => RegistryReply::Unavailable { message: format!("deltagarindexet eller loggen kan inte läsas: {e}") },
+            Err(e) => {
+                RegistryReply::Unavailable { message: format!("deltagarindexet eller loggen kan inte läsas: {e}") }
+            }
         }
     }
 
     /// The case the participant last claimed, if its intake is in the log (a claim
     /// whose intake never landed is no case), and whether it is open.
-    async fn current_case(&self, participant: &ParticipantRef) -> Result<Option<(stod_events::ids::CaseId, bool)>, StoreError> {
+    async fn current_case(
+        &self,
+        participant: &ParticipantRef,
+    ) -> Result<Option<(stod_events::ids::CaseId, bool)>, StoreError> {
         let Some(claim) = self.participants.current(participant).await? else { return Ok(None) };
         let events = self.log.load_case(&claim.case_id).await?;
         if events.is_empty() {

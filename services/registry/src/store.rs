@@ -110,7 +110,9 @@ impl RegistryStore {
                         return Ok((existing.participant, false));
                     }
                 }
-                Err(e) => return Err(RegistryError::new(RegistryErrorKind::Unavailable, "registering a participant", e)),
+                Err(e) => {
+                    return Err(RegistryError::new(RegistryErrorKind::Unavailable, "registering a participant", e))
+                }
             }
         }
         Err(RegistryError::new(RegistryErrorKind::Conflict, "the registry entry kept changing", "try again"))
@@ -162,16 +164,21 @@ impl RegistryStore {
     /// none. For tests and for an operator proving an erasure.
     pub async fn history(&self, personnummer: &Personnummer) -> Result<Vec<kv::Entry>, RegistryError> {
         let key = self.key_of(personnummer);
-        let mut history = self
-            .store
-            .history(&key)
-            .await
-            .map_err(|e| RegistryError::new(RegistryErrorKind::Unavailable, "reading a registry key's history", e))?;
+        let mut history =
+            self.store.history(&key).await.map_err(|e| {
+                RegistryError::new(RegistryErrorKind::Unavailable, "reading a registry key's history", e)
+            })?;
         let mut out = Vec::new();
         while let Some(entry) = history.next().await {
             match entry {
                 Ok(e) => out.push(e),
-                Err(e) => return Err(RegistryError::new(RegistryErrorKind::Unavailable, "reading a registry key's history", e)),
+                Err(e) => {
+                    return Err(RegistryError::new(
+                        RegistryErrorKind::Unavailable,
+                        "reading a registry key's history",
+                        e,
+                    ))
+                }
             }
         }
         Ok(out)
@@ -180,7 +187,10 @@ impl RegistryStore {
     /// How many entries the bucket holds (the number of registered persons).
     pub async fn count(&self) -> Result<u64, RegistryError> {
         let mut stream = self.store.stream.clone();
-        let info = stream.info().await.map_err(|e| RegistryError::new(RegistryErrorKind::Unavailable, "reading the registry", e))?;
+        let info = stream
+            .info()
+            .await
+            .map_err(|e| RegistryError::new(RegistryErrorKind::Unavailable, "reading the registry", e))?;
         Ok(info.state.messages)
     }
 }

@@ -19,11 +19,18 @@ type Drawn = Result<(), Box<dyn std::error::Error>>;
 
 /// Draws with `draw` into an SVG string; a drawing error becomes a short note instead
 /// of a broken page.
-fn svg(size: (u32, u32), title: &str, draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Drawn) -> String {
+fn svg(
+    size: (u32, u32),
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Drawn,
+) -> String {
     let mut out = String::new();
     let result = {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string().into()).and_then(|_| draw(&root)).and_then(|_| root.present().map_err(|e| e.to_string().into()))
+        root.fill(&WHITE)
+            .map_err(|e| e.to_string().into())
+            .and_then(|_| draw(&root))
+            .and_then(|_| root.present().map_err(|e| e.to_string().into()))
     };
     match result {
         // The title for screen readers; plotters' root element has no label of its own.
@@ -68,7 +75,11 @@ pub fn bars(title: &str, items: &[(String, Cell)]) -> String {
             Some(bar)
         }))?;
         chart.draw_series(items.iter().enumerate().map(|(i, (_, c))| {
-            Text::new(format!(" {c}"), (c.value().unwrap_or(0), SegmentValue::CenterOf(i)), (FONT, 12).into_font().color(&BLACK))
+            Text::new(
+                format!(" {c}"),
+                (c.value().unwrap_or(0), SegmentValue::CenterOf(i)),
+                (FONT, 12).into_font().color(&BLACK),
+            )
         }))?;
         Ok(())
     })
@@ -86,10 +97,7 @@ fn note(title: &str, text: &str) -> String {
 
 /// The goal: persons so far and the forecast against the target.
 pub fn goal(g: &PublishedGoal) -> String {
-    let items = [
-        ("Hittills".to_owned(), g.persons_so_far),
-        ("Prognos helår".to_owned(), g.forecast),
-    ];
+    let items = [("Hittills".to_owned(), g.persons_so_far), ("Prognos helår".to_owned(), g.forecast)];
     let max = items.iter().filter_map(|(_, c)| c.value()).max().unwrap_or(0).max(g.target);
     let title = format!("Personer {} mot målet {}", g.year, g.target);
     svg((WIDTH, 150), &title, |root| {
@@ -110,12 +118,19 @@ pub fn goal(g: &PublishedGoal) -> String {
             .draw()?;
         chart.draw_series(items.iter().enumerate().filter_map(|(i, (_, c))| {
             let colour = if i == 0 { BAR } else { LIGHT };
-            let mut bar = Rectangle::new([(0, SegmentValue::Exact(i)), (c.value()?, SegmentValue::Exact(i + 1))], colour.filled());
+            let mut bar = Rectangle::new(
+                [(0, SegmentValue::Exact(i)), (c.value()?, SegmentValue::Exact(i + 1))],
+                colour.filled(),
+            );
             bar.set_margin(6, 6, 0, 0);
             Some(bar)
         }))?;
         chart.draw_series(items.iter().enumerate().map(|(i, (_, c))| {
-            Text::new(format!(" {c}"), (c.value().unwrap_or(0), SegmentValue::CenterOf(i)), (FONT, 12).into_font().color(&BLACK))
+            Text::new(
+                format!(" {c}"),
+                (c.value().unwrap_or(0), SegmentValue::CenterOf(i)),
+                (FONT, 12).into_font().color(&BLACK),
+            )
         }))?;
         // The target as a vertical line across both bars.
         chart.draw_series(std::iter::once(PathElement::new(

@@ -277,7 +277,8 @@ pub fn html_sections(doc: &Doc) -> String {
 fn html(doc: &Doc) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">");
-    let _ = writeln!(out, "<title>{}</title>\n<style>\n{HTML_STYLE}\n</style>\n</head>\n<body>", html_escape(&doc.title));
+    let _ =
+        writeln!(out, "<title>{}</title>\n<style>\n{HTML_STYLE}\n</style>\n</head>\n<body>", html_escape(&doc.title));
     let _ = writeln!(out, "<h1>{}</h1>", html_escape(&doc.title));
     for l in &doc.lead {
         let _ = writeln!(out, "<p class=\"lead\">{}</p>", html_escape(l));
@@ -311,7 +312,10 @@ mod tests {
                 None,
                 Table {
                     header: vec!["".into(), "Kvinnor".into(), "Män".into()],
-                    rows: vec![vec!["a".into(), "<5".into(), "7".into()], vec!["Totalt".into(), "x".into(), "9".into()]],
+                    rows: vec![
+                        vec!["a".into(), "<5".into(), "7".into()],
+                        vec!["Totalt".into(), "x".into(), "9".into()],
+                    ],
                     total_row: true,
                 },
             )],

@@ -6,8 +6,8 @@
 use stod_events::event::SusOutcomeGroup;
 use stod_events::reference::{Catalogue, CodeKind};
 use stod_projections::disclosure::CrossTable;
-use stod_projections::PublishedFunder;
 use stod_projections::throughput::NOT_RECORDED;
+use stod_projections::PublishedFunder;
 
 use crate::doc::{render, row, Doc, Format, Section, Table};
 use crate::sv::sus_group_label;
@@ -23,8 +23,12 @@ pub enum FunderTable {
 }
 
 impl FunderTable {
-    pub const ALL: [FunderTable; 4] =
-        [FunderTable::ParticipantsByAge, FunderTable::IntakesBySupport, FunderTable::ExitsBySusGroup, FunderTable::ExitsBySupport];
+    pub const ALL: [FunderTable; 4] = [
+        FunderTable::ParticipantsByAge,
+        FunderTable::IntakesBySupport,
+        FunderTable::ExitsBySusGroup,
+        FunderTable::ExitsBySupport,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -63,8 +67,10 @@ impl FunderTable {
         match self {
             FunderTable::ParticipantsByAge => age_band_label(key),
             FunderTable::IntakesBySupport | FunderTable::ExitsBySupport => key_name(cat, CodeKind::SupportSource, key),
-            FunderTable::ExitsBySusGroup => serde_json::from_value::<SusOutcomeGroup>(serde_json::Value::String(key.to_owned()))
-                .map_or_else(|_| key.to_owned(), |g| sus_group_label(g).to_owned()),
+            FunderTable::ExitsBySusGroup => {
+                serde_json::from_value::<SusOutcomeGroup>(serde_json::Value::String(key.to_owned()))
+                    .map_or_else(|_| key.to_owned(), |g| sus_group_label(g).to_owned())
+            }
         }
     }
 }
@@ -123,7 +129,10 @@ pub fn funder_doc(r: &PublishedFunder, basis: &Basis, cat: &Catalogue, printed: 
         .collect();
     sections.push(Section::rows(
         "Anonymt registrerade",
-        Some("Deltagare utan samtycke eller med skyddad identitet registreras bara med kön och startår, som i SUS.".into()),
+        Some(
+            "Deltagare utan samtycke eller med skyddad identitet registreras bara med kön och startår, som i SUS."
+                .into(),
+        ),
         vec![row("Anonymt registrerade deltagare under perioden", r.anonymous_participants)],
     ));
     Doc {
@@ -148,7 +157,8 @@ pub fn funder(r: &PublishedFunder, basis: &Basis, cat: &Catalogue, format: Forma
 
 /// The CSV's column headings (the gender columns follow the report's own order).
 pub fn csv_header(r: &PublishedFunder) -> Vec<String> {
-    let mut header: Vec<String> = ["Period", "Från", "Till", "Tabell", "Kategori"].iter().map(|s| (*s).to_owned()).collect();
+    let mut header: Vec<String> =
+        ["Period", "Från", "Till", "Tabell", "Kategori"].iter().map(|s| (*s).to_owned()).collect();
     header.extend(r.participants_by_age.columns.iter().map(|c| gender_column(c)));
     header.push("Totalt".to_owned());
     header
@@ -203,7 +213,10 @@ mod tests {
             to: "2025-12-31".parse().unwrap(),
             participants_by_age: table(&["20-24", "25-29", "65-"], vec![vec![6, 7, 0], vec![9, 2, 0], vec![5, 5, 0]]),
             intakes_by_support: table(&["forsorjningsstod", NOT_RECORDED], vec![vec![8, 6, 0], vec![0, 1, 0]]),
-            exits_by_sus_group: table(&["employment", "studies", "job_seeking", "other"], vec![vec![5, 6, 0], vec![0; 3], vec![0; 3], vec![0; 3]]),
+            exits_by_sus_group: table(
+                &["employment", "studies", "job_seeking", "other"],
+                vec![vec![5, 6, 0], vec![0; 3], vec![0; 3], vec![0; 3]],
+            ),
             exits_by_support: table(&["ingen"], vec![vec![5, 6, 0]]),
             anonymous_participants: 1,
         };
@@ -218,7 +231,9 @@ mod tests {
         let text = String::from_utf8(csv[3..].to_vec()).unwrap();
         let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines[0], "Period;Från;Till;Tabell;Kategori;Kvinnor;Män;Annan/vill inte uppge;Totalt");
-        assert!(lines.iter().any(|l| l.starts_with("2025;2025-01-01;2025-12-31;Deltagare efter ålder och kön;25–29 år;")));
+        assert!(lines
+            .iter()
+            .any(|l| l.starts_with("2025;2025-01-01;2025-12-31;Deltagare efter ålder och kön;25–29 år;")));
         assert!(lines.iter().any(|l| l.contains(";65 år och äldre;")), "{text}");
         assert!(lines.iter().any(|l| l.ends_with(";Totalt;20;14;0;34")), "column totals: {text}");
         for line in &lines[1..] {
@@ -228,7 +243,10 @@ mod tests {
         }
         assert!(lines.iter().any(|l| l.contains("förvärvsarbete")), "{text}");
         assert!(text.contains("<5") && !text.contains(";2;"), "the 2 men aged 25-29 are hidden: {text}");
-        assert!(lines.last().unwrap().starts_with("2025;2025-01-01;2025-12-31;Anonymt registrerade deltagare;Totalt;;;;<5"), "{text}");
+        assert!(
+            lines.last().unwrap().starts_with("2025;2025-01-01;2025-12-31;Anonymt registrerade deltagare;Totalt;;;;<5"),
+            "{text}"
+        );
     }
 
     #[test]

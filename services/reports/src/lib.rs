@@ -50,16 +50,26 @@ pub enum Basis {
 impl Basis {
     pub fn sentence(&self) -> String {
         match self {
-            Basis::ReadModel { checkpoint, generation } => format!(
-                "Underlag: händelseloggen t.o.m. händelse {checkpoint} (läsmodell, generation {generation})."
-            ),
+            Basis::ReadModel { checkpoint, generation } => {
+                format!("Underlag: händelseloggen t.o.m. händelse {checkpoint} (läsmodell, generation {generation}).")
+            }
             Basis::Replay(what) => format!("Underlag: {what}"),
         }
     }
 }
 
 pub const MONTHS: [&str; 12] = [
-    "januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober", "november",
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
     "december",
 ];
 

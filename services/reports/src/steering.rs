@@ -19,7 +19,10 @@ pub fn goal_line(goal: &PublishedGoal) -> String {
             Some(n) if n >= goal.target => "målet nått",
             _ => "målet inte nått",
         };
-        format!("Mål: minst {} personer per år — {}: {} personer ({verdict})", goal.target, goal.year, goal.persons_so_far)
+        format!(
+            "Mål: minst {} personer per år — {}: {} personer ({verdict})",
+            goal.target, goal.year, goal.persons_so_far
+        )
     } else {
         let verdict = if goal.on_track { "på väg" } else { "inte på väg" };
         format!(
@@ -68,7 +71,8 @@ pub fn steering_doc(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, print
     };
     let mut change_rows = vec![row("Inskrivningar", c.intakes), row("Avslut", c.exits)];
     for group in SUS_GROUPS {
-        change_rows.push(sub(format!("till {}", sus_group_label(group)), cell_of(&c.exits_by_sus_group, &sus_key(group))));
+        change_rows
+            .push(sub(format!("till {}", sus_group_label(group)), cell_of(&c.exits_by_sus_group, &sus_key(group))));
     }
     change_rows.extend([
         row("Praktiker påbörjade", c.placements_started),
@@ -106,7 +110,10 @@ pub fn steering_doc(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, print
         "Att uppmärksamma",
         Some(format!("Antal öppna ärenden per {}.", r.as_of)),
         vec![
-            row(format!("Inskrivna för minst {INTAKE_WITHOUT_PLACEMENT_DAYS} dagar sedan utan praktik"), a.intake_without_placement),
+            row(
+                format!("Inskrivna för minst {INTAKE_WITHOUT_PLACEMENT_DAYS} dagar sedan utan praktik"),
+                a.intake_without_placement,
+            ),
             row(format!("I verksamheten mer än 12 månader ({LONG_STAY_DAYS} dagar)"), a.stays_over_12_months),
             row(
                 format!("Praktik som pågått mer än 6 månader ({OPEN_PLACEMENT_DAYS} dagar) utan avslut"),

@@ -9,9 +9,8 @@
 //! command line need on top.
 
 use stod_events::event::{
-    AnonymityReason, Assessor, CorrectionReason, EventType, ExitOutcome, FollowUpPoint,
-    FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth, SusOutcomeGroup,
-    TrainingDiscontinuedReason,
+    AnonymityReason, Assessor, CorrectionReason, EventType, ExitOutcome, FollowUpPoint, FollowUpStatus, Gender,
+    PlacementEndReason, RegionOfBirth, SusOutcomeGroup, TrainingDiscontinuedReason,
 };
 use stod_events::reference::CodeKind;
 

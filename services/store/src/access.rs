@@ -222,12 +222,16 @@ impl AccessLog {
             GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND => {
                 StoreError::new(StoreErrorKind::NotFound, format!("there is no stream {ACCESS_STREAM_NAME}"))
             }
-            _ => StoreError::with_source(StoreErrorKind::Unavailable, format!("reading stream {ACCESS_STREAM_NAME}"), e),
+            _ => {
+                StoreError::with_source(StoreErrorKind::Unavailable, format!("reading stream {ACCESS_STREAM_NAME}"), e)
+            }
         })?;
         let config = stream
             .info()
             .await
-            .map_err(|e| StoreError::with_source(StoreErrorKind::Unavailable, "reading the access stream's settings", e))?
+            .map_err(|e| {
+                StoreError::with_source(StoreErrorKind::Unavailable, "reading the access stream's settings", e)
+            })?
             .config
             .clone();
         let mismatches = check_access_stream_config(&config);
@@ -270,14 +274,16 @@ impl AccessLog {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| StoreError::new(StoreErrorKind::Timeout, "no acknowledgement from the access stream")))
+        Err(last
+            .unwrap_or_else(|| StoreError::new(StoreErrorKind::Timeout, "no acknowledgement from the access stream")))
     }
 
     /// The records that pass `filter`, in stream order, as the stream stood when
     /// called. User and case are filtered by the server (by subject), the time range
     /// here. An ordered consumer reads them: no gaps, no duplicates.
     pub async fn read(&self, filter: &AccessFilter) -> Result<Vec<StoredAccess>, StoreError> {
-        let unavailable = |e: String| StoreError::new(StoreErrorKind::Unavailable, format!("reading the access log: {e}"));
+        let unavailable =
+            |e: String| StoreError::new(StoreErrorKind::Unavailable, format!("reading the access log: {e}"));
         let mut stream = self.stream.clone();
         let last = stream.info().await.map_err(|e| unavailable(e.to_string()))?.state.last_sequence;
         if last == 0 {
@@ -333,7 +339,10 @@ fn decode(sequence: u64, subject: &str, payload: &[u8]) -> Result<AccessRecord, 
     if access_subject(&record.user, &record.case_id) != subject {
         return Err(StoreError::new(
             StoreErrorKind::Corrupt,
-            format!("access record {sequence} names {} and {} but was stored under {subject}", record.user, record.case_id),
+            format!(
+                "access record {sequence} names {} and {} but was stored under {subject}",
+                record.user, record.case_id
+            ),
         ));
     }
     Ok(record)

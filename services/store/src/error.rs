@@ -67,11 +67,7 @@ pub struct Mismatch {
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} is {}, must be {}",
-            self.setting, self.actual, self.expected
-        )
+        write!(f, "{} is {}, must be {}", self.setting, self.actual, self.expected)
     }
 }
 
@@ -104,12 +100,7 @@ impl StoreError {
     }
 
     pub(crate) fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            mismatches: Vec::new(),
-            source: None,
-        }
+        Self { kind, message: message.into(), mismatches: Vec::new(), source: None }
     }
 
     pub(crate) fn with_source(
@@ -117,10 +108,7 @@ impl StoreError {
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Self {
-            source: Some(Box::new(source)),
-            ..Self::new(kind, message)
-        }
+        Self { source: Some(Box::new(source)), ..Self::new(kind, message) }
     }
 
     pub(crate) fn stream_mismatch(stream: &str, mismatches: Vec<Mismatch>) -> Self {

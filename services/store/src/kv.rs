@@ -24,7 +24,13 @@ pub const PARTICIPANTS_BUCKET: &str = "stod_participants";
 pub const REFERENCE_BUCKET: &str = "stod_reference";
 const CATALOGUE_KEY: &str = "catalogue";
 
-async fn open_bucket(js: &Context, bucket: &str, description: &str, history: i64, replicas: usize) -> Result<Store, StoreError> {
+async fn open_bucket(
+    js: &Context,
+    bucket: &str,
+    description: &str,
+    history: i64,
+    replicas: usize,
+) -> Result<Store, StoreError> {
     match js.get_key_value(bucket).await {
         Ok(store) => Ok(store),
         Err(_) => js
@@ -64,7 +70,8 @@ pub struct ParticipantIndex {
 
 impl ParticipantIndex {
     pub async fn open(js: &Context, replicas: usize) -> Result<Self, StoreError> {
-        let store = open_bucket(js, PARTICIPANTS_BUCKET, "stod: participant reference -> current case", 5, replicas).await?;
+        let store =
+            open_bucket(js, PARTICIPANTS_BUCKET, "stod: participant reference -> current case", 5, replicas).await?;
         Ok(Self { store })
     }
 
@@ -80,9 +87,8 @@ impl ParticipantIndex {
             .map_err(|e| unavailable("reading the participant index")(Box::new(e)))?;
         match entry {
             Some(e) if e.operation == kv::Operation::Put => {
-                let mut claim: Claim = serde_json::from_slice(&e.value).map_err(|err| {
-                    StoreError::with_source(StoreErrorKind::Corrupt, "participant index entry", err)
-                })?;
+                let mut claim: Claim = serde_json::from_slice(&e.value)
+                    .map_err(|err| StoreError::with_source(StoreErrorKind::Corrupt, "participant index entry", err))?;
                 claim.revision = e.revision;
                 Ok(Some(claim))
             }
@@ -93,17 +99,26 @@ impl ParticipantIndex {
     /// Claims the participant for `case_id`: only if nobody has (`previous` None), or
     /// only if the claim is still at `previous`'s revision. [`StoreErrorKind::Conflict`]
     /// if someone else got there first.
-    pub async fn claim(&self, participant: &ParticipantRef, case_id: CaseId, previous: Option<&Claim>) -> Result<Claim, StoreError> {
+    pub async fn claim(
+        &self,
+        participant: &ParticipantRef,
+        case_id: CaseId,
+        previous: Option<&Claim>,
+    ) -> Result<Claim, StoreError> {
         let mut claim = Claim { case_id, claimed_at: Timestamp::now(), revision: 0 };
         let value = serde_json::to_vec(&claim).unwrap_or_default();
         let key = Self::key(participant);
         let revision = match previous {
             None => self.store.create(&key, value.into()).await.map_err(|e| match e.kind() {
-                CreateErrorKind::AlreadyExists => StoreError::new(StoreErrorKind::Conflict, "participant already claimed"),
+                CreateErrorKind::AlreadyExists => {
+                    StoreError::new(StoreErrorKind::Conflict, "participant already claimed")
+                }
                 _ => StoreError::with_source(StoreErrorKind::Unavailable, "claiming a participant", e),
             })?,
             Some(prev) => self.store.update(&key, value.into(), prev.revision).await.map_err(|e| match e.kind() {
-                UpdateErrorKind::WrongLastRevision => StoreError::new(StoreErrorKind::Conflict, "participant claim changed"),
+                UpdateErrorKind::WrongLastRevision => {
+                    StoreError::new(StoreErrorKind::Conflict, "participant claim changed")
+                }
                 _ => StoreError::with_source(StoreErrorKind::Unavailable, "claiming a participant", e),
             })?,
         };
@@ -136,17 +151,16 @@ impl ReferenceStore {
                 Ok(revision) => return Ok((default.clone(), revision)),
                 // Another instance initialised it at the same moment: read theirs.
                 Err(e) if e.kind() == CreateErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(StoreError::with_source(StoreErrorKind::Unavailable, "storing reference data", e)),
+                Err(e) => {
+                    return Err(StoreError::with_source(StoreErrorKind::Unavailable, "storing reference data", e))
+                }
             }
         }
     }
 
     pub async fn load(&self) -> Result<Option<(Catalogue, u64)>, StoreError> {
-        let entry = self
-            .store
-            .entry(CATALOGUE_KEY)
-            .await
-            .map_err(|e| unavailable("reading reference data")(Box::new(e)))?;
+        let entry =
+            self.store.entry(CATALOGUE_KEY).await.map_err(|e| unavailable("reading reference data")(Box::new(e)))?;
         match entry {
             Some(e) if e.operation == kv::Operation::Put => Ok(Some((parse_catalogue(&e.value)?, e.revision))),
             _ => Ok(None),
@@ -163,7 +177,9 @@ impl ReferenceStore {
             match self.store.update(CATALOGUE_KEY, json.into(), revision).await {
                 Ok(_) => return Ok(next),
                 Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => continue,
-                Err(e) => return Err(StoreError::with_source(StoreErrorKind::Unavailable, "storing reference data", e)),
+                Err(e) => {
+                    return Err(StoreError::with_source(StoreErrorKind::Unavailable, "storing reference data", e))
+                }
             }
         }
         Err(StoreError::new(StoreErrorKind::Conflict, "reference data kept changing; try again"))

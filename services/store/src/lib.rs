@@ -46,6 +46,6 @@ pub use log::{Appended, BatchAppend, EventStore, RawMessage, StoredEvent, MAX_BA
 
 pub use error::{Mismatch, StoreError, StoreErrorKind};
 pub use stream::{
-    case_subject, check_stream_config, ensure_stream, stream_config, EventLogConfig, STREAM_NAME,
-    STREAM_SUBJECTS, SUBJECT_PREFIX,
+    case_subject, check_stream_config, ensure_stream, stream_config, EventLogConfig, STREAM_NAME, STREAM_SUBJECTS,
+    SUBJECT_PREFIX,
 };

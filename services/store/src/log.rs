@@ -51,7 +51,9 @@ impl EventStore {
     pub async fn open_existing(js: Context) -> Result<(Self, Vec<crate::error::Mismatch>), StoreError> {
         use async_nats::jetstream::context::GetStreamErrorKind;
         let mut stream = js.get_stream(STREAM_NAME).await.map_err(|e| match e.kind() {
-            GetStreamErrorKind::JetStream(j) if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND => {
+            GetStreamErrorKind::JetStream(j)
+                if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
                 StoreError::new(StoreErrorKind::NotFound, format!("there is no stream {STREAM_NAME}"))
             }
             _ => StoreError::with_source(StoreErrorKind::Unavailable, format!("reading stream {STREAM_NAME}"), e),
@@ -205,7 +207,10 @@ impl EventStore {
     /// [`StoreErrorKind::Invalid`] and send nothing.
     pub async fn append_batch(&self, batch: &[BatchAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
         if batch.is_empty() || batch.len() > MAX_BATCH {
-            return Err(StoreError::invalid(format!("an atomic batch holds 1 to {MAX_BATCH} events, not {}", batch.len())));
+            return Err(StoreError::invalid(format!(
+                "an atomic batch holds 1 to {MAX_BATCH} events, not {}",
+                batch.len()
+            )));
         }
         let mut cases = std::collections::HashSet::with_capacity(batch.len());
         if let Some(twice) = batch.iter().find(|b| !cases.insert(b.event.event.case_id)) {
@@ -232,9 +237,10 @@ impl EventStore {
             let payload = item.event.bytes.clone().into();
             if i < last {
                 // Not acknowledged one by one: the commit's ack covers the batch.
-                client.publish_with_headers(subject, headers, payload).await.map_err(|e| {
-                    StoreError::with_source(StoreErrorKind::Unavailable, "sending an atomic batch", e)
-                })?;
+                client
+                    .publish_with_headers(subject, headers, payload)
+                    .await
+                    .map_err(|e| StoreError::with_source(StoreErrorKind::Unavailable, "sending an atomic batch", e))?;
             } else {
                 headers.insert("Nats-Batch-Commit", "1");
                 let request = client.request_with_headers(subject, headers, payload);
@@ -252,7 +258,8 @@ impl EventStore {
                 );
             }
         }
-        let reply = reply.ok_or_else(|| StoreError::new(StoreErrorKind::JetStream, "an atomic batch was not committed"))?;
+        let reply =
+            reply.ok_or_else(|| StoreError::new(StoreErrorKind::JetStream, "an atomic batch was not committed"))?;
         let ack: BatchAck = serde_json::from_slice(&reply.payload).map_err(|e| {
             StoreError::with_source(StoreErrorKind::JetStream, "an unreadable acknowledgement of an atomic batch", e)
         })?;
@@ -284,11 +291,7 @@ impl EventStore {
 
 fn decode_stored(sequence: u64, payload: &[u8]) -> Result<SealedEvent, StoreError> {
     codec::decode(payload).map_err(|e| {
-        StoreError::with_source(
-            StoreErrorKind::Corrupt,
-            format!("stream sequence {sequence} is not a valid event"),
-            e,
-        )
+        StoreError::with_source(StoreErrorKind::Corrupt, format!("stream sequence {sequence} is not a valid event"), e)
     })
 }
 

@@ -45,11 +45,7 @@ pub struct EventLogConfig {
 
 impl Default for EventLogConfig {
     fn default() -> Self {
-        Self {
-            replicas: 1,
-            duplicate_window: Duration::from_secs(10 * 60),
-            max_message_bytes: 64 * 1024,
-        }
+        Self { replicas: 1, duplicate_window: Duration::from_secs(10 * 60), max_message_bytes: 64 * 1024 }
     }
 }
 
@@ -84,7 +80,13 @@ pub fn stream_config(cfg: &EventLogConfig) -> Config {
 /// The settings every stod stream shares (the event log, the access log): append-only,
 /// never expiring, never discarding, with the deployment's replicas and duplicate
 /// window. [`append_only_mismatches`] checks exactly these.
-pub(crate) fn append_only_config(name: &str, description: &str, subjects: &str, cfg: &EventLogConfig, max_message_size: i32) -> Config {
+pub(crate) fn append_only_config(
+    name: &str,
+    description: &str,
+    subjects: &str,
+    cfg: &EventLogConfig,
+    max_message_size: i32,
+) -> Config {
     Config {
         name: name.to_owned(),
         description: Some(description.to_owned()),
@@ -123,34 +125,18 @@ pub fn check_stream_config(actual: &Config) -> Vec<Mismatch> {
         let mut expect = expecter(&mut out);
         // Not a safety setting, but group commit cannot work without it, and a
         // server older than 2.12 silently drops the flag: better to fail here.
-        expect(
-            actual.allow_atomic_publish,
-            "allow_atomic",
-            "true",
-            actual.allow_atomic_publish.to_string(),
-        );
+        expect(actual.allow_atomic_publish, "allow_atomic", "true", actual.allow_atomic_publish.to_string());
         // Loading a case needs direct gets.
-        expect(
-            actual.allow_direct,
-            "allow_direct",
-            "true",
-            actual.allow_direct.to_string(),
-        );
+        expect(actual.allow_direct, "allow_direct", "true", actual.allow_direct.to_string());
     }
     out
 }
 
 /// Pushes a [`Mismatch`] onto `out` whenever a check fails.
-pub(crate) fn expecter(
-    out: &mut Vec<Mismatch>,
-) -> impl FnMut(bool, &'static str, &str, String) + '_ {
+pub(crate) fn expecter(out: &mut Vec<Mismatch>) -> impl FnMut(bool, &'static str, &str, String) + '_ {
     move |ok: bool, setting: &'static str, expected: &str, actual: String| {
         if !ok {
-            out.push(Mismatch {
-                setting,
-                expected: expected.to_owned(),
-                actual,
-            });
+            out.push(Mismatch { setting, expected: expected.to_owned(), actual });
         }
     }
 }
@@ -164,74 +150,24 @@ pub(crate) fn append_only_mismatches(actual: &Config, subjects: &str) -> Vec<Mis
         let mut expect = expecter(&mut out);
 
         let subjects_ok = actual.subjects.len() == 1 && actual.subjects[0] == subjects;
-        expect(
-            subjects_ok,
-            "subjects",
-            &format!("[{subjects:?}]"),
-            format!("{:?}", actual.subjects),
-        );
-        expect(
-            actual.storage == StorageType::File,
-            "storage",
-            "file",
-            format!("{:?}", actual.storage),
-        );
-        expect(
-            actual.retention == RetentionPolicy::Limits,
-            "retention",
-            "limits",
-            format!("{:?}", actual.retention),
-        );
-        expect(
-            actual.deny_delete,
-            "deny_delete",
-            "true",
-            actual.deny_delete.to_string(),
-        );
-        expect(
-            actual.deny_purge,
-            "deny_purge",
-            "true",
-            actual.deny_purge.to_string(),
-        );
-        expect(
-            !actual.allow_rollup,
-            "allow_rollup_hdrs",
-            "false",
-            actual.allow_rollup.to_string(),
-        );
+        expect(subjects_ok, "subjects", &format!("[{subjects:?}]"), format!("{:?}", actual.subjects));
+        expect(actual.storage == StorageType::File, "storage", "file", format!("{:?}", actual.storage));
+        expect(actual.retention == RetentionPolicy::Limits, "retention", "limits", format!("{:?}", actual.retention));
+        expect(actual.deny_delete, "deny_delete", "true", actual.deny_delete.to_string());
+        expect(actual.deny_purge, "deny_purge", "true", actual.deny_purge.to_string());
+        expect(!actual.allow_rollup, "allow_rollup_hdrs", "false", actual.allow_rollup.to_string());
         // The server stores "unlimited" as -1; 0 means the same to it.
-        expect(
-            actual.max_messages <= 0,
-            "max_msgs",
-            "unlimited",
-            actual.max_messages.to_string(),
-        );
-        expect(
-            actual.max_bytes <= 0,
-            "max_bytes",
-            "unlimited",
-            actual.max_bytes.to_string(),
-        );
+        expect(actual.max_messages <= 0, "max_msgs", "unlimited", actual.max_messages.to_string());
+        expect(actual.max_bytes <= 0, "max_bytes", "unlimited", actual.max_bytes.to_string());
         expect(
             actual.max_messages_per_subject <= 0,
             "max_msgs_per_subject",
             "unlimited",
             actual.max_messages_per_subject.to_string(),
         );
-        expect(
-            actual.max_age.is_zero(),
-            "max_age",
-            "unlimited",
-            format!("{:?}", actual.max_age),
-        );
+        expect(actual.max_age.is_zero(), "max_age", "unlimited", format!("{:?}", actual.max_age));
         // Per-message TTLs would let a publisher make its own message expire.
-        expect(
-            !actual.allow_message_ttl,
-            "allow_msg_ttl",
-            "false",
-            actual.allow_message_ttl.to_string(),
-        );
+        expect(!actual.allow_message_ttl, "allow_msg_ttl", "false", actual.allow_message_ttl.to_string());
     }
     out
 }
@@ -279,9 +215,7 @@ pub(crate) async fn ensure(js: &Context, spec: &StreamSpec) -> Result<Stream, St
             verified(stream, spec)
         }
         Err(err) => match err.kind() {
-            GetStreamErrorKind::JetStream(js_err)
-                if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND =>
-            {
+            GetStreamErrorKind::JetStream(js_err) if js_err.error_code() == ErrorCode::STREAM_NOT_FOUND => {
                 create(js, spec).await
             }
             GetStreamErrorKind::Request => Err(StoreError::with_source(
@@ -289,11 +223,9 @@ pub(crate) async fn ensure(js: &Context, spec: &StreamSpec) -> Result<Stream, St
                 format!("could not look up stream {name}"),
                 err,
             )),
-            _ => Err(StoreError::with_source(
-                StoreErrorKind::JetStream,
-                format!("could not look up stream {name}"),
-                err,
-            )),
+            _ => {
+                Err(StoreError::with_source(StoreErrorKind::JetStream, format!("could not look up stream {name}"), err))
+            }
         },
     }
 }
@@ -302,12 +234,7 @@ async fn create(js: &Context, spec: &StreamSpec) -> Result<Stream, StoreError> {
     let name = spec.name;
     match js.create_stream(spec.config.clone()).await {
         Ok(stream) => {
-            info!(
-                stream = name,
-                replicas = spec.replicas,
-                "created {}",
-                spec.what
-            );
+            info!(stream = name, replicas = spec.replicas, "created {}", spec.what);
             // Check what the server actually stored: an older server ignores
             // settings it does not know instead of refusing them.
             verified(stream, spec)
@@ -315,9 +242,7 @@ async fn create(js: &Context, spec: &StreamSpec) -> Result<Stream, StoreError> {
         Err(err) => match err.kind() {
             // Another process created it between our lookup and our create,
             // with a different config: judge that one like any existing stream.
-            CreateStreamErrorKind::JetStream(js_err)
-                if js_err.error_code() == ErrorCode::STREAM_NAME_EXIST =>
-            {
+            CreateStreamErrorKind::JetStream(js_err) if js_err.error_code() == ErrorCode::STREAM_NAME_EXIST => {
                 let stream = js.get_stream(name).await.map_err(|err| {
                     StoreError::with_source(
                         StoreErrorKind::JetStream,
@@ -327,18 +252,12 @@ async fn create(js: &Context, spec: &StreamSpec) -> Result<Stream, StoreError> {
                 })?;
                 verified(stream, spec)
             }
-            CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => {
-                Err(StoreError::with_source(
-                    StoreErrorKind::Unavailable,
-                    format!("could not create stream {name}"),
-                    err,
-                ))
+            CreateStreamErrorKind::TimedOut | CreateStreamErrorKind::JetStreamUnavailable => Err(
+                StoreError::with_source(StoreErrorKind::Unavailable, format!("could not create stream {name}"), err),
+            ),
+            _ => {
+                Err(StoreError::with_source(StoreErrorKind::JetStream, format!("could not create stream {name}"), err))
             }
-            _ => Err(StoreError::with_source(
-                StoreErrorKind::JetStream,
-                format!("could not create stream {name}"),
-                err,
-            )),
         },
     }
 }
@@ -359,18 +278,12 @@ mod tests {
     #[test]
     fn case_subject_is_prefix_dot_hyphenated_uuid() {
         let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
-        assert_eq!(
-            case_subject(&id),
-            "stod.events.case.01900000-0000-7000-8000-000000000001"
-        );
+        assert_eq!(case_subject(&id), "stod.events.case.01900000-0000-7000-8000-000000000001");
     }
 
     #[test]
     fn our_own_config_passes_our_own_check() {
-        assert_eq!(
-            check_stream_config(&stream_config(&EventLogConfig::default())),
-            vec![]
-        );
+        assert_eq!(check_stream_config(&stream_config(&EventLogConfig::default())), vec![]);
     }
 
     #[test]
@@ -379,19 +292,13 @@ mod tests {
         config.deny_delete = false;
         config.max_age = Duration::from_secs(3600);
         config.storage = StorageType::Memory;
-        let settings: Vec<&str> = check_stream_config(&config)
-            .iter()
-            .map(|m| m.setting)
-            .collect();
+        let settings: Vec<&str> = check_stream_config(&config).iter().map(|m| m.setting).collect();
         assert_eq!(settings, vec!["storage", "deny_delete", "max_age"]);
     }
 
     #[test]
     fn oversized_message_limit_is_capped() {
-        let cfg = EventLogConfig {
-            max_message_bytes: u32::MAX,
-            ..EventLogConfig::default()
-        };
+        let cfg = EventLogConfig { max_message_bytes: u32::MAX, ..EventLogConfig::default() };
         assert_eq!(stream_config(&cfg).max_message_size, i32::MAX);
     }
 }

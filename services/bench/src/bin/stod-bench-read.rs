@@ -89,7 +89,11 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: Args) -> anyhow::Result<()> {
     println!("stod read-path benchmark");
     println!("  reproduce: cargo run --release -p stod-bench --bin stod-bench-read -- --events {} --lag-rate {} --lag-seconds {}", args.events, args.lag_rate, args.lag_seconds);
-    println!("  machine: {} cores; nats-server: {}", std::thread::available_parallelism().map_or(0, |n| n.get()), stod_nats_server::locate_binary().map(|p| p.display().to_string()).unwrap_or_default());
+    println!(
+        "  machine: {} cores; nats-server: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        stod_nats_server::locate_binary().map(|p| p.display().to_string()).unwrap_or_default()
+    );
 
     // ---- load N events ----------------------------------------------------------
     let today = Date::from_ymd(2026, 11, 27).context("date")?;
@@ -98,12 +102,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut seed = 1;
     while (events.len() as u64) < args.events {
-        let subs = stod_demo::generate(&stod_demo::DemoParams { participants: participants.min(20_000), years: 5, seed, today });
+        let subs = stod_demo::generate(&stod_demo::DemoParams {
+            participants: participants.min(20_000),
+            years: 5,
+            seed,
+            today,
+        });
         events.extend(stod_demo::seal_locally(&subs, today));
         seed += 1;
     }
     events.truncate(args.events as usize);
-    println!("  generated {} events ({} bytes on average) in {:.1} s", events.len(), events.iter().map(|e| e.bytes.len()).sum::<usize>() / events.len().max(1), t.elapsed().as_secs_f64());
+    println!(
+        "  generated {} events ({} bytes on average) in {:.1} s",
+        events.len(),
+        events.iter().map(|e| e.bytes.len()).sum::<usize>() / events.len().max(1),
+        t.elapsed().as_secs_f64()
+    );
 
     let server = NatsServer::ephemeral_with(|o| o.with_sync_always(false)).await?;
     let client = async_nats::connect(server.url()).await?;
@@ -127,11 +141,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let t = Instant::now();
     let mut count = 0u64;
     let mut bytes = 0usize;
-    store.read_raw(1, |m| {
-        count += 1;
-        bytes += m.bytes.len();
-    })
-    .await?;
+    store
+        .read_raw(1, |m| {
+            count += 1;
+            bytes += m.bytes.len();
+        })
+        .await?;
     let raw = t.elapsed();
     if count != n {
         bail!("raw read saw {count} of {n} events");
@@ -159,7 +174,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut records = Vec::with_capacity(n as usize);
     store
         .read_raw(1, |m| {
-            let case = m.subject.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(stod_events::ids::CaseId::from([0; 16]));
+            let case = m
+                .subject
+                .rsplit('.')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(stod_events::ids::CaseId::from([0; 16]));
             records.push(stod_audit::Record { stream_sequence: m.stream_sequence, subject_case: case, bytes: m.bytes });
         })
         .await?;
@@ -185,10 +205,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     println!();
     println!("{:<44} {:>12} {:>10}", "read side, same stream", "events/s", "vs raw");
-    println!("{:<44} {:>12.0} {:>10}", format!("raw ordered consumer ({} events, {} MiB)", n, bytes / (1 << 20)), rate(n, raw), "1.00");
-    println!("{:<44} {:>12.0} {:>10.2}", format!("rebuild all read models (peak {rebuild_peak:.0} MiB)"), n as f64 / rebuild_secs, (n as f64 / rebuild_secs) / rate(n, raw));
-    println!("{:<44} {:>12.0} {:>10.2}", "audit verify (read + every chain)", rate(n, verify), rate(n, verify) / rate(n, raw));
-    println!("{:<44} {:>12.0} {:>10.2}", format!("audit replay to seq {} + report", n / 2), rate(n, replay), rate(n, replay) / rate(n, raw));
+    println!(
+        "{:<44} {:>12.0} {:>10}",
+        format!("raw ordered consumer ({} events, {} MiB)", n, bytes / (1 << 20)),
+        rate(n, raw),
+        "1.00"
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        format!("rebuild all read models (peak {rebuild_peak:.0} MiB)"),
+        n as f64 / rebuild_secs,
+        (n as f64 / rebuild_secs) / rate(n, raw)
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        "audit verify (read + every chain)",
+        rate(n, verify),
+        rate(n, verify) / rate(n, raw)
+    );
+    println!(
+        "{:<44} {:>12.0} {:>10.2}",
+        format!("audit replay to seq {} + report", n / 2),
+        rate(n, replay),
+        rate(n, replay) / rate(n, raw)
+    );
     println!("  (replayed report: {} persons in 2025)", report.persons);
     println!();
     println!("{:<44} {:>10} {:>10} {:>10}", format!("queries over NATS, {n} events"), "first ms", "p50 ms", "p99 ms");
@@ -220,8 +260,16 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
     let service = stod_projector::start_service(client.clone(), ProjectorOptions::new(store_dir)).await?;
     service.projector().wait_for(n).await?;
     let asks: [(&str, &str, serde_json::Value); 4] = [
-        ("published throughput 2025", "published-throughput", serde_json::json!({ "period": "2025", "today": "2025-12-31" })),
-        ("published steering status", "published-steering", serde_json::json!({ "as_of": "2025-06-30", "previous_meeting": "2025-03-31" })),
+        (
+            "published throughput 2025",
+            "published-throughput",
+            serde_json::json!({ "period": "2025", "today": "2025-12-31" }),
+        ),
+        (
+            "published steering status",
+            "published-steering",
+            serde_json::json!({ "as_of": "2025-06-30", "previous_meeting": "2025-03-31" }),
+        ),
         ("funder's follow-up 2025", "published-funder", serde_json::json!({ "period": "2025" })),
         ("exact throughput 2025-Q2", "throughput", serde_json::json!({ "period": "2025-Q2", "today": "2025-12-31" })),
     ];
@@ -270,7 +318,8 @@ fn cold_start() -> anyhow::Result<()> {
             .stderr(std::process::Stdio::null())
             .spawn()?;
         let stdout = child.stdout.take().context("stdout")?;
-        let ready = std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("\"status\":\"ready\""));
+        let ready =
+            std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|l| l.contains("\"status\":\"ready\""));
         let took = t.elapsed();
         // SAFETY: kill(2) on our own child; SIGTERM stops it cleanly.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
@@ -295,9 +344,22 @@ async fn lag(args: &Args) -> anyhow::Result<()> {
     projector.wait_for(0).await?;
     let c = stod_client::Client::from_nats(client.clone(), stod_events::ids::UserId::parse("bench")?);
     let today = Date::from_ymd(2026, 11, 27).context("date")?;
-    let subs = stod_demo::generate(&stod_demo::DemoParams { participants: (args.lag_rate * args.lag_seconds) as u32 + 10, years: 2, seed: 3, today });
+    let subs = stod_demo::generate(&stod_demo::DemoParams {
+        participants: (args.lag_rate * args.lag_seconds) as u32 + 10,
+        years: 2,
+        seed: 3,
+        today,
+    });
     // Intakes only, each on its own case: independent commands at a steady rate.
-    let intakes: Vec<_> = subs.into_iter().filter(|s| matches!(s.command, stod_events::case::Command::Record { action: stod_events::case::Action::Enroll { .. }, .. })).collect();
+    let intakes: Vec<_> = subs
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.command,
+                stod_events::case::Command::Record { action: stod_events::case::Action::Enroll { .. }, .. }
+            )
+        })
+        .collect();
     let total = (args.lag_rate * args.lag_seconds) as usize;
     if intakes.len() < total {
         bail!("not enough generated intakes");
@@ -346,10 +408,21 @@ async fn lag(args: &Args) -> anyhow::Result<()> {
     }
     sender.await?;
     lags.sort();
-    let pct = |p: f64| lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+    let pct = |p: f64| {
+        lags.get(((lags.len() as f64 * p) as usize).min(lags.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
     println!();
-    println!("append-to-visible lag at {} commands/s for {} s (fsync before ack), {acked} commands:", args.lag_rate, args.lag_seconds);
-    println!("  submit → visible in the read models: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", pct(0.50), pct(0.99), pct(1.0));
+    println!(
+        "append-to-visible lag at {} commands/s for {} s (fsync before ack), {acked} commands:",
+        args.lag_rate, args.lag_seconds
+    );
+    println!(
+        "  submit → visible in the read models: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
     projector.shutdown().await;
     service.shutdown().await;
     Ok(())
