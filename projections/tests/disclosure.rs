@@ -1,6 +1,9 @@
 //! Small-count protection: hand examples worked out on paper, and properties checked
 //! against an independent brute-force auditor (`common/mod.rs`).
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use proptest::prelude::*;

@@ -1,6 +1,9 @@
 //! The published (protected) reports: the funder's follow-up counted by hand, and
 //! nothing small, inconsistent or identifying in what leaves the system.
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use chrono::Days;

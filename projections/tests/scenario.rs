@@ -2,6 +2,9 @@
 //! one retraction. Every expected figure below was worked out by hand from the
 //! scenario (the working is in the comments), not computed by the code under test.
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 
 use stod_events::event::*;

@@ -3,6 +3,9 @@
 //! Every test starts its own real nats-server through `stod-nats-server`;
 //! run `scripts/install-nats-server` once first.
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 mod access;
 mod audit;
 mod auth;

@@ -1,6 +1,9 @@
 //! Verification of a realistic log, intact and tampered with in each way an auditor
 //! must be able to tell apart.
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use stod_audit::bundle::{self, read_events, write_events};

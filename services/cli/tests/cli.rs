@@ -6,6 +6,9 @@
 //! with `--nats-url`, `--user` and `--json`. Tests assert on exit codes and JSON, never
 //! on Swedish wording.
 
+// Test code: a failed unwrap is a failed test, with its backtrace.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
