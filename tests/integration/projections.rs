@@ -91,6 +91,51 @@ async fn bad_queries_get_a_clear_answer() -> TestResult {
     Ok(())
 }
 
+/// A flood of report queries, each folding every case, is answered in full but never
+/// more than `max_in_flight` at a time: the rest wait in NATS instead of each taking a
+/// task, a core and its own copy of the figures. (A report folds on its worker thread,
+/// so with no bound the threads, 8 here, would be the limit.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_flood_of_queries_is_answered_with_a_bounded_number_in_flight() -> TestResult {
+    let nats = TestNats::start_fast().await?;
+    ensure_event_stream(&nats.js).await?;
+    let last = publish_sealed(&nats.js, &demo_events(200, 31)).await?;
+    let dir = tempfile::tempdir()?;
+    let options = ProjectorOptions { max_in_flight: 2, ..ProjectorOptions::new(dir.path().join("read")) };
+    let service = stod_projector::start_service(nats.client.clone(), options).await?;
+    wait_for_checkpoint(service.projector(), last).await?;
+
+    // Each query as of another day: no two share a cached answer, so every one folds.
+    const FLOOD: u64 = 300;
+    let mut asked = tokio::task::JoinSet::new();
+    for day in 0..FLOOD {
+        let client = nats.client.clone();
+        let today = today().naive().checked_sub_days(chrono::Days::new(day)).map(Date::new).expect("a date in range");
+        asked.spawn(async move {
+            let body = serde_json::to_vec(&ThroughputQuery { period: "2025".into(), today: Some(today) })?;
+            let request = async_nats::Request::new().payload(body.into()).timeout(Some(Duration::from_secs(60)));
+            let reply = client.send_request("stod.query.anna.published-throughput", request).await?;
+            let reply: ReportReply<serde_json::Value> = serde_json::from_slice(&reply.payload)?;
+            Ok::<_, stod_tests::TestError>(matches!(reply, ReportReply::Ok { .. }))
+        });
+    }
+    let mut answered = 0;
+    while let Some(result) = asked.join_next().await {
+        assert!(result??, "every query of the flood is answered with a report");
+        answered += 1;
+    }
+    assert_eq!(answered, FLOOD);
+    let counters = service.counters();
+    assert!(counters.handled() >= FLOOD, "{} handled", counters.handled());
+    assert!(
+        (1..=2).contains(&counters.peak_in_flight()),
+        "at most 2 queries in flight at once, saw {}",
+        counters.peak_in_flight()
+    );
+    service.shutdown().await;
+    Ok(())
+}
+
 /// Redelivered events change nothing, and a gap is refused without writing anything.
 #[tokio::test]
 async fn redelivery_is_harmless_and_a_gap_is_refused() -> TestResult {

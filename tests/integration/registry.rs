@@ -252,7 +252,7 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
 
     // The value and every older revision are gone from the bucket.
     let p = stod_registry::Personnummer::parse(erased, stod_registry::serve::today_in_sweden())?;
-    let store = r.registry.registry().store();
+    let store = r.registry.store();
     assert_eq!(store.entry(&p).await?, None);
     assert!(store.history(&p).await?.is_empty(), "no revision of the erased key is readable");
     let bucket = async_nats::jetstream::new(r.system.nats.client.clone()).get_key_value("stod_registry").await?;
@@ -353,7 +353,7 @@ async fn an_invalid_personnummer_is_refused_by_kind_and_nothing_is_stored() -> T
     let reply = raw.request("stod.registry.anna.delete", format!(r#"{{"personnummer": "{good}"}}"#).into()).await;
     assert!(reply.is_err(), "no endpoint answers an unknown operation");
 
-    assert_eq!(r.registry.registry().store().count().await?, 0, "nothing registered");
+    assert_eq!(r.registry.store().count().await?, 0, "nothing registered");
     assert!(r.system.log().await?.is_empty(), "nothing in the log");
     r.stop().await;
     Ok(())
@@ -383,7 +383,7 @@ async fn concurrent_registrations_of_one_person_get_one_reference() -> TestResul
     }
     assert_eq!(created, 1);
     assert!(refs.iter().all(|p| *p == refs[0]));
-    assert_eq!(r.registry.registry().store().count().await?, 1);
+    assert_eq!(r.registry.store().count().await?, 1);
     r.stop().await;
     Ok(())
 }

@@ -28,7 +28,7 @@ pub mod serve;
 
 pub use group::{GroupCommitConfig, GroupCommitCounts};
 pub use handler::{Handler, HandlerConfig};
-pub use serve::{start, RunningService, ServiceOptions, StartError, ACCESS_VIA, QUEUE_GROUP};
+pub use serve::{start, CommandService, RunningService, ServiceOptions, StartError, ACCESS_VIA, QUEUE_GROUP};
 
 use stod_events::ids::Date;
 

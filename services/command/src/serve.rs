@@ -1,21 +1,16 @@
 //! The NATS side: endpoints in a queue group, so any number of instances share the
 //! load and any of them may die.
 
-use std::sync::Arc;
-
-use async_nats::service::{Request, ServiceExt};
 use async_nats::Client;
-use futures::StreamExt;
 use stod_events::reference::Catalogue;
+use stod_nats_service::{Endpoint, ReplyRule, Request, Running, Service, Spec};
 use stod_protocol::{
-    parse_body, parse_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply, CommandRequest, EventView,
-    ReferenceReply, RequestError, COMMAND_PREFIX, QUERY_PREFIX,
+    parse_body, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply, CommandRequest, EventView, ReferenceReply,
+    RequestError, COMMAND_PREFIX, QUERY_PREFIX,
 };
 use stod_store::{
     AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError,
 };
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::cases::{Cases, LoadedCase};
@@ -45,6 +40,8 @@ pub struct ServiceOptions {
     pub group_commit: bool,
     /// How group commit groups (its window, batch sizes); unused when it is off.
     pub group_commit_config: GroupCommitConfig,
+    /// Where answers may go (`stod_nats_service::ReplyRule`).
+    pub replies: ReplyRule,
 }
 
 impl Default for ServiceOptions {
@@ -57,6 +54,7 @@ impl Default for ServiceOptions {
             access_log: true,
             group_commit: false,
             group_commit_config: GroupCommitConfig::default(),
+            replies: ReplyRule::default(),
         }
     }
 }
@@ -67,28 +65,54 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("the access log: {0}")]
     Access(StoreError),
-    #[error("registering the NATS service: {0}")]
-    Service(String),
+    #[error(transparent)]
+    Service(#[from] stod_nats_service::ServiceError),
 }
 
-/// A running command service. Dropping it does not stop it; call [`shutdown`](Self::shutdown).
-pub struct RunningService {
+/// A running command service ([`shutdown`](Running::shutdown) stops it).
+pub type RunningService = Running<CommandService>;
+
+/// What answers the command service's requests.
+pub struct CommandService {
     handler: Handler,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Where case queries are recorded before they are answered; `None` only for tools
+    /// that never show a case to a person (`ServiceOptions::access_log`).
+    access: Option<AccessLog>,
+    /// Follows the shared reference data; stopped with the service.
+    watcher: tokio::task::JoinHandle<()>,
 }
 
-impl RunningService {
+impl CommandService {
     pub fn handler(&self) -> &Handler {
         &self.handler
     }
+}
 
-    /// Stops taking requests, finishes those in flight, and returns.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            warn!("command service task ended abnormally: {e}");
+impl Service for CommandService {
+    async fn handle(&self, request: Request) -> Vec<u8> {
+        match request.endpoint.as_str() {
+            "case" => to_json(&case_query(&self.handler, self.access.as_ref(), &request).await),
+            "reference" => to_json(&reference_query(&self.handler)),
+            _ => {
+                let started = std::time::Instant::now();
+                let reply = command(&self.handler, &request).await;
+                record_metrics(&reply, started.elapsed());
+                to_json(&reply)
+            }
         }
+    }
+
+    fn bad_subject(&self, subject: &str) -> Vec<u8> {
+        let message = RequestError::Subject(subject.to_owned()).to_string();
+        if subject.starts_with(COMMAND_PREFIX) {
+            to_json(&CommandReply::Invalid { message })
+        } else {
+            to_json(&CaseReply::Invalid { message })
+        }
+    }
+
+    async fn stopped(&self) {
+        self.watcher.abort();
     }
 }
 
@@ -117,106 +141,37 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     } else {
         None
     };
-
-    let service = client
-        .service_builder()
-        .description("stod: records case events (commands) and answers case queries")
-        .queue_group(QUEUE_GROUP)
-        .start("stod-command", env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| StartError::Service(e.to_string()))?;
-    let mut endpoints = Vec::new();
-    for kind in CommandKind::ALL {
-        let subject = format!("{COMMAND_PREFIX}.*.{}", kind.as_str());
-        endpoints.push(add_endpoint(&service, kind.as_str(), &subject).await?);
-    }
-    endpoints.push(add_endpoint(&service, "case", &format!("{QUERY_PREFIX}.*.case")).await?);
-    endpoints.push(add_endpoint(&service, "reference", &format!("{QUERY_PREFIX}.*.reference")).await?);
-    // Return only once the server has the subscriptions: a request sent after start()
-    // must not find "no responders".
-    client.flush().await.map_err(|e| StartError::Service(e.to_string()))?;
-
-    let (stop, mut stopped) = watch::channel(false);
-    let task_handler = handler.clone();
-    let connection = client.clone();
-    let max_in_flight = opts.max_in_flight;
-    let task = tokio::spawn(async move {
-        let watcher_handler = task_handler.clone();
-        let watcher = tokio::spawn(async move {
+    let watcher = tokio::spawn({
+        let handler = handler.clone();
+        async move {
             let result = reference
                 .watch(|catalogue, revision| {
                     info!(revision, fingerprint = %catalogue.fingerprint(), "reference data in force");
-                    watcher_handler.set_catalogue(catalogue);
+                    handler.set_catalogue(catalogue);
                 })
                 .await;
             if let Err(e) = result {
                 warn!("reference data watch ended: {e}");
             }
-        });
-        let mut requests = futures::stream::select_all(endpoints);
-        let permits = Arc::new(Semaphore::new(max_in_flight));
-        let mut in_flight = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = stopped.changed() => break,
-                next = requests.next() => {
-                    let Some(request) = next else { break };
-                    let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                    let handler = task_handler.clone();
-                    let access = access.clone();
-                    in_flight.spawn(async move {
-                        serve_one(&handler, access.as_ref(), request).await;
-                        drop(permit);
-                    });
-                    // Reap finished tasks so the set does not grow without bound.
-                    while in_flight.try_join_next().is_some() {}
-                }
-            }
         }
-        // Unsubscribe first, so NATS routes new requests to other instances, then let
-        // the ones already taken finish.
-        drop(requests);
-        if let Err(e) = service.stop().await {
-            warn!("stopping the NATS service: {e}");
-        }
-        // Make sure the server has the unsubscriptions before we report stopped, or it
-        // would keep routing requests here for a moment and they would time out.
-        if let Err(e) = connection.flush().await {
-            warn!("flushing on stop: {e}");
-        }
-        while in_flight.join_next().await.is_some() {}
-        watcher.abort();
-        info!("command service stopped");
     });
-    Ok(RunningService { handler, stop, task })
-}
 
-async fn add_endpoint(
-    service: &async_nats::service::Service,
-    name: &str,
-    subject: &str,
-) -> Result<async_nats::service::endpoint::Endpoint, StartError> {
-    service.endpoint_builder().name(name).add(subject).await.map_err(|e| StartError::Service(e.to_string()))
-}
-
-async fn serve_one(handler: &Handler, access: Option<&AccessLog>, request: Request) {
-    let subject = request.message.subject.to_string();
-    let body = request.message.payload.clone();
-    let reply = if subject.starts_with(COMMAND_PREFIX) {
-        let started = std::time::Instant::now();
-        let reply = command(handler, &subject, &body).await;
-        record_metrics(&reply, started.elapsed());
-        to_json(&reply)
-    } else if subject.ends_with(".case") {
-        to_json(&case_query(handler, access, &subject, &body).await)
-    } else {
-        to_json(&reference_query(handler))
-    };
-    if let Err(e) = request.respond(Ok(reply.into())).await {
-        // The requester is gone (timed out, disconnected). What was recorded stays
-        // recorded; its retry with the same submission id gets the same answer.
-        warn!(subject, "could not deliver a reply: {e}");
-    }
+    let mut endpoints: Vec<Endpoint> = CommandKind::ALL
+        .into_iter()
+        .map(|kind| Endpoint::new(kind.as_str(), format!("{COMMAND_PREFIX}.*.{}", kind.as_str())))
+        .collect();
+    endpoints.push(Endpoint::new("case", format!("{QUERY_PREFIX}.*.case")));
+    endpoints.push(Endpoint::new("reference", format!("{QUERY_PREFIX}.*.reference")));
+    let spec = Spec::new(
+        "stod-command",
+        "stod: records case events (commands) and answers case queries",
+        QUEUE_GROUP,
+        endpoints,
+    )
+    .with_max_in_flight(opts.max_in_flight)
+    .with_replies(opts.replies);
+    let service = CommandService { handler, access, watcher };
+    Ok(stod_nats_service::start(client, spec, std::sync::Arc::new(service)).await?)
 }
 
 /// Commands by outcome and how long they took, for `/metrics` (a no-op unless the
@@ -238,19 +193,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|e| format!(r#"{{"status":"unavailable","message":"{e}"}}"#).into_bytes())
 }
 
-async fn command(handler: &Handler, subject: &str, body: &[u8]) -> CommandReply {
+async fn command(handler: &Handler, request: &Request) -> CommandReply {
     let parsed = (|| {
-        let parts = parse_subject(COMMAND_PREFIX, subject)?;
-        let kind = CommandKind::parse(&parts.last).ok_or_else(|| RequestError::Subject(subject.to_owned()))?;
-        let request: CommandRequest = parse_body(body)?;
-        let body_kind = CommandKind::of(&request.command);
+        let kind = CommandKind::parse(&request.name).ok_or_else(|| RequestError::Subject(request.subject.clone()))?;
+        let body: CommandRequest = parse_body(&request.payload)?;
+        let body_kind = CommandKind::of(&body.command);
         if body_kind != kind {
             return Err(RequestError::KindMismatch { subject: kind, body: body_kind });
         }
-        Ok((parts.user, request))
+        Ok(body)
     })();
     match parsed {
-        Ok((user, request)) => handler.handle(user, request).await,
+        Ok(body) => handler.handle(request.user.clone(), body).await,
         Err(e) => CommandReply::Invalid { message: e.to_string() },
     }
 }
@@ -261,12 +215,12 @@ async fn command(handler: &Handler, subject: &str, body: &[u8]) -> CommandReply 
 /// attempt is worth knowing about too. The record and the load run at once, so the
 /// record costs about one acknowledged publish of latency; no case data leaves before
 /// the record is stored, and none at all if it cannot be.
-async fn case_query(handler: &Handler, access: Option<&AccessLog>, subject: &str, body: &[u8]) -> CaseReply {
-    let (user, query) =
-        match parse_subject(QUERY_PREFIX, subject).and_then(|parts| Ok((parts.user, parse_body::<CaseQuery>(body)?))) {
-            Ok(q) => q,
-            Err(e) => return CaseReply::Invalid { message: e.to_string() },
-        };
+async fn case_query(handler: &Handler, access: Option<&AccessLog>, request: &Request) -> CaseReply {
+    let user = request.user.clone();
+    let query = match parse_body::<CaseQuery>(&request.payload) {
+        Ok(q) => q,
+        Err(e) => return CaseReply::Invalid { message: e.to_string() },
+    };
     let record = async {
         match access {
             Some(log) => {

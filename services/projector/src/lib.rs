@@ -10,7 +10,7 @@
 //!
 //! - [`store`]: the sled layout, generations and the atomic swap.
 //! - [`runner`]: catch-up, live tail, rebuild; [`runner::Status`] for progress.
-//! - [`serve`]: the NATS query endpoints.
+//! - [`serve`]: the query endpoints, served in `stod-nats-service`'s loop.
 //!
 //! # What it does not do
 //!
@@ -24,7 +24,7 @@ pub mod serve;
 pub mod store;
 
 pub use runner::{start, ProjectorError, ProjectorOptions, RebuildProgress, RunningProjector, Status};
-pub use serve::{bind, serve, Bound, QUEUE_GROUP};
+pub use serve::{ProjectorService, Queries, QUEUE_GROUP};
 pub use store::{Generation, ReadStore, StoreError};
 
 use stod_events::ids::Date;
@@ -34,30 +34,10 @@ pub fn today_in_sweden() -> Date {
     Date::new(chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive())
 }
 
-/// The projector and its query endpoints, running together.
-pub struct ProjectorService {
-    projector: std::sync::Arc<RunningProjector>,
-    stop: tokio::sync::watch::Sender<bool>,
-    serving: tokio::task::JoinHandle<()>,
-}
-
-impl ProjectorService {
-    pub fn projector(&self) -> &RunningProjector {
-        &self.projector
-    }
-
-    /// Stops answering, then stops folding and flushes the store.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.serving.await;
-        match std::sync::Arc::try_unwrap(self.projector) {
-            Ok(projector) => projector.shutdown().await,
-            Err(_) => tracing::warn!("projector still referenced at shutdown; not flushed explicitly"),
-        }
-    }
-}
-
-/// Starts the projector and serves its queries on `client`.
+/// Starts the projector and serves its queries on `client`: the read models fold in
+/// the background, and the queries are answered in `stod-nats-service`'s loop. Its
+/// [`shutdown`](stod_nats_service::Running::shutdown) stops answering, then stops
+/// folding and flushes the store.
 pub async fn start_service(
     client: async_nats::Client,
     opts: ProjectorOptions,
@@ -71,16 +51,14 @@ pub async fn start_service(
     } else {
         None
     };
-    let projector = std::sync::Arc::new(start(client.clone(), opts).await?);
-    let bound = bind(&client, access).await.map_err(ProjectorError::Stream)?;
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn({
-        let projector = projector.clone();
-        async move {
-            if let Err(e) = serve(bound, projector, stop_rx).await {
-                tracing::error!("projector queries stopped: {e}");
-            }
+    let spec = serve::spec(&opts);
+    let projector = start(client.clone(), opts).await?;
+    let queries = std::sync::Arc::new(Queries::new(projector, access));
+    match stod_nats_service::start(client, spec, queries.clone()).await {
+        Ok(running) => Ok(running),
+        Err(e) => {
+            queries.projector().stop().await;
+            Err(ProjectorError::Service(e))
         }
-    });
-    Ok(ProjectorService { projector, stop, serving })
+    }
 }

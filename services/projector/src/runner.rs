@@ -31,6 +31,11 @@ pub struct ProjectorOptions {
     /// Copies of each access record, should this projector be the one that creates the
     /// access stream (3 on a three-node cluster), as the command service's log replicas.
     pub replicas: usize,
+    /// Queries answered at once; more wait in NATS. A report folds every case, so a
+    /// flood of them must not take every core and all memory at once.
+    pub max_in_flight: usize,
+    /// Where answers may go (`stod_nats_service::ReplyRule`).
+    pub replies: stod_nats_service::ReplyRule,
 }
 
 impl ProjectorOptions {
@@ -41,6 +46,8 @@ impl ProjectorOptions {
             min_count: stod_projections::disclosure::DEFAULT_MIN_COUNT,
             access_log: true,
             replicas: 1,
+            max_in_flight: 16,
+            replies: stod_nats_service::ReplyRule::default(),
         }
     }
 }
@@ -55,6 +62,8 @@ pub enum ProjectorError {
     Stream(String),
     #[error("the access log: {0}")]
     Access(String),
+    #[error(transparent)]
+    Service(#[from] stod_nats_service::ServiceError),
     #[error("the projector has stopped")]
     Stopped,
 }
@@ -71,7 +80,8 @@ pub struct RunningProjector {
     status: watch::Receiver<Status>,
     control: mpsc::Sender<Control>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// The folding task; taken by the first [`stop`](RunningProjector::stop).
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl RunningProjector {
@@ -125,8 +135,17 @@ impl RunningProjector {
 
     /// Stops after the batch in hand, flushing the store.
     pub async fn shutdown(self) {
+        self.stop().await;
+    }
+
+    /// Stops after the batch in hand and flushes the store; queries still read it. A
+    /// second call only flushes again.
+    pub async fn stop(&self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
         if let Err(e) = self.store.flush().await {
             warn!("flushing the read-model store: {e}");
         }
@@ -163,7 +182,14 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
         max_batch: opts.max_batch.max(1),
     };
     let task = tokio::spawn(runner.run(live, needs_build, control_rx, stop_rx));
-    Ok(RunningProjector { store, min_count: opts.min_count, status, control, stop, task })
+    Ok(RunningProjector {
+        store,
+        min_count: opts.min_count,
+        status,
+        control,
+        stop,
+        task: std::sync::Mutex::new(Some(task)),
+    })
 }
 
 struct Runner {

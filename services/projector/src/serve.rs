@@ -2,22 +2,21 @@
 
 use std::sync::Arc;
 
-use async_nats::service::{Request, ServiceExt};
-use futures::StreamExt;
 use serde::Serialize;
+use stod_events::ids::UserId;
+use stod_nats_service::{Endpoint, Request, Running, Service, Spec};
 use stod_projections::{
     funder, link_corrections, protect_funder, protect_steering, protect_throughput, steering, throughput, CaseRecord,
     Period, SteeringReport, ThroughputReport,
 };
 use stod_protocol::{
-    parse_body, parse_subject, queries, FunderQuery, HistoryQuery, ReportReply, SteeringQuery, ThroughputQuery,
+    parse_body, queries, FunderQuery, HistoryQuery, ReportReply, RequestError, SteeringQuery, ThroughputQuery,
     QUERY_PREFIX,
 };
 use stod_store::{AccessLog, AccessRecord, AccessView};
-use tokio::sync::watch;
 use tracing::warn;
 
-use crate::runner::RunningProjector;
+use crate::runner::{ProjectorOptions, RunningProjector};
 use crate::store::{Generation, ReadStore};
 
 pub const QUEUE_GROUP: &str = "stod-projector";
@@ -25,29 +24,13 @@ pub const QUEUE_GROUP: &str = "stod-projector";
 /// How this service names itself in access records.
 pub const ACCESS_VIA: &str = "projector";
 
-/// The query endpoints, subscribed and confirmed by the server.
-pub struct Bound {
-    client: async_nats::Client,
-    service: async_nats::service::Service,
-    endpoints: Vec<async_nats::service::endpoint::Endpoint>,
-    /// Where case-level queries (`history`) are recorded before they are answered;
-    /// `None` only when the projector was started without an access log.
-    access: Option<AccessLog>,
-}
+/// A running projector with its queries ([`shutdown`](stod_nats_service::Running::shutdown)
+/// stops answering, then stops folding and flushes the store).
+pub type ProjectorService = Running<Queries>;
 
-/// Subscribes the query endpoints; returns once the server has them, so a query sent
-/// after this cannot miss them. With `access`, every `history` query is recorded there
-/// before it is answered, and refused when it cannot be.
-pub async fn bind(client: &async_nats::Client, access: Option<AccessLog>) -> Result<Bound, String> {
-    let service = client
-        .service_builder()
-        .description("stod: read models (throughput, steering-group status, audit history)")
-        .queue_group(QUEUE_GROUP)
-        .start("stod-projector", env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut endpoints = Vec::new();
-    for name in [
+/// The query endpoints: every report, the status and the rebuild.
+pub(crate) fn spec(opts: &ProjectorOptions) -> Spec {
+    let mut endpoints: Vec<Endpoint> = [
         queries::THROUGHPUT,
         queries::STEERING,
         queries::HISTORY,
@@ -55,26 +38,53 @@ pub async fn bind(client: &async_nats::Client, access: Option<AccessLog>) -> Res
         queries::PUBLISHED_THROUGHPUT,
         queries::PUBLISHED_STEERING,
         queries::PUBLISHED_FUNDER,
-    ] {
-        endpoints.push(
-            service
-                .endpoint_builder()
-                .name(name)
-                .add(format!("{QUERY_PREFIX}.*.{name}"))
-                .await
-                .map_err(|e| e.to_string())?,
-        );
+    ]
+    .into_iter()
+    .map(|name| Endpoint::new(name, format!("{QUERY_PREFIX}.*.{name}")))
+    .collect();
+    endpoints.push(Endpoint::new(queries::REBUILD, format!("{}.*.{}", queries::OPS_PREFIX, queries::REBUILD)));
+    Spec::new(
+        "stod-projector",
+        "stod: read models (throughput, steering-group status, audit history)",
+        QUEUE_GROUP,
+        endpoints,
+    )
+    .with_max_in_flight(opts.max_in_flight)
+    .with_replies(opts.replies)
+}
+
+/// What answers the projector's queries: the running projector, where case-level
+/// queries are recorded, and the answers kept until the read models move.
+pub struct Queries {
+    projector: RunningProjector,
+    /// Where case-level queries (`history`) are recorded before they are answered;
+    /// `None` only when the projector was started without an access log.
+    access: Option<AccessLog>,
+    answers: Answers,
+}
+
+impl Queries {
+    pub(crate) fn new(projector: RunningProjector, access: Option<AccessLog>) -> Self {
+        Self { projector, access, answers: Answers::default() }
     }
-    endpoints.push(
-        service
-            .endpoint_builder()
-            .name(queries::REBUILD)
-            .add(format!("{}.*.{}", queries::OPS_PREFIX, queries::REBUILD))
-            .await
-            .map_err(|e| e.to_string())?,
-    );
-    client.flush().await.map_err(|e| e.to_string())?;
-    Ok(Bound { client: client.clone(), service, endpoints, access })
+
+    pub fn projector(&self) -> &RunningProjector {
+        &self.projector
+    }
+}
+
+impl Service for Queries {
+    async fn handle(&self, request: Request) -> Vec<u8> {
+        answer(&self.projector, self.access.as_ref(), &self.answers, &request).await
+    }
+
+    fn bad_subject(&self, subject: &str) -> Vec<u8> {
+        json(&ReportReply::<()>::Invalid { message: RequestError::Subject(subject.to_owned()).to_string() })
+    }
+
+    async fn stopped(&self) {
+        self.projector.stop().await;
+    }
 }
 
 /// Report answers by what they depend on, so that asking again (a dashboard reloaded,
@@ -126,75 +136,46 @@ impl Answers {
     }
 }
 
-/// Serves queries until `stop` turns true.
-pub async fn serve(
-    bound: Bound,
-    projector: Arc<RunningProjector>,
-    mut stop: watch::Receiver<bool>,
-) -> Result<(), String> {
-    let Bound { client, service, endpoints, access } = bound;
-    let mut requests = futures::stream::select_all(endpoints);
-    let answers = Arc::new(Answers::default());
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            next = requests.next() => {
-                let Some(request) = next else { break };
-                let projector = projector.clone();
-                let access = access.clone();
-                let answers = answers.clone();
-                tokio::spawn(async move { answer(&projector, access.as_ref(), &answers, request).await });
-            }
-        }
-    }
-    drop(requests);
-    service.stop().await.map_err(|e| e.to_string())?;
-    // The server must have the unsubscriptions before we count as stopped.
-    client.flush().await.map_err(|e| e.to_string())
-}
-
-async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, answers: &Answers, request: Request) {
-    let subject = request.message.subject.to_string();
-    let body = request.message.payload.clone();
-    let name = subject.rsplit('.').next().unwrap_or_default().to_owned();
+async fn answer(
+    projector: &RunningProjector,
+    access: Option<&AccessLog>,
+    answers: &Answers,
+    request: &Request,
+) -> Vec<u8> {
+    let name = request.name.as_str();
+    let body = &request.payload[..];
     // Reports only: a case-level query (history) is recorded and read every time.
     let cacheable = matches!(
-        name.as_str(),
+        name,
         queries::THROUGHPUT
             | queries::STEERING
             | queries::PUBLISHED_THROUGHPUT
             | queries::PUBLISHED_STEERING
             | queries::PUBLISHED_FUNDER
     );
-    // Checked against the subject's shape first: a malformed subject is never served
-    // from the cache.
-    let basis =
-        (cacheable && parse_subject(QUERY_PREFIX, &subject).is_ok()).then(|| Answers::basis(projector)).flatten();
-    if let Some(hit) = basis.and_then(|b| answers.get(b, &name, &body)) {
-        if let Err(e) = request.respond(Ok(hit.into())).await {
-            warn!(subject, "could not deliver a reply: {e}");
-        }
-        return;
+    let basis = cacheable.then(|| Answers::basis(projector)).flatten();
+    if let Some(hit) = basis.and_then(|b| answers.get(b, name, body)) {
+        return hit;
     }
-    let reply = match name.as_str() {
-        queries::THROUGHPUT => json(&report(projector, &subject, &body, throughput_report)),
-        queries::STEERING => json(&report(projector, &subject, &body, steering_report)),
-        queries::PUBLISHED_THROUGHPUT => json(&report(projector, &subject, &body, |ctx, q| {
+    let reply = match name {
+        queries::THROUGHPUT => json(&report(projector, body, throughput_report)),
+        queries::STEERING => json(&report(projector, body, steering_report)),
+        queries::PUBLISHED_THROUGHPUT => json(&report(projector, body, |ctx, q| {
             Ok(protect_throughput(&throughput_report(ctx, q)?, projector.min_count()))
         })),
-        queries::PUBLISHED_STEERING => json(&report(projector, &subject, &body, |ctx, q| {
+        queries::PUBLISHED_STEERING => json(&report(projector, body, |ctx, q| {
             Ok(protect_steering(&steering_report(ctx, q)?, projector.min_count()))
         })),
-        queries::PUBLISHED_FUNDER => json(&report(projector, &subject, &body, |ctx, q: FunderQuery| {
+        queries::PUBLISHED_FUNDER => json(&report(projector, body, |ctx, q: FunderQuery| {
             let period = parse_period(&q.period)?;
             let records = ctx.records()?;
             let today = crate::today_in_sweden();
             let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
             Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
         })),
-        queries::HISTORY => match record_access(access, &subject, &body).await {
+        queries::HISTORY => match record_access(access, &request.user, body).await {
             Err(refused) => json(&refused),
-            Ok(()) => json(&report(projector, &subject, &body, |ctx, q: HistoryQuery| {
+            Ok(()) => json(&report(projector, body, |ctx, q: HistoryQuery| {
                 let mut entries = ctx.generation.audit(&q.case_id).map_err(|e| Fault(e.to_string()))?;
                 if entries.is_empty() {
                     return Err(Bad(format!("ärendet {} finns inte", q.case_id)));
@@ -208,28 +189,24 @@ async fn answer(projector: &RunningProjector, access: Option<&AccessLog>, answer
             Ok(generation) => json(&serde_json::json!({"status": "started", "generation": generation})),
             Err(e) => json(&serde_json::json!({"status": "unavailable", "message": e.to_string()})),
         },
-        _ => json(&ReportReply::<()>::Invalid { message: format!("okänd fråga {subject}") }),
+        _ => json(&ReportReply::<()>::Invalid { message: format!("okänd fråga {}", request.subject) }),
     };
     if let Some(basis) = basis {
-        answers.put(basis, &name, &body, &reply);
+        answers.put(basis, name, body, &reply);
     }
-    if let Err(e) = request.respond(Ok(reply.into())).await {
-        warn!(subject, "could not deliver a reply: {e}");
-    }
+    reply
 }
 
 /// Stores the access record of a `history` query before anything of the case is read,
 /// whatever the answer will be (an attempt on a case that is not there is recorded
 /// too). A query that names no case is left for [`report`] to call invalid: it shows
 /// nothing. When the record cannot be stored, the query is refused.
-async fn record_access(access: Option<&AccessLog>, subject: &str, body: &[u8]) -> Result<(), ReportReply<()>> {
+async fn record_access(access: Option<&AccessLog>, user: &UserId, body: &[u8]) -> Result<(), ReportReply<()>> {
     let Some(log) = access else { return Ok(()) };
-    let Ok((user, query)) =
-        parse_subject(QUERY_PREFIX, subject).and_then(|p| Ok((p.user, parse_body::<HistoryQuery>(body)?)))
-    else {
+    let Ok(query) = parse_body::<HistoryQuery>(body) else {
         return Ok(());
     };
-    match log.record(&AccessRecord::new(user, query.case_id, AccessView::History, ACCESS_VIA)).await {
+    match log.record(&AccessRecord::new(user.clone(), query.case_id, AccessView::History, ACCESS_VIA)).await {
         Ok(_) => Ok(()),
         Err(e) => {
             warn!(case = %query.case_id, "history query refused: the access log did not store its record: {e}");
@@ -291,11 +268,10 @@ impl QueryCtx<'_> {
 
 fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
     projector: &RunningProjector,
-    subject: &str,
     body: &[u8],
     build: impl FnOnce(&QueryCtx<'_>, Q) -> Result<T, QueryError>,
 ) -> ReportReply<T> {
-    let query = match parse_subject(QUERY_PREFIX, subject).and_then(|_| parse_body::<Q>(body)) {
+    let query = match parse_body::<Q>(body) {
         Ok(q) => q,
         Err(e) => return ReportReply::Invalid { message: e.to_string() },
     };

@@ -7,19 +7,16 @@
 
 use std::sync::Arc;
 
-use async_nats::service::{Request, ServiceExt};
 use async_nats::Client;
 use chrono::NaiveDate;
-use futures::StreamExt;
 use stod_events::case::CaseState;
 use stod_events::ids::ParticipantRef;
+use stod_nats_service::{Endpoint, ReplyRule, Request, Running, Service, Spec};
 use stod_protocol::{
-    parse_subject, RegistryInvalidKind, RegistryOp, RegistryReply, RegistryRequest, MAX_REQUEST_BYTES, REGISTRY_PREFIX,
+    RegistryInvalidKind, RegistryOp, RegistryReply, RegistryRequest, MAX_REQUEST_BYTES, REGISTRY_PREFIX,
 };
 use stod_store::{EventLogConfig, EventStore, ParticipantIndex, StoreError};
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::key::RegistryKey;
 use crate::personnummer::{Personnummer, PersonnummerErrorKind, VALID_FORMS};
@@ -39,11 +36,13 @@ pub struct RegistryOptions {
     /// Today in Sweden: the century of a short number and the future check depend on
     /// it. A parameter so tests can fix it.
     pub today: Arc<dyn Fn() -> NaiveDate + Send + Sync>,
+    /// Where answers may go (`stod_nats_service::ReplyRule`).
+    pub replies: ReplyRule,
 }
 
 impl RegistryOptions {
     pub fn new(key: RegistryKey) -> Self {
-        Self { key, replicas: 1, max_in_flight: 64, today: Arc::new(today_in_sweden) }
+        Self { key, replicas: 1, max_in_flight: 64, today: Arc::new(today_in_sweden), replies: ReplyRule::default() }
     }
 }
 
@@ -58,8 +57,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("the registry bucket: {0}")]
     Registry(#[from] RegistryError),
-    #[error("registering the NATS service: {0}")]
-    Service(String),
+    #[error(transparent)]
+    Service(#[from] stod_nats_service::ServiceError),
 }
 
 /// What answers the requests; cheap to clone.
@@ -77,18 +76,10 @@ impl Registry {
     }
 
     /// Answers one request.
-    pub async fn handle(&self, subject: &str, body: &[u8]) -> RegistryReply {
-        let (user, op) = match parse_subject(REGISTRY_PREFIX, subject)
-            .ok()
-            .and_then(|p| RegistryOp::parse(&p.last).map(|op| (p.user, op)))
-        {
-            Some(found) => found,
-            None => {
-                return invalid_request(format!(
-                    "okänt ämne {subject:?}: väntade stod.registry.<användare>.<register|lookup|erase>"
-                ))
-            }
-        };
+    async fn answer(&self, request: &Request) -> RegistryReply {
+        let user = &request.user;
+        let Some(op) = RegistryOp::parse(&request.name) else { return unknown_subject(&request.subject) };
+        let body = &request.payload;
         // serde's messages can quote the value (a number sent as a JSON number), so
         // they are not passed on.
         let request: RegistryRequest = match (body.len() <= MAX_REQUEST_BYTES)
@@ -184,6 +175,10 @@ impl Registry {
     }
 }
 
+fn unknown_subject(subject: &str) -> RegistryReply {
+    invalid_request(format!("okänt ämne {subject:?}: väntade stod.registry.<användare>.<register|lookup|erase>"))
+}
+
 fn invalid_request(message: String) -> RegistryReply {
     RegistryReply::Invalid { kind: RegistryInvalidKind::Request, message, valid: VALID_FORMS.to_owned() }
 }
@@ -202,26 +197,22 @@ fn unavailable(e: RegistryError) -> RegistryReply {
     RegistryReply::Unavailable { message: format!("registret kan inte nås: {e}") }
 }
 
-/// A running registry service. Dropping it does not stop it; call
-/// [`shutdown`](Self::shutdown).
-pub struct RunningRegistry {
-    registry: Registry,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+/// A running registry service ([`shutdown`](Running::shutdown) stops it).
+pub type RunningRegistry = Running<Registry>;
+
+impl Service for Registry {
+    async fn handle(&self, request: Request) -> Vec<u8> {
+        json(&self.answer(&request).await)
+    }
+
+    fn bad_subject(&self, subject: &str) -> Vec<u8> {
+        json(&unknown_subject(subject))
+    }
 }
 
-impl RunningRegistry {
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
-    /// Stops taking requests, finishes those in flight, and returns.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        if let Err(e) = self.task.await {
-            warn!("registry service task ended abnormally: {e}");
-        }
-    }
+fn json(reply: &RegistryReply) -> Vec<u8> {
+    serde_json::to_vec(reply)
+        .unwrap_or_else(|_| br#"{"status":"unavailable","message":"svaret kunde inte skrivas"}"#.to_vec())
 }
 
 /// Opens the bucket, the participant index and the log, and starts serving.
@@ -231,71 +222,17 @@ pub async fn start(client: Client, opts: RegistryOptions) -> Result<RunningRegis
     let participants = ParticipantIndex::open(&js, opts.replicas).await?;
     let log = EventStore::open(js, &EventLogConfig { replicas: opts.replicas, ..EventLogConfig::default() }).await?;
     let registry = Registry { store, participants, log, today: opts.today.clone() };
-
-    let service = client
-        .service_builder()
-        .description("stod: participant registry (personnummer -> participant reference, outside the log)")
-        .queue_group(QUEUE_GROUP)
-        .start("stod-registry", env!("CARGO_PKG_VERSION"))
-        .await
-        .map_err(|e| StartError::Service(e.to_string()))?;
-    let mut endpoints = Vec::new();
-    for op in RegistryOp::ALL {
-        let endpoint = service
-            .endpoint_builder()
-            .name(op.as_str())
-            .add(format!("{REGISTRY_PREFIX}.*.{}", op.as_str()))
-            .await
-            .map_err(|e| StartError::Service(e.to_string()))?;
-        endpoints.push(endpoint);
-    }
-    // Only once the server has the subscriptions: a request sent after start() must
-    // not find "no responders".
-    client.flush().await.map_err(|e| StartError::Service(e.to_string()))?;
-
-    let (stop, mut stopped) = watch::channel(false);
-    let task_registry = registry.clone();
-    let max_in_flight = opts.max_in_flight;
-    let task = tokio::spawn(async move {
-        let mut requests = futures::stream::select_all(endpoints);
-        let permits = Arc::new(Semaphore::new(max_in_flight));
-        let mut in_flight = JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = stopped.changed() => break,
-                next = requests.next() => {
-                    let Some(request) = next else { break };
-                    let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                    let registry = task_registry.clone();
-                    in_flight.spawn(async move {
-                        serve_one(&registry, request).await;
-                        drop(permit);
-                    });
-                    while in_flight.try_join_next().is_some() {}
-                }
-            }
-        }
-        // Unsubscribe first so NATS routes new requests to other instances, then let
-        // the ones already taken finish.
-        drop(requests);
-        if let Err(e) = service.stop().await {
-            warn!("stopping the registry service: {e}");
-        }
-        if let Err(e) = client.flush().await {
-            warn!("flushing on stop: {e}");
-        }
-        while in_flight.join_next().await.is_some() {}
-        info!("registry service stopped");
-    });
-    Ok(RunningRegistry { registry, stop, task })
-}
-
-async fn serve_one(registry: &Registry, request: Request) {
-    let subject = request.message.subject.to_string();
-    let reply = registry.handle(&subject, &request.message.payload).await;
-    let body = serde_json::to_vec(&reply)
-        .unwrap_or_else(|_| br#"{"status":"unavailable","message":"svaret kunde inte skrivas"}"#.to_vec());
-    if let Err(e) = request.respond(Ok(body.into())).await {
-        warn!(subject, "could not deliver a registry reply: {e}");
-    }
+    let endpoints = RegistryOp::ALL
+        .into_iter()
+        .map(|op| Endpoint::new(op.as_str(), format!("{REGISTRY_PREFIX}.*.{}", op.as_str())))
+        .collect();
+    let spec = Spec::new(
+        "stod-registry",
+        "stod: participant registry (personnummer -> participant reference, outside the log)",
+        QUEUE_GROUP,
+        endpoints,
+    )
+    .with_max_in_flight(opts.max_in_flight)
+    .with_replies(opts.replies);
+    Ok(stod_nats_service::start(client, spec, Arc::new(registry)).await?)
 }
