@@ -7,7 +7,6 @@ use async_nats::jetstream::stream::{DeleteMessageErrorKind, PurgeErrorKind};
 use async_nats::jetstream::ErrorCode;
 use serde_json::{json, Value};
 use stod_events::ids::{CaseId, Timestamp, UserId};
-use stod_projector::{ProjectorOptions, ProjectorService};
 use stod_store::{
     ensure_access_stream, AccessFilter, AccessLog, AccessRecord, AccessView, EventLogConfig, StoredAccess,
     ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
@@ -17,18 +16,14 @@ use stod_tests::{TestNats, TestResult, TestSystem};
 
 /// A system with the command service and the projector, both recording accesses (the
 /// default), and one recorded case, folded by the projector.
-async fn system_with_a_case() -> TestResult<(TestSystem, ProjectorService, tempfile::TempDir, CaseId)> {
-    let system = TestSystem::start().await?;
-    let dir = tempfile::tempdir()?;
-    let projector =
-        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read")))
-            .await?;
+async fn system_with_a_case() -> TestResult<(TestSystem, CaseId)> {
+    let system = TestSystem::start_with_projector().await?;
     let case = CaseId::new();
     let anna = system.client("anna").await?;
     anna.submit(case, at("2025-01-10", intake())).await?;
     let placed = anna.submit(case, at("2025-01-20", place("vaderbacken"))).await?;
-    projector.projector().wait_for(placed.stream_sequence).await?;
-    Ok((system, projector, dir, case))
+    system.projector()?.wait_for(placed.stream_sequence).await?;
+    Ok((system, case))
 }
 
 /// Asks `stod.query.<user>.<name>` once, as any NATS client would (no retries).
@@ -46,7 +41,7 @@ async fn access_log(system: &TestSystem, filter: &AccessFilter) -> TestResult<Ve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_case_read_leaves_one_record_naming_user_case_and_view() -> TestResult {
-    let (system, projector, _dir, case) = system_with_a_case().await?;
+    let (system, case) = system_with_a_case().await?;
     // Recording the case read nothing: no access yet.
     assert_eq!(access_log(&system, &AccessFilter::default()).await?, vec![]);
 
@@ -85,7 +80,6 @@ async fn each_case_read_leaves_one_record_naming_user_case_and_view() -> TestRes
 
     // The event log is untouched by reads: still the two events recorded.
     assert_eq!(system.log().await?.len(), 2);
-    projector.shutdown().await;
     system.shutdown().await;
     Ok(())
 }
@@ -94,7 +88,7 @@ async fn each_case_read_leaves_one_record_naming_user_case_and_view() -> TestRes
 /// not exist is recorded like any other read (someone guessing case ids shows up).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_look_at_a_case_that_does_not_exist_is_recorded_too() -> TestResult {
-    let (system, projector, _dir, _case) = system_with_a_case().await?;
+    let (system, _case) = system_with_a_case().await?;
     let missing = CaseId::new();
     assert_eq!(ask(&system, "anna", "case", missing).await?["status"], "not_found");
     assert_eq!(ask(&system, "anna", "history", missing).await?["status"], "invalid");
@@ -102,7 +96,6 @@ async fn a_look_at_a_case_that_does_not_exist_is_recorded_too() -> TestResult {
     let views: Vec<AccessView> = records.iter().map(|a| a.record.view).collect();
     assert_eq!(views, vec![AccessView::Case, AccessView::History]);
     assert!(records.iter().all(|a| a.record.user.as_str() == "anna"));
-    projector.shutdown().await;
     system.shutdown().await;
     Ok(())
 }
@@ -155,7 +148,7 @@ async fn the_access_stream_refuses_delete_and_purge_and_stores_a_retry_once() ->
 /// do not recreate the stream themselves, which would hide that the log was removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_read_whose_access_record_cannot_be_stored_is_refused() -> TestResult {
-    let (system, projector, _dir, case) = system_with_a_case().await?;
+    let (system, case) = system_with_a_case().await?;
     assert_eq!(ask(&system, "anna", "case", case).await?["status"], "found");
     assert!(system.nats.js.delete_stream(ACCESS_STREAM_NAME).await?.success);
 
@@ -168,7 +161,6 @@ async fn a_case_read_whose_access_record_cannot_be_stored_is_refused() -> TestRe
     let reference = system.nats.client.request("stod.query.anna.reference", "{}".into()).await?;
     let reference: Value = serde_json::from_slice(&reference.payload)?;
     assert_eq!(reference["status"], "found", "{reference}");
-    projector.shutdown().await;
     system.shutdown().await;
     Ok(())
 }

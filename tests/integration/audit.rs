@@ -10,7 +10,6 @@ use stod_events::case::Command;
 use stod_events::event::{CorrectionReason, ExitOutcome, Exited, Fact, PlacementNo, PlacementStarted};
 use stod_events::ids::{CaseId, Date, Timestamp};
 use stod_projections::{steering, throughput, CaseRecord, Period, SteeringReport, ThroughputReport};
-use stod_projector::ProjectorOptions;
 use stod_protocol::{SteeringQuery, ThroughputQuery};
 use stod_store::{EventLogConfig, EventStore};
 use stod_tests::journey::*;
@@ -31,11 +30,7 @@ async fn ask<T: serde::de::DeserializeOwned>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replay_reproduces_what_was_reported_and_names_what_corrections_changed() -> TestResult {
-    let system = TestSystem::start().await?;
-    let dir = tempfile::tempdir()?;
-    let service =
-        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read")))
-            .await?;
+    let system = TestSystem::start_with_projector().await?;
     let c = system.client("anna").await?;
     let pl = system.client("projektledare").await?;
 
@@ -46,7 +41,7 @@ async fn replay_reproduces_what_was_reported_and_names_what_corrections_changed(
     let exit =
         stod_events::case::Action::Exit { outcome: ExitOutcome::Studies, support_at_exit: Some(code("studiemedel")) };
     let exited = c.submit(two, at("2025-03-01", exit)).await?;
-    service.projector().wait_for(exited.stream_sequence).await?;
+    system.projector()?.wait_for(exited.stream_sequence).await?;
 
     // What the steering group and the funder were shown.
     let steering_q =
@@ -89,7 +84,7 @@ async fn replay_reproduces_what_was_reported_and_names_what_corrections_changed(
             },
         )
         .await?;
-    service.projector().wait_for(fixed.stream_sequence).await?;
+    system.projector()?.wait_for(fixed.stream_sequence).await?;
     let live_throughput: ThroughputReport =
         ask(&system.nats.client, "stod.query.styrgrupp.throughput", throughput_q).await?;
     let live_steering: SteeringReport = ask(&system.nats.client, "stod.query.styrgrupp.steering", steering_q).await?;
@@ -142,7 +137,6 @@ async fn replay_reproduces_what_was_reported_and_names_what_corrections_changed(
     .map(String::from)
     .collect();
     assert_eq!(steering_changed, expected);
-    service.shutdown().await;
     system.shutdown().await;
     Ok(())
 }

@@ -9,8 +9,8 @@ use async_nats::jetstream;
 use stod_auth::{AuthDir, Credentials, Role};
 use stod_events::case::Command;
 use stod_events::ids::{CaseId, UserId};
-use stod_nats_server::NatsServer;
 use stod_projector::ProjectorOptions;
+use stod_system::{DataDir, Nats, System};
 use stod_tests::journey::{assess, at, complete_training, intake, start_training};
 use stod_tests::{read_log, TestResult};
 
@@ -22,10 +22,11 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(server: &NatsServer, creds: &Credentials) -> TestResult<Conn> {
+    async fn open(url: &str, creds: &Credentials) -> TestResult<Conn> {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
-        let client = stod_auth::connect_options(creds)
+        let client = async_nats::ConnectOptions::with_nkey(creds.nkey_seed.clone())
+            .custom_inbox_prefix(stod_auth::inbox_prefix(creds.user.as_str()))
             .event_callback(move |event| {
                 let sink = sink.clone();
                 async move {
@@ -34,7 +35,7 @@ impl Conn {
                     }
                 }
             })
-            .connect(server.url())
+            .connect(url)
             .await?;
         let mut js = jetstream::new(client.clone());
         // A refused API request is dropped by the server: fail fast instead of waiting.
@@ -75,49 +76,41 @@ impl Conn {
     }
 }
 
+/// A managed system (`stod up`'s own server, users and services), with people of every
+/// role added before it starts.
 struct Secured {
-    server: NatsServer,
+    system: System,
     _dir: tempfile::TempDir,
     auth: AuthDir,
-    service: stod_command::RunningService,
-    projector: stod_projector::ProjectorService,
 }
 
 impl Secured {
     async fn start() -> TestResult<Secured> {
         let dir = tempfile::tempdir()?;
-        let auth = AuthDir::new(dir.path().join("auth"));
+        let data = DataDir::new(dir.path());
+        let auth = data.auth();
         let user = |s: &str| UserId::parse(s).expect("user");
-        let command = auth.ensure_user(&user("stod-command"), Role::CommandService)?;
-        let projector = auth.ensure_user(&user("stod-projector"), Role::Projector)?;
         for (name, role) in [
-            ("stod-http", Role::Http),
             ("anna", Role::CaseWorker),
             ("bo", Role::CaseWorker),
             ("lena", Role::ProjectLeader),
             ("revisor", Role::Auditor),
             ("styr", Role::SteeringGroup),
             ("finsam", Role::Funder),
-            ("drift", Role::Operator),
         ] {
             auth.ensure_user(&user(name), role)?;
         }
-        // Inline: nats-server resolves `include` relative to its own config file.
-        let include = std::fs::read_to_string(auth.server_config_path())?;
-        let (seed, inbox) = (command.nkey_seed.clone(), stod_auth::inbox_prefix("stod-command"));
-        let server = NatsServer::ephemeral_with(|o| o.with_extra_config(include).with_probe_nkey(seed, inbox)).await?;
-        let service =
-            stod_command::start(Conn::open(&server, &command).await?.client, stod_command::ServiceOptions::default())
-                .await?;
-        let store = dir.path().join("read");
-        let projector =
-            stod_projector::start_service(Conn::open(&server, &projector).await?.client, ProjectorOptions::new(store))
-                .await?;
-        Ok(Secured { server, _dir: dir, auth, service, projector })
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let system = System::builder(Nats::Managed { data: data.clone(), port, demo: false })
+            .command(stod_command::ServiceOptions::default())
+            .projector(ProjectorOptions::new(data.projections()))
+            .start()
+            .await?;
+        Ok(Secured { system, _dir: dir, auth })
     }
 
     async fn conn(&self, user: &str) -> TestResult<Conn> {
-        Conn::open(&self.server, &Credentials::load(&self.auth.credentials_path(user))?).await
+        Conn::open(self.system.url(), &Credentials::load(&self.auth.credentials_path(user))?).await
     }
 
     async fn client(&self, user: &str) -> TestResult<stod_client::Client> {
@@ -269,10 +262,10 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
     checked += 2;
 
     // No anonymous access, and no key the server does not know.
-    assert!(async_nats::ConnectOptions::new().connect(s.server.url()).await.is_err(), "anonymous refused");
+    assert!(async_nats::ConnectOptions::new().connect(s.system.url()).await.is_err(), "anonymous refused");
     let stranger = nkeys::KeyPair::new_user().seed()?;
     assert!(
-        async_nats::ConnectOptions::with_nkey(stranger).connect(s.server.url()).await.is_err(),
+        async_nats::ConnectOptions::with_nkey(stranger).connect(s.system.url()).await.is_err(),
         "unknown key refused"
     );
     checked += 2;
@@ -286,8 +279,7 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
         "recorded by the authenticated users only"
     );
     assert!(checked >= 20, "{checked} cases");
-    s.projector.shutdown().await;
-    s.service.shutdown().await;
+    s.system.shutdown().await;
     Ok(())
 }
 

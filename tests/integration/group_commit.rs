@@ -49,7 +49,7 @@ fn group_commit_records_exactly_what_it_answers() -> TestResult {
     let result = runner.run(&proptest::collection::vec(op(), 4..32), |ops| {
         runtime.block_on(round(&system, &client, &ops)).map_err(|e| TestCaseError::fail(e.to_string()))
     });
-    let counts: Vec<_> = system.services.iter().filter_map(|s| s.handler().group_commit_counts()).collect();
+    let counts: Vec<_> = system.services().iter().filter_map(|s| s.handler().group_commit_counts()).collect();
     runtime.block_on(system.shutdown());
     result.map_err(|e| e.to_string())?;
     eprintln!("group commit: {counts:?}");

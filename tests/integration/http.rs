@@ -11,7 +11,6 @@ use stod_events::ids::{Date, UserId};
 use stod_projections::{
     fold_all, funder, protect_funder, protect_steering, protect_throughput, steering, throughput, CaseRecord, Period,
 };
-use stod_projector::ProjectorOptions;
 use stod_tests::{read_log, TestResult, TestSystem};
 use tower::ServiceExt;
 
@@ -23,8 +22,6 @@ fn d(s: &str) -> Date {
 /// projector caught up, and the HTTP app on it.
 struct Seeded {
     system: TestSystem,
-    projector: stod_projector::ProjectorService,
-    _store: tempfile::TempDir,
     app: axum::Router,
     state: stod_http::AppState,
     last: u64,
@@ -33,19 +30,15 @@ struct Seeded {
 async fn seeded(participants: u32) -> TestResult<Seeded> {
     // Before the services start, so their commands are counted (as `stod up` does).
     let metrics = stod_http::metrics::install();
-    let system = TestSystem::start().await?;
-    let store = tempfile::tempdir()?;
-    let projector =
-        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store.path().join("read")))
-            .await?;
+    let system = TestSystem::start_with_projector().await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants, years: 2, seed: 5, today: d("2025-12-31") });
     let report = stod_demo::seed(&client, subs.clone(), 8, |_| {}).await?;
     assert_eq!((report.accepted, report.rejected), (subs.len() as u64, 0));
     let last = read_log(&system.nats.js).await?.len() as u64;
-    tokio::time::timeout(Duration::from_secs(60), projector.projector().wait_for(last)).await??;
+    tokio::time::timeout(Duration::from_secs(60), system.projector()?.wait_for(last)).await??;
     let state = stod_http::AppState::new(system.nats.client.clone(), UserId::parse("styrgrupp")?, metrics);
-    Ok(Seeded { app: stod_http::app(state.clone()), state, system, projector, _store: store, last })
+    Ok(Seeded { app: stod_http::app(state.clone()), state, system, last })
 }
 
 impl Seeded {
@@ -71,7 +64,6 @@ impl Seeded {
     }
 
     async fn shutdown(self) {
-        self.projector.shutdown().await;
         self.system.shutdown().await;
     }
 }
@@ -318,8 +310,8 @@ async fn health_and_metrics_tell_the_operator_what_is_wrong() -> TestResult {
     assert_eq!(value("stod_projection_lag_events"), Some(0.0), "{text}");
     assert_eq!(value("stod_projection_up"), Some(1.0));
 
-    let Seeded { system, projector, state, _store, .. } = s;
-    projector.shutdown().await;
+    let Seeded { mut system, state, .. } = s;
+    system.system.take_projector().ok_or("a projector")?.shutdown().await;
     let app = stod_http::app(state);
     let response = app.oneshot(Request::get("/healthz").body(Body::empty())?).await?;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

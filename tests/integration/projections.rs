@@ -37,18 +37,14 @@ async fn wait_for_checkpoint(projector: &stod_projector::RunningProjector, seque
 /// exactly the figures the pure fold of the log gives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_models_follow_the_command_path() -> TestResult {
-    let system = TestSystem::start().await?;
-    let store_dir = tempfile::tempdir()?;
-    let service =
-        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read")))
-            .await?;
+    let system = TestSystem::start_with_projector().await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 25, years: 2, seed: 11, today: today() });
     let report = stod_demo::seed(&client, subs.clone(), 8, |_| {}).await?;
     assert_eq!((report.accepted, report.rejected), (subs.len() as u64, 0), "every demo command accepted");
 
     let last = read_log(&system.nats.js).await?.len() as u64;
-    wait_for_checkpoint(service.projector(), last).await?;
+    wait_for_checkpoint(system.projector()?, last).await?;
     for period in ["2024", "2025", "2025-Q3", "2025-06"] {
         let expected = expected_throughput(&system.nats.js, period.parse()?).await?;
         match ask_throughput(&system.nats.client, period).await? {
@@ -62,7 +58,6 @@ async fn read_models_follow_the_command_path() -> TestResult {
     // Seeding the same demo again records nothing: same submissions.
     let again = stod_demo::seed(&client, subs, 8, |_| {}).await?;
     assert_eq!((again.accepted, again.duplicates), (0, report.accepted));
-    service.shutdown().await;
     system.shutdown().await;
     Ok(())
 }
@@ -394,16 +389,12 @@ async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
 /// a new event makes the next answer include it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
-    let system = TestSystem::start().await?;
-    let store_dir = tempfile::tempdir()?;
-    let service =
-        stod_projector::start_service(system.nats.client.clone(), ProjectorOptions::new(store_dir.path().join("read")))
-            .await?;
+    let system = TestSystem::start_with_projector().await?;
     let client = system.client("anna").await?;
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants: 8, years: 1, seed: 4, today: today() });
     stod_demo::seed(&client, subs, 4, |_| {}).await?;
     let last = read_log(&system.nats.js).await?.len() as u64;
-    wait_for_checkpoint(service.projector(), last).await?;
+    wait_for_checkpoint(system.projector()?, last).await?;
 
     let first = ask_throughput(&system.nats.client, "2025").await?;
     let again = ask_throughput(&system.nats.client, "2025").await?;
@@ -413,7 +404,7 @@ async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
 
     let new_case = stod_events::ids::CaseId::new();
     client.submit(new_case, stod_tests::journey::at("2025-11-03", stod_tests::journey::intake())).await?;
-    wait_for_checkpoint(service.projector(), last + 1).await?;
+    wait_for_checkpoint(system.projector()?, last + 1).await?;
     match ask_throughput(&system.nats.client, "2025").await? {
         ReportReply::Ok { checkpoint, report, .. } => {
             assert_eq!(checkpoint, last + 1, "the answer is of the new checkpoint");
@@ -421,7 +412,6 @@ async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
         }
         other => panic!("{other:?}"),
     }
-    service.shutdown().await;
     system.shutdown().await;
     Ok(())
 }

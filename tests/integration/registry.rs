@@ -16,7 +16,8 @@ use stod_events::ids::{CaseId, ParticipantRef};
 use stod_projector::ProjectorOptions;
 use stod_protocol::{RegistryInvalidKind, RegistryOp, RegistryReply, ReportReply, ThroughputQuery};
 use stod_registry::personnummer::luhn_check_digit;
-use stod_registry::{RegistryKey, RegistryOptions, RunningRegistry};
+use stod_registry::{RegistryKey, RunningRegistry};
+use stod_system::RegistryKeySource;
 use stod_tests::journey::*;
 use stod_tests::{TestResult, TestSystem};
 
@@ -44,21 +45,43 @@ fn spellings(twelve: &str) -> Vec<String> {
 
 struct Registered {
     system: TestSystem,
-    registry: RunningRegistry,
     key: RegistryKey,
+    /// The projector's store, when there is one.
+    _read_models: Option<tempfile::TempDir>,
 }
 
 impl Registered {
+    /// The command service and the registry.
     async fn start() -> TestResult<Self> {
-        let system = TestSystem::start().await?;
+        Self::build(false).await
+    }
+
+    /// The command service, the registry and the projector.
+    async fn with_projector() -> TestResult<Self> {
+        Self::build(true).await
+    }
+
+    async fn build(projector: bool) -> TestResult<Self> {
         let key = RegistryKey::generate()?;
-        let client = async_nats::connect(system.nats.server.url()).await?;
-        let registry = stod_registry::start(client, RegistryOptions::new(key.clone())).await?;
-        Ok(Self { system, registry, key })
+        let dir = if projector { Some(tempfile::tempdir()?) } else { None };
+        let read = dir.as_ref().map(|d| ProjectorOptions::new(d.path().join("read")));
+        let source = RegistryKeySource::Key(key.clone());
+        let system = TestSystem::start_custom(|b| {
+            let b = b.command(Default::default()).registry(source);
+            match read {
+                Some(options) => b.projector(options),
+                None => b,
+            }
+        })
+        .await?;
+        Ok(Self { system, key, _read_models: dir })
+    }
+
+    fn registry(&self) -> &RunningRegistry {
+        self.system.system.registry().expect("a registry is running")
     }
 
     async fn stop(self) {
-        self.registry.shutdown().await;
         self.system.shutdown().await;
     }
 }
@@ -221,11 +244,7 @@ async fn throughput(nats: &async_nats::Client, name: &str) -> TestResult<serde_j
 /// published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
-    let r = Registered::start().await?;
-    let dir = tempfile::tempdir()?;
-    let projector =
-        stod_projector::start_service(r.system.nats.client.clone(), ProjectorOptions::new(dir.path().join("read")))
-            .await?;
+    let r = Registered::with_projector().await?;
     let anna = r.system.client("anna").await?;
     let people: Vec<String> = (0..6).map(|i| pnr(&format!("198{i}0{}1512{i}", i + 1))).collect();
     let mut refs = Vec::new();
@@ -243,7 +262,7 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
     let log_before = every_stored_message(&r.system.nats.js).await?;
     let log_before: Vec<_> = log_before.into_iter().filter(|(s, _, _)| s == stod_store::STREAM_NAME).collect();
     let last = log_before.len() as u64;
-    tokio::time::timeout(Duration::from_secs(30), projector.projector().wait_for(last)).await??;
+    tokio::time::timeout(Duration::from_secs(30), r.system.projector()?.wait_for(last)).await??;
     let exact_before = throughput(&r.system.nats.client, "throughput").await?;
     let published_before = throughput(&r.system.nats.client, "published-throughput").await?;
 
@@ -252,7 +271,7 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
 
     // The value and every older revision are gone from the bucket.
     let p = stod_registry::Personnummer::parse(erased, stod_registry::serve::today_in_sweden())?;
-    let store = r.registry.store();
+    let store = r.registry().store();
     assert_eq!(store.entry(&p).await?, None);
     assert!(store.history(&p).await?.is_empty(), "no revision of the erased key is readable");
     let bucket = async_nats::jetstream::new(r.system.nats.client.clone()).get_key_value("stod_registry").await?;
@@ -303,7 +322,6 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
         }
         other => panic!("{other:?}"),
     }
-    projector.shutdown().await;
     r.stop().await;
     Ok(())
 }
@@ -353,7 +371,7 @@ async fn an_invalid_personnummer_is_refused_by_kind_and_nothing_is_stored() -> T
     let reply = raw.request("stod.registry.anna.delete", format!(r#"{{"personnummer": "{good}"}}"#).into()).await;
     assert!(reply.is_err(), "no endpoint answers an unknown operation");
 
-    assert_eq!(r.registry.store().count().await?, 0, "nothing registered");
+    assert_eq!(r.registry().store().count().await?, 0, "nothing registered");
     assert!(r.system.log().await?.is_empty(), "nothing in the log");
     r.stop().await;
     Ok(())
@@ -383,7 +401,7 @@ async fn concurrent_registrations_of_one_person_get_one_reference() -> TestResul
     }
     assert_eq!(created, 1);
     assert!(refs.iter().all(|p| *p == refs[0]));
-    assert_eq!(r.registry.store().count().await?, 1);
+    assert_eq!(r.registry().store().count().await?, 1);
     r.stop().await;
     Ok(())
 }

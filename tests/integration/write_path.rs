@@ -266,7 +266,7 @@ async fn a_participant_may_re_enter_after_exit() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_with_a_stale_cache_does_not_reject_on_it() -> TestResult {
     let system = TestSystem::start_with(2, Default::default()).await?;
-    let (a, b) = (system.services[0].handler(), system.services[1].handler());
+    let (a, b) = (system.services()[0].handler(), system.services()[1].handler());
     let anna = stod_events::ids::UserId::parse("anna")?;
     let request = |case, command| CommandRequest { case_id: case, submission_id: SubmissionId::new(), command };
     let case = CaseId::new();
@@ -368,7 +368,7 @@ async fn lost_reply_retried(mut options: stod_command::ServiceOptions) -> TestRe
 
     tokio::time::sleep(Duration::from_millis(400)).await; // past the duplicate window
     system.add_instance().await?; // a fresh instance with an empty cache
-    system.services.remove(0).shutdown().await;
+    system.take_instance(0)?.shutdown().await;
     let retry = c.submit_as(sub, case, request.command.clone()).await?;
     assert!(retry.duplicate);
     let retry_again = c.submit_as(sub, case, request.command).await?;

@@ -54,18 +54,30 @@ pub async fn connect(server: &NatsServer) -> TestResult<(Client, Context)> {
     Ok((client, js))
 }
 
-/// A nats-server with one or more command-service instances on it (a queue group),
-/// as in production.
+/// A nats-server with stod's services on it, started as `stod up` starts them
+/// (`stod-system`): one or more command-service instances (a queue group), and the
+/// projector when asked for.
 pub struct TestSystem {
     pub nats: TestNats,
-    pub services: Vec<stod_command::RunningService>,
-    pub options: stod_command::ServiceOptions,
+    pub system: stod_system::System,
+    /// The projector's store, if there is a projector; removed on drop.
+    _read_models: Option<tempfile::TempDir>,
 }
 
 impl TestSystem {
     /// One server and one service instance with default options.
     pub async fn start() -> TestResult<Self> {
         Self::start_with(1, stod_command::ServiceOptions::default()).await
+    }
+
+    /// One server, one service instance and the projector (its store in a temporary
+    /// directory).
+    pub async fn start_with_projector() -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let projector = stod_projector::ProjectorOptions::new(dir.path().join("read"));
+        let mut system = Self::start_custom(|b| b.command(Default::default()).projector(projector)).await?;
+        system._read_models = Some(dir);
+        Ok(system)
     }
 
     /// One server and `instances` service instances appending through group commit
@@ -81,19 +93,38 @@ impl TestSystem {
 
     /// One server and `instances` service instances sharing the load.
     pub async fn start_with(instances: usize, options: stod_command::ServiceOptions) -> TestResult<Self> {
+        Self::start_custom(|b| b.command_instances(options, instances)).await
+    }
+
+    /// One server, and the services `configure` asks the builder for.
+    pub async fn start_custom(
+        configure: impl FnOnce(stod_system::SystemBuilder) -> stod_system::SystemBuilder,
+    ) -> TestResult<Self> {
         let nats = TestNats::start().await?;
-        let mut system = Self { nats, services: Vec::new(), options };
-        for _ in 0..instances {
-            system.add_instance().await?;
-        }
-        Ok(system)
+        let builder =
+            stod_system::System::builder(stod_system::Nats::Existing { url: nats.server.url(), credentials: None });
+        let system = configure(builder).start().await?;
+        Ok(Self { nats, system, _read_models: None })
+    }
+
+    /// The command-service instances running now.
+    pub fn services(&self) -> &[stod_command::RunningService] {
+        self.system.command()
     }
 
     /// Starts one more service instance on its own connection.
     pub async fn add_instance(&mut self) -> TestResult {
-        let client = async_nats::connect(self.nats.server.url()).await?;
-        self.services.push(stod_command::start(client, self.options.clone()).await?);
-        Ok(())
+        Ok(self.system.add_command_instance().await?)
+    }
+
+    /// Takes one instance out of the system, for the test to stop.
+    pub fn take_instance(&mut self, index: usize) -> TestResult<stod_command::RunningService> {
+        self.system.take_command_instance(index).ok_or_else(|| format!("no command-service instance {index}").into())
+    }
+
+    /// The projector, if the system has one.
+    pub fn projector(&self) -> TestResult<&stod_projector::RunningProjector> {
+        Ok(self.system.projector().ok_or("this test system has no projector")?.projector())
     }
 
     /// A client for `user` on its own connection, with short retries (tests should
@@ -112,7 +143,7 @@ impl TestSystem {
     /// What group commit did, summed over the instances running now (an instance
     /// removed or shut down takes its counts with it); `None` when it is off.
     pub fn group_commit_counts(&self) -> Option<stod_command::GroupCommitCounts> {
-        let counts: Vec<_> = self.services.iter().filter_map(|s| s.handler().group_commit_counts()).collect();
+        let counts: Vec<_> = self.services().iter().filter_map(|s| s.handler().group_commit_counts()).collect();
         (!counts.is_empty()).then(|| counts.into_iter().sum())
     }
 
@@ -121,11 +152,9 @@ impl TestSystem {
         read_log(&self.nats.js).await
     }
 
-    /// Stops every service instance.
-    pub async fn shutdown(mut self) {
-        for s in self.services.drain(..) {
-            s.shutdown().await;
-        }
+    /// Stops every service, in `stod-system`'s order.
+    pub async fn shutdown(self) {
+        self.system.shutdown().await;
     }
 }
 

@@ -13,29 +13,24 @@
 //! - [`role`]: the roles and their Swedish names.
 //! - [`permissions`]: what each role may publish and subscribe to, rendered as the
 //!   server's `authorization` block ([`render_authorization`]).
-//! - [`users`]: the users file, credentials files, HTTP tokens, adding a user.
+//! - [`user`]: the records: a user in the users file, and a user's credentials.
+//! - [`dir`]: the directory of the users file, credentials and the server's config
+//!   ([`AuthDir`]): adding users, writing the config.
 //!
 //! # What it does not do
 //!
 //! It does not run the server or reload it; `stod up` and `stod user add` do, with the
 //! files written here.
 
+pub mod dir;
+pub mod error;
 pub mod permissions;
 pub mod role;
-pub mod users;
+pub mod user;
 
+pub use dir::AuthDir;
+pub use error::AuthError;
 pub use permissions::{permissions, render_authorization, Permissions};
 pub use role::Role;
-pub use users::{AuthDir, AuthError, Credentials, User, UsersFile};
-
-/// The inbox prefix of `user`: replies to its requests arrive under it, and only it may
-/// subscribe there.
-pub fn inbox_prefix(user: &str) -> String {
-    format!("_INBOX_{user}")
-}
-
-/// Connect options for a user's credentials: its nkey and its own inbox prefix.
-pub fn connect_options(creds: &Credentials) -> async_nats::ConnectOptions {
-    async_nats::ConnectOptions::with_nkey(creds.nkey_seed.clone())
-        .custom_inbox_prefix(inbox_prefix(creds.user.as_str()))
-}
+pub use stod_protocol::inbox_prefix;
+pub use user::{Credentials, User, UsersFile};

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::role::Role;
-use crate::users::User;
+use crate::user::User;
 
 /// The event log and the access log (`stod-store`).
 const EVENT_STREAM: &str = "STOD_EVENTS";
@@ -79,7 +79,7 @@ fn own_queries(user: &str, names: &[&str]) -> Vec<String> {
 /// The permissions of `user` in `role`. The user's name is inside its subjects: a case
 /// worker may send `stod.cmd.anna.record` only as anna.
 pub fn permissions(role: Role, user: &str) -> Permissions {
-    let inbox = format!("{}.>", crate::inbox_prefix(user));
+    let inbox = format!("{}.>", stod_protocol::inbox_prefix(user));
     let js_common = ["$JS.API.INFO".to_owned(), "$JS.FC.>".to_owned()];
     let mut p = Permissions { subscribe_allow: vec![inbox], publish_deny: never(), ..Permissions::default() };
     match role {

@@ -16,7 +16,7 @@ pub enum BenchError {
     #[error("raw publish to {subject} failed: {message}")]
     RawPublish { subject: String, message: String },
     #[error("could not start the command service: {0}")]
-    Service(#[from] stod_command::StartError),
+    Service(#[from] stod_system::SystemError),
     /// The command path answered something other than "accepted": the
     /// workload only sends valid commands, so this is a bug or an overload.
     #[error("command {step} on case {case} was not accepted after {elapsed:?}: {reply}")]

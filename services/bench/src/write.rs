@@ -7,9 +7,10 @@ use std::time::Duration;
 use async_nats::jetstream::{self, Context};
 use serde::Serialize;
 use stod_client::{Client, RetryPolicy};
-use stod_command::{GroupCommitConfig, GroupCommitCounts, RunningService, ServiceOptions};
+use stod_command::{GroupCommitConfig, GroupCommitCounts, ServiceOptions};
 use stod_events::ids::UserId;
 use stod_nats_server::{locate_binary, NatsServer, ServerOptions};
+use stod_system::{Nats, System};
 use tempfile::TempDir;
 
 use crate::latency::Summary;
@@ -229,7 +230,8 @@ pub struct WriteBench {
     header: Header,
     raw_js: Context,
     payload: Vec<u8>,
-    services: Vec<RunningService>,
+    /// The command service's instances, started as `stod up` starts them.
+    system: Option<System>,
     client: Client,
     /// Declared before `_store_dir` so that it is dropped (killed) first.
     server: NatsServer,
@@ -259,7 +261,7 @@ impl WriteBench {
         let raw_js = jetstream::new(raw_nats.clone());
         raw::create_stream(&raw_js).await?;
 
-        let services = start_services(&server, options.instances, None).await?;
+        let system = Some(start_system(&server, options.instances, None).await?);
 
         // All client tasks share one connection, as requests multiplex on it. No
         // retries: a timeout or "unavailable" should end the run, not hide in p99.
@@ -282,7 +284,7 @@ impl WriteBench {
             options: options.clone(),
         };
         let payload = payload(options.payload_bytes);
-        Ok(Self { options, header, raw_js, payload, services, client, server, _store_dir: store_dir })
+        Ok(Self { options, header, raw_js, payload, system, client, server, _store_dir: store_dir })
     }
 
     pub fn header(&self) -> &Header {
@@ -346,15 +348,16 @@ impl WriteBench {
 
     /// What the running instances' committers have done so far.
     fn group_counts(&self) -> GroupCommitCounts {
-        self.services.iter().filter_map(|s| s.handler().group_commit_counts()).sum()
+        let instances = self.system.as_ref().map(System::command).unwrap_or_default();
+        instances.iter().filter_map(|s| s.handler().group_commit_counts()).sum()
     }
 
     async fn replace_services(&mut self, group_commit: bool) -> Result<(), BenchError> {
-        for service in self.services.drain(..) {
-            service.shutdown().await;
+        if let Some(system) = self.system.take() {
+            system.shutdown().await;
         }
         let group = group_commit.then(|| self.options.group.config());
-        self.services = start_services(&self.server, self.options.instances, group).await?;
+        self.system = Some(start_system(&self.server, self.options.instances, group).await?);
         Ok(())
     }
 
@@ -363,31 +366,28 @@ impl WriteBench {
     pub async fn finish(mut self) -> Result<Footer, BenchError> {
         let raw = totals(&self.raw_js, raw::RAW_STREAM).await?;
         let stod = totals(&self.raw_js, stod_store::STREAM_NAME).await?;
-        for service in self.services.drain(..) {
-            service.shutdown().await;
+        if let Some(system) = self.system.take() {
+            system.shutdown().await;
         }
         self.server.stop().await?;
         Ok(Footer { raw, stod })
     }
 }
 
-/// `group`: group commit with these settings, or none.
-async fn start_services(
+/// `instances` command-service instances on `server`; `group`: group commit with
+/// these settings, or none.
+async fn start_system(
     server: &NatsServer,
     instances: usize,
     group: Option<GroupCommitConfig>,
-) -> Result<Vec<RunningService>, BenchError> {
-    let mut services = Vec::new();
-    for _ in 0..instances {
-        let service_nats = async_nats::connect(server.url()).await?;
-        let options = ServiceOptions {
-            group_commit: group.is_some(),
-            group_commit_config: group.clone().unwrap_or_default(),
-            ..ServiceOptions::default()
-        };
-        services.push(stod_command::start(service_nats, options).await?);
-    }
-    Ok(services)
+) -> Result<System, BenchError> {
+    let options = ServiceOptions {
+        group_commit: group.is_some(),
+        group_commit_config: group.unwrap_or_default(),
+        ..ServiceOptions::default()
+    };
+    let nats = Nats::Existing { url: server.url(), credentials: None };
+    Ok(System::builder(nats).command_instances(options, instances).start().await?)
 }
 
 async fn totals(js: &Context, stream: &str) -> Result<StreamTotals, BenchError> {

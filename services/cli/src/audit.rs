@@ -32,28 +32,23 @@ use stod_store::{AccessFilter, AccessLog, EventStore, RawMessage, StoreErrorKind
 
 use crate::args::{AccessArgs, ReplayArgs, ReplayReport, ReportFormat};
 use crate::audit_text::{self, History};
-use crate::connect;
 use crate::error::{from_store, CliError};
 use crate::output::Output;
 use crate::projections::{grouped, seconds};
 use crate::reference::ANONYMOUS_READER;
 use crate::report::{self, Basis};
+use crate::session::Session;
 use crate::show;
 
 /// `stod audit history CASE`.
-pub async fn history(url: &str, user: UserId, out: Output, case: CaseId) -> Result<(), CliError> {
-    let client = connect::client(url, user).await?;
+pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), CliError> {
     let view = client.case(case).await?;
     let history = History::of(&view);
     if out.json {
         out.result(&history, String::new);
         return Ok(());
     }
-    // Names are a courtesy: without them the codes still say it all.
-    let cat = match client.reference().await {
-        Ok((_, file)) => show::names(file),
-        Err(_) => Catalogue::default_catalogue(),
-    };
+    let cat = client.catalogue().await;
     out.result(&history, || audit_text::history_text(&view, &cat));
     Ok(())
 }
@@ -61,9 +56,9 @@ pub async fn history(url: &str, user: UserId, out: Output, case: CaseId) -> Resu
 /// Opens the event log for reading only: never creates a stream (an audit must not
 /// create an empty log and call it intact) and never refuses one whose protections
 /// were loosened; those are returned, to be reported as findings.
-async fn open_log(url: &str) -> Result<(EventStore, Vec<String>), CliError> {
-    let policy = connect::retry_policy()?;
-    let nats = connect::nats(url, "stod audit", &policy).await?;
+async fn open_log(session: &Session) -> Result<(EventStore, Vec<String>), CliError> {
+    let url = session.url();
+    let nats = session.nats("stod audit").await?;
     let js = async_nats::jetstream::new(nats);
     let (store, mismatches) = EventStore::open_existing(js).await.map_err(|e| match e.kind() {
         StoreErrorKind::NotFound => {
@@ -179,8 +174,9 @@ fn with_intact(value: impl serde::Serialize, intact: bool) -> Value {
 }
 
 /// `stod audit verify` against the live stream.
-pub async fn verify_log(url: &str, out: Output) -> Result<(), CliError> {
-    let (store, loosened) = open_log(url).await?;
+pub async fn verify_log(session: &Session, out: Output) -> Result<(), CliError> {
+    let url = session.url();
+    let (store, loosened) = open_log(session).await?;
     let mut records = Vec::new();
     let mut foreign = Vec::new();
     let read = read_log(&store, out, "Kontrollerar", |m| records.push(record(m, &mut foreign))).await?;
@@ -236,7 +232,8 @@ fn bundle_error(e: BundleError) -> CliError {
 }
 
 /// `stod audit export --out DIR`.
-pub async fn export(url: &str, out: Output, dir: &Path) -> Result<(), CliError> {
+pub async fn export(session: &Session, out: Output, dir: &Path) -> Result<(), CliError> {
+    let url = session.url();
     // Refused before reading a long log; the library checks again when it writes.
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map(|mut entries| entries.next().is_none());
@@ -248,7 +245,7 @@ pub async fn export(url: &str, out: Output, dir: &Path) -> Result<(), CliError> 
             Err(e) => return Err(CliError::Invalid(format!("{} kan inte användas för exporten: {e}", dir.display()))),
         }
     }
-    let (store, _loosened) = open_log(url).await?;
+    let (store, _loosened) = open_log(session).await?;
     let mut records = Vec::new();
     let mut foreign = Vec::new();
     let read = read_log(&store, out, "Exporterar", |m| records.push(record(m, &mut foreign))).await?;
@@ -390,20 +387,23 @@ fn compute(spec: &Spec, records: &std::collections::BTreeMap<CaseId, CaseRecord>
 
 /// Reference-data names for the report, without waiting for a command service that may
 /// not be running (an auditor may read a bare NATS): names are a courtesy.
-async fn names(url: &str, user: Option<UserId>) -> Catalogue {
-    let Ok(user) = user.map_or_else(|| UserId::parse(ANONYMOUS_READER), Ok) else {
-        return Catalogue::default_catalogue();
-    };
+async fn names(session: &Session) -> Catalogue {
     let policy = RetryPolicy { retries: 0, request_timeout: Duration::from_secs(2), ..RetryPolicy::default() };
-    let Ok(nats) = connect::nats(url, "stod audit", &policy).await else { return Catalogue::default_catalogue() };
-    match Client::from_nats(nats, user).with_retry(policy).reference().await {
-        Ok((_, file)) => show::names(file),
+    let user = match session.user_opt() {
+        Some(user) => user.clone(),
+        None => match UserId::parse(ANONYMOUS_READER) {
+            Ok(user) => user,
+            Err(_) => return Catalogue::default_catalogue(),
+        },
+    };
+    match session.options("stod audit").user(user).retry(policy).connect().await {
+        Ok(client) => client.catalogue().await,
         Err(_) => Catalogue::default_catalogue(),
     }
 }
 
 /// `stod audit replay`.
-pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayArgs) -> Result<(), CliError> {
+pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<(), CliError> {
     let spec = spec(&args)?;
     let cutoff = args.as_of;
     if let Cutoff::RecordedBy(t) = cutoff {
@@ -414,7 +414,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
             )));
         }
     }
-    let (store, _loosened) = open_log(url).await?;
+    let (store, _loosened) = open_log(session).await?;
     // Said before a long read rather than after it.
     if let Cutoff::Sequence(n) = cutoff {
         let end = store.last_sequence().await.map_err(|e| from_store("händelseloggen kunde inte läsas", e))?;
@@ -504,7 +504,7 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
         return Ok(());
     }
 
-    let cat = names(url, user).await;
+    let cat = names(session).await;
     let basis = Basis::Replay(audit_text::replay_basis(&cutoff, included.len() as u64, through, total));
     let printed = chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string();
     let text = match (&then, &spec) {
@@ -562,7 +562,8 @@ pub async fn replay(url: &str, user: Option<UserId>, out: Output, args: ReplayAr
 /// `stod audit access`: the access log, read straight from JetStream like the event log
 /// (no service in between), never created by reading it, and read even when its
 /// protection was loosened (with a warning, as `history` and `replay` do).
-pub async fn access(url: &str, out: Output, args: AccessArgs) -> Result<(), CliError> {
+pub async fn access(session: &Session, out: Output, args: AccessArgs) -> Result<(), CliError> {
+    let url = session.url();
     if let (Some(since), Some(until)) = (args.since, args.until) {
         if since > until {
             return Err(CliError::Invalid(format!(
@@ -572,8 +573,7 @@ pub async fn access(url: &str, out: Output, args: AccessArgs) -> Result<(), CliE
             )));
         }
     }
-    let policy = connect::retry_policy()?;
-    let nats = connect::nats(url, "stod audit", &policy).await?;
+    let nats = session.nats("stod audit").await?;
     let js = async_nats::jetstream::new(nats);
     let (log, mismatches) = AccessLog::open_existing(js).await.map_err(|e| match e.kind() {
         StoreErrorKind::NotFound => CliError::NotFound(format!(

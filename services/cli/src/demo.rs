@@ -13,14 +13,14 @@ use serde_json::json;
 use stod_client::{Client, ClientError};
 use stod_demo::{DemoParams, SeedReport, Submission};
 use stod_events::case::Command;
-use stod_events::ids::{CaseId, Date, UserId};
+use stod_events::ids::{CaseId, Date};
 use stod_store::STREAM_NAME;
 
 use crate::args::DemoSeedArgs;
-use crate::connect;
 use crate::error::CliError;
 use crate::output::Output;
 use crate::projections::{duration_left, grouped, seconds, seconds_left};
+use crate::session::Session;
 
 /// What `stod up --demo` records: a programme's worth of two years.
 pub const UP_PARTICIPANTS: u32 = 40;
@@ -144,7 +144,7 @@ async fn submit(
 }
 
 /// `stod demo seed`.
-pub async fn seed_command(url: &str, out: Output, args: DemoSeedArgs) -> Result<(), CliError> {
+pub async fn seed_command(session: &Session, out: Output, args: DemoSeedArgs) -> Result<(), CliError> {
     let now = stod_command::today_in_sweden();
     let today = args.today.unwrap_or(now);
     if today > now {
@@ -152,8 +152,7 @@ pub async fn seed_command(url: &str, out: Output, args: DemoSeedArgs) -> Result<
             "--today {today} ligger i framtiden: inga händelser får ha ett senare datum än i dag ({now})"
         )));
     }
-    let user = UserId::parse(SEEDER).map_err(|e| CliError::Other(e.to_string()))?;
-    let client = connect::client(url, user).await?;
+    let client = session.client_or(SEEDER).await?;
     let params = DemoParams { participants: args.participants, years: args.years, seed: args.seed, today };
     let seeded = seed(&client, params, args.concurrency as usize, out).await?;
     out.result(&seeded.json("seeded"), || {
@@ -169,33 +168,37 @@ pub async fn seed_command(url: &str, out: Output, args: DemoSeedArgs) -> Result<
     Ok(())
 }
 
-/// Events in the log, or an error if it cannot be read.
-pub async fn events_in_log(nats: &async_nats::Client) -> Result<u64, CliError> {
+/// The event log's state (events held, last sequence), or an error if it cannot be
+/// read.
+async fn log_state(nats: &async_nats::Client) -> Result<async_nats::jetstream::stream::State, CliError> {
     let js = async_nats::jetstream::new(nats.clone());
     let mut stream =
         js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
     let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
-    Ok(info.state.messages)
+    Ok(info.state.clone())
+}
+
+/// The last sequence in the event log.
+pub async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
+    Ok(log_state(nats).await?.last_sequence)
 }
 
 /// `stod up --demo`: records the demo unless the log already holds events. Returns
 /// whether anything was recorded.
-pub async fn up_demo(nats: &async_nats::Client, today: Date, out: Output) -> Result<bool, CliError> {
-    let existing = events_in_log(nats).await?;
+pub async fn up_demo(client: &Client, today: Date, out: Output) -> Result<bool, CliError> {
+    let existing = log_state(client.nats()).await?.messages;
     if existing > 0 {
         out.result(&json!({ "status": "demo", "recorded": false, "existing_events": existing }), || {
             format!("Demo: händelseloggen har redan {} händelser, så ingen demodata läggs till.", grouped(existing))
         });
         return Ok(false);
     }
-    let user = UserId::parse(SEEDER).map_err(|e| CliError::Other(e.to_string()))?;
-    let client = Client::from_nats(nats.clone(), user).with_retry(connect::retry_policy()?);
     let params = DemoParams { participants: UP_PARTICIPANTS, years: UP_YEARS, seed: UP_SEED, today };
     out.say(&format!(
         "Demo: registrerar {UP_PARTICIPANTS} påhittade deltagares vägar under {UP_YEARS} år genom kommandotjänsten \
          (som anna, bertil, cecilia och projektledare)."
     ));
-    let seeded = seed(&client, params, UP_CONCURRENCY, out).await?;
+    let seeded = seed(client, params, UP_CONCURRENCY, out).await?;
     out.result(&seeded.json("demo"), || {
         let mut text = seeded.text();
         if let Some(case) = seeded.showcase {

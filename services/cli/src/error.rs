@@ -102,6 +102,8 @@ impl From<ClientError> for CliError {
             ClientError::Invalid(m) => CliError::Invalid(m),
             ClientError::Unavailable(m) => CliError::Unavailable(m),
             ClientError::NotFound(case_id) => CliError::NotFound(format!("ärendet {case_id} finns inte")),
+            ClientError::Forbidden(what) => CliError::Forbidden(forbidden(&what)),
+            ClientError::Usage(m) => CliError::Usage(m),
         }
     }
 }
@@ -114,4 +116,12 @@ pub fn from_store(what: &str, e: StoreError) -> CliError {
         StoreErrorKind::Conflict => CliError::Conflict(message),
         _ => CliError::Other(message),
     }
+}
+
+/// The message of a refusal by the server (`what` is its own words).
+pub fn forbidden(what: &str) -> String {
+    format!(
+        "servern nekade: din roll får inte göra detta ({what}). Inget har registrerats. \
+         Be driften om rätt roll (stod user add NAMN --role ...)"
+    )
 }

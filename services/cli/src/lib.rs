@@ -25,21 +25,21 @@
 //!
 //! - [`args`]: the command line (clap), with every value checked before anything is sent.
 //! - [`sv`]: Swedish tokens and labels of the domain's fixed values, in one place.
-//! - [`connect`]: connecting to NATS with a bounded retry, and the user check.
+//! - [`session`]: who this run is and where it connects (through `stod-client`).
 //! - [`record`]: the recording commands and their receipts.
 //! - [`correct`]: turning `--set FIELD=VALUE` into a corrected fact.
 //! - [`show`]: a case's history in readable Swedish.
 //! - [`reference`]: showing and extending reference data.
 //! - [`registry`]: the participant registry (`case find`, `participant erase`, and
 //!   the registration `intake --personnummer` does first).
-//! - [`query`]: asking the read models (projector) over NATS; [`read`] the commands
-//!   that do (`report ...`, `case history`), [`report`] their Swedish layout (text,
-//!   Markdown, HTML), [`projections`] the operator's status and rebuild.
+//! - [`read`]: the commands that ask the read models (`report ...`, `case history`),
+//!   [`report`] their Swedish layout (text, Markdown, HTML), [`projections`] the
+//!   operator's status and rebuild.
 //! - [`audit`]: the auditor's commands (`audit history`, `replay`, `verify`, `export`,
 //!   `access`),
 //!   reading the log straight from JetStream; [`audit_text`] their Swedish layout.
-//! - [`up`]: the managed server plus the command service and the projector in-process;
-//!   [`projector`] the projector alone; [`demo`] demo data through the command path.
+//! - [`run`]: `stod up`, `stod projector` and `stod http`, adapters over
+//!   `stod-system`; [`demo`] demo data through the command path.
 //! - [`output`] and [`error`]: where results and failures go, and the exit codes.
 //!
 //! # What it does not do
@@ -53,35 +53,32 @@
 pub mod args;
 pub mod audit;
 pub mod audit_text;
-pub mod connect;
 pub mod correct;
 pub mod demo;
 pub mod error;
 pub mod output;
 pub mod projections;
-pub mod projector;
-pub mod query;
 pub mod read;
 pub mod record;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod run;
+pub mod session;
 pub mod show;
 pub mod sv;
-pub mod up;
 pub mod user;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches};
-use stod_client::Client;
-use stod_events::ids::UserId;
-use stod_events::reference::{Catalogue, CodeKind};
+use stod_client::{Client, Refusals};
+use stod_events::reference::CodeKind;
 
 pub use args::Cli;
 use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
 pub use error::CliError;
 use output::Output;
-use query::Reader;
+use session::Session;
 
 /// A parsed command line, with what clap's derive alone does not tell.
 #[derive(Debug)]
@@ -117,20 +114,18 @@ impl Invocation {
 /// Runs the command, reports a failure, and returns the exit code.
 pub async fn execute(invocation: Invocation) -> u8 {
     let out = Output { json: invocation.cli.global.json };
+    let refusals = Refusals::new();
     // A long-running service must not stop because one request was refused; it logs
     // and carries on. A command a person ran ends at once with the reason.
     let long_running = matches!(invocation.cli.command, Cmd::Up(_) | Cmd::Projector(_) | Cmd::Http(_));
     let result = if long_running {
-        run(invocation, out).await
+        run(invocation, out, refusals).await
     } else {
         tokio::select! {
-            result = run(invocation, out) => result,
+            result = run(invocation, out, refusals.clone()) => result,
             // The server dropped what we sent: nothing was recorded, and waiting longer
             // would only end in "no answer".
-            what = connect::refused() => Err(CliError::Forbidden(format!(
-                "servern nekade: din roll får inte göra detta ({what}). Inget har registrerats. \
-                 Be driften om rätt roll (stod user add NAMN --role ...)"
-            ))),
+            what = refusals.first() => Err(CliError::Forbidden(error::forbidden(&what))),
         }
     };
     match result {
@@ -142,73 +137,50 @@ pub async fn execute(invocation: Invocation) -> u8 {
     }
 }
 
-async fn run(invocation: Invocation, out: Output) -> Result<(), CliError> {
+async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<(), CliError> {
     let Invocation { cli, nats_url_on_command_line } = invocation;
-    let mut global = cli.global;
-    if let Some(path) = &global.credentials {
-        let creds = stod_auth::Credentials::load(path).map_err(|e| {
-            CliError::Usage(format!("inloggningsuppgifterna (--credentials / STOD_CREDENTIALS) kan inte läsas: {e}"))
-        })?;
-        match &global.user {
-            Some(user) if user != &creds.user => {
-                return Err(CliError::Usage(format!(
-                    "--user {user} stämmer inte med inloggningsuppgifterna, som gäller {}; ta bort --user (eller STOD_USER)",
-                    creds.user
-                )))
-            }
-            _ => global.user = Some(creds.user.clone()),
-        }
-        connect::use_credentials(creds);
-    }
-    let url = global.nats_url.as_str();
+    let session = Session::new(&cli.global, refusals)?;
+    let url = session.url().to_owned();
     match cli.command {
-        Cmd::Up(args) => up::run(args, nats_url_on_command_line.then(|| url.to_owned()), out).await,
-        Cmd::Reference(ReferenceCmd::Load { file }) => reference::load(url, global.user, out, &file).await,
+        Cmd::Up(args) => run::up(args, nats_url_on_command_line.then_some(url), &session, out).await,
+        Cmd::Reference(ReferenceCmd::Load { file }) => reference::load(&session, out, &file).await,
         Cmd::Reference(ReferenceCmd::Show { kind }) => {
-            let user = match global.user {
-                Some(user) => user,
-                None => UserId::parse(reference::ANONYMOUS_READER).map_err(|e| CliError::Other(e.to_string()))?,
-            };
-            let client = connect::client(url, user).await?;
+            let client = session.client_or(reference::ANONYMOUS_READER).await?;
             reference::show(&client, out, kind).await
         }
-        Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(url, out, args).await,
+        Cmd::Demo(DemoCmd::Seed(args)) => demo::seed_command(&session, out, args).await,
         // Refused before connecting: nothing is sent without the confirmation.
         Cmd::Participant(ParticipantCmd::Erase { yes: false, .. }) => Err(registry::erase_needs_confirmation()),
-        Cmd::Projector(args) => projector::run(url, args, out).await,
-        Cmd::Http(args) => up::run_http(url, args, out).await,
+        Cmd::Projector(args) => run::projector(&session, args, out).await,
+        Cmd::Http(args) => run::http(&session, args, out).await,
         Cmd::User(UserCmd::Add { name, role, data }) => user::add(name, role, data, out),
         Cmd::User(UserCmd::List { data }) => user::list(data, out),
         Cmd::Report(report) => {
-            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
+            let client = session.client().await?;
             match report {
-                ReportCmd::Throughput(args) => read::throughput(&reader, out, args).await,
-                ReportCmd::Styrgrupp(args) => read::steering(&reader, out, args).await,
-                ReportCmd::Uppfoljning(args) => read::funder(&reader, out, args).await,
+                ReportCmd::Throughput(args) => read::throughput(&client, out, args).await,
+                ReportCmd::Styrgrupp(args) => read::steering(&client, out, args).await,
+                ReportCmd::Uppfoljning(args) => read::funder(&client, out, args).await,
             }
         }
-        Cmd::Case(CaseCmd::History { case }) => {
-            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
-            read::history(&reader, out, case).await
-        }
+        Cmd::Case(CaseCmd::History { case }) => read::history(&session.client().await?, out, case).await,
         Cmd::Audit(command) => match command {
-            AuditCmd::History { case } => audit::history(url, connect::require_user(&global.user)?, out, case).await,
-            AuditCmd::Replay(args) => audit::replay(url, global.user, out, args).await,
+            AuditCmd::History { case } => audit::history(&session.client().await?, out, case).await,
+            AuditCmd::Replay(args) => audit::replay(&session, out, args).await,
             AuditCmd::Verify { bundle: Some(dir) } => audit::verify_bundle(&dir, out),
-            AuditCmd::Verify { bundle: None } => audit::verify_log(url, out).await,
-            AuditCmd::Export { out: dir } => audit::export(url, out, &dir).await,
-            AuditCmd::Access(args) => audit::access(url, out, args).await,
+            AuditCmd::Verify { bundle: None } => audit::verify_log(&session, out).await,
+            AuditCmd::Export { out: dir } => audit::export(&session, out, &dir).await,
+            AuditCmd::Access(args) => audit::access(&session, out, args).await,
         },
         Cmd::Projections(command) => {
-            let reader = Reader::connect(url, connect::require_user(&global.user)?).await?;
+            let client = session.client().await?;
             match command {
-                ProjectionsCmd::Status => projections::status(&reader, out).await,
-                ProjectionsCmd::Rebuild { name } => projections::rebuild(&reader, out, name).await,
+                ProjectionsCmd::Status => projections::status(&client, out).await,
+                ProjectionsCmd::Rebuild { name } => projections::rebuild(&client, out, name).await,
             }
         }
         command => {
-            let user = connect::require_user(&global.user)?;
-            let client = connect::client(url, user).await?;
+            let client = session.client().await?;
             let mut result = case_command(&client, out, command).await;
             if let Err(CliError::Rejected { valid, .. }) = &mut result {
                 if !out.json {
@@ -236,11 +208,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
             if out.json {
                 out.result(&view, String::new);
             } else {
-                // Names are a courtesy: without them the codes still say it all.
-                let names = match client.reference().await {
-                    Ok((_, file)) => show::names(file),
-                    Err(_) => Catalogue::default_catalogue(),
-                };
+                let names = client.catalogue().await;
                 out.result(&view, || show::case_text(&view, &names).trim_end().to_owned());
             }
             Ok(())
@@ -270,8 +238,7 @@ async fn with_names(client: &Client, valid: &[String]) -> Vec<String> {
     if valid.is_empty() {
         return Vec::new();
     }
-    let Ok((_, file)) = client.reference().await else { return valid.to_vec() };
-    let cat = show::names(file);
+    let cat = client.catalogue().await;
     let same = |codes: Vec<String>| codes.len() == valid.len() && codes.iter().all(|c| valid.contains(c));
     for kind in CodeKind::ALL {
         let active: Vec<String> = cat.active_codes(kind).iter().map(ToString::to_string).collect();

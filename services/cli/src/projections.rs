@@ -9,7 +9,8 @@ use stod_store::STREAM_NAME;
 use crate::args::ProjectionName;
 use crate::error::CliError;
 use crate::output::Output;
-use crate::query::{ProjectionStatus, Reader};
+use stod_client::Client;
+use stod_protocol::ProjectionStatus;
 
 /// How often a rebuild's progress is asked for.
 const POLL: Duration = Duration::from_millis(200);
@@ -103,10 +104,10 @@ pub fn status_text(s: &ProjectionStatus, log_end: Option<u64>) -> String {
     )
 }
 
-pub async fn status(reader: &Reader, out: Output) -> Result<(), CliError> {
-    let (raw, status) = reader.status().await?;
-    let end = if out.json { None } else { log_end(reader.nats()).await };
-    out.result(&raw, || status_text(&status, end));
+pub async fn status(client: &Client, out: Output) -> Result<(), CliError> {
+    let answer = client.projection_status().await?;
+    let end = if out.json { None } else { log_end(client.nats()).await };
+    out.result(&answer.raw, || status_text(&answer.status, end));
     Ok(())
 }
 
@@ -123,14 +124,14 @@ fn progress_bar(out: Output) -> ProgressBar {
     bar
 }
 
-pub async fn rebuild(reader: &Reader, out: Output, name: ProjectionName) -> Result<(), CliError> {
+pub async fn rebuild(client: &Client, out: Output, name: ProjectionName) -> Result<(), CliError> {
     if name != ProjectionName::Alla {
         out.say(
             "Alla läsmodeller (genomströmning, styrgrupp, granskning) är en och samma vikning av loggen \
              och byggs om tillsammans.",
         );
     }
-    let (_, before) = reader.status().await?;
+    let before = client.projection_status().await?.status;
     let started = Instant::now();
     // A rebuild under way (also the first build after a start) is followed rather than
     // queued behind: a second request would wait for it, then rebuild all over again.
@@ -139,7 +140,7 @@ pub async fn rebuild(reader: &Reader, out: Output, name: ProjectionName) -> Resu
             out.say("En ombyggnad pågår redan; följer den.");
             r.generation.max(before.generation + 1)
         }
-        None => reader.start_rebuild().await?,
+        None => client.start_rebuild().await?,
     };
     out.say(&format!("Bygger om läsmodellerna från händelseloggen till generation {target}; frågor besvaras som vanligt under tiden."));
 
@@ -149,11 +150,11 @@ pub async fn rebuild(reader: &Reader, out: Output, name: ProjectionName) -> Resu
     let mut tick = tokio::time::interval(POLL);
     let (raw, done) = loop {
         tick.tick().await;
-        let (raw, s) = match reader.status().await {
-            Ok(answer) => answer,
+        let (raw, s) = match client.projection_status().await {
+            Ok(answer) => (answer.raw, answer.status),
             Err(e) => {
                 bar.abandon();
-                return Err(e);
+                return Err(e.into());
             }
         };
         if let Some(fault) = &s.fault {
@@ -209,7 +210,7 @@ pub async fn rebuild(reader: &Reader, out: Output, name: ProjectionName) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::RebuildProgress;
+    use stod_protocol::RebuildProgress;
 
     #[test]
     fn numbers_read_the_swedish_way() {

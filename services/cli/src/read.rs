@@ -1,41 +1,30 @@
 //! The commands that read the read models: `report throughput`, `report styrgrupp`,
-//! `report uppfoljning` and `case history`. Each asks the projector ([`crate::query`]) and prints its answer:
+//! `report uppfoljning` and `case history`. Each asks the projector (`stod-client`) and prints its answer:
 //! the reply as received with `--json`, the Swedish report ([`crate::report`]) otherwise.
 
 use chrono_tz::Europe::Stockholm;
+use stod_client::{Client, Report};
 use stod_events::ids::CaseId;
-use stod_events::reference::Catalogue;
 use stod_projections::{AuditEntry, PublishedFunder, PublishedSteering, ThroughputReport};
 use stod_protocol::{queries, FunderQuery, HistoryQuery, SteeringQuery, ThroughputQuery};
 
 use crate::args::{FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
 use crate::error::CliError;
 use crate::output::Output;
-use crate::query::{Answer, Reader};
 use crate::report::{self, Basis};
-use crate::show;
 
-fn basis<T>(answer: &Answer<T>) -> Basis {
+fn basis<T>(answer: &Report<T>) -> Basis {
     Basis::ReadModel { checkpoint: answer.checkpoint, generation: answer.generation }
 }
 
-/// Reference-data names for the reports; the default catalogue if they cannot be read
-/// (names are a courtesy, the figures stand without them).
-async fn names(reader: &Reader) -> Catalogue {
-    match reader.client().reference().await {
-        Ok((_, file)) => show::names(file),
-        Err(_) => Catalogue::default_catalogue(),
-    }
-}
-
-pub async fn throughput(reader: &Reader, out: Output, args: ThroughputArgs) -> Result<(), CliError> {
+pub async fn throughput(client: &Client, out: Output, args: ThroughputArgs) -> Result<(), CliError> {
     let query = ThroughputQuery { period: report::period(&args)?, today: args.today };
-    let answer: Answer<ThroughputReport> = reader.report(queries::THROUGHPUT, &query).await?;
+    let answer: Report<ThroughputReport> = client.report(queries::THROUGHPUT, &query).await?;
     if out.json {
         out.result(&answer.raw, String::new);
         return Ok(());
     }
-    let cat = names(reader).await;
+    let cat = client.catalogue().await;
     out.result(&answer.raw, || report::throughput_text(&answer.report, &basis(&answer), &cat).trim_end().to_owned());
     Ok(())
 }
@@ -46,14 +35,14 @@ fn printed() -> String {
 
 /// The steering group's report: the published form, small counts hidden by the
 /// projector, never case ids.
-pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Result<(), CliError> {
+pub async fn steering(client: &Client, out: Output, args: SteeringArgs) -> Result<(), CliError> {
     let query = SteeringQuery { as_of: args.as_of, previous_meeting: args.previous };
-    let answer: Answer<PublishedSteering> = reader.report(queries::PUBLISHED_STEERING, &query).await?;
+    let answer: Report<PublishedSteering> = client.report(queries::PUBLISHED_STEERING, &query).await?;
     if out.json {
         out.result(&answer.raw, String::new);
         return Ok(());
     }
-    let cat = names(reader).await;
+    let cat = client.catalogue().await;
     out.result(&answer.raw, || {
         report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed()).trim_end().to_owned()
     });
@@ -62,19 +51,19 @@ pub async fn steering(reader: &Reader, out: Output, args: SteeringArgs) -> Resul
 
 /// The funder's follow-up: a document, or CSV for Excel (written as bytes, with the
 /// byte-order mark Excel needs to read UTF-8).
-pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<(), CliError> {
+pub async fn funder(client: &Client, out: Output, args: FunderArgs) -> Result<(), CliError> {
     let period: stod_projections::Period = args
         .period
         .trim()
         .parse()
         .map_err(|e: stod_projections::period::BadPeriod| CliError::Invalid(e.to_string()))?;
     let query = FunderQuery { period: period.to_string() };
-    let answer: Answer<PublishedFunder> = reader.report(queries::PUBLISHED_FUNDER, &query).await?;
+    let answer: Report<PublishedFunder> = client.report(queries::PUBLISHED_FUNDER, &query).await?;
     if out.json {
         out.result(&answer.raw, String::new);
         return Ok(());
     }
-    let cat = names(reader).await;
+    let cat = client.catalogue().await;
     let format = match args.format {
         FunderFormat::Csv => {
             let csv = stod_reports::funder::funder_csv(&answer.report, &cat)
@@ -97,9 +86,9 @@ pub async fn funder(reader: &Reader, out: Output, args: FunderArgs) -> Result<()
     Ok(())
 }
 
-pub async fn history(reader: &Reader, out: Output, case: CaseId) -> Result<(), CliError> {
-    let answer: Result<Answer<Vec<AuditEntry>>, CliError> =
-        reader.report(queries::HISTORY, &HistoryQuery { case_id: case }).await;
+pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), CliError> {
+    let answer: Result<Report<Vec<AuditEntry>>, CliError> =
+        client.report(queries::HISTORY, &HistoryQuery { case_id: case }).await.map_err(CliError::from);
     let answer = match answer {
         Ok(a) => a,
         // Our query is always well-formed, so `invalid` means the read models know no

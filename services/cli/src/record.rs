@@ -2,10 +2,11 @@
 //! give the case worker a receipt.
 
 use serde_json::{json, Map, Value};
-use stod_client::{Accepted, Client};
+use stod_client::Client;
 use stod_events::case::{Action, Command, TrainingRef};
-use stod_events::event::{EnrolmentDetails, EventType, Fact, PlacementNo, Registration, TrainingNo};
+use stod_events::event::{EnrolmentDetails, EventType, PlacementNo, Registration, TrainingNo};
 use stod_events::ids::{CaseId, Date, EventId};
+use stod_protocol::Assigned;
 
 use crate::args::{
     AssessArgs, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, RetractArgs, SubmitArgs,
@@ -186,9 +187,18 @@ async fn submit(
             return Err(err);
         }
     };
-    if let Some(assigned) = assigned_number(client, &command, &accepted).await {
-        extra.json.insert(assigned.key.into(), json!(assigned.number));
-        extra.lines.push(assigned.text);
+    if let Some(assigned) = accepted.assigned {
+        let (key, n, text) = match (assigned, &command) {
+            (Assigned::Placement(n), _) => {
+                ("placement", n, format!("Praktiken har nummer {n} i ärendet (avslutas med --placement {n})"))
+            }
+            (Assigned::Training(n), Command::Record { action: Action::StartTraining { .. }, .. }) => {
+                ("training", n, format!("Utbildningen har nummer {n} i ärendet (avslutas med --training {n})"))
+            }
+            (Assigned::Training(n), _) => ("training", n, format!("Utbildningen har nummer {n} i ärendet")),
+        };
+        extra.json.insert(key.into(), json!(n));
+        extra.lines.push(text);
     }
     let mut json = match serde_json::to_value(&accepted) {
         Ok(Value::Object(map)) => map,
@@ -210,48 +220,6 @@ async fn submit(
         text
     });
     Ok(())
-}
-
-/// The number the case gave a new placement or course: the case worker needs it to
-/// end the placement or course later.
-struct Assigned {
-    key: &'static str,
-    number: u16,
-    text: String,
-}
-
-async fn assigned_number(client: &Client, command: &Command, accepted: &Accepted) -> Option<Assigned> {
-    let wants = matches!(
-        command,
-        Command::Record {
-            action: Action::StartPlacement { .. }
-                | Action::StartTraining { .. }
-                | Action::CompleteTraining { training: TrainingRef::New { .. }, .. },
-            ..
-        }
-    );
-    if !wants {
-        return None;
-    }
-    let event_id = *accepted.event_ids.first()?;
-    // Only for the receipt: a failure here changes nothing that was recorded.
-    let view = client.case(accepted.case_id).await.ok()?;
-    let (key, number, text) = match view.events.iter().find(|e| e.event_id == event_id)?.fact.as_ref()? {
-        Fact::PlacementStarted(p) => {
-            let n = p.placement.0;
-            ("placement", n, format!("Praktiken har nummer {n} i ärendet (avslutas med --placement {n})"))
-        }
-        Fact::TrainingStarted(t) => {
-            let n = t.training.0;
-            ("training", n, format!("Utbildningen har nummer {n} i ärendet (avslutas med --training {n})"))
-        }
-        Fact::TrainingCompleted(t) => {
-            let n = t.training.0;
-            ("training", n, format!("Utbildningen har nummer {n} i ärendet"))
-        }
-        _ => return None,
-    };
-    Some(Assigned { key, number, text })
 }
 
 /// The event type a command records, for the receipt.

@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use serde_json::json;
 use stod_client::{Client, RetryPolicy};
-use stod_events::ids::UserId;
 use stod_events::reference::{Catalogue, CatalogueFile, CodeKind, Entry};
 use stod_store::ReferenceStore;
 
-use crate::connect;
 use crate::error::{from_store, CliError};
 use crate::output::Output;
+use crate::session::Session;
 use crate::sv::{kind_plural, Term};
 
 /// The user token for reference queries when no `--user` is given: reading the codes
@@ -125,14 +124,13 @@ fn short(fingerprint: &str) -> &str {
 
 /// Extends the shared catalogue from a TOML file. Nothing is written unless the whole
 /// file is valid against the catalogue in force.
-pub async fn load(url: &str, user: Option<UserId>, out: Output, path: &Path) -> Result<(), CliError> {
+pub async fn load(session: &Session, out: Output, path: &Path) -> Result<(), CliError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("kan inte läsa {}: {e}", path.display())))?;
     let extension: CatalogueFile = toml::from_str(&text)
         .map_err(|e| CliError::Invalid(format!("{} är ingen giltig referensdatafil: {e}", path.display())))?;
 
-    let policy = connect::retry_policy()?;
-    let nats = connect::nats(url, "stod reference load", &policy).await?;
+    let nats = session.nats("stod reference load").await?;
     let js = async_nats::jetstream::new(nats.clone());
     // One replica only matters if the bucket does not exist yet, i.e. no command service
     // has ever run against this NATS; the service creates it with the deployment's count.
@@ -152,8 +150,7 @@ pub async fn load(url: &str, user: Option<UserId>, out: Output, path: &Path) -> 
     };
     let fingerprint = after.fingerprint();
 
-    let reader = user.unwrap_or_else(|| UserId::parse(ANONYMOUS_READER).unwrap_or_else(|_| unreachable!()));
-    let confirmed = confirm(nats, reader, &fingerprint).await;
+    let confirmed = confirm(session, &fingerprint).await;
     let json = json!({
         "status": if changes.is_empty() { "unchanged" } else { "loaded" },
         "fingerprint": fingerprint,
@@ -186,8 +183,9 @@ pub async fn load(url: &str, user: Option<UserId>, out: Output, path: &Path) -> 
 }
 
 /// Whether a command service answers with the new catalogue within [`CONFIRM_WAIT`].
-async fn confirm(nats: async_nats::Client, user: UserId, fingerprint: &str) -> bool {
-    let client = Client::from_nats(nats, user).with_retry(RetryPolicy {
+async fn confirm(session: &Session, fingerprint: &str) -> bool {
+    let Ok(client) = session.client_or(ANONYMOUS_READER).await else { return false };
+    let client = client.with_retry(RetryPolicy {
         request_timeout: Duration::from_millis(500),
         retries: 0,
         backoff: Duration::from_millis(100),

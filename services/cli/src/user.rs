@@ -4,29 +4,26 @@
 //! rewrites the server's authorization and asks the running server to reload it
 //! (SIGHUP): the new user can log in at once, nobody is disconnected.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 use stod_auth::{AuthDir, Role};
 use stod_events::ids::UserId;
+use stod_system::DataDir;
 
 use crate::error::CliError;
 use crate::output::Output;
-use crate::up;
+use crate::run::system_error;
 
-fn auth_dir(data: Option<PathBuf>) -> Result<(PathBuf, AuthDir), CliError> {
-    let data = match data {
-        Some(dir) => dir,
-        None => up::default_data_dir()?,
-    };
-    let auth = AuthDir::new(data.join("auth"));
+fn auth_dir(data: Option<PathBuf>) -> Result<(DataDir, AuthDir), CliError> {
+    let data = DataDir::or_default(data).map_err(system_error)?;
+    let auth = data.auth();
     Ok((data, auth))
 }
 
 /// Asks the managed server in `data` to reload its config; false if none is running.
-fn reload_server(data: &Path) -> bool {
-    let pid_file = data.join("nats").join(up::PID_FILE);
-    let Ok(text) = std::fs::read_to_string(&pid_file) else { return false };
+fn reload_server(data: &DataDir) -> bool {
+    let Ok(text) = std::fs::read_to_string(data.pid_file()) else { return false };
     let Ok(pid) = text.trim().parse::<i32>() else { return false };
     #[cfg(unix)]
     {

@@ -16,20 +16,20 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use stod_command::{RunningService, ServiceOptions};
+use stod_command::ServiceOptions;
 use stod_events::ids::Date;
 use stod_nats_server::NatsServer;
-use stod_projector::{ProjectorOptions, ProjectorService};
+use stod_projector::ProjectorOptions;
+use stod_system::{Nats, RegistryKeySource, System};
 
 const USER: &str = "anna";
 
-/// One nats-server with the command service on it, and the projector if asked for.
+/// One nats-server with the command service on it, and the registry and the
+/// projector if asked for, started as `stod up` starts them (`stod-system`).
 struct Stack {
     /// Kept alive for the test; dropping it kills the server and removes its data.
     _server: NatsServer,
-    service: Option<RunningService>,
-    registry: Option<stod_registry::RunningRegistry>,
-    projector: Option<ProjectorService>,
+    system: Option<System>,
     /// The projector's store; removed on drop.
     _projections: Option<tempfile::TempDir>,
     client: async_nats::Client,
@@ -37,44 +37,36 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start() -> Self {
+    async fn build(registry: bool, projector: bool) -> Self {
         let server = NatsServer::ephemeral().await.expect("nats-server starts");
         let url = server.url();
         let client = async_nats::connect(&url).await.expect("connect");
-        let service = stod_command::start(client.clone(), ServiceOptions::default()).await.expect("service starts");
-        Self {
-            _server: server,
-            service: Some(service),
-            registry: None,
-            projector: None,
-            _projections: None,
-            client,
-            url,
+        let mut builder =
+            System::builder(Nats::Existing { url: url.clone(), credentials: None }).command(ServiceOptions::default());
+        if registry {
+            let key = stod_registry::RegistryKey::generate().expect("random key");
+            builder = builder.registry(RegistryKeySource::Key(key));
         }
+        let projections = projector.then(|| tempfile::tempdir().expect("tempdir"));
+        if let Some(dir) = &projections {
+            builder = builder.projector(ProjectorOptions::new(dir.path().join("projections")));
+        }
+        let system = builder.start().await.expect("the system starts");
+        Self { _server: server, system: Some(system), _projections: projections, client, url }
+    }
+
+    async fn start() -> Self {
+        Self::build(false, false).await
     }
 
     /// The stack with the participant registry in-process too.
     async fn with_registry() -> Self {
-        let mut stack = Self::start().await;
-        let key = stod_registry::RegistryKey::generate().expect("random key");
-        let registry = stod_registry::start(stack.client.clone(), stod_registry::RegistryOptions::new(key))
-            .await
-            .expect("registry starts");
-        stack.registry = Some(registry);
-        stack
+        Self::build(true, false).await
     }
 
     /// The stack with the projector (read models) in-process too.
     async fn with_projector() -> Self {
-        let mut stack = Self::start().await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let projector =
-            stod_projector::start_service(stack.client.clone(), ProjectorOptions::new(dir.path().join("projections")))
-                .await
-                .expect("projector starts");
-        stack.projector = Some(projector);
-        stack._projections = Some(dir);
-        stack
+        Self::build(false, true).await
     }
 
     /// `stod <args> --nats-url <url> --user anna --json`.
@@ -96,7 +88,8 @@ impl Stack {
         let js = async_nats::jetstream::new(self.client.clone());
         let mut stream = js.get_stream(stod_store::STREAM_NAME).await.expect("stream");
         let end = stream.info().await.expect("stream info").state.last_sequence;
-        let projector = self.projector.as_ref().expect("a stack with a projector").projector();
+        let system = self.system.as_ref().expect("running");
+        let projector = system.projector().expect("a stack with a projector").projector();
         tokio::time::timeout(Duration::from_secs(20), projector.wait_for(end))
             .await
             .expect("the read models catch up")
@@ -111,14 +104,8 @@ impl Stack {
     }
 
     async fn stop(mut self) {
-        if let Some(service) = self.service.take() {
-            service.shutdown().await;
-        }
-        if let Some(registry) = self.registry.take() {
-            registry.shutdown().await;
-        }
-        if let Some(projector) = self.projector.take() {
-            projector.shutdown().await;
+        if let Some(system) = self.system.take() {
+            system.shutdown().await;
         }
     }
 }
@@ -740,8 +727,8 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     // The demo went through the command path: the log has it, case by case (read as
     // the auditor just added).
     let creds = stod_auth::Credentials::load(Path::new(added["credentials"].as_str().expect("creds"))).expect("creds");
-    let nats = stod_auth::connect_options(&creds).connect(&url).await.expect("connect as the auditor");
-    let client = stod_client::Client::from_nats(nats, creds.user.clone());
+    let client =
+        stod_client::ConnectOptions::new(&url).credentials(creds).connect().await.expect("connect as the auditor");
     let mut recorded = 0;
     let mut kinds = std::collections::BTreeSet::new();
     for case in &cases {

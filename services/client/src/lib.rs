@@ -1,4 +1,5 @@
-//! A small client for stod's command and query services over NATS.
+//! The client of stod's NATS services: the one way anything of stod (the command line,
+//! the dashboard, the demo seeder, tests and benchmarks) connects and asks.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), stod_client::ClientError> {
@@ -25,17 +26,35 @@
 //! Every submission carries an id chosen here once; a lost reply, a timeout or an
 //! unavailable service is retried with the same id, which the service never records
 //! twice. A rejection, a conflict or a malformed request is returned at once.
+//!
+//! # Layout
+//!
+//! - [`ConnectOptions`]: connecting (bounded retries, credentials, the user's own
+//!   inbox) and [`Refusals`], what the server refused on a connection.
+//! - [`RetryPolicy`]: the one retry policy of every request.
+//! - [`ClientError`]: what went wrong, by what to do next.
+//! - [`Client`]: commands, cases, reference data and the registry (the command service
+//!   and the registry); reports, status and rebuilds (the read models).
 
-use std::time::Duration;
+mod connect;
+mod error;
+mod retry;
 
-use stod_events::case::{Command, RejectionKind};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use stod_events::case::Command;
 use stod_events::ids::{CaseId, EventId, SubmissionId, UserId};
-use stod_events::reference::CatalogueFile;
+use stod_events::reference::{Catalogue, CatalogueFile};
 use stod_protocol::{
-    command_subject, query_subject, registry_subject, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply,
-    CommandRequest, ProjectionStatus, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest, ReportReply,
+    command_subject, queries, query_subject, registry_subject, Assigned, CaseQuery, CaseReply, CaseView, CommandKind,
+    CommandReply, CommandRequest, ProjectionStatus, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest,
+    ReportReply,
 };
 use tracing::debug;
+
+pub use connect::{ConnectOptions, Refusals};
+pub use error::{ClientError, ClientErrorKind};
+pub use retry::{RetryPolicy, RETRIES_ENV};
 
 /// A command that was recorded.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -46,99 +65,62 @@ pub struct Accepted {
     pub stream_sequence: u64,
     /// The service had recorded this submission before (a retry).
     pub duplicate: bool,
+    /// The number the case gave a new placement or course.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<Assigned>,
 }
 
 /// A read-model report and what it was computed from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Report<T> {
     /// The last stream sequence the figures include.
     pub checkpoint: u64,
     /// The read models' generation that answered.
     pub generation: u64,
     pub report: T,
+    /// The reply as received, for programs that want it as it came (`--json`).
+    pub raw: Value,
 }
 
-/// Why a submission or query did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// A case rule refused it; nothing was recorded.
-    #[error("avvisat: {message}")]
-    Rejected { kind: RejectionKind, message: String, valid: Vec<String> },
-    /// The case kept changing; nothing was recorded. Look again, then retry.
-    #[error("konflikt: {0}")]
-    Conflict(String),
-    /// The request was malformed; nothing was recorded.
-    #[error("ogiltig förfrågan: {0}")]
-    Invalid(String),
-    /// No definite answer after retrying. Nothing is lost by submitting again later
-    /// with the same submission id.
-    #[error("tjänsten kan inte nås: {0}")]
-    Unavailable(String),
-    #[error("ärendet {0} finns inte")]
-    NotFound(CaseId),
+/// The read models' status, and the reply as received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub status: ProjectionStatus,
+    pub raw: Value,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientErrorKind {
-    Rejected,
-    Conflict,
-    Invalid,
-    Unavailable,
-    NotFound,
-}
-
-impl ClientError {
-    pub fn kind(&self) -> ClientErrorKind {
-        match self {
-            ClientError::Rejected { .. } => ClientErrorKind::Rejected,
-            ClientError::Conflict(_) => ClientErrorKind::Conflict,
-            ClientError::Invalid(_) => ClientErrorKind::Invalid,
-            ClientError::Unavailable(_) => ClientErrorKind::Unavailable,
-            ClientError::NotFound(_) => ClientErrorKind::NotFound,
-        }
-    }
-}
-
-/// Retry policy for requests whose outcome is unknown.
-#[derive(Clone, Copy, Debug)]
-pub struct RetryPolicy {
-    /// How long one request waits for its reply.
-    pub request_timeout: Duration,
-    /// Further tries after the first.
-    pub retries: u32,
-    /// Wait before the first retry; doubles each time, up to 2 s.
-    pub backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self { request_timeout: Duration::from_secs(5), retries: 6, backoff: Duration::from_millis(100) }
-    }
-}
-
+/// A client of stod's services as one user. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
     nats: async_nats::Client,
     user: UserId,
     retry: RetryPolicy,
+    /// Where the server's refusals on the connection are heard; `None` for a
+    /// connection made elsewhere ([`Client::from_nats`]).
+    refusals: Option<Refusals>,
+}
+
+/// What one answer came to: final, or worth another try (and why).
+enum Step<R> {
+    Done(R),
+    Retry(String),
 }
 
 impl Client {
-    /// Connects to NATS as `user`: fails at once if the server cannot be reached (a
-    /// person is waiting), and once connected reconnects by itself if the connection
-    /// drops.
-    pub async fn connect(url: &str, user: UserId) -> Result<Self, ClientError> {
-        let nats = async_nats::ConnectOptions::new()
-            .name(format!("stod-client {user}"))
-            .connect(url)
-            .await
-            .map_err(|e| ClientError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Self::from_nats(nats, user))
+    fn new(nats: async_nats::Client, user: UserId, retry: RetryPolicy, refusals: Option<Refusals>) -> Self {
+        Self { nats, user, retry, refusals }
     }
 
-    /// Uses an existing NATS connection.
+    /// Connects to NATS as `user` with the default [`ConnectOptions`].
+    pub async fn connect(url: &str, user: UserId) -> Result<Self, ClientError> {
+        ConnectOptions::new(url).user(user).connect().await
+    }
+
+    /// Uses an existing NATS connection. Its inbox prefix should be the user's
+    /// (`ConnectOptions` sets it), or a server that enforces the reply rule drops the
+    /// requests.
     pub fn from_nats(nats: async_nats::Client, user: UserId) -> Self {
-        Self { nats, user, retry: RetryPolicy::default() }
+        Self::new(nats, user, RetryPolicy::default(), None)
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -150,11 +132,16 @@ impl Client {
         &self.user
     }
 
+    /// The connection, for reading JetStream directly (auditors, operators).
+    pub fn nats(&self) -> &async_nats::Client {
+        &self.nats
+    }
+
     /// The same connection, submitting as another user (for tools that act for
     /// several users, like the demo seeder; the server's permissions decide whether
     /// this connection may).
     pub fn as_user(&self, user: UserId) -> Client {
-        Client { nats: self.nats.clone(), user, retry: self.retry }
+        Client { nats: self.nats.clone(), user, retry: self.retry, refusals: self.refusals.clone() }
     }
 
     /// Submits a command as a new submission.
@@ -171,12 +158,11 @@ impl Client {
         command: Command,
     ) -> Result<Accepted, ClientError> {
         let subject = command_subject(&self.user, CommandKind::of(&command));
-        let body = serde_json::to_vec(&CommandRequest { case_id, submission_id, command })
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let body = to_body(&CommandRequest { case_id, submission_id, command })?;
         let reply: CommandReply = self.request(&subject, body).await?;
         match reply {
-            CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate } => {
-                Ok(Accepted { case_id, submission_id, event_ids, stream_sequence, duplicate })
+            CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned } => {
+                Ok(Accepted { case_id, submission_id, event_ids, stream_sequence, duplicate, assigned })
             }
             CommandReply::Rejected { kind, message, valid } => Err(ClientError::Rejected { kind, message, valid }),
             CommandReply::Conflict { message } => Err(ClientError::Conflict(message)),
@@ -185,42 +171,15 @@ impl Client {
         }
     }
 
-    /// One case with every event.
+    /// One case with every event (the command service records the look first).
     pub async fn case(&self, case_id: CaseId) -> Result<CaseView, ClientError> {
-        let body = serde_json::to_vec(&CaseQuery { case_id }).map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let body = to_body(&CaseQuery { case_id })?;
         match self.request(&query_subject(&self.user, "case"), body).await? {
             CaseReply::Found(view) => Ok(view),
             CaseReply::NotFound { case_id } => Err(ClientError::NotFound(case_id)),
             CaseReply::Invalid { message } => Err(ClientError::Invalid(message)),
             CaseReply::Unavailable { message } => Err(ClientError::Unavailable(message)),
         }
-    }
-
-    /// A read-model report (`stod.query.<user>.<name>`, see `stod_protocol::queries`),
-    /// retried while the read models are unavailable (still building, or the
-    /// projector not reached).
-    pub async fn report<Q: serde::Serialize, T: serde::de::DeserializeOwned>(
-        &self,
-        name: &str,
-        query: &Q,
-    ) -> Result<Report<T>, ClientError> {
-        let body = serde_json::to_vec(query).map_err(|e| ClientError::Invalid(e.to_string()))?;
-        match self.request::<ReportReply<T>>(&query_subject(&self.user, name), body).await? {
-            ReportReply::Ok { checkpoint, generation, report } => Ok(Report { checkpoint, generation, report }),
-            ReportReply::Invalid { message } => Err(ClientError::Invalid(message)),
-            ReportReply::Unavailable { message } => Err(ClientError::Unavailable(message)),
-        }
-    }
-
-    /// The projector's status: generation, checkpoint, rebuild and fault.
-    pub async fn projection_status(&self) -> Result<ProjectionStatus, ClientError> {
-        let request =
-            async_nats::Request::new().payload(b"{}".to_vec().into()).timeout(Some(self.retry.request_timeout));
-        let subject = query_subject(&self.user, stod_protocol::queries::PROJECTION_STATUS);
-        let msg =
-            self.nats.send_request(subject, request).await.map_err(|e| ClientError::Unavailable(e.to_string()))?;
-        serde_json::from_slice(&msg.payload)
-            .map_err(|e| ClientError::Invalid(format!("oväntat svar från läsmodellerna: {e}")))
     }
 
     /// The reference data in force, with its fingerprint.
@@ -231,14 +190,22 @@ impl Client {
         }
     }
 
+    /// Names for codes: the reference data in force, or the shipped defaults if it
+    /// cannot be read (names are a courtesy; the codes say it all without them).
+    pub async fn catalogue(&self) -> Catalogue {
+        match self.reference().await {
+            Ok((_, file)) => Catalogue::from_file(file).unwrap_or_else(|_| Catalogue::default_catalogue()),
+            Err(_) => Catalogue::default_catalogue(),
+        }
+    }
+
     /// Asks the participant registry (`stod.registry.<user>.<op>`) about a
     /// personnummer, as typed: the service validates it. Retried while the registry is
     /// unavailable (every operation is safe to repeat: a repeated `register` gets the
     /// same reference). The reply is returned as is, `invalid` and `not_found`
     /// included, for the caller to word.
     pub async fn registry(&self, op: RegistryOp, personnummer: &str) -> Result<RegistryReply, ClientError> {
-        let body = serde_json::to_vec(&RegistryRequest { personnummer: personnummer.to_owned() })
-            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        let body = to_body(&RegistryRequest { personnummer: personnummer.to_owned() })?;
         match self.request(&registry_subject(&self.user, op), body).await {
             Ok(reply) => Ok(reply),
             // The retry loop's last reason; say which service it was.
@@ -247,81 +214,168 @@ impl Client {
         }
     }
 
-    /// Sends a request, retrying while the outcome is unknown: timeouts, no service
-    /// listening, and "unavailable" replies. The body (and so the submission id) is
-    /// the same on every try.
-    async fn request<R: serde::de::DeserializeOwned + Unavailable>(
+    /// A read-model report (`stod.query.<user>.<name>`, see `stod_protocol::queries`),
+    /// retried while the read models are unavailable (still building, or the
+    /// projector not reached). `invalid` is the caller's mistake, returned at once.
+    pub async fn report<Q: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        name: &str,
+        query: &Q,
+    ) -> Result<Report<T>, ClientError> {
+        let subject = query_subject(&self.user, name);
+        self.exchange(&subject, to_body(query)?, None, |bytes| {
+            let raw: Value = serde_json::from_slice(bytes).map_err(|e| unexpected(&subject, e))?;
+            match serde_json::from_value::<ReportReply<T>>(raw.clone()).map_err(|e| unexpected(&subject, e))? {
+                ReportReply::Ok { checkpoint, generation, report } => {
+                    Ok(Step::Done(Report { checkpoint, generation, report, raw }))
+                }
+                ReportReply::Invalid { message } => Err(ClientError::Invalid(message)),
+                ReportReply::Unavailable { message } => Ok(Step::Retry(format!("läsmodellerna: {message}"))),
+            }
+        })
+        .await
+    }
+
+    /// The read models' status: generation, checkpoint, rebuild and fault.
+    pub async fn projection_status(&self) -> Result<Status, ClientError> {
+        let subject = query_subject(&self.user, queries::PROJECTION_STATUS);
+        self.exchange(&subject, b"{}".to_vec(), None, |bytes| {
+            let raw: Value = serde_json::from_slice(bytes).map_err(|e| unexpected(&subject, e))?;
+            let status = serde_json::from_value(raw.clone()).map_err(|e| unexpected(&subject, e))?;
+            Ok(Step::Done(Status { status, raw }))
+        })
+        .await
+    }
+
+    /// Asks a projector to start a rebuild; returns the new generation's number.
+    ///
+    /// Retried only while nobody listens: a request that timed out may have started a
+    /// rebuild, and asking again would queue a second one.
+    pub async fn start_rebuild(&self) -> Result<u64, ClientError> {
+        let subject = format!("{}.{}.{}", queries::OPS_PREFIX, self.user, queries::REBUILD);
+        let note = "; ombyggnaden kan ha startat: se `stod projections status`";
+        self.exchange(&subject, b"{}".to_vec(), Some(note), |bytes| {
+            let reply: Value = serde_json::from_slice(bytes).map_err(|e| unexpected(&subject, e))?;
+            match (reply["status"].as_str(), reply["generation"].as_u64()) {
+                (Some("started"), Some(generation)) => Ok(Step::Done(generation)),
+                (Some("unavailable"), _) => Err(ClientError::Unavailable(format!(
+                    "projektorn kunde inte börja bygga om: {}",
+                    reply["message"].as_str().unwrap_or("okänt fel")
+                ))),
+                _ => Err(unexpected(&subject, reply)),
+            }
+        })
+        .await
+    }
+
+    /// A request whose reply is one of the protocol's enums, retried while it says
+    /// `unavailable`.
+    async fn request<R: DeserializeOwned + Unavailable>(&self, subject: &str, body: Vec<u8>) -> Result<R, ClientError> {
+        self.exchange(subject, body, None, |bytes| match serde_json::from_slice::<R>(bytes) {
+            Ok(reply) => match reply.unavailable() {
+                Some(why) => Ok(Step::Retry(why.to_owned())),
+                None => Ok(Step::Done(reply)),
+            },
+            Err(e) => Err(ClientError::Invalid(format!("oväntat svar från tjänsten: {e}"))),
+        })
+        .await
+    }
+
+    /// Sends `body` to `subject` until `read` calls the answer final, at most
+    /// `1 + retries` times with a growing pause: while nobody listens, while `read` says
+    /// retry, and after a timeout unless `no_retry_on_timeout` says why not (the
+    /// note ends the error). The body, and so any
+    /// submission id in it, is the same on every try. A refusal by the server ends it
+    /// at once: nothing was done, and waiting would only end in "no answer".
+    async fn exchange<R>(
         &self,
         subject: &str,
         body: Vec<u8>,
+        no_retry_on_timeout: Option<&str>,
+        read: impl Fn(&[u8]) -> Result<Step<R>, ClientError>,
     ) -> Result<R, ClientError> {
-        let mut backoff = self.retry.backoff;
-        let mut last = String::new();
-        for attempt in 0..=self.retry.retries {
-            if attempt > 0 {
-                debug!(subject, attempt, "retrying: {last}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(2));
-            }
-            let request =
-                async_nats::Request::new().payload(body.clone().into()).timeout(Some(self.retry.request_timeout));
-            match self.nats.send_request(subject.to_owned(), request).await {
-                Ok(msg) => match serde_json::from_slice::<R>(&msg.payload) {
-                    Ok(reply) if reply.is_unavailable() => {
-                        last =
-                            reply.unavailable_message().unwrap_or("tjänsten svarade att loggen inte kan nås").to_owned()
-                    }
-                    Ok(reply) => return Ok(reply),
-                    Err(e) => return Err(ClientError::Invalid(format!("oväntat svar från tjänsten: {e}"))),
+        let body: bytes::Bytes = body.into();
+        let mut pauses = self.retry.pauses();
+        loop {
+            let refused = self.refusals.as_ref().map(|r| r.watch(subject));
+            let request = async_nats::Request::new().payload(body.clone()).timeout(Some(self.retry.request_timeout));
+            let sent = self.nats.send_request(subject.to_owned(), request);
+            let answer = match refused {
+                Some(refused) => tokio::select! {
+                    answer = sent => answer,
+                    what = refused => return Err(ClientError::Forbidden(what)),
                 },
-                Err(e) => last = e.to_string(),
+                None => sent.await,
+            };
+            let why = match answer {
+                Ok(msg) => match read(&msg.payload)? {
+                    Step::Done(reply) => return Ok(reply),
+                    Step::Retry(why) => why,
+                },
+                Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => no_responder(subject),
+                Err(e) if e.kind() == async_nats::RequestErrorKind::TimedOut && no_retry_on_timeout.is_some() => {
+                    let note = no_retry_on_timeout.unwrap_or_default();
+                    return Err(ClientError::Unavailable(format!("inget svar på {subject} ({e}){note}")));
+                }
+                Err(e) => format!("inget svar på {subject}: {e}"),
+            };
+            match pauses.next() {
+                Some(pause) => {
+                    debug!(subject, "retrying in {pause:?}: {why}");
+                    tokio::time::sleep(pause).await;
+                }
+                None => return Err(ClientError::Unavailable(why)),
             }
         }
-        Err(ClientError::Unavailable(last))
     }
 }
 
-/// Replies that mean "try again".
+fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
+    serde_json::to_vec(value).map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+fn unexpected(subject: &str, detail: impl std::fmt::Display) -> ClientError {
+    ClientError::Invalid(format!("oväntat svar på {subject}: {detail}"))
+}
+
+/// Nobody answers `subject`: which service should, and what runs it.
+fn no_responder(subject: &str) -> String {
+    let mut tokens = subject.split('.');
+    let area = tokens.nth(1).unwrap_or_default();
+    let name = tokens.nth(1).unwrap_or_default();
+    let service = match (area, name) {
+        ("cmd", _) | ("query", "case" | "reference") => "kommandotjänsten svarar (den körs av `stod up`)",
+        ("registry", _) => "deltagarregistret svarar (det körs av `stod up`)",
+        _ => "projektor (läsmodeller) svarar (den körs av `stod up` eller `stod projector`)",
+    };
+    format!("ingen {service} på {subject} mot samma NATS")
+}
+
+/// Replies that mean "try again", with the service's reason.
 trait Unavailable {
-    fn is_unavailable(&self) -> bool;
-
-    /// The service's own words on why, where it says.
-    fn unavailable_message(&self) -> Option<&str> {
-        None
-    }
+    fn unavailable(&self) -> Option<&str>;
 }
 
-impl<T> Unavailable for ReportReply<T> {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, ReportReply::Unavailable { .. })
-    }
-
-    fn unavailable_message(&self) -> Option<&str> {
+impl Unavailable for CommandReply {
+    fn unavailable(&self) -> Option<&str> {
         match self {
-            ReportReply::Unavailable { message } => Some(message),
+            CommandReply::Unavailable { message } => Some(message),
             _ => None,
         }
     }
 }
 
-impl Unavailable for CommandReply {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, CommandReply::Unavailable { .. })
-    }
-}
-
 impl Unavailable for CaseReply {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, CaseReply::Unavailable { .. })
+    fn unavailable(&self) -> Option<&str> {
+        match self {
+            CaseReply::Unavailable { message } => Some(message),
+            _ => None,
+        }
     }
 }
 
 impl Unavailable for RegistryReply {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, RegistryReply::Unavailable { .. })
-    }
-
-    fn unavailable_message(&self) -> Option<&str> {
+    fn unavailable(&self) -> Option<&str> {
         match self {
             RegistryReply::Unavailable { message } => Some(message),
             _ => None,
@@ -330,7 +384,33 @@ impl Unavailable for RegistryReply {
 }
 
 impl Unavailable for ReferenceReply {
-    fn is_unavailable(&self) -> bool {
-        matches!(self, ReferenceReply::Unavailable { .. })
+    fn unavailable(&self) -> Option<&str> {
+        match self {
+            ReferenceReply::Unavailable { message } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_up_to_two_seconds_and_stop_after_the_retries() {
+        let policy =
+            RetryPolicy { retries: 6, backoff: std::time::Duration::from_millis(300), ..RetryPolicy::default() };
+        let ms: Vec<u128> = policy.pauses().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, [300, 600, 1200, 2000, 2000, 2000]);
+        assert_eq!(RetryPolicy { retries: 0, ..policy }.pauses().count(), 0);
+    }
+
+    #[test]
+    fn nobody_listening_names_the_service_that_should() {
+        assert!(no_responder("stod.cmd.anna.record").contains("kommandotjänsten"));
+        assert!(no_responder("stod.query.anna.case").contains("kommandotjänsten"));
+        assert!(no_responder("stod.registry.anna.lookup").contains("deltagarregistret"));
+        assert!(no_responder("stod.query.anna.published-funder").contains("stod projector"));
+        assert!(no_responder("stod.ops.drift.rebuild").contains("stod projector"));
     }
 }

@@ -7,7 +7,7 @@ use stod_events::case::{decide, Action, Command, Context, Rejection};
 use stod_events::codec;
 use stod_events::ids::{CaseId, Date, EventId, ParticipantRef, Timestamp, UserId};
 use stod_events::reference::Catalogue;
-use stod_protocol::{CommandReply, CommandRequest};
+use stod_protocol::{Assigned, CommandReply, CommandRequest};
 use stod_store::{Claim, ParticipantIndex, StoreError, StoreErrorKind};
 use tracing::{debug, warn};
 
@@ -209,6 +209,7 @@ impl Handler {
                         event_ids: vec![original.sealed.event.event_id],
                         stream_sequence: appended.stream_sequence,
                         duplicate: true,
+                        assigned: assigned(&original.sealed),
                     });
                 }
                 Ok(appended) => {
@@ -221,6 +222,7 @@ impl Handler {
                         event_ids: vec![sealed.event.event_id],
                         stream_sequence: appended.stream_sequence,
                         duplicate: false,
+                        assigned: assigned(&sealed),
                     });
                 }
                 Err(e) if e.kind() == StoreErrorKind::Conflict => {
@@ -325,7 +327,20 @@ fn enrolled_participant(command: &Command) -> Option<ParticipantRef> {
 
 fn accepted(case_id: CaseId, event_ids: Vec<EventId>, case: &LoadedCase, duplicate: bool) -> CommandReply {
     let stream_sequence = event_ids.iter().filter_map(|id| case.sequences.get(id)).copied().max().unwrap_or(0);
-    CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate }
+    // The number as the case holds it now (a correction keeps it).
+    let assigned = event_ids
+        .first()
+        .and_then(|id| case.state.facts.iter().find(|f| &f.event_id == id))
+        .and_then(|entry| Assigned::of(&entry.fact));
+    CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned }
+}
+
+/// The number a new event hands out (a placement's, a course's).
+fn assigned(sealed: &stod_events::SealedEvent) -> Option<Assigned> {
+    match &sealed.event.event {
+        stod_events::Event::Fact(fact) => Assigned::of(fact),
+        _ => None,
+    }
 }
 
 fn rejected(rejection: Rejection) -> CommandReply {

@@ -113,7 +113,7 @@ pub async fn projection_status(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     Params::read(q, &[])?;
-    Ok(Json(state.client().projection_status().await?).into_response())
+    Ok(Json(state.client().projection_status().await?.status).into_response())
 }
 
 /// `GET /api/openapi.json`

@@ -27,7 +27,7 @@ async fn check(state: &AppState) -> Health {
             None
         }
     };
-    let projections = state.client().projection_status().await.map_err(|e| e.to_string());
+    let projections = state.client().projection_status().await.map(|s| s.status).map_err(|e| e.to_string());
     Health { nats, last_sequence, projections }
 }
 

@@ -51,6 +51,7 @@ use async_nats::service::ServiceExt as _;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use stod_events::ids::UserId;
+use stod_protocol::inbox_prefix;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -81,12 +82,6 @@ pub enum ReplyRule {
     /// event log, another user's inbox) is dropped unanswered: the service never
     /// publishes where the requester itself may not.
     OwnInbox,
-}
-
-/// The inbox prefix of `user`: replies to its requests go under it, and only it may
-/// subscribe there (the server's permissions, `stod-auth`).
-pub fn inbox_prefix(user: &str) -> String {
-    format!("_INBOX_{user}")
 }
 
 /// What a service is, for NATS and for this loop.

@@ -14,6 +14,7 @@
 //! - `stod.registry.<user>.<op>`: the participant registry, personnummer to
 //!   participant reference outside the log; `<op>` is `register`, `lookup` or `erase`
 //!   ([`RegistryRequest`] → [`RegistryReply`]).
+//! - Replies go to the requester's own inbox, `_INBOX_<user>.` ([`inbox_prefix`]).
 
 use serde::{Deserialize, Serialize};
 use stod_events::case::{Command, RejectionKind};
@@ -62,6 +63,13 @@ impl CommandKind {
             Command::Retract { .. } => CommandKind::Retract,
         }
     }
+}
+
+/// The inbox prefix of `user`: every client of stod receives its replies under
+/// `_INBOX_<user>.`, the server lets only that user subscribe there, and the services
+/// answer nowhere else (`stod-nats-service`'s reply rule).
+pub fn inbox_prefix(user: &str) -> String {
+    format!("_INBOX_{user}")
 }
 
 /// `stod.cmd.<user>.<kind>`
@@ -118,6 +126,10 @@ pub enum CommandReply {
         /// Stream sequence of the (last) event.
         stream_sequence: u64,
         duplicate: bool,
+        /// The number the case gave a new placement or course, which later commands
+        /// name (`end_placement`, `complete_training`); absent for other commands.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assigned: Option<Assigned>,
     },
     /// Refused by a case rule; nothing was recorded.
     Rejected {
@@ -133,6 +145,27 @@ pub enum CommandReply {
     /// The log could not be reached or did not confirm. The outcome is unknown: retry
     /// with the same submission id, which never records twice.
     Unavailable { message: String },
+}
+
+/// A number the case handed out with a command: the placement or course that later
+/// commands of the case refer to. JSON: `{"placement": 1}` or `{"training": 2}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assigned {
+    Placement(u16),
+    Training(u16),
+}
+
+impl Assigned {
+    /// The number a recorded fact carries, if it is one that starts something numbered.
+    pub fn of(fact: &Fact) -> Option<Self> {
+        match fact {
+            Fact::PlacementStarted(p) => Some(Assigned::Placement(p.placement.0)),
+            Fact::TrainingStarted(t) => Some(Assigned::Training(t.training.0)),
+            Fact::TrainingCompleted(t) => Some(Assigned::Training(t.training.0)),
+            _ => None,
+        }
+    }
 }
 
 /// Why a request could not even be read.

@@ -18,6 +18,7 @@ use stod_events::ids::Date;
 use stod_nats_server::NatsServer;
 use stod_projector::ProjectorOptions;
 use stod_store::{EventLogConfig, EventStore};
+use stod_system::{Nats, System};
 
 #[derive(Debug)]
 struct Args {
@@ -257,8 +258,11 @@ struct QueryLatency {
 /// the dashboard and the CLI ask them.
 async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64) -> anyhow::Result<Vec<QueryLatency>> {
     let client = async_nats::connect(server.url()).await?;
-    let service = stod_projector::start_service(client.clone(), ProjectorOptions::new(store_dir)).await?;
-    service.projector().wait_for(n).await?;
+    let system = System::builder(Nats::Existing { url: server.url(), credentials: None })
+        .projector(ProjectorOptions::new(store_dir))
+        .start()
+        .await?;
+    system.projector().context("the projector")?.projector().wait_for(n).await?;
     let asks: [(&str, &str, serde_json::Value); 4] = [
         (
             "published throughput 2025",
@@ -291,7 +295,7 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
         out.push(QueryLatency { name: name.to_owned(), first_ms: first, p50_ms: pct(0.5), p99_ms: pct(0.99) });
     }
-    service.shutdown().await;
+    system.shutdown().await;
     Ok(out)
 }
 
@@ -337,12 +341,15 @@ fn cold_start() -> anyhow::Result<()> {
 
 async fn lag(args: &Args) -> anyhow::Result<()> {
     let server = NatsServer::ephemeral().await?; // fsync before ack, as in production
-    let client = async_nats::connect(server.url()).await?;
-    let service = stod_command::start(client.clone(), stod_command::ServiceOptions::default()).await?;
     let dir = tempfile::tempdir()?;
-    let projector = stod_projector::start(client.clone(), ProjectorOptions::new(dir.path().join("read"))).await?;
+    let system = System::builder(Nats::Existing { url: server.url(), credentials: None })
+        .command(stod_command::ServiceOptions::default())
+        .projector(ProjectorOptions::new(dir.path().join("read")))
+        .start()
+        .await?;
+    let projector = system.projector().context("the projector")?.projector();
     projector.wait_for(0).await?;
-    let c = stod_client::Client::from_nats(client.clone(), stod_events::ids::UserId::parse("bench")?);
+    let c = stod_client::Client::connect(&server.url(), stod_events::ids::UserId::parse("bench")?).await?;
     let today = Date::from_ymd(2026, 11, 27).context("date")?;
     let subs = stod_demo::generate(&stod_demo::DemoParams {
         participants: (args.lag_rate * args.lag_seconds) as u32 + 10,
@@ -423,7 +430,6 @@ async fn lag(args: &Args) -> anyhow::Result<()> {
         pct(0.99),
         pct(1.0)
     );
-    projector.shutdown().await;
-    service.shutdown().await;
+    system.shutdown().await;
     Ok(())
 }

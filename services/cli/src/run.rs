@@ -1,0 +1,395 @@
+//! The run commands, `stod up`, `stod projector` and `stod http`: short adapters over
+//! `stod-system`. Each turns its flags into a [`System::builder`], words the system's
+//! errors in Swedish, says what runs where, and stops on Ctrl-C or SIGTERM (the order
+//! of starting and stopping is `stod-system`'s).
+
+use std::time::Duration;
+
+use serde_json::json;
+use stod_command::ServiceOptions;
+use stod_events::ids::{Date, UserId};
+use stod_projections::ThroughputReport;
+use stod_projector::ProjectorOptions;
+use stod_protocol::{queries, ThroughputQuery};
+use stod_store::STREAM_NAME;
+use stod_system::{
+    DataDir, HttpAccess, HttpConfig, Nats, RegistryKeySource, Signals, Stop, System, SystemError, SystemErrorKind,
+};
+use tracing::{info, warn};
+
+use crate::args::{HttpArgs, ProjectorArgs, UpArgs, DEFAULT_PORT};
+use crate::demo;
+use crate::error::CliError;
+use crate::output::Output;
+use crate::report;
+use crate::session::Session;
+
+/// How long `up --demo` waits for the read models to fold the demo in before showing
+/// figures.
+const CATCH_UP: Duration = Duration::from_secs(60);
+
+/// The system's error, in Swedish, with the exit code of its kind.
+pub fn system_error(e: SystemError) -> CliError {
+    let about = e.subject().unwrap_or_default().to_owned();
+    let detail = e.message().to_owned();
+    match e.kind() {
+        SystemErrorKind::NoDataDir => CliError::Usage("hittar ingen hemkatalog för data: ange --data KATALOG".into()),
+        SystemErrorKind::Signals => CliError::Other(format!("kan inte lyssna på signaler: {detail}")),
+        SystemErrorKind::Users => CliError::Other(format!("användarna i {about}: {detail}")),
+        SystemErrorKind::PortInUse => CliError::Other(format!(
+            "port {about} används redan av ett annat program (kanske en stod up som redan körs?). \
+             Välj en annan port med --port, eller använd den server som redan kör med --nats-url nats://127.0.0.1:{about}"
+        )),
+        SystemErrorKind::ServerMissing => CliError::Other(format!(
+            "ingen användbar nats-server hittades: kör `bash scripts/install-nats-server` i stod-katalogen \
+             eller ange en nats-server (>= 2.12) med STOD_NATS_SERVER.\n{detail}"
+        )),
+        SystemErrorKind::ServerStart => CliError::Other(format!("nats-server kunde inte startas (data i {about}):\n{detail}")),
+        SystemErrorKind::Connect => CliError::Unavailable(detail),
+        SystemErrorKind::StoreLocked => CliError::Other(format!(
+            "läsmodellerna i {about} används redan av en annan process (stod up eller stod projector). \
+             Ange en egen katalog med --data."
+        )),
+        SystemErrorKind::HttpAddrInUse => CliError::Other(format!(
+            "adressen {about} för översikten används redan av ett annat program. Välj en annan med \
+             --http 127.0.0.1:8081, eller starta utan översikt med --no-http"
+        )),
+        SystemErrorKind::Http => CliError::Other(format!("översikten kunde inte starta på {about}: {detail}")),
+        SystemErrorKind::Service => {
+            CliError::Unavailable(format!("en tjänst kunde inte registreras i NATS: {detail}"))
+        }
+        kind => {
+            let what = match kind {
+                SystemErrorKind::EventLog => "händelseloggen kunde inte öppnas".to_owned(),
+                SystemErrorKind::AccessLog => "åtkomstloggen kunde inte öppnas".to_owned(),
+                SystemErrorKind::RegistryKey => format!("registernyckeln {about}"),
+                SystemErrorKind::Registry => "deltagarregistret kunde inte öppnas".to_owned(),
+                _ => format!("läsmodellerna i {about} kunde inte startas"),
+            };
+            if e.is_transient() {
+                CliError::Unavailable(format!("{what}: {detail}"))
+            } else {
+                CliError::Other(format!("{what}: {detail}"))
+            }
+        }
+    }
+}
+
+/// Who may look at a dashboard on an existing NATS.
+fn http_access(args: &HttpArgs, managed: bool) -> Result<HttpAccess, CliError> {
+    if managed {
+        return Ok(HttpAccess::Managed);
+    }
+    match &args.users {
+        Some(dir) => Ok(HttpAccess::Users(stod_auth::AuthDir::new(dir))),
+        None if args.no_login => {
+            warn!("the dashboard runs without logins (--no-login); anyone who reaches {} sees it", args.http_addr);
+            Ok(HttpAccess::Open)
+        }
+        None => Err(CliError::Usage(
+            "översikten kräver inloggning: ange användarkatalogen med --users KATALOG (<data>/auth från \
+             stod up), eller --no-login för en översikt utan inloggning på en egen maskin, eller --no-http"
+                .into(),
+        )),
+    }
+}
+
+/// `stod up`. `explicit_url`: a `--nats-url` given on this command line (never the
+/// environment's).
+pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install().map_err(system_error)?;
+    let data = DataDir::or_default(args.data.clone()).map_err(system_error)?;
+    let nats = match explicit_url {
+        Some(url) => {
+            if args.port.is_some() {
+                return Err(CliError::Usage(
+                    "--port gäller bara den inbyggda servern; ange antingen --port eller --nats-url".into(),
+                ));
+            }
+            if args.data.is_some() {
+                info!("med --nats-url ligger händelseloggen i den befintliga NATS-servern; --data används bara för läsmodellerna");
+            }
+            Nats::Existing { url, credentials: session.credentials().cloned() }
+        }
+        None => Nats::Managed { data: data.clone(), port: args.port.unwrap_or(DEFAULT_PORT), demo: args.demo },
+    };
+    let managed = matches!(nats, Nats::Managed { .. });
+    let mut builder = System::builder(nats)
+        .replicas(args.replicas)
+        .command(ServiceOptions::default())
+        .registry(RegistryKeySource::File(data.registry_key()))
+        .projector(ProjectorOptions { min_count: args.min_count, ..ProjectorOptions::new(data.projections()) });
+    if !args.http.no_http {
+        builder = builder.http(HttpConfig { addr: args.http.http_addr, access: http_access(&args.http, managed)? });
+    }
+    let mut system = builder.start().await.map_err(system_error)?;
+    print_welcome(&system, &data, out);
+
+    // Ctrl-C during the demo stops at once: what was recorded stays, and nothing is
+    // ever recorded twice.
+    let stopped_early = if args.demo {
+        tokio::select! {
+            stop = signals.recv() => Some(stop),
+            () = demo_and_figures(&system, out) => None,
+        }
+    } else {
+        None
+    };
+    let stop = match stopped_early {
+        Some(stop) => stop,
+        None => {
+            out.say("\nTryck Ctrl-C för att stänga av.");
+            system.wait_for_stop(&mut signals).await
+        }
+    };
+    info!("stopping: {stop}");
+    system.shutdown().await;
+    if stop == Stop::ServerDied {
+        return Err(CliError::Other(
+            "nats-server avslutades oväntat; se loggen i datakatalogen (nats/nats-server.log)".into(),
+        ));
+    }
+    out.result(&json!({ "status": "stopped" }), || "stod har stängts av.".into());
+    Ok(())
+}
+
+/// `stod http`: the dashboard and JSON API alone, against an existing NATS.
+pub async fn http(session: &Session, args: HttpArgs, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install().map_err(system_error)?;
+    let url = session.url().to_owned();
+    let config = HttpConfig { addr: args.http_addr, access: http_access(&args, false)? };
+    let nats = Nats::Existing { url: url.clone(), credentials: session.credentials().cloned() };
+    let mut system = System::builder(nats).http(config).start().await.map_err(system_error)?;
+    let addr = system.http_addr().map(|a| a.to_string()).unwrap_or_default();
+    out.result(&json!({ "status": "ready", "nats_url": url, "http": format!("http://{addr}/") }), || {
+        format!(
+            "Översikten körs.\n\x20 NATS:      {url}\n\x20 Översikt:  http://{addr}/\n\x20 API:       http://{addr}/api/openapi.json\n\nTryck Ctrl-C för att stänga av."
+        )
+    });
+    let stop = system.wait_for_stop(&mut signals).await;
+    info!("stopping: {stop}");
+    system.shutdown().await;
+    out.result(&json!({ "status": "stopped" }), || "Översikten har stängts av.".into());
+    Ok(())
+}
+
+/// Waits until the event log exists: a projector started before it would find nothing
+/// to build from. Returns false if a stop signal came first.
+async fn wait_for_log(nats: &async_nats::Client, signals: &mut Signals, out: Output) -> bool {
+    let js = async_nats::jetstream::new(nats.clone());
+    let mut told = false;
+    loop {
+        match js.get_stream(STREAM_NAME).await {
+            Ok(_) => return true,
+            Err(e) => {
+                if !told {
+                    out.say(&format!("Väntar på händelseloggen ({STREAM_NAME}) i NATS; starta `stod up` …"));
+                    warn!("the event log is not there yet: {e}");
+                    told = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = signals.recv() => return false,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// `stod projector`: the read models alone (on another machine, or several for
+/// capacity: they answer queries as one queue group). Its store is
+/// `<data>/projections`, locked for one process at a time.
+pub async fn projector(session: &Session, args: ProjectorArgs, out: Output) -> Result<(), CliError> {
+    let mut signals = Signals::install().map_err(system_error)?;
+    let data = DataDir::or_default(args.data).map_err(system_error)?;
+    let dir = data.projections();
+    let url = session.url().to_owned();
+    if !wait_for_log(&session.nats("stod projector").await?, &mut signals, out).await {
+        out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
+        return Ok(());
+    }
+    // The event log exists, so the command service has created the access stream with
+    // the log's replicas already; the builder's 1 only matters on a system that never
+    // ran one.
+    let nats = Nats::Existing { url: url.clone(), credentials: session.credentials().cloned() };
+    let options = ProjectorOptions { min_count: args.min_count, ..ProjectorOptions::new(&dir) };
+    let mut system = System::builder(nats).projector(options).start().await.map_err(system_error)?;
+    let generation = system.projector().map_or(0, |p| p.projector().status().generation);
+    let ready = json!({ "status": "ready", "nats_url": url, "data_dir": dir, "generation": generation });
+    out.result(&ready, || {
+        format!(
+            "Projektorn körs.\n\
+             \x20 NATS:          {url}\n\
+             \x20 Läsmodeller:   {} ({})\n\
+             \x20 Frågor:        stod.query.*.<throughput|steering|history|projection-status|published-*>, stod.ops.*.rebuild\n\
+             \n\
+             Tryck Ctrl-C för att stänga av.",
+            dir.display(),
+            if generation == 0 { "byggs från händelseloggen".to_owned() } else { format!("generation {generation}") }
+        )
+    });
+    let stop = system.wait_for_stop(&mut signals).await;
+    info!("stopping: {stop}");
+    system.shutdown().await;
+    out.result(&json!({ "status": "stopped" }), || "Projektorn har stängts av.".into());
+    Ok(())
+}
+
+/// The demo as the seeder, then this year's figures.
+async fn demo_and_figures(system: &System, out: Output) {
+    let seeder = system.users().and_then(|u| u.seeder.as_ref());
+    let options = system.connect_options(seeder, "stod up: demo");
+    let options = match options.user_id() {
+        Some(_) => options,
+        None => match UserId::parse(demo::SEEDER) {
+            Ok(user) => options.user(user),
+            Err(_) => return,
+        },
+    };
+    let client = match options.connect().await {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("stod: demon kunde inte slutföras: {e}");
+            return;
+        }
+    };
+    let today = stod_command::today_in_sweden();
+    match demo::up_demo(&client, today, out).await {
+        Ok(_) => show_figures(&client, system, today, out).await,
+        // A failed demo leaves a working system; say so and keep serving.
+        Err(e) => eprintln!("stod: demon kunde inte slutföras: {e}"),
+    }
+}
+
+/// After the demo: waits until the read models hold the whole log, then shows this
+/// year's throughput, so whoever started `up --demo` sees figures at once.
+async fn show_figures(client: &stod_client::Client, system: &System, today: Date, out: Output) {
+    let end = match demo::log_end(client.nats()).await {
+        Ok(end) => end,
+        Err(e) => {
+            eprintln!("stod: {e}");
+            return;
+        }
+    };
+    let Some(projector) = system.projector() else { return };
+    let caught_up = tokio::time::timeout(CATCH_UP, projector.projector().wait_for(end)).await;
+    if !matches!(caught_up, Ok(Ok(()))) {
+        eprintln!("stod: läsmodellerna har inte hunnit ikapp med loggen än; se `stod projections status`");
+        return;
+    }
+    // The demo's own user: on a managed server it may ask for this report.
+    let query = ThroughputQuery { period: today.year().to_string(), today: Some(today) };
+    match client.report::<_, ThroughputReport>(queries::THROUGHPUT, &query).await {
+        Ok(answer) => {
+            let json = json!({
+                "status": "figures",
+                "checkpoint": answer.checkpoint,
+                "generation": answer.generation,
+                "report": answer.report,
+            });
+            out.result(&json, || {
+                format!(
+                    "\n{}\n\nHela rapporten:  stod report throughput --year {}\nStyrgruppen:     stod report styrgrupp --as-of {today}",
+                    report::throughput_summary(&answer.report),
+                    today.year(),
+                )
+            });
+        }
+        Err(e) => eprintln!("stod: årets siffror kunde inte hämtas: {e}"),
+    }
+}
+
+fn print_welcome(system: &System, data: &DataDir, out: Output) {
+    let url = system.url();
+    let replicas = system.replicas();
+    let projections = data.projections();
+    let registry_key = data.registry_key();
+    let http = system.http_addr();
+    let managed = system.server().is_some();
+    let json = json!({
+        "status": "ready",
+        "nats_url": url,
+        "managed": managed,
+        "data_dir": managed.then(|| data.root().display().to_string()),
+        "projections_dir": projections,
+        "registry_key": registry_key,
+        "replicas": replicas,
+        "dashboard": http.map(|a| format!("http://{a}/")),
+        "operator_credentials": system.users().map(|u| u.auth.credentials_path(u.operator.user.as_str())),
+    });
+    out.result(&json, || {
+        let today = stod_command::today_in_sweden();
+        let (server, ack) = match system.server() {
+            Some(server) => (
+                format!(
+                    "inbyggd nats-server (pid {}), data i {}",
+                    server.pid().map_or_else(|| "?".into(), |p| p.to_string()),
+                    data.nats().display()
+                ),
+                "Ett kvitto (\"Registrerat: ...\") betyder att händelsen är skriven till disken (fsync) innan\n\
+                 svaret skickades: den finns kvar även om strömmen går direkt efteråt."
+                    .to_owned(),
+            ),
+            None => (
+                format!("befintlig NATS, händelseloggen med {replicas} replik(er)"),
+                format!(
+                    "Ett kvitto (\"Registrerat: ...\") betyder att JetStream har lagrat händelsen på {replicas} server(ar).\n\
+                     Om den också är skriven till disk innan svaret beror på serverns sync_interval (stod\n\
+                     rekommenderar sync_interval: always)."
+                ),
+            ),
+        };
+        let year = today.year();
+        let who = match system.users() {
+            Some(users) => format!(
+                "Inloggning: servern släpper bara in kända användare, var och en med sin roll.\n\
+                 \x20 Du (drift):       {creds}\n\
+                 \x20 Översikten:       användare {op}, lösenord {token}\n\
+                 \x20 Ny användare:     stod user add anna --role handlaggare --data {data}\n\
+                 \x20                   (roller: handlaggare, projektledare, revisor, styrgrupp, finansiar, drift)\n\
+                 \n\
+                 Använd stod från en annan terminal:\n\
+                 \x20 export STOD_NATS_URL={url}\n\
+                 \x20 export STOD_CREDENTIALS={anna}   # från stod user add",
+                creds = users.auth.credentials_path(users.operator.user.as_str()).display(),
+                op = users.operator.user,
+                token = users.operator.http_token,
+                data = data.root().display(),
+                anna = users.auth.credentials_path("anna").display(),
+            ),
+            None => "Använd stod från en annan terminal:\n\
+                 \x20 export STOD_NATS_URL={url}\n\
+                 \x20 export STOD_USER=anna            # ditt användarnamn, registreras med varje händelse"
+                .replace("{url}", url),
+        };
+        format!(
+            "stod körs.\n\
+             \x20 NATS:              {url}\n\
+             \x20 Server:            {server}\n\
+             \x20 Kommandotjänsten:  i den här processen (stod.cmd.*, stod.query.*.case)\n\
+             \x20 Deltagarregistret: i den här processen (stod.registry.*), nyckeln i {registry_key}\n\
+             \x20 Läsmodeller:       i den här processen, data i {projections} (stod.query.*: rapporter)\n\
+             \x20 Översikt:          {dashboard}\n\
+             \n\
+             {who}\n\
+             \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
+             \x20      --support forsorjningsstod --birth-year 1990\n\
+             \x20 stod case find --personnummer ÅÅÅÅMMDD-NNNN   # ärendet via deltagarregistret\n\
+             \x20 stod case show <ärende-id>\n\
+             \x20 stod case history <ärende-id>     # granskningsspåret ur läsmodellerna\n\
+             \x20 stod report throughput --year {year}\n\
+             \x20 stod report styrgrupp --as-of {today} --format html > styrgrupp.html\n\
+             \x20 stod report uppfoljning --period {year} --format csv > uppfoljning.csv\n\
+             \x20 stod projections status\n\
+             \x20 stod reference show\n\
+             \n\
+             {ack}",
+            projections = projections.display(),
+            registry_key = registry_key.display(),
+            dashboard = http.map_or_else(
+                || "avstängd (--no-http)".to_owned(),
+                |a| format!("http://{a}/  (styrgrupp, uppföljning, API, /healthz, /metrics)")
+            ),
+        )
+    });
+}
