@@ -12,6 +12,7 @@
 //! - [`codec`]: the one binary codec (bincode `=2.0.1`), with the byte layout auditors
 //!   can check by hand.
 //! - [`reference`]: codes for municipalities, sites, courses, ... with Swedish names.
+//! - [`sweden`]: Swedish time: today's business date, instants in local time.
 //! - [`case`]: `decide` (every rule) and `CaseState::evolve` (no rule).
 //!
 //! # Example
@@ -43,6 +44,7 @@ pub mod envelope;
 pub mod event;
 pub mod ids;
 pub mod reference;
+pub mod sweden;
 
 pub use envelope::{ChainHash, RecordedEvent, SealedEvent};
 pub use event::{Event, EventType, Fact};

@@ -270,7 +270,7 @@ async fn erasure_changes_no_report_and_leaves_no_link_behind() -> TestResult {
     assert_eq!(anna.registry(RegistryOp::Erase, erased).await?, RegistryReply::Erased);
 
     // The value and every older revision are gone from the bucket.
-    let p = stod_registry::Personnummer::parse(erased, stod_registry::serve::today_in_sweden())?;
+    let p = stod_registry::Personnummer::parse(erased, stod_events::sweden::today().naive())?;
     let store = r.registry().store();
     assert_eq!(store.entry(&p).await?, None);
     assert!(store.history(&p).await?.is_empty(), "no revision of the erased key is readable");

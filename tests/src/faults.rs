@@ -186,7 +186,7 @@ pub type Progress = Arc<AtomicU64>;
 /// The demo's submissions for `load`, and the date they are valid up to.
 fn demo_submissions(load: &Load) -> Vec<stod_demo::Submission> {
     // Today, so the service's "not in the future" rule accepts every date.
-    let today: Date = stod_command::today_in_sweden();
+    let today: Date = stod_events::sweden::today();
     stod_demo::generate(&stod_demo::DemoParams { participants: load.participants, years: 2, seed: load.seed, today })
 }
 

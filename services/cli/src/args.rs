@@ -1065,21 +1065,15 @@ fn parse_until(s: &str) -> Result<Timestamp, String> {
 
 const MOMENT_EXAMPLE: &str = "skriv t.ex. 2025-06-30, 2025-06-30T18:00 (svensk tid) eller 2025-06-30T16:00:00Z";
 
-/// 00:00 in Sweden on `day` (the clock never changes at midnight there).
+/// 00:00 in Sweden on `day`.
 fn swedish_midnight(day: Date, s: &str) -> Result<Timestamp, String> {
-    use chrono::TimeZone;
-    chrono_tz::Europe::Stockholm
-        .from_local_datetime(&day.naive().and_time(chrono::NaiveTime::MIN))
-        .single()
-        .and_then(|dt| Timestamp::from_micros(dt.to_utc().timestamp_micros()))
-        .ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
+    stod_events::sweden::midnight(day).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
 }
 
 /// An RFC 3339 instant or a Swedish wall-clock time. A wall-clock time the clock change
 /// makes ambiguous or skips is refused rather than guessed.
 fn parse_instant(s: &str, example: &str) -> Result<Timestamp, String> {
     use chrono::{LocalResult, NaiveDateTime, TimeZone};
-    use chrono_tz::Europe::Stockholm;
     let t = s.trim();
     let instant = |utc: chrono::DateTime<chrono::Utc>| {
         Timestamp::from_micros(utc.timestamp_micros()).ok_or_else(|| format!("{s:?} ligger utanför kalendern"))
@@ -1096,7 +1090,7 @@ fn parse_instant(s: &str, example: &str) -> Result<Timestamp, String> {
         }
         return Err(format!("{s:?} är ingen tidpunkt: {example}"));
     };
-    match Stockholm.from_local_datetime(&naive) {
+    match stod_events::sweden::ZONE.from_local_datetime(&naive) {
         LocalResult::Single(dt) => instant(dt.to_utc()),
         LocalResult::Ambiguous(a, b) => Err(format!(
             "{s:?} inträffar två gånger i svensk tid (vintertiden börjar): ange tidszonen, {} eller {}",

@@ -16,7 +16,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono_tz::Europe::Stockholm;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stod_audit::bundle::BundleError;
@@ -38,7 +37,6 @@ use crate::projections::{grouped, seconds};
 use crate::reference::ANONYMOUS_READER;
 use crate::report::{self, Basis};
 use crate::session::Session;
-use crate::show;
 
 /// `stod audit history CASE`.
 pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), CliError> {
@@ -363,10 +361,6 @@ impl Replayed {
     }
 }
 
-fn swedish_date(t: Timestamp) -> Date {
-    Date::new(t.utc().with_timezone(&Stockholm).date_naive())
-}
-
 fn compute(spec: &Spec, records: &std::collections::BTreeMap<CaseId, CaseRecord>, today: Date) -> Replayed {
     match spec {
         Spec::Throughput { period, .. } => {
@@ -460,9 +454,9 @@ pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<
         Cutoff::Sequence(_) => included.last().map_or_else(Timestamp::now, |(_, e)| e.recorded_at),
     };
     let today = match &spec {
-        Spec::Throughput { today, .. } => today.unwrap_or_else(|| swedish_date(moment)),
+        Spec::Throughput { today, .. } => today.unwrap_or_else(|| stod_events::sweden::date_of(moment)),
         Spec::Steering { meeting, .. } => *meeting,
-        Spec::Funder { .. } => swedish_date(moment),
+        Spec::Funder { .. } => stod_events::sweden::date_of(moment),
     };
 
     let then = compute(&spec, &records_at(events.iter().map(|(s, e)| (*s, e)), cutoff), today);
@@ -506,7 +500,7 @@ pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<
 
     let cat = names(session).await;
     let basis = Basis::Replay(audit_text::replay_basis(&cutoff, included.len() as u64, through, total));
-    let printed = chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string();
+    let printed = stod_reports::printed_now();
     let text = match (&then, &spec) {
         (Replayed::Steering(r), Spec::Steering { format, .. }) if *format != ReportFormat::Text => {
             // A document to save or print: nothing around it.
@@ -518,7 +512,9 @@ pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<
                 audit_text::moment_text(&cutoff)
             );
             match report {
-                Replayed::Throughput(r) => text.push_str(report::throughput_text(r, &basis, &cat).trim_end()),
+                Replayed::Throughput(r) => {
+                    text.push_str(stod_reports::throughput::throughput_text(r, &basis, &cat).trim_end())
+                }
                 // Auditors see exact counts (no protection threshold).
                 Replayed::Steering(r) => text.push_str(
                     report::steering(
@@ -568,8 +564,8 @@ pub async fn access(session: &Session, out: Output, args: AccessArgs) -> Result<
         if since > until {
             return Err(CliError::Invalid(format!(
                 "--since ({}) ligger efter --until ({})",
-                show::local_time(since),
-                show::local_time(until)
+                stod_reports::local_time(since),
+                stod_reports::local_time(until)
             )));
         }
     }

@@ -20,8 +20,9 @@ use stod_store::{AccessFilter, AccessView, StoredAccess};
 
 use crate::projections::grouped;
 use crate::report::long_date;
-use crate::show::{self, local_time};
 use crate::sv::{sus_group_label, Term};
+use stod_reports::case as show;
+use stod_reports::local_time;
 
 /// Another event of the case that an event points to, or is pointed to by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -741,47 +742,10 @@ fn month_label(path: &str, then_report: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use stod_events::event::{PlacementNo, PlacementStarted};
-    use stod_events::ids::{CaseId, Date, SubmissionId, Timestamp, UserId};
-
-    /// An event as the command service shows it (also used by `show`'s tests).
-    pub(crate) fn event(
-        seq: u64,
-        fact: Option<Fact>,
-        corrects: Option<EventId>,
-        reason: Option<CorrectionReason>,
-    ) -> EventView {
-        let (event_type, label) = match (&fact, corrects) {
-            (Some(_), Some(_)) => ("corrected", "Rättelse".to_owned()),
-            (None, _) => ("retracted", "Makulering".to_owned()),
-            (Some(f), None) => (f.event_type().name(), f.event_type().label_sv().to_owned()),
-        };
-        EventView {
-            stream_sequence: seq,
-            event_id: EventId::new(),
-            event_type: event_type.to_owned(),
-            label,
-            occurred_on: Date::from_ymd(2025, 3, 14).unwrap(),
-            recorded_at: Timestamp::from_micros(1_741_950_000_000_000).unwrap(),
-            recorded_by: UserId::parse("anna").unwrap(),
-            submission_id: SubmissionId::new(),
-            fact,
-            corrects,
-            reason,
-            chain_hash: "ab".repeat(32),
-        }
-    }
-
-    pub(crate) fn placement(site: &str) -> Fact {
-        Fact::PlacementStarted(PlacementStarted {
-            placement: PlacementNo(1),
-            site: Code::parse(site).unwrap(),
-            work_area: Code::parse("montering").unwrap(),
-            hours_per_week: 20,
-        })
-    }
+    use stod_events::ids::{CaseId, Timestamp, UserId};
+    use stod_reports::fixtures::{event, placement};
 
     #[test]
     fn history_links_corrections_and_retractions_both_ways() {

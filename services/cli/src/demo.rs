@@ -145,7 +145,7 @@ async fn submit(
 
 /// `stod demo seed`.
 pub async fn seed_command(session: &Session, out: Output, args: DemoSeedArgs) -> Result<(), CliError> {
-    let now = stod_command::today_in_sweden();
+    let now = stod_events::sweden::today();
     let today = args.today.unwrap_or(now);
     if today > now {
         return Err(CliError::Usage(format!(

@@ -28,7 +28,6 @@
 //! - [`session`]: who this run is and where it connects (through `stod-client`).
 //! - [`record`]: the recording commands and their receipts.
 //! - [`correct`]: turning `--set FIELD=VALUE` into a corrected fact.
-//! - [`show`]: a case's history in readable Swedish.
 //! - [`reference`]: showing and extending reference data.
 //! - [`registry`]: the participant registry (`case find`, `participant erase`, and
 //!   the registration `intake --personnummer` does first).
@@ -65,7 +64,7 @@ pub mod registry;
 pub mod report;
 pub mod run;
 pub mod session;
-pub mod show;
+
 pub mod sv;
 pub mod user;
 
@@ -209,7 +208,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
                 out.result(&view, String::new);
             } else {
                 let names = client.catalogue().await;
-                out.result(&view, || show::case_text(&view, &names).trim_end().to_owned());
+                out.result(&view, || stod_reports::case::case_text(&view, &names).trim_end().to_owned());
             }
             Ok(())
         }

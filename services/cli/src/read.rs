@@ -2,7 +2,6 @@
 //! `report uppfoljning` and `case history`. Each asks the projector (`stod-client`) and prints its answer:
 //! the reply as received with `--json`, the Swedish report ([`crate::report`]) otherwise.
 
-use chrono_tz::Europe::Stockholm;
 use stod_client::{Client, Report};
 use stod_events::ids::CaseId;
 use stod_projections::{AuditEntry, PublishedFunder, PublishedSteering, ThroughputReport};
@@ -25,12 +24,10 @@ pub async fn throughput(client: &Client, out: Output, args: ThroughputArgs) -> R
         return Ok(());
     }
     let cat = client.catalogue().await;
-    out.result(&answer.raw, || report::throughput_text(&answer.report, &basis(&answer), &cat).trim_end().to_owned());
+    out.result(&answer.raw, || {
+        stod_reports::throughput::throughput_text(&answer.report, &basis(&answer), &cat).trim_end().to_owned()
+    });
     Ok(())
-}
-
-fn printed() -> String {
-    chrono::Utc::now().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The steering group's report: the published form, small counts hidden by the
@@ -44,7 +41,9 @@ pub async fn steering(client: &Client, out: Output, args: SteeringArgs) -> Resul
     }
     let cat = client.catalogue().await;
     out.result(&answer.raw, || {
-        report::steering(&answer.report, &basis(&answer), &cat, args.format, &printed()).trim_end().to_owned()
+        report::steering(&answer.report, &basis(&answer), &cat, args.format, &stod_reports::printed_now())
+            .trim_end()
+            .to_owned()
     });
     Ok(())
 }
@@ -81,7 +80,9 @@ pub async fn funder(client: &Client, out: Output, args: FunderArgs) -> Result<()
         FunderFormat::Html => crate::args::ReportFormat::Html,
     };
     out.result(&answer.raw, || {
-        report::funder(&answer.report, &basis(&answer), &cat, format, &printed()).trim_end().to_owned()
+        report::funder(&answer.report, &basis(&answer), &cat, format, &stod_reports::printed_now())
+            .trim_end()
+            .to_owned()
     });
     Ok(())
 }
@@ -101,6 +102,6 @@ pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), C
         }
         Err(e) => return Err(e),
     };
-    out.result(&answer.raw, || report::history_text(case, &answer.report, &basis(&answer)));
+    out.result(&answer.raw, || stod_reports::case::history_text(case, &answer.report, &basis(&answer)));
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::args::{HttpArgs, ProjectorArgs, UpArgs, DEFAULT_PORT};
 use crate::demo;
 use crate::error::CliError;
 use crate::output::Output;
-use crate::report;
+
 use crate::session::Session;
 
 /// How long `up --demo` waits for the read models to fold the demo in before showing
@@ -253,7 +253,7 @@ async fn demo_and_figures(system: &System, out: Output) {
             return;
         }
     };
-    let today = stod_command::today_in_sweden();
+    let today = stod_events::sweden::today();
     match demo::up_demo(&client, today, out).await {
         Ok(_) => show_figures(&client, system, today, out).await,
         // A failed demo leaves a working system; say so and keep serving.
@@ -290,7 +290,7 @@ async fn show_figures(client: &stod_client::Client, system: &System, today: Date
             out.result(&json, || {
                 format!(
                     "\n{}\n\nHela rapporten:  stod report throughput --year {}\nStyrgruppen:     stod report styrgrupp --as-of {today}",
-                    report::throughput_summary(&answer.report),
+                    stod_reports::throughput::throughput_summary(&answer.report),
                     today.year(),
                 )
             });
@@ -318,7 +318,7 @@ fn print_welcome(system: &System, data: &DataDir, out: Output) {
         "operator_credentials": system.users().map(|u| u.auth.credentials_path(u.operator.user.as_str())),
     });
     out.result(&json, || {
-        let today = stod_command::today_in_sweden();
+        let today = stod_events::sweden::today();
         let (server, ack) = match system.server() {
             Some(server) => (
                 format!(

@@ -151,7 +151,7 @@ async fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// A business date `n` days before today in Sweden.
 fn days_ago(n: i64) -> String {
-    let today = stod_command::today_in_sweden();
+    let today = stod_events::sweden::today();
     Date::new(today.naive() - chrono::Duration::days(n)).to_string()
 }
 
@@ -681,7 +681,7 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     // Then this year's figures, from the read models holding the whole demo.
     let figures = up.expect("figures", Duration::from_secs(60));
     assert_eq!(figures["checkpoint"].as_u64(), Some(events));
-    let this_year = stod_command::today_in_sweden().year();
+    let this_year = stod_events::sweden::today().year();
     assert_eq!(figures["report"]["period"].as_str(), Some(this_year.to_string().as_str()));
     assert!(figures["report"]["persons"].as_u64().is_some_and(|n| n > 0), "{figures}");
 

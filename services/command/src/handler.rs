@@ -35,7 +35,7 @@ impl Default for HandlerConfig {
             max_attempts: 16,
             ack_retries: 2,
             claim_grace: Duration::from_secs(30),
-            today: Arc::new(crate::today_in_sweden),
+            today: Arc::new(stod_events::sweden::today),
         }
     }
 }

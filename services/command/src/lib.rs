@@ -29,10 +29,3 @@ pub mod serve;
 pub use group::{GroupCommitConfig, GroupCommitCounts};
 pub use handler::{Handler, HandlerConfig};
 pub use serve::{start, CommandService, RunningService, ServiceOptions, StartError, ACCESS_VIA, QUEUE_GROUP};
-
-use stod_events::ids::Date;
-
-/// Today's date in Sweden, where every business date is stated.
-pub fn today_in_sweden() -> Date {
-    Date::new(chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive())
-}

@@ -12,7 +12,9 @@ use stod_projections::{Period, PublishedFunder, PublishedSteering, PublishedThro
 use stod_protocol::{queries, FunderQuery, SteeringQuery, ThroughputQuery};
 
 use crate::error::ApiError;
-use crate::params::{check_meetings, today, Params};
+use stod_events::sweden::today;
+
+use crate::params::{check_meetings, Params};
 use crate::AppState;
 
 /// A report with what it was computed from (the same envelope as over NATS).

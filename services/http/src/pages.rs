@@ -16,12 +16,10 @@ use stod_reports::{charts, html_escape, long_date, protection_note, Basis, Forma
 
 use crate::api::{fetch_funder, fetch_steering, fetch_throughput};
 use crate::error::ApiError;
-use crate::params::{today, Params};
-use crate::AppState;
+use stod_events::sweden::today;
 
-fn printed() -> String {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).format("%Y-%m-%d %H:%M").to_string()
-}
+use crate::params::Params;
+use crate::AppState;
 
 const DASHBOARD_STYLE: &str = "
 body { max-width: 60em; }
@@ -115,7 +113,7 @@ async fn dashboard_page(state: &AppState, q: HashMap<String, String>) -> Result<
         previous.map(|d| format!("&amp;previous_meeting={d}")).unwrap_or_default(),
         period,
         period,
-        printed()
+        stod_reports::printed_now()
     );
     Ok(page(&format!("Stödplattformen: översikt {}", period.year()), &body))
 }
@@ -220,7 +218,7 @@ fn bars_section(id: &str, heading: &str, intro: &str, items: &[(String, Cell)]) 
 /// The steering group's status (without its goal section, which the dashboard shows
 /// already), with the per-site chart.
 fn steering_sections(s: &PublishedSteering, basis: &Basis, cat: &stod_events::reference::Catalogue) -> String {
-    let mut doc = steering_doc(s, basis, cat, &printed(), true);
+    let mut doc = steering_doc(s, basis, cat, &stod_reports::printed_now(), true);
     doc.sections.remove(0);
     format!(
         "<div id=\"steering\"><h2 class=\"part\">Styrgruppens läge per {}</h2>\n{}</div>",
@@ -237,7 +235,13 @@ pub async fn steering(State(state): State<AppState>, Query(q): Query<HashMap<Str
         let (s, cat) = tokio::join!(fetch_steering(&state, as_of, p.date("previous_meeting")?), state.catalogue());
         let s = s?;
         let basis = Basis::ReadModel { checkpoint: s.checkpoint, generation: s.generation };
-        Ok::<_, ApiError>(Html(stod_reports::steering::steering(&s.report, &basis, &cat, Format::Html, &printed())))
+        Ok::<_, ApiError>(Html(stod_reports::steering::steering(
+            &s.report,
+            &basis,
+            &cat,
+            Format::Html,
+            &stod_reports::printed_now(),
+        )))
     }
     .await;
     result.map_or_else(ApiError::into_page, IntoResponse::into_response)
@@ -251,7 +255,7 @@ pub async fn funder(State(state): State<AppState>, Query(q): Query<HashMap<Strin
         let (f, cat) = tokio::join!(fetch_funder(&state, period), state.catalogue());
         let f = f?;
         let basis = Basis::ReadModel { checkpoint: f.checkpoint, generation: f.generation };
-        let html = stod_reports::funder::funder(&f.report, &basis, &cat, Format::Html, &printed());
+        let html = stod_reports::funder::funder(&f.report, &basis, &cat, Format::Html, &stod_reports::printed_now());
         let link = format!(
             "<p class=\"lead\"><a href=\"/api/v1/funder.csv?period={period}\">Ladda ner som CSV (Excel)</a> · \
              <a href=\"/api/v1/funder?period={period}\">JSON</a></p>"

@@ -51,11 +51,6 @@ impl Params {
     }
 }
 
-/// Today in Sweden: the default date of every report.
-pub fn today() -> Date {
-    Date::new(chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive())
-}
-
 /// Checks that the previous meeting lies before the report's date.
 pub fn check_meetings(as_of: Date, previous: Option<Date>) -> Result<(), ApiError> {
     match previous {

@@ -27,13 +27,6 @@ pub use runner::{start, ProjectorError, ProjectorOptions, RebuildProgress, Runni
 pub use serve::{ProjectorService, Queries, QUEUE_GROUP};
 pub use store::{Generation, ReadStore, StoreError};
 
-use stod_events::ids::Date;
-
-/// Today's date in Sweden.
-pub fn today_in_sweden() -> Date {
-    Date::new(chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive())
-}
-
 /// Starts the projector and serves its queries on `client`: the read models fold in
 /// the background, and the queries are answered in `stod-nats-service`'s loop. Its
 /// [`shutdown`](stod_nats_service::Running::shutdown) stops answering, then stops

@@ -111,7 +111,7 @@ impl Answers {
     fn basis(projector: &RunningProjector) -> Option<(u64, u64, stod_events::ids::Date)> {
         let generation = projector.store().live().ok().flatten()?;
         let checkpoint = generation.checkpoint().ok()?;
-        Some((generation.number, checkpoint, crate::today_in_sweden()))
+        Some((generation.number, checkpoint, stod_events::sweden::today()))
     }
 
     fn get(&self, basis: (u64, u64, stod_events::ids::Date), name: &str, body: &[u8]) -> Option<Vec<u8>> {
@@ -169,7 +169,7 @@ async fn answer(
         queries::PUBLISHED_FUNDER => json(&report(projector, body, |ctx, q: FunderQuery| {
             let period = parse_period(&q.period)?;
             let records = ctx.records()?;
-            let today = crate::today_in_sweden();
+            let today = stod_events::sweden::today();
             let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
             Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
         })),
@@ -224,7 +224,7 @@ fn parse_period(period: &str) -> Result<Period, QueryError> {
 fn throughput_report(ctx: &QueryCtx<'_>, q: ThroughputQuery) -> Result<ThroughputReport, QueryError> {
     let period = parse_period(&q.period)?;
     let records = ctx.records()?;
-    let today = q.today.unwrap_or_else(crate::today_in_sweden);
+    let today = q.today.unwrap_or_else(stod_events::sweden::today);
     // As things stood on `today`: an earlier `today` leaves out what came after.
     let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
     Ok(throughput(&journeys, period, today))

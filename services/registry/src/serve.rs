@@ -42,13 +42,9 @@ pub struct RegistryOptions {
 
 impl RegistryOptions {
     pub fn new(key: RegistryKey) -> Self {
-        Self { key, replicas: 1, max_in_flight: 64, today: Arc::new(today_in_sweden), replies: ReplyRule::default() }
+        let today = || stod_events::sweden::today().naive();
+        Self { key, replicas: 1, max_in_flight: 64, today: Arc::new(today), replies: ReplyRule::default() }
     }
-}
-
-/// Today's date in Sweden.
-pub fn today_in_sweden() -> NaiveDate {
-    chrono::Utc::now().with_timezone(&chrono_tz::Europe::Stockholm).date_naive()
 }
 
 #[derive(Debug, thiserror::Error)]

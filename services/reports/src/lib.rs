@@ -9,6 +9,10 @@
 //! # Layout
 //!
 //! - [`sv`]: the Swedish words for the domain's fixed values.
+//! - [`case`]: a case's history as a case worker reads it (`stod case show`), and its
+//!   audit trail from the read models (`stod case history`).
+//! - [`throughput`]: the throughput report (exact, for the terminal) and the
+//!   dashboard's sections of the published one.
 //! - [`doc`]: a report as sections of rows or tables, rendered to text, Markdown, HTML.
 //! - [`steering`]: the steering group's status report.
 //! - [`funder`]: the funder's follow-up (SUS style), including the CSV for Excel.
@@ -24,11 +28,15 @@ use stod_events::ids::{Code, Date};
 use stod_events::reference::{Catalogue, CodeKind};
 use stod_projections::throughput::NOT_RECORDED;
 
+pub mod case;
 pub mod charts;
 pub mod doc;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod funder;
 pub mod steering;
 pub mod sv;
+pub mod throughput;
 
 pub use doc::Format;
 
@@ -111,6 +119,16 @@ pub fn key_name(cat: &Catalogue, kind: CodeKind, key: &str) -> String {
         Ok(code) => cat.name(kind, &code).to_owned(),
         Err(_) => key.to_owned(),
     }
+}
+
+/// An instant as a Swedish wall-clock time, `2025-03-14 12:00:00`.
+pub fn local_time(t: stod_events::ids::Timestamp) -> String {
+    stod_events::sweden::local(t).format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// When a document is printed: now in Sweden, to the minute.
+pub fn printed_now() -> String {
+    stod_events::sweden::now().format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The explanation every protected report carries.

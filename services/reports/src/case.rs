@@ -7,25 +7,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use chrono_tz::Europe::Stockholm;
 use stod_events::event::{Fact, Registration};
-use stod_events::ids::{Code, EventId, Timestamp};
-use stod_events::reference::{Catalogue, CatalogueFile, CodeKind};
+use stod_events::ids::{CaseId, Code, EventId};
+use stod_events::reference::{Catalogue, CodeKind};
+use stod_projections::AuditEntry;
 use stod_protocol::{CaseView, EventView};
 
-use crate::sv::Term;
-
-/// A catalogue for display names; codes stand in for names it does not know.
-pub fn names(file: CatalogueFile) -> Catalogue {
-    Catalogue::from_file(file)
-        .or_else(|_| Catalogue::from_file(CatalogueFile::default()))
-        .unwrap_or_else(|_| Catalogue::default_catalogue())
-}
-
-/// `recorded_at` as a Swedish wall-clock time.
-pub fn local_time(ts: Timestamp) -> String {
-    ts.utc().with_timezone(&Stockholm).format("%Y-%m-%d %H:%M:%S").to_string()
-}
+use crate::sv::{event_type_label, Term};
+use crate::{local_time, Basis};
 
 /// What later events did to an original fact.
 #[derive(Default)]
@@ -288,13 +277,68 @@ fn capitalise(s: &str) -> String {
     }
 }
 
+/// A case's audit trail: one block per event, in log order, with who recorded it when
+/// and the correction links both ways.
+pub fn history_text(case: CaseId, entries: &[AuditEntry], basis: &Basis) -> String {
+    let seq_of: BTreeMap<EventId, (u64, &str)> =
+        entries.iter().map(|e| (e.event_id, (e.stream_sequence, e.event_type.as_str()))).collect();
+    let link = |id: &EventId| match seq_of.get(id) {
+        Some((seq, kind)) => format!("{seq} ({})", event_type_label(kind)),
+        None => format!("händelse {id}"),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "Ärende {case}: granskningsspår");
+    let _ = writeln!(out, "{} händelser i loggens ordning. {}", entries.len(), basis.sentence());
+    let _ = writeln!(out);
+    let width = entries.iter().map(|e| e.stream_sequence.to_string().len()).max().unwrap_or(1).max(4);
+    let label_width = entries.iter().map(|e| label_of(e).chars().count()).max().unwrap_or(8).max(8);
+    let _ = writeln!(
+        out,
+        "{:>width$}  {:<label_width$}  {:<10}  {:<19}  Av",
+        "Sekv", "Händelse", "Inträffade", "Registrerad"
+    );
+    let pad = " ".repeat(width + 2);
+    for e in entries {
+        let _ = writeln!(
+            out,
+            "{:>width$}  {:<label_width$}  {}  {}  {}",
+            e.stream_sequence,
+            label_of(e),
+            e.occurred_on,
+            local_time(e.recorded_at),
+            e.recorded_by
+        );
+        if let Some(target) = &e.corrects {
+            let verb = if e.event_type == "retracted" { "makulerar" } else { "rättar" };
+            let _ = writeln!(out, "{pad}{verb} {}", link(target));
+        }
+        for by in &e.changed_by {
+            let is_retraction = entries.iter().any(|x| x.event_id == *by && x.event_type == "retracted");
+            let verb = if is_retraction { "makuleras av" } else { "rättas av" };
+            let _ = writeln!(out, "{pad}{verb} {}", link(by));
+        }
+        let hash: String = e.chain_hash.chars().take(16).collect();
+        let _ = writeln!(out, "{pad}händelse {} · kedjehash {hash}…", e.event_id);
+    }
+    let _ = write!(out, "\nTider är svensk tid. Hela kedjehashen och alla fält: stod case history {case} --json");
+    out
+}
+
+fn label_of(e: &AuditEntry) -> String {
+    let label = event_type_label(&e.event_type);
+    match e.reason {
+        Some(reason) => format!("{label} ({})", reason.label()),
+        None => label.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use stod_events::event::{AnonymityReason, CorrectionReason, Enrolled, EnrolmentDetails, Gender, RegionOfBirth};
-    use stod_events::ids::{CaseId, ParticipantRef};
+    use stod_events::ids::{ParticipantRef, Timestamp, UserId};
 
-    use crate::audit_text::tests::{event as view_of, placement};
+    use crate::fixtures::{event as view_of, placement};
 
     fn code(s: &str) -> Code {
         Code::parse(s).unwrap()
@@ -367,5 +411,31 @@ mod tests {
         assert!(text.contains("[MAKULERAD av 2]"), "{text}");
         assert!(text.contains(&format!("makulerar händelse {}", intake.event_id)), "{text}");
         assert!(!text.contains("Pågående"), "{text}");
+    }
+
+    #[test]
+    fn history_links_corrections_both_ways_in_local_time() {
+        let case = CaseId::new();
+        let entry = |seq: u64, kind: &str, corrects: Option<EventId>| AuditEntry {
+            stream_sequence: seq,
+            event_id: EventId::new(),
+            case_id: case,
+            event_type: kind.into(),
+            occurred_on: "2025-03-14".parse().unwrap(),
+            recorded_at: Timestamp::from_micros(1_741_950_000_000_000).unwrap(),
+            recorded_by: UserId::parse("anna").unwrap(),
+            corrects,
+            reason: corrects.map(|_| CorrectionReason::WrongDate),
+            chain_hash: "ab".repeat(32),
+            changed_by: Vec::new(),
+        };
+        let intake = entry(3, "enrolled", None);
+        let mut placement = entry(7, "placement_started", None);
+        let fix = entry(12, "corrected", Some(placement.event_id));
+        placement.changed_by.push(fix.event_id);
+        let text = history_text(case, &[intake, placement, fix], &Basis::ReadModel { checkpoint: 12, generation: 1 });
+        assert!(text.contains("Inskrivning") && text.contains("Rättelse (fel datum)"), "{text}");
+        assert!(text.contains("rättas av 12 (Rättelse)") && text.contains("rättar 7 (Praktik påbörjad)"), "{text}");
+        assert!(text.contains("2025-03-14 12:00:00  anna"), "{text}");
     }
 }
