@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
 use serde_json::json;
@@ -63,13 +63,9 @@ fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
     let mut response = if path.starts_with("/api/") || operations(path) {
         (status, Json(json!({ "error": message }))).into_response()
     } else {
-        let body = format!(
-            "<!DOCTYPE html>\n<html lang=\"sv\"><head><meta charset=\"utf-8\"><title>Inloggning</title></head><body>\
-             <h1>{}</h1><p>{}</p></body></html>",
-            if status == StatusCode::UNAUTHORIZED { "Logga in" } else { "Inte för din roll" },
-            stod_reports::html_escape(message)
-        );
-        (status, Html(body)).into_response()
+        let heading = if status == StatusCode::UNAUTHORIZED { "Logga in" } else { "Inte för din roll" };
+        let body = maud::html! { h1 { (heading) } p { (message) } };
+        (status, crate::pages::layout(heading, body)).into_response()
     };
     if status == StatusCode::UNAUTHORIZED {
         response

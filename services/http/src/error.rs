@@ -5,7 +5,7 @@
 //! nothing of the internals.
 
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use stod_client::ClientError;
@@ -60,16 +60,17 @@ impl ApiError {
         self.log();
         let status = self.status();
         let valid = match &self {
-            ApiError::BadRequest { valid: Some(v), .. } => format!("<p>Giltigt: {}</p>", stod_reports::html_escape(v)),
-            _ => String::new(),
+            ApiError::BadRequest { valid: Some(v), .. } => Some(v.as_str()),
+            _ => None,
         };
-        let body = format!(
-            "<!DOCTYPE html>\n<html lang=\"sv\"><head><meta charset=\"utf-8\"><title>Fel</title></head><body>\
-             <h1>{}</h1><p>{}</p>{valid}<p><a href=\"/\">Till översikten</a></p></body></html>",
-            if status.is_client_error() { "Felaktig förfrågan" } else { "Tjänsten kan inte svara" },
-            stod_reports::html_escape(&self.public_message()),
-        );
-        (status, Html(body)).into_response()
+        let heading = if status.is_client_error() { "Felaktig förfrågan" } else { "Tjänsten kan inte svara" };
+        let body = maud::html! {
+            h1 { (heading) }
+            p { (self.public_message()) }
+            @if let Some(valid) = valid { p { "Giltigt: " (valid) } }
+            p { a href="/" { "Till översikten" } }
+        };
+        (status, crate::pages::layout(heading, body)).into_response()
     }
 }
 

@@ -33,9 +33,14 @@ fn svg(
             .and_then(|_| root.present().map_err(|e| e.to_string().into()))
     };
     match result {
-        // The title for screen readers; plotters' root element has no label of its own.
-        Ok(()) => out.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{}\" ", crate::html_escape(title)), 1),
-        Err(e) => format!("<p>Diagrammet kunde inte ritas: {}</p>", crate::html_escape(&e.to_string())),
+        // The title for screen readers: plotters' root element has no label of its own,
+        // so it goes on there, escaped by maud.
+        Ok(()) => out.replacen(
+            "<svg ",
+            &format!("<svg role=\"img\" aria-label=\"{}\" ", maud::html! { (title) }.into_string()),
+            1,
+        ),
+        Err(e) => maud::html! { p { "Diagrammet kunde inte ritas: " (e.to_string()) } }.into_string(),
     }
 }
 

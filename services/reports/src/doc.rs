@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::html_escape;
+use maud::{html, Markup, PreEscaped};
 
 /// The formats a document is rendered to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,9 +16,18 @@ pub enum Format {
 
 pub struct Doc {
     pub title: String,
+    /// Where to get the document in other forms (CSV, JSON); shown under the title in
+    /// HTML only, where they can be followed.
+    pub links: Vec<Link>,
     pub lead: Vec<String>,
     pub sections: Vec<Section>,
     pub footer: Vec<String>,
+}
+
+/// A link under a document's title.
+pub struct Link {
+    pub label: String,
+    pub href: String,
 }
 
 pub struct Section {
@@ -204,92 +213,62 @@ fn markdown(doc: &Doc) -> String {
     out
 }
 
-/// One self-contained page: inline styles, no scripts, fonts or images from elsewhere,
-/// laid out for A4 when printed.
-pub const HTML_STYLE: &str = "\
-@page { size: A4; margin: 20mm 18mm; }
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; color: #1a1a1a; max-width: 46em; margin: 2em auto; padding: 0 1em; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; }
-h2 { font-size: 1.15em; margin: 1.6em 0 0.4em; border-bottom: 1px solid #bbb; padding-bottom: 0.15em; }
-p.lead { margin: 0.1em 0; color: #333; }
-p.intro { margin: 0.2em 0 0.5em; color: #444; font-size: 0.95em; }
-p.goal { font-size: 1.1em; font-weight: 600; margin: 0.4em 0; }
-table { border-collapse: collapse; width: 100%; }
-th { text-align: right; padding: 0.25em 0.4em; border-bottom: 1px solid #999; font-weight: 600; }
-th:first-child { text-align: left; }
-td { padding: 0.25em 0.4em; border-bottom: 1px solid #eee; vertical-align: top; }
-td.num { text-align: right; width: 5em; font-variant-numeric: tabular-nums; }
-tr.sub td:first-child { padding-left: 1.8em; color: #444; }
-tr.total td { font-weight: 600; border-top: 1px solid #999; }
-figure.chart { margin: 0.6em 0; }
-figure.chart svg { max-width: 100%; height: auto; }
-footer { margin-top: 2.5em; font-size: 0.85em; color: #555; border-top: 1px solid #bbb; padding-top: 0.5em; }
-@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } table, figure { break-inside: avoid; } }";
-
 /// The sections as HTML (no page around them), for the dashboard to embed.
-pub fn html_sections(doc: &Doc) -> String {
-    let mut out = String::new();
-    for s in &doc.sections {
-        let _ = writeln!(out, "<section>\n<h2>{}</h2>", html_escape(&s.heading));
-        if let Some(intro) = &s.intro {
-            // A section's one-line verdict is its headline.
-            let class = if s.headline { "goal" } else { "intro" };
-            let _ = writeln!(out, "<p class=\"{class}\">{}</p>", html_escape(intro));
-        }
-        if let Some(svg) = &s.chart {
-            let _ = writeln!(out, "<figure class=\"chart\">{svg}</figure>");
-        }
-        if !s.rows.is_empty() {
-            let _ = writeln!(out, "<table>");
-            for r in &s.rows {
-                let class = if r.sub { " class=\"sub\"" } else { "" };
-                let _ = writeln!(
-                    out,
-                    "<tr{class}><td>{}</td><td class=\"num\">{}</td></tr>",
-                    html_escape(&r.label),
-                    html_escape(&r.value)
-                );
-            }
-            let _ = writeln!(out, "</table>");
-        }
-        if let Some(t) = &s.table {
-            let _ = writeln!(out, "<table>\n<thead><tr>");
-            for h in &t.header {
-                let _ = write!(out, "<th>{}</th>", html_escape(h));
-            }
-            let _ = writeln!(out, "</tr></thead>\n<tbody>");
-            for (i, r) in t.rows.iter().enumerate() {
-                let class = if t.total_row && i + 1 == t.rows.len() { " class=\"total\"" } else { "" };
-                let _ = write!(out, "<tr{class}>");
-                for (j, c) in r.iter().enumerate() {
-                    let class = if j == 0 { "" } else { " class=\"num\"" };
-                    let _ = write!(out, "<td{class}>{}</td>", html_escape(c));
+pub fn html_sections(sections: &[Section]) -> Markup {
+    html! {
+        @for s in sections {
+            section {
+                h2 { (s.heading) }
+                @if let Some(intro) = &s.intro {
+                    // A section's one-line verdict is its headline.
+                    p class=(if s.headline { "goal" } else { "intro" }) { (intro) }
                 }
-                let _ = writeln!(out, "</tr>");
+                @if let Some(svg) = &s.chart {
+                    // Drawn by `charts` from counts alone; every label in it is escaped there.
+                    figure.chart { (PreEscaped(svg)) }
+                }
+                @if !s.rows.is_empty() {
+                    table {
+                        @for r in &s.rows {
+                            tr class=[r.sub.then_some("sub")] { td { (r.label) } td.num { (r.value) } }
+                        }
+                    }
+                }
+                @if let Some(t) = &s.table {
+                    table {
+                        thead { tr { @for h in &t.header { th { (h) } } } }
+                        tbody {
+                            @for (i, r) in t.rows.iter().enumerate() {
+                                tr class=[(t.total_row && i + 1 == t.rows.len()).then_some("total")] {
+                                    @for (j, c) in r.iter().enumerate() {
+                                        td class=[(j > 0).then_some("num")] { (c) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            let _ = writeln!(out, "</tbody>\n</table>");
         }
-        let _ = writeln!(out, "</section>");
     }
-    out
 }
 
 fn html(doc: &Doc) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">");
-    let _ =
-        writeln!(out, "<title>{}</title>\n<style>\n{HTML_STYLE}\n</style>\n</head>\n<body>", html_escape(&doc.title));
-    let _ = writeln!(out, "<h1>{}</h1>", html_escape(&doc.title));
-    for l in &doc.lead {
-        let _ = writeln!(out, "<p class=\"lead\">{}</p>", html_escape(l));
-    }
-    out.push_str(&html_sections(doc));
-    let _ = writeln!(out, "<footer>");
-    for l in &doc.footer {
-        let _ = writeln!(out, "<p>{}</p>", html_escape(l));
-    }
-    let _ = writeln!(out, "</footer>\n</body>\n</html>");
-    out
+    let body = html! {
+        h1 { (doc.title) }
+        @if !doc.links.is_empty() {
+            p.lead {
+                @for (i, link) in doc.links.iter().enumerate() {
+                    @if i > 0 { " · " }
+                    a href=(link.href) { (link.label) }
+                }
+            }
+        }
+        @for l in &doc.lead { p.lead { (l) } }
+        (html_sections(&doc.sections))
+        footer { @for l in &doc.footer { p { (l) } } }
+    };
+    crate::html::page(&doc.title, None, None, body).into_string()
 }
 
 #[cfg(test)]
@@ -306,6 +285,7 @@ mod tests {
     fn tables_render_in_every_format_with_the_total_marked() {
         let doc = Doc {
             title: "T".into(),
+            links: vec![],
             lead: vec![],
             sections: vec![Section::table(
                 "Tabell",

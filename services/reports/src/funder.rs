@@ -137,6 +137,7 @@ pub fn funder_doc(r: &PublishedFunder, basis: &Basis, cat: &Catalogue, printed: 
     ));
     Doc {
         title: format!("Uppföljning till samordningsförbundet, {}", period_title(&r.period)),
+        links: Vec::new(),
         lead: vec![
             "Stödplattformen, arbetsträning i Ludvika och Smedjebacken.".into(),
             format!("Perioden {} – {} ({} – {}).", r.from, r.to, long_date(r.from), long_date(r.to)),

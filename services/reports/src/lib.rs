@@ -14,6 +14,7 @@
 //! - [`throughput`]: the throughput report (exact, for the terminal) and the
 //!   dashboard's sections of the published one.
 //! - [`doc`]: a report as sections of rows or tables, rendered to text, Markdown, HTML.
+//! - [`html`]: the one HTML page every document and dashboard page is (maud).
 //! - [`steering`]: the steering group's status report.
 //! - [`funder`]: the funder's follow-up (SUS style), including the CSV for Excel.
 //! - [`charts`]: SVG charts (goal, months, funnel, outcomes, sites).
@@ -34,6 +35,7 @@ pub mod doc;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod funder;
+pub mod html;
 pub mod steering;
 pub mod sv;
 pub mod throughput;
@@ -141,19 +143,4 @@ pub fn protection_note(min_count: u32) -> String {
              inte ska kunna räknas fram ur summor. Nollor visas."
         )
     }
-}
-
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -42,9 +42,33 @@ pub fn sus_key(group: SusOutcomeGroup) -> String {
     serde_json::to_value(group).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-/// The report as sections; `charts` adds SVG charts for HTML.
+/// The report as a document; `with_charts` adds SVG charts for HTML.
 pub fn steering_doc(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, printed: &str, with_charts: bool) -> Doc {
-    let g = &r.goal;
+    let mut sections = vec![goal_section(&r.goal, with_charts)];
+    sections.extend(status_sections(r, cat, with_charts));
+    Doc {
+        title: format!("Styrgruppsrapport {}", long_date(r.as_of)),
+        links: Vec::new(),
+        lead: vec![
+            "Stödplattformen, arbetsträning i Ludvika och Smedjebacken.".into(),
+            format!(
+                "Läget per {}{}.",
+                r.as_of,
+                r.previous_meeting.map(|p| format!(", förändringar sedan mötet {p}")).unwrap_or_default()
+            ),
+        ],
+        sections,
+        footer: vec![
+            "Endast antal: rapporten innehåller inga uppgifter om enskilda deltagare eller ärenden.".into(),
+            protection_note(r.min_count),
+            basis.sentence(),
+            format!("Utskriven {printed} ur stod."),
+        ],
+    }
+}
+
+/// The goal: persons so far, the forecast and the target.
+fn goal_section(g: &PublishedGoal, with_charts: bool) -> Section {
     let mut goal = Section::rows(
         format!("Mål {}", g.year),
         Some(goal_line(g)),
@@ -60,7 +84,12 @@ pub fn steering_doc(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, print
     if with_charts {
         goal = goal.with_chart(charts::goal(g));
     }
+    goal
+}
 
+/// The status after the goal: what changed since the previous meeting, who is active
+/// where, and what needs attention. The dashboard shows these beside its own goal.
+pub fn status_sections(r: &PublishedSteering, cat: &Catalogue, with_charts: bool) -> Vec<Section> {
     let c = &r.since_previous;
     let (heading, intro) = match r.previous_meeting {
         Some(p) => (
@@ -122,24 +151,7 @@ pub fn steering_doc(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, print
         ],
     );
 
-    Doc {
-        title: format!("Styrgruppsrapport {}", long_date(r.as_of)),
-        lead: vec![
-            "Stödplattformen, arbetsträning i Ludvika och Smedjebacken.".into(),
-            format!(
-                "Läget per {}{}.",
-                r.as_of,
-                r.previous_meeting.map(|p| format!(", förändringar sedan mötet {p}")).unwrap_or_default()
-            ),
-        ],
-        sections: vec![goal, changes, active, alerts],
-        footer: vec![
-            "Endast antal: rapporten innehåller inga uppgifter om enskilda deltagare eller ärenden.".into(),
-            protection_note(r.min_count),
-            basis.sentence(),
-            format!("Utskriven {printed} ur stod."),
-        ],
-    }
+    vec![changes, active, alerts]
 }
 
 /// The steering group's report in the chosen format. `printed` is the local time it

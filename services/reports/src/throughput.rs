@@ -5,16 +5,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use maud::{html, Markup, PreEscaped};
 use stod_events::event::ExitOutcome;
 use stod_events::ids::Date;
 use stod_events::reference::{Catalogue, CodeKind};
 use stod_projections::disclosure::Cell;
 use stod_projections::published::PublishedGoal;
 use stod_projections::throughput::{Goal, NOT_RECORDED};
-use stod_projections::ThroughputReport;
+use stod_projections::{PublishedThroughput, ThroughputReport};
 
+use crate::steering::{cell_of, goal_line as goal_line_published, sus_key};
 use crate::sv::{sus_group_label, Term, SUS_GROUPS};
-use crate::{key_name, period_title, Basis};
+use crate::{charts, key_name, period_title, Basis};
 
 /// A horizontal bar of `value` out of `max`, `width` cells wide, in eighths of a cell.
 pub fn bar(value: u32, max: u32, width: usize) -> String {
@@ -51,7 +53,7 @@ pub fn goal_line(goal: &Goal) -> String {
         forecast: Cell::Shown(goal.forecast),
         on_track: goal.on_track,
     };
-    crate::steering::goal_line(&exact)
+    goal_line_published(&exact)
 }
 
 fn goal_detail(goal: &Goal) -> String {
@@ -241,6 +243,97 @@ pub fn throughput_summary(r: &ThroughputReport) -> String {
         r.exits_to_employment,
         r.exits_to_throughput,
     )
+}
+
+/// The dashboard's throughput, from the published (protected) report: the goal with
+/// its figures and chart, intakes and exits per month, the funnel, and outcomes by SUS
+/// group.
+pub fn dashboard_sections(t: &PublishedThroughput) -> Markup {
+    html! {
+        (goal_section(t))
+        (months_section(t))
+        (funnel_section(t))
+        (outcomes_section(t))
+    }
+}
+
+fn figure(id: &str, value: impl std::fmt::Display, label: &str) -> Markup {
+    html! { div.figure id=(id) { div.value { (value) } div.label { (label) } } }
+}
+
+fn goal_section(t: &PublishedThroughput) -> Markup {
+    let g = &t.goal;
+    html! {
+        section #goal {
+            h2 { "Mål " (g.year) ": minst " (g.target) " personer" }
+            p class={ "goal " (if g.on_track { "verdict-ok" } else { "verdict-no" }) } { (goal_line_published(g)) }
+            div.figures {
+                (figure("goal-persons", g.persons_so_far, &format!("personer {} t.o.m. {}", g.year, g.as_of)))
+                (figure("goal-forecast", g.forecast, "prognos för helåret"))
+                (figure("goal-target", g.target, "mål"))
+                (figure("active", t.active_at_end, "aktiva just nu"))
+            }
+            figure.chart #chart-goal { (PreEscaped(charts::goal(g))) }
+        }
+    }
+}
+
+fn months_section(t: &PublishedThroughput) -> Markup {
+    html! {
+        section #months {
+            h2 { "Inskrivningar och avslut per månad" }
+            figure.chart #chart-months { (PreEscaped(charts::months("Inskrivningar och avslut", &t.months))) }
+            table {
+                thead { tr { th { "Månad" } th { "Inskrivningar" } th { "Avslut" } th { "Aktiva vid månadens slut" } } }
+                tbody {
+                    @for m in &t.months {
+                        tr { td { (period_title(&m.month)) } td.num { (m.intakes) } td.num { (m.exits) } td.num { (m.active_at_end) } }
+                    }
+                    tr.total { td { "Hela perioden" } td.num { (t.intakes) } td.num { (t.exits) } td {} }
+                }
+            }
+        }
+    }
+}
+
+fn funnel_section(t: &PublishedThroughput) -> Markup {
+    let f = &t.funnel;
+    let items: Vec<(String, Cell)> = vec![
+        ("Inskrivna".into(), f.intakes),
+        ("med praktik".into(), f.with_placement),
+        ("med utbildning".into(), f.with_training),
+        ("avslutade".into(), f.exited),
+        ("till arbete".into(), f.exited_to_employment),
+    ];
+    bars_section(
+        "funnel",
+        "Från inskrivning till avslut",
+        "De som skrevs in under perioden, och hur långt de har kommit.",
+        &items,
+    )
+}
+
+fn outcomes_section(t: &PublishedThroughput) -> Markup {
+    let items: Vec<(String, Cell)> = SUS_GROUPS
+        .iter()
+        .map(|g| (sus_group_label(*g).to_owned(), cell_of(&t.exits_by_sus_group, &sus_key(*g))))
+        .collect();
+    let mut intro = format!("Avslut under perioden: {}.", t.exits);
+    if let (Some(a), Some(b)) = (t.share_to_employment_percent, t.share_to_throughput_percent) {
+        let _ = write!(intro, " Till arbete {a} %; till arbete, studier eller närmare arbetsmarknaden {b} %.");
+    }
+    bars_section("outcomes", "Avslut per SUS-grupp", &intro, &items)
+}
+
+fn bars_section(id: &str, heading: &str, intro: &str, items: &[(String, Cell)]) -> Markup {
+    html! {
+        section id=(id) {
+            h2 { (heading) }
+            p.intro { (intro) }
+            figure.chart id={ "chart-" (id) } { (PreEscaped(charts::bars(heading, items))) }
+            table { @for (label, n) in items { tr { td { (label) } td.num { (n) } } } }
+        }
+    }
 }
 
 #[cfg(test)]
