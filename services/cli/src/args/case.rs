@@ -1,0 +1,74 @@
+//! `stod case` and `stod participant`: reading a case, and the participant registry.
+
+use clap::Subcommand;
+use stod_events::ids::CaseId;
+
+use super::parse::*;
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCmd {
+    /// A case's full history (händelser), with corrections linked to what they change.
+    #[command(after_help = "\
+Examples:
+  stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json")]
+    Show {
+        /// The case (ärende) id.
+        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
+        case: CaseId,
+    },
+    /// The audit trail (granskningsspår) from the read model: every event with who
+    /// recorded it when, and which events correct or retract which.
+    #[command(after_help = "\
+Examples:
+  stod case history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
+  stod case history 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json
+
+`case show` reads the case from the log itself; `case history` from the read models, which
+may be a moment behind the log. Auditors: `stod audit history` reads the log, with both
+times, each event's content and what each correction changed.")]
+    History {
+        /// The case (ärende) id.
+        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
+        case: CaseId,
+    },
+    /// Find a person's participant reference and current case by personnummer, in the
+    /// participant registry (deltagarregistret).
+    #[command(after_help = "\
+Examples:
+  stod case find --personnummer 19811218-9876
+  stod case find --personnummer 900314-1234 --json
+
+Prints the participant reference (deltagare) and the case they were last enrolled in, and
+whether it is open. Exit code 7 if nobody with the number is registered (never registered,
+registered anonymously, or erased with `stod participant erase`).")]
+    Find {
+        /// The personnummer or samordningsnummer: ÅÅÅÅMMDD-NNNN, ÅÅMMDD-NNNN, ÅÅMMDD+NNNN
+        /// (100 years or older), with or without the dash.
+        #[arg(long, value_name = "PNR")]
+        personnummer: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParticipantCmd {
+    /// Erase a person from the participant registry (gallring): the link from their
+    /// personnummer to their participant reference is removed for good.
+    #[command(after_help = "\
+Examples:
+  stod participant erase --personnummer 19811218-9876 --yes
+
+What stays: the cases in the event log under the random participant reference, and every
+figure built from them; nothing in the log ever held the personnummer. What goes: the only
+way from the person to those cases. It cannot be undone: registering the same personnummer
+later gives a new participant reference, unconnected to the old cases. Without --yes
+nothing is erased. Exit code 7 if the number is not registered.")]
+    Erase {
+        /// The personnummer or samordningsnummer to erase.
+        #[arg(long, value_name = "PNR")]
+        personnummer: String,
+        /// Confirm: erase for good.
+        #[arg(long)]
+        yes: bool,
+    },
+}
