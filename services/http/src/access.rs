@@ -65,7 +65,7 @@ fn refuse(status: StatusCode, path: &str, message: &str) -> Response {
     } else {
         let heading = if status == StatusCode::UNAUTHORIZED { "Logga in" } else { "Inte för din roll" };
         let body = maud::html! { h1 { (heading) } p { (message) } };
-        (status, crate::pages::layout(heading, body)).into_response()
+        (status, crate::layout::layout(heading, body)).into_response()
     };
     if status == StatusCode::UNAUTHORIZED {
         response

@@ -70,7 +70,7 @@ impl ApiError {
             @if let Some(valid) = valid { p { "Giltigt: " (valid) } }
             p { a href="/" { "Till översikten" } }
         };
-        (status, crate::pages::layout(heading, body)).into_response()
+        (status, crate::layout::layout(heading, body)).into_response()
     }
 }
 

@@ -35,6 +35,7 @@ use tokio::sync::Mutex;
 mod access;
 mod api;
 pub mod error;
+mod layout;
 pub mod metrics;
 mod ops;
 mod pages;
