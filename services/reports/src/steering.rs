@@ -159,3 +159,40 @@ pub fn status_sections(r: &PublishedSteering, cat: &Catalogue, with_charts: bool
 pub fn steering(r: &PublishedSteering, basis: &Basis, cat: &Catalogue, format: Format, printed: &str) -> String {
     render(&steering_doc(r, basis, cat, printed, format == Format::Html), format)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::steering_report;
+
+    #[test]
+    fn the_steering_report_renders_protected_counts_only_in_every_format() {
+        let exact = steering_report();
+        let case = exact.alerts.intake_without_placement.cases[0].to_string();
+        let r = stod_projections::protect_steering(&exact, 5);
+        let cat = Catalogue::default_catalogue();
+        let basis = &Basis::ReadModel { checkpoint: 99, generation: 1 };
+        for format in [Format::Text, Format::Md, Format::Html] {
+            let doc = steering(&r, basis, &cat, format, "2025-07-01 09:00");
+            assert!(doc.contains("30 juni 2025"), "{doc}");
+            assert!(doc.contains("hittills 18, prognos 21 (på väg)"), "{doc}");
+            assert!(doc.contains("Våderbacken"), "{doc}");
+            assert!(doc.contains("2025-07-01 09:00"), "{doc}");
+            assert!(doc.contains("Antal under 5 visas som"), "the reader is told about protection: {doc}");
+            assert!(!doc.contains(&case), "no case ids: {doc}");
+        }
+        let text = steering(&r, basis, &cat, Format::Text, "x");
+        // 2 on Våderbacken and 3 intakes since the last meeting are below 5.
+        assert!(text.lines().any(|l| l.contains("Våderbacken") && l.trim_end().ends_with("<5")), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("  Inskrivningar") && l.trim_end().ends_with("<5")), "{text}");
+        let html = steering(&r, basis, &cat, Format::Html, "x");
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<td class=\"num\">18</td>"), "{html}");
+        assert!(html.contains("<svg"), "the HTML form has charts: {html}");
+        assert!(
+            !html.contains("<script") && !html.contains("<link") && !html.contains("src="),
+            "self-contained: {html}"
+        );
+        let md = steering(&r, basis, &cat, Format::Md, "x");
+        assert!(md.starts_with("# Styrgruppsrapport 30 juni 2025") && md.contains("|---|---:|"), "{md}");
+    }
+}

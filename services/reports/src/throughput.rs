@@ -342,21 +342,10 @@ mod tests {
     use stod_events::event::{Gender, SusOutcomeGroup};
     use stod_projections::throughput::{Funnel, MonthRow};
 
+    use crate::fixtures::goal;
+
     fn date(s: &str) -> Date {
         s.parse().unwrap()
-    }
-
-    fn goal(persons: u32, forecast: u32, as_of: &str) -> Goal {
-        Goal {
-            year: 2025,
-            target: 20,
-            as_of: date(as_of),
-            persons_so_far: persons,
-            carried_in: 7,
-            intakes_so_far: persons - 7,
-            forecast,
-            on_track: forecast >= 20,
-        }
     }
 
     fn throughput_report() -> ThroughputReport {
