@@ -20,7 +20,7 @@ async fn ask<T: serde::de::DeserializeOwned>(
     subject: &str,
     body: Vec<u8>,
 ) -> TestResult<T> {
-    let reply = client.request(subject.to_owned(), body.into()).await?;
+    let reply = stod_tests::request(client, subject, body).await?;
     let value: serde_json::Value = serde_json::from_slice(&reply.payload)?;
     if value["status"] != "ok" {
         return Err(format!("{subject}: {value}").into());
@@ -167,7 +167,7 @@ async fn the_live_stream_verifies_and_exports_intact() -> TestResult {
     let v = stod_audit::verify(records.clone(), 1);
     assert!(v.intact(), "{:?}", v.findings);
     let dir = tempfile::tempdir()?;
-    let (manifest, exported) = stod_audit::export(&dir.path().join("bundle"), records, 1)?;
+    let (manifest, exported) = stod_audit::export(&dir.path().join("bundle"), records, 1, &Default::default())?;
     assert_eq!((manifest.events, manifest.last_sequence), (last, last));
     assert_eq!(exported.heads, v.heads);
     let check = stod_audit::check(&dir.path().join("bundle"))?;

@@ -59,7 +59,7 @@ fn bad_values() -> Vec<(&'static str, Value)> {
 
 /// The requests a case worker sends every day, as JSON.
 fn valid_requests() -> TestResult<Vec<(&'static str, &'static str, Value)>> {
-    let request = |command| CommandRequest { case_id: CaseId::new(), submission_id: SubmissionId::new(), command };
+    let request = |command| CommandRequest::new(CaseId::new(), SubmissionId::new(), command);
     Ok(vec![
         ("intake", "stod.cmd.anna.record", serde_json::to_value(request(at("2025-01-10", intake())))?),
         (
@@ -105,11 +105,8 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
         missing.as_object_mut().map(|m| m.remove("submission_id"));
         corpus.push((format!("{name}: no submission id"), subject.to_owned(), serde_json::to_vec(&missing)?));
     }
-    let valid_intake = serde_json::to_value(CommandRequest {
-        case_id: CaseId::new(),
-        submission_id: SubmissionId::new(),
-        command: at("2025-01-10", intake()),
-    })?;
+    let valid_intake =
+        serde_json::to_value(CommandRequest::new(CaseId::new(), SubmissionId::new(), at("2025-01-10", intake())))?;
     let raw: Vec<(&str, Vec<u8>)> = vec![
         ("invalid UTF-8", vec![0xff, 0xfe, 0xfd, b'{', 0xc3, 0x28]),
         ("invalid UTF-8 inside a string", [&b"{\"case_id\": \""[..], &[0xc3, 0x28], b"\"}"].concat()),
@@ -148,7 +145,7 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
 
     let mut refused = 0;
     for (what, subject, body) in &corpus {
-        let reply = match nats.request(subject.clone(), body.clone().into()).await {
+        let reply = match stod_tests::request(&nats, &subject, body.clone()).await {
             Ok(reply) => reply,
             // No service listens on a subject that is no command: nothing can take it.
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders && subject.ends_with(".delete") => {
@@ -169,7 +166,7 @@ async fn a_hostile_command_corpus_is_refused_with_a_clear_error_and_nothing_is_a
     // Past the server's own limit the message never leaves the client.
     let oversized = vec![b' '; 2 << 20];
     assert!(
-        nats.request("stod.cmd.anna.record", oversized.into()).await.is_err(),
+        stod_tests::request(&nats, "stod.cmd.anna.record", oversized).await.is_err(),
         "2 MiB is refused before it is sent"
     );
     assert!(system.log().await?.is_empty(), "nothing appended");

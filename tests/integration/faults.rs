@@ -526,7 +526,7 @@ async fn wait_for_fault(
     loop {
         let reply = tokio::time::timeout(
             Duration::from_secs(2),
-            nats.request("stod.query.drift.projection-status", "{}".into()),
+            stod_tests::request(nats, "stod.query.drift.projection-status", "{}"),
         )
         .await;
         if let Ok(Ok(reply)) = reply {
@@ -561,7 +561,7 @@ async fn a_client_disconnecting_mid_request() -> TestResult {
     for round in 0..rounds {
         let (case, sub) = (CaseId::new(), SubmissionId::new());
         let command = at("2025-02-01", intake());
-        let body = serde_json::to_vec(&CommandRequest { case_id: case, submission_id: sub, command: command.clone() })?;
+        let body = serde_json::to_vec(&CommandRequest::new(case, sub, command.clone()))?;
         // Three ways to leave: right after writing; once the server has the request
         // (PONG); a moment into its handling.
         let wait = match round % 3 {

@@ -24,7 +24,7 @@ async fn expected_throughput(js: &async_nats::jetstream::Context, period: Period
 
 async fn ask_throughput(client: &async_nats::Client, period: &str) -> TestResult<ReportReply<ThroughputReport>> {
     let body = serde_json::to_vec(&ThroughputQuery { period: period.into(), today: Some(today()) })?;
-    let reply = client.request("stod.query.styrgrupp.throughput", body.into()).await?;
+    let reply = stod_tests::request(client, "stod.query.styrgrupp.throughput", body).await?;
     Ok(serde_json::from_slice(&reply.payload)?)
 }
 
@@ -78,7 +78,7 @@ async fn bad_queries_get_a_clear_answer() -> TestResult {
         ("stod.query.anna.steering", r#"{"as_of": "30/6/2025"}"#),
         ("stod.query.anna.history", r#"{"case_id": "01900000-0000-7000-8000-00000000cafe"}"#),
     ] {
-        let reply = nats.client.request(subject, body.as_bytes().to_vec().into()).await?;
+        let reply = stod_tests::request(&nats.client, subject, body).await?;
         let reply: ReportReply<serde_json::Value> = serde_json::from_slice(&reply.payload)?;
         assert!(matches!(reply, ReportReply::Invalid { .. }), "{subject} {body}: {reply:?}");
     }
@@ -108,8 +108,8 @@ async fn a_flood_of_queries_is_answered_with_a_bounded_number_in_flight() -> Tes
         let today = today().naive().checked_sub_days(chrono::Days::new(day)).map(Date::new).expect("a date in range");
         asked.spawn(async move {
             let body = serde_json::to_vec(&ThroughputQuery { period: "2025".into(), today: Some(today) })?;
-            let request = async_nats::Request::new().payload(body.into()).timeout(Some(Duration::from_secs(60)));
-            let reply = client.send_request("stod.query.anna.published-throughput", request).await?;
+            let subject = "stod.query.anna.published-throughput";
+            let reply = stod_client::request_as_subject_user(&client, subject, body, Duration::from_secs(60)).await?;
             let reply: ReportReply<serde_json::Value> = serde_json::from_slice(&reply.payload)?;
             Ok::<_, stod_tests::TestError>(matches!(reply, ReportReply::Ok { .. }))
         });
@@ -137,7 +137,7 @@ async fn redelivery_is_harmless_and_a_gap_is_refused() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = ReadStore::open(dir.path())?;
     let generation = store.new_generation()?;
-    let events: Vec<_> = demo_events(10, 5).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect();
+    let events: Vec<_> = demo_events(10, 5).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, Some(e))).collect();
     let (first, rest) = events.split_at(events.len() / 2);
     generation.apply(first)?;
     generation.apply(rest)?;
@@ -151,7 +151,7 @@ async fn redelivery_is_harmless_and_a_gap_is_refused() -> TestResult {
     // A batch that skips a sequence.
     let next = events.len() as u64 + 1;
     let more = demo_events(2, 6);
-    let with_gap = vec![(next, more[0].clone()), (next + 2, more[1].clone())];
+    let with_gap = vec![(next, Some(more[0].clone())), (next + 2, Some(more[1].clone()))];
     let err = generation.apply(&with_gap).unwrap_err();
     assert!(err.is_gap(), "{err}");
     assert_eq!(generation.digest()?, digest, "nothing written");
@@ -172,7 +172,7 @@ async fn queries_keep_answering_during_a_rebuild_and_the_swap_is_atomic() -> Tes
     let expected = expected_throughput(&nats.js, Period::Year(2025)).await?;
     let before = service.projector().status().generation;
 
-    let reply = nats.client.request("stod.ops.drift.rebuild", "{}".into()).await?;
+    let reply = stod_tests::request(&nats.client, "stod.ops.drift.rebuild", "{}").await?;
     let reply: serde_json::Value = serde_json::from_slice(&reply.payload)?;
     assert_eq!(reply["status"], "started", "{reply}");
     let building = reply["generation"].as_u64().expect("generation number");
@@ -305,7 +305,7 @@ async fn sigkilled_projector_ends_equal_to_a_clean_rebuild() -> TestResult {
     let mut child = spawn()?;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let status = nats.client.request("stod.query.drift.projection-status", "{}".into()).await;
+        let status = stod_tests::request(&nats.client, "stod.query.drift.projection-status", "{}").await;
         if let Ok(reply) = status {
             let status: serde_json::Value = serde_json::from_slice(&reply.payload)?;
             if status["checkpoint"].as_u64() == Some(last) && status["rebuild"].is_null() {
@@ -341,7 +341,8 @@ async fn a_store_in_use_is_refused_and_left_alone() -> TestResult {
     let path = dir.path().join("read");
     let first = ReadStore::open(&path)?;
     let generation = first.new_generation()?;
-    generation.apply(&demo_events(3, 1).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect::<Vec<_>>())?;
+    generation
+        .apply(&demo_events(3, 1).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, Some(e))).collect::<Vec<_>>())?;
     first.swap_live(&generation)?;
     let digest = ReadStore::digest_of_live(&first)?;
     match ReadStore::open(&path) {
@@ -366,7 +367,8 @@ async fn the_audit_indexes_by_user_and_day_find_every_event() -> TestResult {
     let store = ReadStore::open(&dir.path().join("read"))?;
     let generation = store.new_generation()?;
     let events: Vec<_> = demo_events(15, 2).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, e)).collect();
-    generation.apply(&events)?;
+    let batch: Vec<_> = events.iter().map(|(s, e)| (*s, Some(e.clone()))).collect();
+    generation.apply(&batch)?;
     let by_hand: Vec<_> = events
         .iter()
         .filter(|(_, e)| e.event.recorded_by.as_str() == "anna")

@@ -231,7 +231,7 @@ fn hex_of(bytes: &[u8]) -> String {
 
 async fn throughput(nats: &async_nats::Client, name: &str) -> TestResult<serde_json::Value> {
     let query = ThroughputQuery { period: "2025".into(), today: Some(d("2025-12-31")) };
-    let reply = nats.request(format!("stod.query.styrgrupp.{name}"), serde_json::to_vec(&query)?.into()).await?;
+    let reply = stod_tests::request(nats, format!("stod.query.styrgrupp.{name}"), serde_json::to_vec(&query)?).await?;
     match serde_json::from_slice::<ReportReply<serde_json::Value>>(&reply.payload)? {
         ReportReply::Ok { report, .. } => Ok(report),
         other => Err(format!("{name}: {other:?}").into()),
@@ -360,7 +360,7 @@ async fn an_invalid_personnummer_is_refused_by_kind_and_nothing_is_stored() -> T
     // A malformed request: the number as a JSON number is not echoed either.
     let raw = &r.system.nats.client;
     for body in [format!(r#"{{"personnummer": {good}}}"#), "not json".to_owned(), "{}".to_owned()] {
-        let reply = raw.request("stod.registry.anna.register", body.clone().into()).await?;
+        let reply = stod_tests::request(raw, "stod.registry.anna.register", body.clone()).await?;
         let text = String::from_utf8(reply.payload.to_vec())?;
         assert!(!text.contains(&good[8..]), "{text}");
         match serde_json::from_str::<RegistryReply>(&text)? {
@@ -368,7 +368,7 @@ async fn an_invalid_personnummer_is_refused_by_kind_and_nothing_is_stored() -> T
             other => panic!("{body}: {other:?}"),
         }
     }
-    let reply = raw.request("stod.registry.anna.delete", format!(r#"{{"personnummer": "{good}"}}"#).into()).await;
+    let reply = stod_tests::request(raw, "stod.registry.anna.delete", format!(r#"{{"personnummer": "{good}"}}"#)).await;
     assert!(reply.is_err(), "no endpoint answers an unknown operation");
 
     assert_eq!(r.registry().store().count().await?, 0, "nothing registered");

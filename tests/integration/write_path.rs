@@ -268,7 +268,7 @@ async fn an_instance_with_a_stale_cache_does_not_reject_on_it() -> TestResult {
     let system = TestSystem::start_with(2, Default::default()).await?;
     let (a, b) = (system.services()[0].handler(), system.services()[1].handler());
     let anna = stod_events::ids::UserId::parse("anna")?;
-    let request = |case, command| CommandRequest { case_id: case, submission_id: SubmissionId::new(), command };
+    let request = |case, command| CommandRequest::new(case, SubmissionId::new(), command);
     let case = CaseId::new();
     // A caches the case after the intake; B then records a placement A never sees.
     let reply = a.handle(anna.clone(), request(case, at("2025-01-10", intake()))).await;
@@ -351,10 +351,10 @@ async fn lost_reply_retried(mut options: stod_command::ServiceOptions) -> TestRe
     c.submit(case, at("2025-01-10", intake())).await?;
 
     let sub = SubmissionId::new();
-    let request = CommandRequest { case_id: case, submission_id: sub, command: at("2025-01-20", place("vaderbacken")) };
+    let request = CommandRequest::new(case, sub, at("2025-01-20", place("vaderbacken")));
     // Published with a reply subject nobody listens on: the reply is lost.
     let nats = system.nats.client.clone();
-    nats.publish_with_reply("stod.cmd.anna.record", "_INBOX.lost", serde_json::to_vec(&request)?.into()).await?;
+    nats.publish_with_reply("stod.cmd.anna.record", "_INBOX_anna.lost", serde_json::to_vec(&request)?.into()).await?;
     nats.flush().await?;
     let mut stored = 0;
     for _ in 0..100 {
@@ -385,7 +385,7 @@ async fn garbage_and_oversized_requests_get_an_error_and_the_service_keeps_servi
     let ask = |subject: &'static str, body: Vec<u8>| {
         let nats = nats.clone();
         async move {
-            let reply = nats.request(subject, body.into()).await?;
+            let reply = stod_tests::request(&nats, subject, body).await?;
             TestResult::Ok(serde_json::from_slice::<CommandReply>(&reply.payload)?)
         }
     };
@@ -394,8 +394,8 @@ async fn garbage_and_oversized_requests_get_an_error_and_the_service_keeps_servi
         ("stod.cmd.anna.record", b"{\"case_id\": 1}".to_vec()),
         ("stod.cmd.anna.record", b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_vec()),
         ("stod.cmd.anna.record", vec![b' '; 100 * 1024]),
-        ("stod.cmd.Anna.record", serde_json::to_vec(&CommandRequest { case_id: CaseId::new(), submission_id: SubmissionId::new(), command: at("2025-01-10", intake()) })?),
-        ("stod.cmd.anna.correct", serde_json::to_vec(&CommandRequest { case_id: CaseId::new(), submission_id: SubmissionId::new(), command: at("2025-01-10", intake()) })?),
+        ("stod.cmd.Anna.record", serde_json::to_vec(&CommandRequest::new(CaseId::new(), SubmissionId::new(), at("2025-01-10", intake())))?),
+        ("stod.cmd.anna.correct", serde_json::to_vec(&CommandRequest::new(CaseId::new(), SubmissionId::new(), at("2025-01-10", intake())))?),
     ];
     for (subject, body) in invalid_cases {
         let reply = ask(subject, body).await?;

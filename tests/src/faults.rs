@@ -521,7 +521,7 @@ pub fn submissions_in(log: &[StoredEvent]) -> HashSet<SubmissionId> {
 pub fn clean_digest(log: &[StoredEvent]) -> TestResult<String> {
     let dir = tempfile::tempdir()?;
     let clean = stod_projector::ReadStore::open(dir.path())?.new_generation()?;
-    let all: Vec<_> = log.iter().map(|e| (e.stream_sequence, e.sealed.clone())).collect();
+    let all: Vec<_> = log.iter().map(|e| (e.stream_sequence, Some(e.sealed.clone()))).collect();
     for chunk in all.chunks(777) {
         clean.apply(chunk)?;
     }
@@ -552,7 +552,7 @@ pub async fn wait_caught_up(
     let deadline = Instant::now() + within;
     loop {
         let reply =
-            timeout(Duration::from_secs(2), nats.request("stod.query.drift.projection-status", "{}".into())).await;
+            timeout(Duration::from_secs(2), crate::request(nats, "stod.query.drift.projection-status", "{}")).await;
         if let Ok(Ok(reply)) = reply {
             let status: stod_protocol::ProjectionStatus = serde_json::from_slice(&reply.payload)?;
             if let Some(fault) = &status.fault {

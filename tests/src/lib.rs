@@ -273,3 +273,13 @@ pub fn demo_events(participants: u32, seed: u64) -> Vec<stod_events::SealedEvent
     let subs = stod_demo::generate(&stod_demo::DemoParams { participants, years: 2, seed, today });
     stod_demo::seal_locally(&subs, today)
 }
+
+/// A request from a plain connection, as a client of the subject's user would send it:
+/// answered in that user's inbox (`_INBOX_<user>.`), the only place services answer.
+pub async fn request(
+    nats: &Client,
+    subject: impl AsRef<str>,
+    body: impl Into<Vec<u8>>,
+) -> Result<async_nats::Message, async_nats::RequestError> {
+    stod_client::request_as_subject_user(nats, subject.as_ref(), body.into(), std::time::Duration::from_secs(10)).await
+}

@@ -7,6 +7,8 @@
 //!   endian), the case id of its subject (16 bytes), length (u32, big endian), the
 //!   stored bytes (`docs/event-format.md`).
 //! - `heads.json`: per case, its number of events, last sequence and chain hash.
+//! - `set_aside.json`: the messages operators set aside (sequence → SHA-256 of the
+//!   bytes and the reason), from the quarantine list at the time of the export.
 //! - `manifest.json`: format, creation time, the range of stream sequences, counts,
 //!   and the SHA-256 of each file; `digest` is the SHA-256 of the lines
 //!   `<file> <sha256>\n` in file-name order.
@@ -19,13 +21,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use stod_events::ids::{CaseId, Timestamp};
 
-use crate::verify::{compare_heads, verify, ChainHead, Finding, Record, Verification};
+use crate::verify::{compare_heads, verify_setting_aside, ChainHead, Finding, Record, Verification};
 
 pub const FORMAT: &str = "stod-audit-bundle-1";
 const MAGIC: &[u8; 8] = b"STODLOG1";
 const EVENTS: &str = "events.log";
 const HEADS: &str = "heads.json";
 const MANIFEST: &str = "manifest.json";
+const SET_ASIDE: &str = "set_aside.json";
+
+/// Sequence → (SHA-256 hex of the bytes, reason): the messages set aside.
+pub type SetAside = BTreeMap<u64, (String, String)>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -81,6 +87,7 @@ pub fn export(
     dir: &Path,
     records: impl IntoIterator<Item = Record>,
     first_sequence: u64,
+    set_aside: &SetAside,
 ) -> Result<(Manifest, Verification), BundleError> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     if std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
@@ -88,12 +95,15 @@ pub fn export(
     }
     let kept: Vec<Record> = records.into_iter().collect();
     write_events(&dir.join(EVENTS), &kept)?;
-    let verification = verify(kept, first_sequence);
+    let verification = verify_setting_aside(kept, first_sequence, set_aside);
     let heads_path = dir.join(HEADS);
     std::fs::write(&heads_path, serde_json::to_vec_pretty(&verification.heads).unwrap_or_default())
         .map_err(io(&heads_path))?;
+    let set_aside_path = dir.join(SET_ASIDE);
+    std::fs::write(&set_aside_path, serde_json::to_vec_pretty(set_aside).unwrap_or_default())
+        .map_err(io(&set_aside_path))?;
     let mut files = BTreeMap::new();
-    for name in [EVENTS, HEADS] {
+    for name in [EVENTS, HEADS, SET_ASIDE] {
         files.insert(name.to_owned(), sha256_file(&dir.join(name))?);
     }
     let manifest = Manifest {
@@ -188,7 +198,16 @@ pub fn check(dir: &Path) -> Result<BundleCheck, BundleError> {
     }
     let (records, damage) = read_events(&dir.join(EVENTS))?;
     file_problems.extend(damage);
-    let mut verification = verify(records, manifest.first_sequence);
+    // Bundles from before the quarantine list have no such file: nothing set aside.
+    let set_aside: SetAside = match std::fs::read(dir.join(SET_ASIDE)) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| BundleError::Format(format!("{SET_ASIDE} går inte att läsa: {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !manifest.files.contains_key(SET_ASIDE) => {
+            SetAside::new()
+        }
+        Err(e) => return Err(io(&dir.join(SET_ASIDE))(e)),
+    };
+    let mut verification = verify_setting_aside(records, manifest.first_sequence, &set_aside);
     let heads_path = dir.join(HEADS);
     let recorded: BTreeMap<CaseId, ChainHead> =
         serde_json::from_slice(&std::fs::read(&heads_path).map_err(io(&heads_path))?)
@@ -219,6 +238,9 @@ fn finding_case(f: &Finding) -> Option<CaseId> {
         | Finding::BrokenLink { case_id, .. }
         | Finding::HeadMismatch { case_id, .. } => Some(*case_id),
         Finding::WrongSubject { subject_case, .. } => Some(*subject_case),
-        Finding::Missing { .. } | Finding::Undecodable { .. } | Finding::OutOfOrder { .. } => None,
+        Finding::Missing { .. }
+        | Finding::Undecodable { .. }
+        | Finding::OutOfOrder { .. }
+        | Finding::SetAside { .. } => None,
     }
 }

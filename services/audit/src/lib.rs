@@ -16,6 +16,6 @@ pub mod bundle;
 pub mod replay;
 pub mod verify;
 
-pub use bundle::{check, export, BundleCheck, Manifest};
+pub use bundle::{check, export, BundleCheck, Manifest, SetAside};
 pub use replay::{compare, records_at, Cutoff, Difference};
-pub use verify::{verify, ChainHead, Finding, Record, Verification};
+pub use verify::{verify, verify_setting_aside, ChainHead, Finding, Record, Verification};

@@ -57,6 +57,9 @@ pub enum Finding {
     OutOfOrder { stream_sequence: u64, after_sequence: u64 },
     /// The case's chain does not end where the recorded chain head says.
     HeadMismatch { case_id: CaseId, expected_events: u64, found_events: u64 },
+    /// A message an operator set aside (the quarantine list, with the digest of exactly
+    /// these bytes): not an event, not part of any chain, and not an integrity error.
+    SetAside { stream_sequence: u64, reason: String },
 }
 
 impl Finding {
@@ -72,6 +75,7 @@ impl Finding {
             Finding::WrongSubject { stream_sequence, subject_case, event_case } => format!("händelse {stream_sequence} ligger under ärende {subject_case} men gäller ärende {event_case}"),
             Finding::OutOfOrder { stream_sequence, after_sequence } => format!("sekvens {stream_sequence} står efter sekvens {after_sequence}: händelser har flyttats"),
             Finding::HeadMismatch { case_id, expected_events, found_events } => format!("ärende {case_id}: kedjans slut stämmer inte med det registrerade ({expected_events} händelser väntades, {found_events} finns)"),
+            Finding::SetAside { stream_sequence, reason } => format!("sekvens {stream_sequence} är ingen händelse och är lagd åt sidan (karantän, skäl: {reason}); den ingår inte i någon kedja"),
         }
     }
 
@@ -83,7 +87,8 @@ impl Finding {
             | Finding::BrokenLink { stream_sequence, .. }
             | Finding::Undecodable { stream_sequence, .. }
             | Finding::WrongSubject { stream_sequence, .. }
-            | Finding::OutOfOrder { stream_sequence, .. } => Some(*stream_sequence),
+            | Finding::OutOfOrder { stream_sequence, .. }
+            | Finding::SetAside { stream_sequence, .. } => Some(*stream_sequence),
             Finding::Missing { before_sequence, .. } => Some(*before_sequence),
             Finding::HeadMismatch { .. } => None,
         }
@@ -115,8 +120,9 @@ pub struct Verification {
 }
 
 impl Verification {
+    /// No finding but messages set aside.
     pub fn intact(&self) -> bool {
-        self.findings.is_empty()
+        self.findings.iter().all(|f| matches!(f, Finding::SetAside { .. }))
     }
 }
 
@@ -137,6 +143,20 @@ fn trailer(bytes: &[u8]) -> ChainHash {
 /// Verifies every chain. `records` must be in stream order; `first_expected` is the
 /// sequence the stream starts at (1 for a whole stream).
 pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) -> Verification {
+    verify_setting_aside(records, first_expected, &BTreeMap::new())
+}
+
+/// As [`verify`], passing over the messages of `set_aside` (sequence → the SHA-256 hex of
+/// the bytes set aside, and the reason) whose bytes are exactly those: each is named as
+/// [`Finding::SetAside`], and is in no chain. A message at such a sequence with other
+/// bytes, or one that decodes as an event of the case its subject names (which no
+/// operator can set aside), is judged like any other.
+pub fn verify_setting_aside(
+    records: impl IntoIterator<Item = Record>,
+    first_expected: u64,
+    set_aside: &BTreeMap<u64, (String, String)>,
+) -> Verification {
+    use sha2::{Digest as _, Sha256};
     let mut v = Verification { first_sequence: first_expected, ..Verification::default() };
     let mut cases: BTreeMap<CaseId, Vec<Entry>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -146,6 +166,14 @@ pub fn verify(records: impl IntoIterator<Item = Record>, first_expected: u64) ->
         order.push(r.stream_sequence);
         seen.insert(r.stream_sequence);
         v.last_sequence = v.last_sequence.max(r.stream_sequence);
+        if let Some((sha256, reason)) = set_aside.get(&r.stream_sequence) {
+            let an_event = codec::decode(&r.bytes).is_ok_and(|e| e.event.case_id == r.subject_case);
+            if !an_event && hex::encode(Sha256::digest(&r.bytes)) == *sha256 {
+                v.events -= 1;
+                v.findings.push(Finding::SetAside { stream_sequence: r.stream_sequence, reason: reason.clone() });
+                continue;
+            }
+        }
         match codec::decode(&r.bytes) {
             Ok(sealed) if sealed.event.case_id != r.subject_case => v.findings.push(Finding::WrongSubject {
                 stream_sequence: r.stream_sequence,

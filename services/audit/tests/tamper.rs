@@ -40,7 +40,7 @@ fn middle_of_a_case(records: &[Record]) -> (usize, CaseId) {
 
 fn exported(dir: &Path) -> Vec<Record> {
     let recs = records(&demo());
-    let (_, v) = bundle::export(dir, recs.clone(), 1).unwrap();
+    let (_, v) = bundle::export(dir, recs.clone(), 1, &Default::default()).unwrap();
     assert!(v.intact(), "{:?}", v.findings);
     recs
 }
@@ -61,7 +61,7 @@ fn an_intact_log_and_bundle_verify() {
     assert_eq!(v.events, recs.len() as u64);
     assert_eq!(v.cases, 30);
     let dir = tempfile::tempdir().unwrap();
-    bundle::export(dir.path(), recs, 1).unwrap();
+    bundle::export(dir.path(), recs, 1, &Default::default()).unwrap();
     let check = bundle::check(dir.path()).unwrap();
     assert!(check.intact(), "{check:?}");
 }
@@ -215,4 +215,43 @@ fn garbage_files_give_a_clear_error() {
     assert!(bundle::check(dir.path()).is_err());
     std::fs::write(dir.path().join("manifest.json"), b"{").unwrap();
     assert!(bundle::check(dir.path()).is_err());
+}
+
+/// A foreign message an operator set aside (by the digest of its bytes) is named but
+/// breaks nothing, live and in a bundle; the list cannot hide a valid event, nor other
+/// bytes at the same sequence.
+#[test]
+fn a_foreign_message_set_aside_is_named_and_nothing_else_is_hidden() {
+    use sha2::{Digest as _, Sha256};
+    let mut recs = records(&demo());
+    let (i, case) = middle_of_a_case(&recs);
+    let foreign = br#"{"not":"an event"}"#.to_vec();
+    let seq = recs.len() as u64 + 1;
+    recs.push(Record { stream_sequence: seq, subject_case: case, bytes: foreign.clone() });
+    assert!(!stod_audit::verify(recs.clone(), 1).intact(), "a foreign message is an integrity error");
+
+    let digest = hex::encode(Sha256::digest(&foreign));
+    let set_aside: bundle::SetAside = [(seq, (digest.clone(), "foreign".to_owned()))].into();
+    let v = stod_audit::verify_setting_aside(recs.clone(), 1, &set_aside);
+    assert!(v.intact(), "{:?}", v.findings);
+    assert_eq!(v.findings, vec![Finding::SetAside { stream_sequence: seq, reason: "foreign".into() }]);
+
+    // Other bytes at that sequence: judged like any other.
+    let mut other = recs.clone();
+    other[seq as usize - 1].bytes = b"something else".to_vec();
+    assert!(!stod_audit::verify_setting_aside(other, 1, &set_aside).intact());
+    // A valid event cannot be set aside, even with its own digest.
+    let valid = &recs[i];
+    let hide: bundle::SetAside =
+        [(valid.stream_sequence, (hex::encode(Sha256::digest(&valid.bytes)), "foreign".to_owned()))].into();
+    let mut without = recs.clone();
+    without[i].bytes[40] ^= 1;
+    let v = stod_audit::verify_setting_aside(without, 1, &hide);
+    assert!(!v.intact(), "a changed event is not hidden by a list naming its sequence");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_, exported) = bundle::export(dir.path(), recs, 1, &set_aside).unwrap();
+    assert!(exported.intact(), "{:?}", exported.findings);
+    let check = bundle::check(dir.path()).unwrap();
+    assert!(check.intact(), "{check:?}");
 }

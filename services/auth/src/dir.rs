@@ -5,14 +5,15 @@
 //!   token. Nothing secret.
 //! - `credentials/<name>.creds`: what the user connects with (its nkey seed and HTTP
 //!   token), mode 0600. Hand it to the person; delete it from here if you like.
-//! - `auth.conf`: the server's `authorization` block, generated from `users.json`.
+//! - `auth.conf`: the server's `accounts` block (users, permissions, the services
+//!   `STOD` exports to `PEOPLE`), generated from `users.json`.
 
 use std::path::{Path, PathBuf};
 
 use stod_events::ids::UserId;
 
 use crate::error::{io, AuthError};
-use crate::permissions::render_authorization;
+use crate::permissions::render_accounts;
 use crate::role::Role;
 use crate::user::{sha256_hex, Credentials, User, UsersFile};
 
@@ -60,7 +61,7 @@ impl AuthDir {
         self.dir.join("users.json")
     }
 
-    /// The server's `authorization` block, included from its config.
+    /// The server's `accounts` block, included from its config.
     pub fn server_config_path(&self) -> PathBuf {
         self.dir.join("auth.conf")
     }
@@ -120,7 +121,7 @@ impl AuthDir {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let users = self.load_users()?;
         let path = self.server_config_path();
-        write_atomically(&path, render_authorization(&users.users).as_bytes(), true)?;
+        write_atomically(&path, render_accounts(&users.users).as_bytes(), true)?;
         Ok(path)
     }
 }

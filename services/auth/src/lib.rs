@@ -6,13 +6,16 @@
 //! the user's own name inside those subjects. The command service takes the user of a
 //! command from its subject, so a case worker cannot act as another: the server would
 //! not carry the message. Replies go to a per-user inbox prefix (`_INBOX_<user>`), so
-//! nobody can read another's replies.
+//! nobody can read another's replies. People and services live in two accounts: only
+//! the services' account (`STOD`) has JetStream, and people reach the services through
+//! its exports, so no reply subject a person names can put a message into the log
+//! ([`permissions`] says how).
 //!
 //! # Layout
 //!
 //! - [`role`]: the roles and their Swedish names.
-//! - [`permissions`]: what each role may publish and subscribe to, rendered as the
-//!   server's `authorization` block ([`render_authorization`]).
+//! - [`permissions`]: each role's account and what it may publish and subscribe to,
+//!   rendered as the server's `accounts` block ([`render_accounts`]).
 //! - [`user`]: the records: a user in the users file, and a user's credentials.
 //! - [`dir`]: the directory of the users file, credentials and the server's config
 //!   ([`AuthDir`]): adding users, writing the config.
@@ -30,7 +33,7 @@ pub mod user;
 
 pub use dir::AuthDir;
 pub use error::AuthError;
-pub use permissions::{permissions, render_authorization, Permissions};
+pub use permissions::{permissions, render_accounts, Account, Permissions, DEMO_WORKERS, EXPORTED_SERVICES};
 pub use role::Role;
 pub use stod_protocol::inbox_prefix;
 pub use user::{Credentials, User, UsersFile};

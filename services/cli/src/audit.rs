@@ -9,9 +9,11 @@
 //! - `export`: a self-contained bundle that `verify --bundle` checks without NATS.
 //! - `access`: who looked at which case and when, from the access log (`STOD_ACCESS`).
 //!
-//! Reading the stream goes straight to JetStream ([`EventStore::read_raw`]), not
-//! through any service, so a verification does not depend on the code that wrote the
-//! log. The layout of what is printed is in [`crate::audit_text`].
+//! The logs are read as stored, byte for byte, through the command service
+//! (`stod.audit.*`), which records each run in the access log before it sends
+//! anything; the checks run here, on those bytes, so a verification does not depend on
+//! the code that wrote the log. No person reaches JetStream itself (decision 0012).
+//! The layout of what is printed is in [`crate::audit_text`].
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use stod_audit::bundle::BundleError;
+use stod_audit::SetAside;
 use stod_audit::{records_at, Cutoff, Finding, Record, Verification};
 use stod_client::{Client, RetryPolicy};
 use stod_events::codec;
@@ -27,11 +30,12 @@ use stod_events::reference::Catalogue;
 use stod_events::RecordedEvent;
 use stod_projections::period::BadPeriod;
 use stod_projections::{steering, throughput, CaseRecord, Period};
-use stod_store::{AccessFilter, AccessLog, EventStore, RawMessage, StoreErrorKind, ACCESS_STREAM_NAME, STREAM_NAME};
+use stod_protocol::audit::{AuditPurpose, LogInfoReply, LogName, LoggedMessage};
+use stod_store::{AccessFilter, StoredAccess, ACCESS_STREAM_NAME, STREAM_NAME};
 
 use crate::args::{AccessArgs, ReplayArgs, ReplayReport, ReportFormat};
 use crate::audit_text::{self, History};
-use crate::error::{from_store, CliError};
+use crate::error::CliError;
 use crate::output::Output;
 use crate::projections::{grouped, seconds};
 use crate::reference::ANONYMOUS_READER;
@@ -49,34 +53,6 @@ pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), C
     let cat = client.catalogue().await;
     out.result(&history, || audit_text::history_text(&view, &cat));
     Ok(())
-}
-
-/// Opens the event log for reading only: never creates a stream (an audit must not
-/// create an empty log and call it intact) and never refuses one whose protections
-/// were loosened; those are returned, to be reported as findings.
-async fn open_log(session: &Session) -> Result<(EventStore, Vec<String>), CliError> {
-    let url = session.url();
-    let nats = session.nats("stod audit").await?;
-    let js = async_nats::jetstream::new(nats);
-    let (store, mismatches) = EventStore::open_existing(js).await.map_err(|e| match e.kind() {
-        StoreErrorKind::NotFound => {
-            CliError::NotFound(format!("det finns ingen händelselogg ({STREAM_NAME}) på {url}"))
-        }
-        _ => from_store("händelseloggen kunde inte öppnas", e),
-    })?;
-    let loosened: Vec<String> = mismatches
-        .iter()
-        .map(|m| {
-            format!(
-                "händelseloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar",
-                m.setting, m.actual, m.expected
-            )
-        })
-        .collect();
-    for l in &loosened {
-        eprintln!("Varning: {l}");
-    }
-    Ok((store, loosened))
 }
 
 /// How a read of the whole stream went, for the summary.
@@ -106,53 +82,96 @@ fn progress_bar(out: Output, len: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-/// Reads every message of the stream in order, with a progress bar (events read of
-/// the last sequence, events per second).
+/// Reads a whole log in order through the command service (which records the run in
+/// the access log first), with a progress bar. Warns of protections looser than stod
+/// requires, and returns them too.
 async fn read_log(
-    store: &EventStore,
+    client: &Client,
     out: Output,
+    log: LogName,
+    purpose: AuditPurpose,
     what: &'static str,
-    mut each: impl FnMut(RawMessage),
-) -> Result<Read, CliError> {
-    let end = store.last_sequence().await.map_err(|e| from_store("händelseloggen kunde inte läsas", e))?;
-    let bar = progress_bar(out, end, what);
+    mut each: impl FnMut(LoggedMessage),
+) -> Result<(Read, Vec<String>), CliError> {
+    let bar = progress_bar(out, 0, what);
     let started = Instant::now();
     let mut events = 0u64;
-    let result = store
-        .read_raw(1, |m| {
-            events += 1;
-            if m.stream_sequence > bar.length().unwrap_or(0) {
-                bar.set_length(m.stream_sequence);
-            }
-            bar.set_position(m.stream_sequence);
-            if events % 512 == 0 {
-                let rate = (events as f64 / started.elapsed().as_secs_f64().max(1e-3)) as u64;
+    let result = client
+        .read_log(
+            log,
+            purpose,
+            |m| {
+                events += 1;
+                each(m);
+            },
+            |seq, last| {
+                bar.set_length(last);
+                bar.set_position(seq);
+                let rate = (seq as f64 / started.elapsed().as_secs_f64().max(1e-3)) as u64;
                 bar.set_message(format!("{} händelser/s", grouped(rate)));
-            }
-            each(m);
-        })
+            },
+        )
         .await;
     bar.finish_and_clear();
-    result.map_err(|e| from_store("händelseloggen kunde inte läsas", e))?;
-    Ok(Read { events, elapsed: started.elapsed() })
+    let read = result?;
+    let name = match log {
+        LogName::Events => "händelseloggens",
+        LogName::Access => "åtkomstloggens",
+        LogName::Quarantine => "karantänlistans",
+    };
+    let loosened: Vec<String> = read
+        .loosened
+        .iter()
+        .map(|m| {
+            format!(
+                "{name} inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar",
+                m.setting, m.actual, m.expected
+            )
+        })
+        .collect();
+    for l in &loosened {
+        eprintln!("Varning: {l}");
+    }
+    Ok((Read { events, elapsed: started.elapsed() }, loosened))
+}
+
+/// The messages operators set aside (the quarantine list), by the sequence they set
+/// aside; empty where no list exists yet.
+async fn set_aside(client: &Client, out: Output, purpose: AuditPurpose) -> Result<SetAside, CliError> {
+    if !matches!(client.log_info(LogName::Quarantine).await?, LogInfoReply::Found { .. }) {
+        return Ok(SetAside::new());
+    }
+    let mut list = SetAside::new();
+    let mut bad = None;
+    read_log(client, out, LogName::Quarantine, purpose, "Karantän", |m| {
+        match serde_json::from_slice::<stod_store::Quarantined>(&m.data) {
+            Ok(q) => {
+                list.entry(q.sequence).or_insert((q.sha256, q.reason));
+            }
+            Err(e) => {
+                bad.get_or_insert(format!("post {} i karantänlistan går inte att läsa: {e}", m.seq));
+            }
+        }
+    })
+    .await?;
+    match bad {
+        Some(message) => Err(CliError::Integrity { message, shown: false }),
+        None => Ok(list),
+    }
 }
 
 /// A message as a [`Record`] for verification. A subject that names no case cannot
 /// have been written by stod; it is kept (under the nil case, so the sequence has no
 /// hole) and named separately.
-fn record(m: RawMessage, foreign: &mut Vec<Finding>) -> Record {
+fn record(m: LoggedMessage, foreign: &mut Vec<Finding>) -> Record {
     let case = m.subject.rsplit('.').next().and_then(|token| token.parse::<CaseId>().ok());
     if case.is_none() {
         foreign.push(Finding::Undecodable {
-            stream_sequence: m.stream_sequence,
+            stream_sequence: m.seq,
             detail: format!("ämnet {:?} namnger inget ärende", m.subject),
         });
     }
-    Record {
-        stream_sequence: m.stream_sequence,
-        subject_case: case.unwrap_or_else(|| CaseId::from([0; 16])),
-        bytes: m.bytes,
-    }
+    Record { stream_sequence: m.seq, subject_case: case.unwrap_or_else(|| CaseId::from([0; 16])), bytes: m.data }
 }
 
 fn with_findings(v: &mut Verification, more: Vec<Finding>) {
@@ -172,15 +191,19 @@ fn with_intact(value: impl serde::Serialize, intact: bool) -> Value {
 }
 
 /// `stod audit verify` against the live stream.
-pub async fn verify_log(session: &Session, out: Output) -> Result<(), CliError> {
-    let url = session.url();
-    let (store, loosened) = open_log(session).await?;
+pub async fn verify_log(client: &Client, url: &str, out: Output) -> Result<(), CliError> {
+    let set_aside = set_aside(client, out, AuditPurpose::Verify).await?;
     let mut records = Vec::new();
     let mut foreign = Vec::new();
-    let read = read_log(&store, out, "Kontrollerar", |m| records.push(record(m, &mut foreign))).await?;
+    let (read, loosened) = read_log(client, out, LogName::Events, AuditPurpose::Verify, "Kontrollerar", |m| {
+        records.push(record(m, &mut foreign))
+    })
+    .await?;
+    // A subject naming no case is set aside like any other foreign message.
+    foreign.retain(|f| f.stream_sequence().is_none_or(|seq| !set_aside.contains_key(&seq)));
     // Our streams start at 1 and refuse deletes and purges: a later first sequence is
     // events gone from the start, and verify names them as missing.
-    let mut v = stod_audit::verify(records, 1);
+    let mut v = stod_audit::verify_setting_aside(records, 1, &set_aside);
     with_findings(&mut v, foreign);
     // Loosened protections are an integrity problem even when every chain holds.
     let intact = v.intact() && loosened.is_empty();
@@ -230,8 +253,7 @@ fn bundle_error(e: BundleError) -> CliError {
 }
 
 /// `stod audit export --out DIR`.
-pub async fn export(session: &Session, out: Output, dir: &Path) -> Result<(), CliError> {
-    let url = session.url();
+pub async fn export(client: &Client, url: &str, out: Output, dir: &Path) -> Result<(), CliError> {
     // Refused before reading a long log; the library checks again when it writes.
     if dir.exists() {
         let empty = std::fs::read_dir(dir).map(|mut entries| entries.next().is_none());
@@ -243,11 +265,15 @@ pub async fn export(session: &Session, out: Output, dir: &Path) -> Result<(), Cl
             Err(e) => return Err(CliError::Invalid(format!("{} kan inte användas för exporten: {e}", dir.display()))),
         }
     }
-    let (store, _loosened) = open_log(session).await?;
+    let set_aside = set_aside(client, out, AuditPurpose::Export).await?;
     let mut records = Vec::new();
     let mut foreign = Vec::new();
-    let read = read_log(&store, out, "Exporterar", |m| records.push(record(m, &mut foreign))).await?;
-    let (manifest, mut v) = stod_audit::export(dir, records, 1).map_err(bundle_error)?;
+    let (read, _loosened) = read_log(client, out, LogName::Events, AuditPurpose::Export, "Exporterar", |m| {
+        records.push(record(m, &mut foreign))
+    })
+    .await?;
+    foreign.retain(|f| f.stream_sequence().is_none_or(|seq| !set_aside.contains_key(&seq)));
+    let (manifest, mut v) = stod_audit::export(dir, records, 1, &set_aside).map_err(bundle_error)?;
     with_findings(&mut v, foreign);
     let intact = v.intact();
     let json = json!({
@@ -397,7 +423,7 @@ async fn names(session: &Session) -> Catalogue {
 }
 
 /// `stod audit replay`.
-pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<(), CliError> {
+pub async fn replay(session: &Session, client: &Client, out: Output, args: ReplayArgs) -> Result<(), CliError> {
     let spec = spec(&args)?;
     let cutoff = args.as_of;
     if let Cutoff::RecordedBy(t) = cutoff {
@@ -408,20 +434,27 @@ pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<
             )));
         }
     }
-    let (store, _loosened) = open_log(session).await?;
     // Said before a long read rather than after it.
     if let Cutoff::Sequence(n) = cutoff {
-        let end = store.last_sequence().await.map_err(|e| from_store("händelseloggen kunde inte läsas", e))?;
+        let end = match client.log_info(LogName::Events).await? {
+            LogInfoReply::Found { last, .. } => last,
+            LogInfoReply::NotFound { message } | LogInfoReply::Invalid { message } => {
+                return Err(CliError::NotFound(message))
+            }
+            LogInfoReply::Unavailable { message } => return Err(CliError::Unavailable(message)),
+        };
         if n > end {
             return Err(CliError::Invalid(format!("seq:{n} finns inte: händelseloggen slutar vid sekvens {end}")));
         }
     }
+    let set_aside = set_aside(client, out, AuditPurpose::Replay).await?;
     let mut events: Vec<(u64, RecordedEvent)> = Vec::new();
     let mut unreadable: Option<(u64, codec::DecodeError)> = None;
-    read_log(&store, out, "Läser loggen", |m| match codec::decode(&m.bytes) {
-        Ok(sealed) => events.push((m.stream_sequence, sealed.event)),
+    read_log(client, out, LogName::Events, AuditPurpose::Replay, "Läser loggen", |m| match codec::decode(&m.data) {
+        Ok(sealed) => events.push((m.seq, sealed.event)),
+        Err(_) if set_aside.contains_key(&m.seq) => {}
         Err(e) => {
-            unreadable.get_or_insert((m.stream_sequence, e));
+            unreadable.get_or_insert((m.seq, e));
         }
     })
     .await?;
@@ -558,8 +591,7 @@ pub async fn replay(session: &Session, out: Output, args: ReplayArgs) -> Result<
 /// `stod audit access`: the access log, read straight from JetStream like the event log
 /// (no service in between), never created by reading it, and read even when its
 /// protection was loosened (with a warning, as `history` and `replay` do).
-pub async fn access(session: &Session, out: Output, args: AccessArgs) -> Result<(), CliError> {
-    let url = session.url();
+pub async fn access(client: &Client, url: &str, out: Output, args: AccessArgs) -> Result<(), CliError> {
     if let (Some(since), Some(until)) = (args.since, args.until) {
         if since > until {
             return Err(CliError::Invalid(format!(
@@ -569,34 +601,30 @@ pub async fn access(session: &Session, out: Output, args: AccessArgs) -> Result<
             )));
         }
     }
-    let nats = session.nats("stod audit").await?;
-    let js = async_nats::jetstream::new(nats);
-    let (log, mismatches) = AccessLog::open_existing(js).await.map_err(|e| match e.kind() {
-        StoreErrorKind::NotFound => CliError::NotFound(format!(
+    if let LogInfoReply::NotFound { .. } = client.log_info(LogName::Access).await? {
+        return Err(CliError::NotFound(format!(
             "det finns ingen åtkomstlogg ({ACCESS_STREAM_NAME}) på {url}: tjänsterna har inte körts här med åtkomstloggning"
-        )),
-        _ => from_store("åtkomstloggen kunde inte öppnas", e),
-    })?;
-    let loosened: Vec<String> = mismatches
-        .iter()
-        .map(|m| {
-            format!(
-                "åtkomstloggens inställning {} är {}, ska vara {}: servern skyddar inte längre loggen mot ändringar",
-                m.setting, m.actual, m.expected
-            )
-        })
-        .collect();
-    for l in &loosened {
-        eprintln!("Varning: {l}");
+        )));
     }
     let filter = AccessFilter { user: args.by, case_id: args.case, since: args.since, until: args.until };
-    let records = log.read(&filter).await.map_err(|e| match e.kind() {
-        StoreErrorKind::Corrupt => CliError::Integrity {
+    let mut records = Vec::new();
+    let mut corrupt = None;
+    let (_, loosened) = read_log(client, out, LogName::Access, AuditPurpose::Access, "Läser åtkomstloggen", |m| {
+        match stod_store::access::decode(m.seq, &m.subject, &m.data) {
+            Ok(record) if filter.matches(&record) => records.push(StoredAccess { stream_sequence: m.seq, record }),
+            Ok(_) => {}
+            Err(e) => {
+                corrupt.get_or_insert(e);
+            }
+        }
+    })
+    .await?;
+    if let Some(e) = corrupt {
+        return Err(CliError::Integrity {
             message: format!("åtkomstloggen innehåller något som stod inte har skrivit: {e}"),
             shown: false,
-        },
-        _ => from_store("åtkomstloggen kunde inte läsas", e),
-    })?;
+        });
+    }
     let json = json!({
         "status": "ok",
         "filter": {

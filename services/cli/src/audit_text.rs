@@ -250,7 +250,29 @@ pub fn access_view_label(view: AccessView) -> &'static str {
     match view {
         AccessView::Case => "ärendet ur händelseloggen",
         AccessView::History => "granskningsspåret ur läsmodellen",
+        AccessView::RegistryLookup => "sökning i deltagarregistret",
+        AccessView::RegistryRegister => "registrering i deltagarregistret",
+        AccessView::RegistryErase => "gallring i deltagarregistret",
+        AccessView::AuditRun => "granskning av hela loggen",
         _ => "annan vy",
+    }
+}
+
+/// What an access was about: the case, the person's reference, or the log and range.
+fn access_target(a: &stod_store::AccessRecord) -> String {
+    match (a.case_id, a.participant, &a.log) {
+        (Some(case), _, _) => case.to_string(),
+        (None, Some(p), _) => format!("deltagare {p}"),
+        (None, None, Some(log)) => {
+            let log = match log.as_str() {
+                "events" => "händelseloggen",
+                "access" => "åtkomstloggen",
+                "quarantine" => "karantänlistan",
+                other => other,
+            };
+            format!("{log} {}–{}", a.from.unwrap_or(0), a.to.unwrap_or(0))
+        }
+        (None, None, None) => "ingen träff i registret".to_owned(),
     }
 }
 
@@ -259,13 +281,14 @@ fn via_label(via: &str) -> &str {
     match via {
         "command" => "kommandotjänsten",
         "projector" => "läsmodellerna",
+        "registry" => "deltagarregistret",
         other => other,
     }
 }
 
 /// `stod audit access`: one line per access, oldest first, in Swedish local time.
 pub fn access_text(records: &[StoredAccess], filter: &AccessFilter) -> String {
-    let mut out = String::from("Åtkomstloggen: vem som har tittat på vilket ärende\n");
+    let mut out = String::from("Åtkomstloggen: vem som har tittat på vad\n");
     let mut conditions = Vec::new();
     if let Some(case) = filter.case_id {
         conditions.push(format!("ärende {case}"));
@@ -291,15 +314,15 @@ pub fn access_text(records: &[StoredAccess], filter: &AccessFilter) -> String {
     }
     let width =
         records.iter().map(|r| r.record.user.as_str().chars().count()).max().unwrap_or(0).max("Användare".len());
-    let _ = writeln!(out, "{:<19}  {:<width$}  {:<36}  {:<32}  Via", "Tidpunkt", "Användare", "Ärende", "Visat");
+    let _ = writeln!(out, "{:<19}  {:<width$}  {:<48}  {:<32}  Via", "Tidpunkt", "Användare", "Vad", "Visat");
     for r in records {
         let a = &r.record;
         let _ = writeln!(
             out,
-            "{:<19}  {:<width$}  {:<36}  {:<32}  {}",
+            "{:<19}  {:<width$}  {:<48}  {:<32}  {}",
             local_time(a.at),
             a.user.as_str(),
-            a.case_id.to_string(),
+            access_target(a),
             access_view_label(a.view),
             via_label(&a.via)
         );

@@ -14,7 +14,6 @@ use stod_client::{Client, ClientError};
 use stod_demo::{DemoParams, SeedReport, Submission};
 use stod_events::case::Command;
 use stod_events::ids::{CaseId, Date};
-use stod_store::STREAM_NAME;
 
 use crate::args::DemoSeedArgs;
 use crate::error::CliError;
@@ -168,25 +167,9 @@ pub async fn seed_command(session: &Session, out: Output, args: DemoSeedArgs) ->
     Ok(())
 }
 
-/// The event log's state (events held, last sequence), or an error if it cannot be
-/// read.
-async fn log_state(nats: &async_nats::Client) -> Result<async_nats::jetstream::stream::State, CliError> {
-    let js = async_nats::jetstream::new(nats.clone());
-    let mut stream =
-        js.get_stream(STREAM_NAME).await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
-    let info = stream.info().await.map_err(|e| CliError::Unavailable(format!("händelseloggen: {e}")))?;
-    Ok(info.state.clone())
-}
-
-/// The last sequence in the event log.
-pub async fn log_end(nats: &async_nats::Client) -> Result<u64, CliError> {
-    Ok(log_state(nats).await?.last_sequence)
-}
-
-/// `stod up --demo`: records the demo unless the log already holds events. Returns
-/// whether anything was recorded.
-pub async fn up_demo(client: &Client, today: Date, out: Output) -> Result<bool, CliError> {
-    let existing = log_state(client.nats()).await?.messages;
+/// `stod up --demo`: records the demo unless the log already holds events (`existing`,
+/// its last sequence). Returns whether anything was recorded.
+pub async fn up_demo(client: &Client, existing: u64, today: Date, out: Output) -> Result<bool, CliError> {
     if existing > 0 {
         out.result(&json!({ "status": "demo", "recorded": false, "existing_events": existing }), || {
             format!("Demo: händelseloggen har redan {} händelser, så ingen demodata läggs till.", grouped(existing))

@@ -165,11 +165,11 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
         Cmd::Case(CaseCmd::History { case }) => read::history(&session.client().await?, out, case).await,
         Cmd::Audit(command) => match command {
             AuditCmd::History { case } => audit::history(&session.client().await?, out, case).await,
-            AuditCmd::Replay(args) => audit::replay(&session, out, args).await,
+            AuditCmd::Replay(args) => audit::replay(&session, &session.client().await?, out, args).await,
             AuditCmd::Verify { bundle: Some(dir) } => audit::verify_bundle(&dir, out),
-            AuditCmd::Verify { bundle: None } => audit::verify_log(&session, out).await,
-            AuditCmd::Export { out: dir } => audit::export(&session, out, &dir).await,
-            AuditCmd::Access(args) => audit::access(&session, out, args).await,
+            AuditCmd::Verify { bundle: None } => audit::verify_log(&session.client().await?, &url, out).await,
+            AuditCmd::Export { out: dir } => audit::export(&session.client().await?, &url, out, &dir).await,
+            AuditCmd::Access(args) => audit::access(&session.client().await?, &url, out, args).await,
         },
         Cmd::Projections(command) => {
             let client = session.client().await?;

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use stod_store::STREAM_NAME;
 
 use crate::args::ProjectionName;
 use crate::error::CliError;
@@ -49,14 +48,6 @@ pub fn duration_left(secs: u64) -> String {
         s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
         s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
-}
-
-/// The last sequence of the event log, to say how far behind the read models are.
-/// `None` if this user may not look at the stream or it cannot be reached.
-async fn log_end(nats: &async_nats::Client) -> Option<u64> {
-    let js = async_nats::jetstream::new(nats.clone());
-    let mut stream = js.get_stream(STREAM_NAME).await.ok()?;
-    stream.info().await.ok().map(|i| i.state.last_sequence)
 }
 
 pub fn status_text(s: &ProjectionStatus, log_end: Option<u64>) -> String {
@@ -106,8 +97,7 @@ pub fn status_text(s: &ProjectionStatus, log_end: Option<u64>) -> String {
 
 pub async fn status(client: &Client, out: Output) -> Result<(), CliError> {
     let answer = client.projection_status().await?;
-    let end = if out.json { None } else { log_end(client.nats()).await };
-    out.result(&answer.raw, || status_text(&answer.status, end));
+    out.result(&answer.raw, || status_text(&answer.status, answer.status.log_end));
     Ok(())
 }
 
@@ -223,7 +213,7 @@ mod tests {
 
     #[test]
     fn status_says_how_far_behind_and_why_stopped() {
-        let mut s = ProjectionStatus { generation: 2, checkpoint: 90, rebuild: None, fault: None };
+        let mut s = ProjectionStatus { generation: 2, checkpoint: 90, rebuild: None, fault: None, log_end: None };
         assert!(status_text(&s, Some(100)).contains("(10 efter)"));
         assert!(status_text(&s, Some(90)).contains("(ikapp)"));
         s.rebuild = Some(RebuildProgress { generation: 3, position: 40, target: 100, events_per_second: 2000 });

@@ -23,6 +23,8 @@ struct Extra {
     lines: Vec<String>,
     /// Flags to repeat, besides --submission, when retrying an unknown outcome.
     retry_flags: String,
+    /// An intake's personnummer, for the command service to have the registry file.
+    personnummer: Option<String>,
 }
 
 pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), CliError> {
@@ -43,33 +45,26 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
         }
     };
     let case_id = a.case.unwrap_or_default();
-    // With a personnummer the registry gives the reference (the same one on a retry,
-    // so a retry repeats --personnummer rather than naming the reference).
-    let registered = match &a.personnummer {
-        Some(pnr) => Some(crate::registry::register(client, pnr).await?),
+    // With a personnummer the command service has the registry give the reference
+    // (the same one on a retry, so a retry repeats --personnummer rather than naming
+    // the reference); the number is read here, never from the command line's history.
+    let personnummer = match &a.personnummer {
+        Some(given) => Some(crate::registry::read_personnummer(given)?),
         None => None,
     };
-    let participant = match registered {
-        Some((participant, _)) => participant,
-        None => a.participant.unwrap_or_default(),
-    };
-    let mut extra = Extra::default();
-    extra.json.insert("participant".into(), json!(participant));
+    let participant = a.participant.unwrap_or_default();
+    let mut extra = Extra { personnummer, ..Extra::default() };
     extra.lines.push(format!("Ärende:    {case_id}"));
-    match registered {
-        Some((_, created)) => {
-            extra.json.insert("registered".into(), json!(created));
-            let how = if created { "ny i deltagarregistret" } else { "redan i deltagarregistret" };
-            extra.lines.push(format!("Deltagare: {participant}  ({how}; personnumret finns bara där, inte i loggen)"));
-        }
-        None => extra
+    if extra.personnummer.is_none() {
+        extra.json.insert("participant".into(), json!(participant));
+        extra
             .lines
-            .push(format!("Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)")),
+            .push(format!("Deltagare: {participant}  (pseudonym; kopplingen till personen förvaras utanför stod)"));
     }
     if a.case.is_none() {
         extra.retry_flags.push_str(&format!(" --case {case_id}"));
     }
-    if a.participant.is_none() && registered.is_none() {
+    if a.participant.is_none() && extra.personnummer.is_none() {
         extra.retry_flags.push_str(&format!(" --participant {participant}"));
     }
     let command =
@@ -172,7 +167,11 @@ async fn submit(
 ) -> Result<(), CliError> {
     let label = event_type(&command).label_sv();
     let submission = submit_args.submission.unwrap_or_default();
-    let accepted = match client.submit_as(submission, case_id, command.clone()).await {
+    let sent = match &extra.personnummer {
+        Some(pnr) => client.submit_intake_of(submission, case_id, command.clone(), pnr).await,
+        None => client.submit_as(submission, case_id, command.clone()).await,
+    };
+    let accepted = match sent {
         Ok(accepted) => accepted,
         Err(e) => {
             let mut err = CliError::from(e);
@@ -199,6 +198,13 @@ async fn submit(
         };
         extra.json.insert(key.into(), json!(n));
         extra.lines.push(text);
+    }
+    if let Some(registered) = accepted.registered {
+        let participant = registered.participant;
+        extra.json.insert("participant".into(), json!(participant));
+        extra.json.insert("registered".into(), json!(registered.created));
+        let how = if registered.created { "ny i deltagarregistret" } else { "redan i deltagarregistret" };
+        extra.lines.push(format!("Deltagare: {participant}  ({how}; personnumret finns bara där, inte i loggen)"));
     }
     let mut json = match serde_json::to_value(&accepted) {
         Ok(Value::Object(map)) => map,

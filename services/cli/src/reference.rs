@@ -1,7 +1,7 @@
 //! `stod reference show` and `stod reference load`.
 //!
-//! Showing asks the command service (the catalogue it validates against). Loading
-//! writes the shared catalogue in JetStream directly, as an operator's act: every
+//! Showing asks the command service (the catalogue it validates against). Loading is an
+//! operator's request to the command service, which writes the shared catalogue: every
 //! running command service watches it and switches over.
 
 use std::fmt::Write as _;
@@ -11,9 +11,9 @@ use std::time::Duration;
 use serde_json::json;
 use stod_client::{Client, RetryPolicy};
 use stod_events::reference::{Catalogue, CatalogueFile, CodeKind, Entry};
-use stod_store::ReferenceStore;
+use stod_protocol::ops::ReferenceLoadReply;
 
-use crate::error::{from_store, CliError};
+use crate::error::CliError;
 use crate::output::Output;
 use crate::session::Session;
 use crate::sv::{kind_plural, Term};
@@ -122,39 +122,33 @@ fn short(fingerprint: &str) -> &str {
     fingerprint.get(..16).unwrap_or(fingerprint)
 }
 
-/// Extends the shared catalogue from a TOML file. Nothing is written unless the whole
-/// file is valid against the catalogue in force.
+/// Extends the shared catalogue from a TOML file, as an operator's request: the command
+/// service checks the whole file against the catalogue in force and writes nothing
+/// unless all of it fits.
 pub async fn load(session: &Session, out: Output, path: &Path) -> Result<(), CliError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::Other(format!("kan inte läsa {}: {e}", path.display())))?;
     let extension: CatalogueFile = toml::from_str(&text)
         .map_err(|e| CliError::Invalid(format!("{} är ingen giltig referensdatafil: {e}", path.display())))?;
-
-    let nats = session.nats("stod reference load").await?;
-    let js = async_nats::jetstream::new(nats.clone());
-    // One replica only matters if the bucket does not exist yet, i.e. no command service
-    // has ever run against this NATS; the service creates it with the deployment's count.
-    let store = ReferenceStore::open(&js, 1).await.map_err(|e| from_store("referensdata", e))?;
-    let default = Catalogue::default_catalogue();
-    let (before, _) = store.load_or_init(&default).await.map_err(|e| from_store("referensdata", e))?;
-    // Check first, for the case worker's own words; the store checks again under its
-    // compare-and-set.
-    let checked = before
-        .extend(extension.clone())
-        .map_err(|e| CliError::Invalid(format!("{}: {e}; inget har ändrats", path.display())))?;
-    let changes = diff(&before, &checked);
-    let after = if changes.is_empty() {
-        before.clone()
-    } else {
-        store.extend(&default, &extension).await.map_err(|e| from_store("referensdata", e))?
+    let client = session.client().await?;
+    let (before, after, previous_fingerprint, fingerprint) = match client.reference_load(extension).await? {
+        ReferenceLoadReply::Loaded { before, after, previous_fingerprint, fingerprint } => {
+            (before, after, previous_fingerprint, fingerprint)
+        }
+        ReferenceLoadReply::Invalid { message } => {
+            return Err(CliError::Invalid(format!("{}: {message}", path.display())))
+        }
+        ReferenceLoadReply::Unavailable { message } => return Err(CliError::Unavailable(message)),
     };
-    let fingerprint = after.fingerprint();
-
+    let catalogue = |file: Box<CatalogueFile>| {
+        Catalogue::from_file(*file).map_err(|e| CliError::Other(format!("referensdata: {e}")))
+    };
+    let changes = diff(&catalogue(before)?, &catalogue(after)?);
     let confirmed = confirm(session, &fingerprint).await;
     let json = json!({
         "status": if changes.is_empty() { "unchanged" } else { "loaded" },
         "fingerprint": fingerprint,
-        "previous_fingerprint": before.fingerprint(),
+        "previous_fingerprint": previous_fingerprint,
         "changes": changes,
         "in_force": confirmed,
     });

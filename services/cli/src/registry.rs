@@ -7,23 +7,43 @@
 
 use serde_json::json;
 use stod_client::Client;
-use stod_events::ids::ParticipantRef;
 use stod_protocol::{RegistryOp, RegistryReply};
 
 use crate::error::CliError;
 use crate::output::Output;
 
-/// The person's reference, existing or new (`true`).
-pub async fn register(client: &Client, personnummer: &str) -> Result<(ParticipantRef, bool), CliError> {
-    match client.registry(RegistryOp::Register, personnummer).await? {
-        RegistryReply::Registered { participant, created } => Ok((participant, created)),
-        other => Err(failure(other)),
+/// The personnummer as given with `--personnummer`: `-` reads it from standard input
+/// (asking for it on a terminal), so it never lands in the shell's history or the
+/// process list; a number typed on the command line works, with a warning.
+pub fn read_personnummer(given: &str) -> Result<String, CliError> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    if given != "-" {
+        eprintln!(
+            "Varning: ett personnummer på kommandoraden sparas i skalets historik och syns för andra i \
+             processlistan. Skriv --personnummer - och ange numret när det efterfrågas."
+        );
+        return Ok(given.to_owned());
     }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Personnummer: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("personnumret kunde inte läsas: {e}")))?;
+    let number = line.trim().to_owned();
+    if number.is_empty() {
+        return Err(CliError::Usage(
+            "inget personnummer angavs på standard in (--personnummer -); skriv t.ex. 19811218-9876".into(),
+        ));
+    }
+    Ok(number)
 }
 
 /// `stod case find --personnummer`.
 pub async fn find(client: &Client, out: Output, personnummer: &str) -> Result<(), CliError> {
-    match client.registry(RegistryOp::Lookup, personnummer).await? {
+    let personnummer = read_personnummer(personnummer)?;
+    match client.registry(RegistryOp::Lookup, &personnummer).await? {
         RegistryReply::Found { participant, case_id, case_open } => {
             let json =
                 json!({ "status": "found", "participant": participant, "case_id": case_id, "case_open": case_open });
@@ -46,7 +66,8 @@ pub async fn find(client: &Client, out: Output, personnummer: &str) -> Result<()
 
 /// `stod participant erase --personnummer --yes`.
 pub async fn erase(client: &Client, out: Output, personnummer: &str) -> Result<(), CliError> {
-    match client.registry(RegistryOp::Erase, personnummer).await? {
+    let personnummer = read_personnummer(personnummer)?;
+    match client.registry(RegistryOp::Erase, &personnummer).await? {
         RegistryReply::Erased => {
             out.result(&json!({ "status": "erased" }), || {
                 "Gallrat: kopplingen mellan personnumret och deltagaren är borttagen ur deltagarregistret.\n\
@@ -81,6 +102,7 @@ fn failure(reply: RegistryReply) -> CliError {
         }
         RegistryReply::NotFound { message } => CliError::NotFound(message),
         RegistryReply::Unavailable { message } => CliError::Unavailable(message),
+        RegistryReply::Limited { message, .. } => CliError::Unavailable(message),
         other => CliError::Other(format!("oväntat svar från deltagarregistret: {}", status_of(&other))),
     }
 }
@@ -93,5 +115,6 @@ fn status_of(reply: &RegistryReply) -> &'static str {
         RegistryReply::NotFound { .. } => "not_found",
         RegistryReply::Invalid { .. } => "invalid",
         RegistryReply::Unavailable { .. } => "unavailable",
+        RegistryReply::Limited { .. } => "limited",
     }
 }

@@ -254,7 +254,11 @@ async fn demo_and_figures(system: &System, out: Output) {
         }
     };
     let today = stod_events::sweden::today();
-    match demo::up_demo(&client, today, out).await {
+    let Some(existing) = system.log_end().await else {
+        eprintln!("stod: demon kunde inte slutföras: händelseloggen kan inte läsas");
+        return;
+    };
+    match demo::up_demo(&client, existing, today, out).await {
         Ok(_) => show_figures(&client, system, today, out).await,
         // A failed demo leaves a working system; say so and keep serving.
         Err(e) => eprintln!("stod: demon kunde inte slutföras: {e}"),
@@ -264,12 +268,9 @@ async fn demo_and_figures(system: &System, out: Output) {
 /// After the demo: waits until the read models hold the whole log, then shows this
 /// year's throughput, so whoever started `up --demo` sees figures at once.
 async fn show_figures(client: &stod_client::Client, system: &System, today: Date, out: Output) {
-    let end = match demo::log_end(client.nats()).await {
-        Ok(end) => end,
-        Err(e) => {
-            eprintln!("stod: {e}");
-            return;
-        }
+    let Some(end) = system.log_end().await else {
+        eprintln!("stod: händelseloggen kan inte läsas");
+        return;
     };
     let Some(projector) = system.projector() else { return };
     let caught_up = tokio::time::timeout(CATCH_UP, projector.projector().wait_for(end)).await;

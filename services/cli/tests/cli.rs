@@ -99,7 +99,14 @@ impl Stack {
 
     /// Asks the projector directly, as any NATS client would.
     async fn ask(&self, subject: &str, body: Value) -> Value {
-        let reply = self.client.request(subject.to_owned(), body.to_string().into()).await.expect("projector answers");
+        let reply = stod_client::request_as_subject_user(
+            &self.client,
+            subject,
+            body.to_string().into_bytes(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("projector answers");
         serde_json::from_slice(&reply.payload).expect("JSON reply")
     }
 

@@ -45,6 +45,11 @@ use serde_json::Value;
 use stod_events::case::Command;
 use stod_events::ids::{CaseId, EventId, SubmissionId, UserId};
 use stod_events::reference::{Catalogue, CatalogueFile};
+use stod_protocol::audit::{
+    AuditPurpose, LogInfoQuery, LogInfoReply, LogName, LogOpenReply, LogOpenRequest, LogReadReply, LogReadRequest,
+    LoggedMessage, Loosened,
+};
+use stod_protocol::ops::{QuarantineReply, QuarantineRequest, ReferenceLoadReply, ReferenceLoadRequest};
 use stod_protocol::{
     command_subject, queries, query_subject, registry_subject, Assigned, CaseQuery, CaseReply, CaseView, CommandKind,
     CommandReply, CommandRequest, ProjectionStatus, ReferenceReply, RegistryOp, RegistryReply, RegistryRequest,
@@ -68,6 +73,10 @@ pub struct Accepted {
     /// The number the case gave a new placement or course.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned: Option<Assigned>,
+    /// An intake with a personnummer: the person's reference, and whether the
+    /// registry made a new entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered: Option<stod_protocol::Registered>,
 }
 
 /// A read-model report and what it was computed from.
@@ -80,6 +89,18 @@ pub struct Report<T> {
     pub report: T,
     /// The reply as received, for programs that want it as it came (`--json`).
     pub raw: Value,
+}
+
+/// What a read of a whole log covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadLog {
+    /// The run, as recorded in the access log.
+    pub run: String,
+    pub first: u64,
+    pub last: u64,
+    pub messages: u64,
+    /// Protections of the stream looser than stod requires.
+    pub loosened: Vec<Loosened>,
 }
 
 /// The read models' status, and the reply as received.
@@ -98,6 +119,10 @@ pub struct Client {
     /// Where the server's refusals on the connection are heard; `None` for a
     /// connection made elsewhere ([`Client::from_nats`]).
     refusals: Option<Refusals>,
+    /// The user's inbox prefix, when the connection's own is another (a plain
+    /// connection, or one acting for several users): each request then waits for its
+    /// answer in an inbox of its own under it, the only place the services answer.
+    own_inbox: Option<String>,
 }
 
 /// What one answer came to: final, or worth another try (and why).
@@ -108,7 +133,8 @@ enum Step<R> {
 
 impl Client {
     fn new(nats: async_nats::Client, user: UserId, retry: RetryPolicy, refusals: Option<Refusals>) -> Self {
-        Self { nats, user, retry, refusals }
+        let own_inbox = inbox_unless_own(&nats, &user);
+        Self { nats, user, retry, refusals, own_inbox }
     }
 
     /// Connects to NATS as `user` with the default [`ConnectOptions`].
@@ -116,9 +142,9 @@ impl Client {
         ConnectOptions::new(url).user(user).connect().await
     }
 
-    /// Uses an existing NATS connection. Its inbox prefix should be the user's
-    /// (`ConnectOptions` sets it), or a server that enforces the reply rule drops the
-    /// requests.
+    /// Uses an existing NATS connection. When its inbox prefix is not the user's
+    /// (`ConnectOptions` sets it), each request uses an inbox of its own under the
+    /// user's prefix, which the connection must be allowed to subscribe to.
     pub fn from_nats(nats: async_nats::Client, user: UserId) -> Self {
         Self::new(nats, user, RetryPolicy::default(), None)
     }
@@ -141,7 +167,8 @@ impl Client {
     /// several users, like the demo seeder; the server's permissions decide whether
     /// this connection may).
     pub fn as_user(&self, user: UserId) -> Client {
-        Client { nats: self.nats.clone(), user, retry: self.retry, refusals: self.refusals.clone() }
+        let own_inbox = inbox_unless_own(&self.nats, &user);
+        Client { nats: self.nats.clone(), user, retry: self.retry, refusals: self.refusals.clone(), own_inbox }
     }
 
     /// Submits a command as a new submission.
@@ -157,12 +184,35 @@ impl Client {
         case_id: CaseId,
         command: Command,
     ) -> Result<Accepted, ClientError> {
-        let subject = command_subject(&self.user, CommandKind::of(&command));
-        let body = to_body(&CommandRequest { case_id, submission_id, command })?;
+        self.send_command(CommandRequest::new(case_id, submission_id, command)).await
+    }
+
+    /// Submits an intake of the person with this personnummer, as typed: the command
+    /// service has the registry file the person (outside the log, under the same
+    /// reference on every retry) and records the intake with their reference. The
+    /// participant in `command` is replaced by it.
+    pub async fn submit_intake_of(
+        &self,
+        submission_id: SubmissionId,
+        case_id: CaseId,
+        command: Command,
+        personnummer: &str,
+    ) -> Result<Accepted, ClientError> {
+        let request = CommandRequest {
+            personnummer: Some(personnummer.to_owned()),
+            ..CommandRequest::new(case_id, submission_id, command)
+        };
+        self.send_command(request).await
+    }
+
+    async fn send_command(&self, request: CommandRequest) -> Result<Accepted, ClientError> {
+        let submission_id = request.submission_id;
+        let subject = command_subject(&self.user, CommandKind::of(&request.command));
+        let body = to_body(&request)?;
         let reply: CommandReply = self.request(&subject, body).await?;
         match reply {
-            CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned } => {
-                Ok(Accepted { case_id, submission_id, event_ids, stream_sequence, duplicate, assigned })
+            CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned, registered } => {
+                Ok(Accepted { case_id, submission_id, event_ids, stream_sequence, duplicate, assigned, registered })
             }
             CommandReply::Rejected { kind, message, valid } => Err(ClientError::Rejected { kind, message, valid }),
             CommandReply::Conflict { message } => Err(ClientError::Conflict(message)),
@@ -205,13 +255,85 @@ impl Client {
     /// same reference). The reply is returned as is, `invalid` and `not_found`
     /// included, for the caller to word.
     pub async fn registry(&self, op: RegistryOp, personnummer: &str) -> Result<RegistryReply, ClientError> {
-        let body = to_body(&RegistryRequest { personnummer: personnummer.to_owned() })?;
+        let body = to_body(&RegistryRequest { personnummer: personnummer.to_owned(), for_user: None })?;
         match self.request(&registry_subject(&self.user, op), body).await {
             Ok(reply) => Ok(reply),
             // The retry loop's last reason; say which service it was.
             Err(ClientError::Unavailable(m)) => Err(ClientError::Unavailable(format!("deltagarregistret: {m}"))),
             Err(e) => Err(e),
         }
+    }
+
+    /// Registers a person on an intake of `for_user`'s: the command service's request
+    /// (no one else may send it). Retried like [`registry`](Self::registry).
+    pub async fn register_for(&self, for_user: &UserId, personnummer: &str) -> Result<RegistryReply, ClientError> {
+        let body =
+            to_body(&RegistryRequest { personnummer: personnummer.to_owned(), for_user: Some(for_user.clone()) })?;
+        match self.request(&registry_subject(&self.user, RegistryOp::Register), body).await {
+            Ok(reply) => Ok(reply),
+            Err(ClientError::Unavailable(m)) => Err(ClientError::Unavailable(format!("deltagarregistret: {m}"))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Extends the shared reference data (an operator's request; the command service
+    /// checks and writes it).
+    pub async fn reference_load(
+        &self,
+        extension: stod_events::reference::CatalogueFile,
+    ) -> Result<ReferenceLoadReply, ClientError> {
+        let subject = format!("{}.{}.reference-load", queries::OPS_PREFIX, self.user);
+        self.request(&subject, to_body(&ReferenceLoadRequest { extension })?).await
+    }
+
+    /// Sets a foreign message of the event log aside (an operator's request).
+    pub async fn quarantine(&self, request: &QuarantineRequest) -> Result<QuarantineReply, ClientError> {
+        let subject = format!("{}.{}.quarantine", queries::OPS_PREFIX, self.user);
+        self.request(&subject, to_body(request)?).await
+    }
+
+    /// Where a log begins and ends, and its protections (an auditor's request).
+    pub async fn log_info(&self, log: LogName) -> Result<LogInfoReply, ClientError> {
+        self.request(&audit_subject(&self.user, "log-info"), to_body(&LogInfoQuery { log })?).await
+    }
+
+    /// Reads a whole log as stored, through the command service, which records the run
+    /// in the access log first. `each` gets every message in order; `progress` the
+    /// sequence reached and the run's last.
+    pub async fn read_log(
+        &self,
+        log: LogName,
+        purpose: AuditPurpose,
+        mut each: impl FnMut(LoggedMessage),
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<ReadLog, ClientError> {
+        let opened: LogOpenReply =
+            self.request(&audit_subject(&self.user, "log-open"), to_body(&LogOpenRequest { log, purpose })?).await?;
+        let (run, first, last, loosened) = match opened {
+            LogOpenReply::Opened { run, first, last, loosened } => (run, first, last, loosened),
+            LogOpenReply::NotFound { message } => return Err(ClientError::Invalid(message)),
+            LogOpenReply::Invalid { message } => return Err(ClientError::Invalid(message)),
+            LogOpenReply::Unavailable { message } => return Err(ClientError::Unavailable(message)),
+        };
+        let mut from = first;
+        let mut read = 0;
+        while from <= last && last > 0 {
+            let body = to_body(&LogReadRequest { run: run.clone(), from })?;
+            let batch: LogReadReply = self.request(&audit_subject(&self.user, "log-read"), body).await?;
+            let messages = match batch {
+                LogReadReply::Batch { messages } => messages,
+                LogReadReply::Invalid { message } => return Err(ClientError::Invalid(message)),
+                LogReadReply::Unavailable { message } => return Err(ClientError::Unavailable(message)),
+            };
+            let Some(end) = messages.last().map(|m| m.seq) else { break };
+            read += messages.len() as u64;
+            for m in messages {
+                each(m);
+            }
+            progress(end, last);
+            from = end + 1;
+        }
+        Ok(ReadLog { run, first, last, messages: read, loosened })
     }
 
     /// A read-model report (`stod.query.<user>.<name>`, see `stod_protocol::queries`),
@@ -298,7 +420,11 @@ impl Client {
         let mut pauses = self.retry.pauses();
         loop {
             let refused = self.refusals.as_ref().map(|r| r.watch(subject));
-            let request = async_nats::Request::new().payload(body.clone()).timeout(Some(self.retry.request_timeout));
+            let mut request =
+                async_nats::Request::new().payload(body.clone()).timeout(Some(self.retry.request_timeout));
+            if let Some(prefix) = &self.own_inbox {
+                request = request.inbox(format!("{prefix}.{}", uuid::Uuid::new_v4().simple()));
+            }
             let sent = self.nats.send_request(subject.to_owned(), request);
             let answer = match refused {
                 Some(refused) => tokio::select! {
@@ -328,6 +454,31 @@ impl Client {
             }
         }
     }
+}
+
+/// The user's inbox prefix if the connection's inboxes are not under it.
+fn inbox_unless_own(nats: &async_nats::Client, user: &UserId) -> Option<String> {
+    let prefix = stod_protocol::inbox_prefix(user.as_str());
+    (!nats.new_inbox().starts_with(&format!("{prefix}."))).then_some(prefix)
+}
+
+/// One request from a plain connection (tests, tools), answered in an inbox under the
+/// prefix of the user the subject names (`stod.<area>.<user>.<name>`), where the
+/// services answer.
+pub async fn request_as_subject_user(
+    nats: &async_nats::Client,
+    subject: &str,
+    payload: Vec<u8>,
+    timeout: std::time::Duration,
+) -> Result<async_nats::Message, async_nats::RequestError> {
+    let user = subject.split('.').nth(2).unwrap_or_default();
+    let inbox = format!("{}.{}", stod_protocol::inbox_prefix(user), uuid::Uuid::new_v4().simple());
+    let request = async_nats::Request::new().payload(payload.into()).timeout(Some(timeout)).inbox(inbox);
+    nats.send_request(subject.to_owned(), request).await
+}
+
+fn audit_subject(user: &UserId, name: &str) -> String {
+    format!("{}.{user}.{name}", stod_protocol::AUDIT_PREFIX)
 }
 
 fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ClientError> {
@@ -382,6 +533,21 @@ impl Unavailable for RegistryReply {
         }
     }
 }
+
+macro_rules! retried_while_unavailable {
+    ($($reply:ident),*) => {$(
+        impl Unavailable for $reply {
+            fn unavailable(&self) -> Option<&str> {
+                match self {
+                    $reply::Unavailable { message } => Some(message),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+retried_while_unavailable!(ReferenceLoadReply, QuarantineReply, LogInfoReply, LogOpenReply, LogReadReply);
 
 impl Unavailable for ReferenceReply {
     fn unavailable(&self) -> Option<&str> {

@@ -61,8 +61,11 @@ impl Cases {
                 return Ok(hit.clone());
             }
         }
-        let events = self.store.load_case(case_id).await?;
-        let case = Arc::new(LoadedCase::from_events(&events));
+        let (events, last) = self.store.load_case_at(case_id).await?;
+        let mut case = LoadedCase::from_events(&events);
+        // A message set aside after the last event still counts for the next append.
+        case.last_sequence = last;
+        let case = Arc::new(case);
         self.put(*case_id, case.clone());
         Ok(case)
     }

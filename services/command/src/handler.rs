@@ -210,6 +210,7 @@ impl Handler {
                         stream_sequence: appended.stream_sequence,
                         duplicate: true,
                         assigned: assigned(&original.sealed),
+                        registered: None,
                     });
                 }
                 Ok(appended) => {
@@ -223,6 +224,7 @@ impl Handler {
                         stream_sequence: appended.stream_sequence,
                         duplicate: false,
                         assigned: assigned(&sealed),
+                        registered: None,
                     });
                 }
                 Err(e) if e.kind() == StoreErrorKind::Conflict => {
@@ -332,7 +334,7 @@ fn accepted(case_id: CaseId, event_ids: Vec<EventId>, case: &LoadedCase, duplica
         .first()
         .and_then(|id| case.state.facts.iter().find(|f| &f.event_id == id))
         .and_then(|entry| Assigned::of(&entry.fact));
-    CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned }
+    CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned, registered: None }
 }
 
 /// The number a new event hands out (a placement's, a course's).

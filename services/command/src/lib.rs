@@ -14,6 +14,9 @@
 //! - [`cases`]: loading cases, with a cache that is safe to be stale.
 //! - [`serve`]: the NATS service endpoints (queue group `stod-command`); a case query
 //!   is recorded in the access log (`stod_store::access`) before it is answered.
+//! - [`ops`]: the operator's requests: extending the reference data, setting a foreign
+//!   message of the log aside.
+//! - [`audit`]: the auditors' reads of whole logs, each run recorded first.
 //!
 //! # What it does not do
 //!
@@ -21,9 +24,11 @@
 //! decision), and it trusts no user named in a request body: `recorded_by` is the user
 //! token of the subject the request arrived on.
 
+pub mod audit;
 pub mod cases;
 pub mod group;
 pub mod handler;
+pub mod ops;
 pub mod serve;
 
 pub use group::{GroupCommitConfig, GroupCommitCounts};

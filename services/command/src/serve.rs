@@ -2,23 +2,32 @@
 //! load and any of them may die.
 
 use async_nats::Client;
+use stod_events::case::{Action, Command};
+use stod_events::ids::UserId;
 use stod_events::reference::Catalogue;
 use stod_nats_service::{Endpoint, ReplyRule, Request, Running, Service, Spec};
+use stod_protocol::audit::LogReadReply;
+use stod_protocol::queries::OPS_PREFIX;
 use stod_protocol::{
     parse_body, CaseQuery, CaseReply, CaseView, CommandKind, CommandReply, CommandRequest, EventView, ReferenceReply,
-    RequestError, COMMAND_PREFIX, QUERY_PREFIX,
+    Registered, RegistryReply, RequestError, AUDIT_PREFIX, COMMAND_PREFIX, QUERY_PREFIX,
 };
 use stod_store::{
-    AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, ReferenceStore, StoreError,
+    AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, QuarantineList, ReferenceStore,
+    StoreError,
 };
 use tracing::{info, warn};
 
+use crate::audit::AuditRelay;
 use crate::cases::{Cases, LoadedCase};
 use crate::group::GroupCommitConfig;
 use crate::handler::{Handler, HandlerConfig};
 
 /// The queue group every instance joins.
 pub const QUEUE_GROUP: &str = "stod-command";
+
+/// The user the command service connects as unless told otherwise.
+pub const DEFAULT_USER: &str = "stod-command";
 
 /// How this service names itself in access records.
 pub const ACCESS_VIA: &str = "command";
@@ -42,6 +51,8 @@ pub struct ServiceOptions {
     pub group_commit_config: GroupCommitConfig,
     /// Where answers may go (`stod_nats_service::ReplyRule`).
     pub replies: ReplyRule,
+    /// The user this service connects as: its requests to the registry carry it.
+    pub own_user: UserId,
 }
 
 impl Default for ServiceOptions {
@@ -55,6 +66,7 @@ impl Default for ServiceOptions {
             group_commit: false,
             group_commit_config: GroupCommitConfig::default(),
             replies: ReplyRule::default(),
+            own_user: UserId::parse(DEFAULT_USER).unwrap_or_else(|_| unreachable!("a valid user token")),
         }
     }
 }
@@ -80,6 +92,14 @@ pub struct CommandService {
     access: Option<AccessLog>,
     /// Follows the shared reference data; stopped with the service.
     watcher: tokio::task::JoinHandle<()>,
+    /// The shared reference data, which operators extend through this service.
+    reference: ReferenceStore,
+    /// The operators' decisions to set foreign messages aside.
+    quarantine: QuarantineList,
+    /// The auditors' reads of whole logs; `None` without an access log to record them.
+    relay: Option<AuditRelay>,
+    /// Files the person of an intake with a personnummer in the registry first.
+    registry: stod_client::Client,
 }
 
 impl CommandService {
@@ -90,12 +110,30 @@ impl CommandService {
 
 impl Service for CommandService {
     async fn handle(&self, request: Request) -> Vec<u8> {
+        let (user, body) = (&request.user, &request.payload[..]);
         match request.endpoint.as_str() {
             "case" => to_json(&case_query(&self.handler, self.access.as_ref(), &request).await),
             "reference" => to_json(&reference_query(&self.handler)),
+            "reference-load" => to_json(&crate::ops::reference_load(&self.reference, user, body).await),
+            "quarantine" => {
+                let reply = crate::ops::quarantine(self.handler.cases().store(), &self.quarantine, user, body).await;
+                to_json(&reply)
+            }
+            "log-info" | "log-open" | "log-read" => {
+                let Some(relay) = &self.relay else {
+                    return to_json(&LogReadReply::Unavailable {
+                        message: "loggarna läses inte ut utan åtkomstlogg".into(),
+                    });
+                };
+                match request.endpoint.as_str() {
+                    "log-info" => to_json(&relay.info(body).await),
+                    "log-open" => to_json(&relay.open(user, body).await),
+                    _ => to_json(&relay.read(user, body).await),
+                }
+            }
             _ => {
                 let started = std::time::Instant::now();
-                let reply = command(&self.handler, &request).await;
+                let reply = command(&self.handler, &self.registry, &request).await;
                 record_metrics(&reply, started.elapsed());
                 to_json(&reply)
             }
@@ -119,7 +157,8 @@ impl Service for CommandService {
 /// Opens the log and indexes and starts serving.
 pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningService, StartError> {
     let js = async_nats::jetstream::new(client.clone());
-    let store = EventStore::open(js.clone(), &opts.log).await?;
+    let quarantine = QuarantineList::open(js.clone(), &opts.log).await?;
+    let store = EventStore::open(js.clone(), &opts.log).await?.with_quarantine(quarantine.clone());
     let participants = ParticipantIndex::open(&js, opts.log.replicas).await?;
     let reference = ReferenceStore::open(&js, opts.log.replicas).await?;
     let default = Catalogue::default_catalogue();
@@ -143,6 +182,7 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     };
     let watcher = tokio::spawn({
         let handler = handler.clone();
+        let reference = reference.clone();
         async move {
             let result = reference
                 .watch(|catalogue, revision| {
@@ -162,6 +202,12 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
         .collect();
     endpoints.push(Endpoint::new("case", format!("{QUERY_PREFIX}.*.case")));
     endpoints.push(Endpoint::new("reference", format!("{QUERY_PREFIX}.*.reference")));
+    for name in ["reference-load", "quarantine"] {
+        endpoints.push(Endpoint::new(name, format!("{OPS_PREFIX}.*.{name}")));
+    }
+    for name in ["log-info", "log-open", "log-read"] {
+        endpoints.push(Endpoint::new(name, format!("{AUDIT_PREFIX}.*.{name}")));
+    }
     let spec = Spec::new(
         "stod-command",
         "stod: records case events (commands) and answers case queries",
@@ -170,7 +216,9 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     )
     .with_max_in_flight(opts.max_in_flight)
     .with_replies(opts.replies);
-    let service = CommandService { handler, access, watcher };
+    let relay = access.clone().map(|log| AuditRelay::new(js.clone(), log, ACCESS_VIA));
+    let registry = stod_client::Client::from_nats(client.clone(), opts.own_user.clone());
+    let service = CommandService { handler, access, watcher, reference, quarantine, relay, registry };
     Ok(stod_nats_service::start(client, spec, std::sync::Arc::new(service)).await?)
 }
 
@@ -193,7 +241,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_else(|e| format!(r#"{{"status":"unavailable","message":"{e}"}}"#).into_bytes())
 }
 
-async fn command(handler: &Handler, request: &Request) -> CommandReply {
+async fn command(handler: &Handler, registry: &stod_client::Client, request: &Request) -> CommandReply {
     let parsed = (|| {
         let kind = CommandKind::parse(&request.name).ok_or_else(|| RequestError::Subject(request.subject.clone()))?;
         let body: CommandRequest = parse_body(&request.payload)?;
@@ -203,9 +251,39 @@ async fn command(handler: &Handler, request: &Request) -> CommandReply {
         }
         Ok(body)
     })();
-    match parsed {
-        Ok(body) => handler.handle(request.user.clone(), body).await,
-        Err(e) => CommandReply::Invalid { message: e.to_string() },
+    let mut body = match parsed {
+        Ok(body) => body,
+        Err(e) => return CommandReply::Invalid { message: e.to_string() },
+    };
+    let mut registered = None;
+    if let Some(personnummer) = body.personnummer.take() {
+        let Command::Record { action: Action::Enroll { participant, .. }, .. } = &mut body.command else {
+            return CommandReply::Invalid { message: "ett personnummer hör bara till en inskrivning".into() };
+        };
+        match registry.register_for(&request.user, &personnummer).await {
+            Ok(RegistryReply::Registered { participant: found, created }) => {
+                *participant = found;
+                registered = Some(Registered { participant: found, created });
+            }
+            Ok(RegistryReply::Invalid { message, valid, .. }) => {
+                return CommandReply::Invalid { message: format!("{message}\nGiltigt: {valid}") }
+            }
+            Ok(RegistryReply::Limited { message, .. }) | Ok(RegistryReply::Unavailable { message }) => {
+                return CommandReply::Unavailable { message: format!("deltagarregistret: {message}") }
+            }
+            Ok(other) => {
+                return CommandReply::Unavailable {
+                    message: format!("oväntat svar från deltagarregistret: {other:?}")
+                }
+            }
+            Err(e) => return CommandReply::Unavailable { message: e.to_string() },
+        }
+    }
+    match handler.handle(request.user.clone(), body).await {
+        CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned, .. } => {
+            CommandReply::Accepted { case_id, event_ids, stream_sequence, duplicate, assigned, registered }
+        }
+        other => other,
     }
 }
 

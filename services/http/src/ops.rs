@@ -19,15 +19,12 @@ struct Health {
 
 async fn check(state: &AppState) -> Health {
     let nats = matches!(state.nats().connection_state(), async_nats::connection::State::Connected);
-    let js = async_nats::jetstream::new(state.nats().clone());
-    let last_sequence = match js.get_stream(stod_store::STREAM_NAME).await {
-        Ok(stream) => Some(stream.cached_info().state.last_sequence),
-        Err(e) => {
-            tracing::warn!("health: the event stream cannot be read: {e}");
-            None
-        }
-    };
+    // The log's end as the projector reads it: this service reaches no stream itself.
     let projections = state.client().projection_status().await.map(|s| s.status).map_err(|e| e.to_string());
+    let last_sequence = projections.as_ref().ok().and_then(|s| s.log_end);
+    if last_sequence.is_none() {
+        tracing::warn!("health: the event log's end is not known (the projector cannot read it or cannot be asked)");
+    }
     Health { nats, last_sequence, projections }
 }
 

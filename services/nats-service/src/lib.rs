@@ -73,16 +73,22 @@ impl Endpoint {
 /// Where a service may send its answer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ReplyRule {
-    /// To whatever reply subject the request names. Only for servers without
-    /// per-user permissions (tests, a private development server).
-    #[default]
+    /// To whatever reply subject the request names. Only for tests that show what
+    /// the rule prevents.
     Any,
     /// Only into the requester's own inbox, `_INBOX_<user>.`, with the user taken
-    /// from the subject. A request naming anything else as its reply subject (the
-    /// event log, another user's inbox) is dropped unanswered: the service never
-    /// publishes where the requester itself may not.
+    /// from the subject, or into a `_R_.` subject: the server's route back to the
+    /// account a request came from through a service import, which leads into that
+    /// account only. A request naming anything else as its reply subject (the event
+    /// log, another user's inbox) is dropped unanswered: the service never publishes
+    /// where the requester itself may not.
+    #[default]
     OwnInbox,
 }
+
+/// How nats-server names the reply subject of a request that came through a service
+/// import: its answer is routed back into the importing account only.
+pub const IMPORT_REPLY_PREFIX: &str = "_R_.";
 
 /// What a service is, for NATS and for this loop.
 #[derive(Clone, Debug)]
@@ -100,7 +106,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// A spec with 64 requests in flight and [`ReplyRule::Any`].
+    /// A spec with 64 requests in flight and [`ReplyRule::OwnInbox`].
     pub fn new(
         name: &'static str,
         description: &'static str,
@@ -266,6 +272,12 @@ impl Screened {
     }
 }
 
+/// The third token of `stod.<area>.<user>.<name>`, valid user or not: whose inbox an
+/// answer may go to.
+fn user_token(subject: &str) -> Option<&str> {
+    subject.split('.').nth(2).filter(|t| !t.is_empty())
+}
+
 /// The user token of `stod.<area>.<user>.<name>`, and the name.
 fn user_of(subject: &str) -> Option<(UserId, &str)> {
     let mut tokens = subject.split('.');
@@ -276,15 +288,17 @@ fn user_of(subject: &str) -> Option<(UserId, &str)> {
     Some((UserId::parse(user).ok()?, name))
 }
 
-/// Whether a reply to `user` may go to `reply`.
-fn reply_allowed(rule: ReplyRule, user: Option<&UserId>, reply: Option<&str>) -> Result<(), Screened> {
+/// Whether a reply to the requester named by the subject token `user` may go to `reply`
+/// (a token that is no valid user still names the inbox it would have).
+fn reply_allowed(rule: ReplyRule, user: Option<&str>, reply: Option<&str>) -> Result<(), Screened> {
     let Some(reply) = reply else { return Err(Screened::NoReply) };
     match rule {
         ReplyRule::Any => Ok(()),
         ReplyRule::OwnInbox => {
-            let own = user.map(|u| format!("{}.", inbox_prefix(u.as_str())));
+            let own = user.map(|u| format!("{}.", inbox_prefix(u)));
+            let within = |prefix: &str| reply.starts_with(prefix) && reply.len() > prefix.len();
             match own {
-                Some(prefix) if reply.starts_with(&prefix) && reply.len() > prefix.len() => Ok(()),
+                Some(prefix) if within(&prefix) || within(IMPORT_REPLY_PREFIX) => Ok(()),
                 _ => Err(Screened::ForeignReply),
             }
         }
@@ -344,7 +358,7 @@ pub async fn start<S: Service>(
                         let subject = request.message.subject.to_string();
                         let parsed = user_of(&subject).map(|(user, name)| (user, name.to_owned()));
                         let reply = request.message.reply.as_ref().map(|r| r.as_str());
-                        if let Err(why) = reply_allowed(spec.replies, parsed.as_ref().map(|(u, _)| u), reply) {
+                        if let Err(why) = reply_allowed(spec.replies, user_token(&subject), reply) {
                             counters.refused.fetch_add(1, Ordering::Relaxed);
                             metrics::counter!("stod_requests_refused_total", "service" => spec.name, "reason" => why.as_str()).increment(1);
                             warn!(service = spec.name, subject, reply, reason = why.as_str(), "request dropped unanswered");
@@ -412,8 +426,7 @@ mod tests {
 
     #[test]
     fn own_inbox_replies_only() {
-        let anna = UserId::parse("anna").unwrap();
-        let ok = |reply| reply_allowed(ReplyRule::OwnInbox, Some(&anna), Some(reply));
+        let ok = |reply| reply_allowed(ReplyRule::OwnInbox, Some("anna"), Some(reply));
         assert_eq!(ok("_INBOX_anna.abc.1"), Ok(()));
         for foreign in [
             "stod.events.case.x",
@@ -426,7 +439,7 @@ mod tests {
             assert_eq!(ok(foreign), Err(Screened::ForeignReply), "{foreign}");
         }
         assert_eq!(reply_allowed(ReplyRule::OwnInbox, None, Some("_INBOX_anna.x")), Err(Screened::ForeignReply));
-        assert_eq!(reply_allowed(ReplyRule::Any, Some(&anna), None), Err(Screened::NoReply));
-        assert_eq!(reply_allowed(ReplyRule::Any, Some(&anna), Some("stod.events.case.x")), Ok(()));
+        assert_eq!(reply_allowed(ReplyRule::Any, Some("anna"), None), Err(Screened::NoReply));
+        assert_eq!(reply_allowed(ReplyRule::Any, Some("anna"), Some("stod.events.case.x")), Ok(()));
     }
 }

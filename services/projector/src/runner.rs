@@ -10,7 +10,7 @@ use futures::StreamExt;
 use stod_events::codec;
 use stod_events::SealedEvent;
 use stod_projections::PROJECTION_VERSION;
-use stod_store::STREAM_NAME;
+use stod_store::{QuarantineList, STREAM_NAME};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
@@ -68,6 +68,9 @@ pub enum ProjectorError {
     Stopped,
 }
 
+/// How often a projector stopped at a foreign message looks whether it was set aside.
+const QUARANTINE_POLL: Duration = Duration::from_secs(2);
+
 enum Control {
     Rebuild(oneshot::Sender<Result<u64, String>>),
 }
@@ -75,6 +78,8 @@ enum Control {
 /// A running projector. Queries read through [`RunningProjector::store`].
 pub struct RunningProjector {
     store: ReadStore,
+    /// Reads the log's state for status queries.
+    js: Context,
     /// Published reports hide counts below this.
     min_count: u32,
     status: watch::Receiver<Status>,
@@ -100,6 +105,12 @@ impl RunningProjector {
 
     pub fn subscribe(&self) -> watch::Receiver<Status> {
         self.status.clone()
+    }
+
+    /// The event log's last sequence now, if it can be read.
+    pub async fn log_end(&self) -> Option<u64> {
+        let mut stream = self.js.get_stream(STREAM_NAME).await.ok()?;
+        stream.info().await.ok().map(|i| i.state.last_sequence)
     }
 
     /// Waits until the live generation has folded in `sequence`.
@@ -171,12 +182,15 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
         // caught up in the meantime.
         rebuild: needs_build.then_some(RebuildProgress { generation: 0, position: 0, target: 0, events_per_second: 0 }),
         fault: None,
+        log_end: None,
     };
     let (status_tx, status) = watch::channel(initial);
     let (control, control_rx) = mpsc::channel(4);
     let (stop, stop_rx) = watch::channel(false);
+    let js = jetstream::new(client);
     let runner = Runner {
-        js: jetstream::new(client),
+        quarantine: QuarantineList::reader(js.clone()),
+        js: js.clone(),
         store: store.clone(),
         status: status_tx,
         max_batch: opts.max_batch.max(1),
@@ -184,6 +198,7 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
     let task = tokio::spawn(runner.run(live, needs_build, control_rx, stop_rx));
     Ok(RunningProjector {
         store,
+        js,
         min_count: opts.min_count,
         status,
         control,
@@ -194,6 +209,8 @@ pub async fn start(client: async_nats::Client, opts: ProjectorOptions) -> Result
 
 struct Runner {
     js: Context,
+    /// Messages an operator set aside, which folding passes over.
+    quarantine: QuarantineList,
     store: ReadStore,
     status: watch::Sender<Status>,
     max_batch: usize,
@@ -203,7 +220,9 @@ struct Runner {
 enum Ended {
     Stopped,
     RebuildRequested(oneshot::Sender<Result<u64, String>>),
-    Faulted,
+    /// Stopped on a fault; at this sequence when it is a message that is not an
+    /// event, which an operator may set aside.
+    Faulted(Option<u64>),
 }
 
 impl Runner {
@@ -248,13 +267,25 @@ impl Runner {
         loop {
             match self.tail(&live, &mut control, &mut stop).await {
                 Ended::Stopped => return,
-                Ended::Faulted => {
-                    // Frozen until a rebuild is asked for or we are stopped.
-                    tokio::select! {
-                        _ = stop.changed() => return,
-                        Some(Control::Rebuild(reply)) = control.recv() => {
-                            self.status.send_modify(|s| s.fault = None);
-                            self.do_rebuild(&mut live, reply, &mut control, &mut stop).await;
+                Ended::Faulted(at) => {
+                    // Frozen until a rebuild is asked for, an operator sets the message
+                    // aside (looked for every few seconds), or we are stopped.
+                    loop {
+                        tokio::select! {
+                            _ = stop.changed() => return,
+                            Some(Control::Rebuild(reply)) = control.recv() => {
+                                self.status.send_modify(|s| s.fault = None);
+                                self.do_rebuild(&mut live, reply, &mut control, &mut stop).await;
+                                break;
+                            }
+                            _ = tokio::time::sleep(QUARANTINE_POLL) => {
+                                let Some(seq) = at else { continue };
+                                if self.quarantine.refresh().await.is_ok() && self.quarantine.entries().contains_key(&seq) {
+                                    info!(sequence = seq, "the message was set aside; folding goes on");
+                                    self.status.send_modify(|s| s.fault = None);
+                                    break;
+                                }
+                            }
                         }
                     }
                 }
@@ -350,7 +381,7 @@ impl Runner {
                         let _ = reply.send(Ok(generation.number));
                         continue;
                     }
-                    batch = next_batch(&mut messages, self.max_batch) => batch?,
+                    batch = next_batch(&mut messages, self.max_batch, &self.quarantine) => batch?,
                 };
                 fetched = batch.last().map_or(fetched, |(seq, _)| *seq);
                 if let Some(previous) = writing.take() {
@@ -392,7 +423,7 @@ impl Runner {
                 Ok(c) => c,
                 Err(e) => {
                     self.fault(format!("reading the checkpoint: {e}"));
-                    return Ended::Faulted;
+                    return Ended::Faulted(None);
                 }
             };
             let mut messages = match self.consumer(checkpoint + 1).await {
@@ -410,7 +441,7 @@ impl Runner {
                 let batch = tokio::select! {
                     _ = stop.changed() => return Ended::Stopped,
                     Some(Control::Rebuild(reply)) = control.recv() => return Ended::RebuildRequested(reply),
-                    batch = next_batch(&mut messages, self.max_batch) => batch,
+                    batch = next_batch(&mut messages, self.max_batch, &self.quarantine) => batch,
                 };
                 let batch = match batch {
                     Ok(b) => b,
@@ -419,17 +450,19 @@ impl Runner {
                         break;
                     }
                     Err(BatchError::Undecodable { sequence, detail }) => {
+                        error!(sequence, "stream sequence {sequence} is not a valid event ({detail}); folding stopped until an operator sets it aside (stod projections quarantine {sequence})");
                         self.fault(format!(
-                            "stream sequence {sequence} is not a valid event ({detail}); folding stopped"
+                            "stream sequence {sequence} is not a valid event ({detail}); folding stopped. \
+                             If it was not written by stod: stod projections quarantine {sequence} --reason foreign"
                         ));
-                        return Ended::Faulted;
+                        return Ended::Faulted(Some(sequence));
                     }
                 };
                 match apply_blocking(live, batch).await {
                     Ok(cp) => self.status.send_modify(|s| s.checkpoint = cp),
                     Err(e) => {
                         self.fault(format!("{e}; folding stopped"));
-                        return Ended::Faulted;
+                        return Ended::Faulted(None);
                     }
                 }
             }
@@ -439,7 +472,7 @@ impl Runner {
 
 /// Applies a batch on a blocking thread: sled writes and fsyncs must not stall the
 /// async workers that also answer queries.
-async fn apply_blocking(generation: &Generation, batch: Vec<(u64, SealedEvent)>) -> Result<u64, StoreError> {
+async fn apply_blocking(generation: &Generation, batch: Vec<(u64, Option<SealedEvent>)>) -> Result<u64, StoreError> {
     let generation = generation.clone();
     joined(tokio::task::spawn_blocking(move || generation.apply(&batch)).await)
 }
@@ -469,7 +502,8 @@ impl From<BatchError> for ProjectorError {
 async fn next_batch(
     messages: &mut async_nats::jetstream::consumer::pull::Ordered,
     max: usize,
-) -> Result<Vec<(u64, SealedEvent)>, BatchError> {
+    quarantine: &QuarantineList,
+) -> Result<Vec<(u64, Option<SealedEvent>)>, BatchError> {
     let mut batch = Vec::new();
     loop {
         let msg = match messages.next().await {
@@ -479,9 +513,15 @@ async fn next_batch(
         };
         let info = msg.info().map_err(|e| BatchError::Consumer(e.to_string()))?;
         let (sequence, pending) = (info.stream_sequence, info.pending);
-        let sealed =
-            codec::decode(&msg.payload).map_err(|e| BatchError::Undecodable { sequence, detail: e.to_string() })?;
-        batch.push((sequence, sealed));
+        match codec::decode(&msg.payload) {
+            Ok(sealed) => batch.push((sequence, Some(sealed))),
+            // Set aside by an operator: passed over, with the checkpoint moving on.
+            Err(e) => match quarantine.sets_aside(sequence, &msg.payload).await {
+                Ok(true) => batch.push((sequence, None)),
+                Ok(false) => return Err(BatchError::Undecodable { sequence, detail: e.to_string() }),
+                Err(q) => return Err(BatchError::Consumer(format!("reading the quarantine list: {q}"))),
+            },
+        }
         if pending == 0 || batch.len() >= max {
             return Ok(batch);
         }

@@ -184,7 +184,11 @@ async fn answer(
                 Ok(entries)
             })),
         },
-        queries::PROJECTION_STATUS => json(&projector.status()),
+        queries::PROJECTION_STATUS => {
+            let mut status = projector.status();
+            status.log_end = projector.log_end().await;
+            json(&status)
+        }
         queries::REBUILD => match projector.start_rebuild().await {
             Ok(generation) => json(&serde_json::json!({"status": "started", "generation": generation})),
             Err(e) => json(&serde_json::json!({"status": "unavailable", "message": e.to_string()})),

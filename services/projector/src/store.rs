@@ -292,10 +292,11 @@ impl Generation {
 
     /// Folds a batch of events (consecutive stream sequences) in, atomically with the
     /// new checkpoint. Events at or below the checkpoint are skipped (redelivery); a
-    /// skipped sequence is a [`StoreError::Gap`] and nothing is written.
-    pub fn apply(&self, events: &[(u64, SealedEvent)]) -> Result<u64, StoreError> {
+    /// skipped sequence is a [`StoreError::Gap`] and nothing is written. `None` is a
+    /// message an operator set aside: the checkpoint passes it, nothing is folded.
+    pub fn apply(&self, events: &[(u64, Option<SealedEvent>)]) -> Result<u64, StoreError> {
         let mut checkpoint = self.checkpoint()?;
-        let mut packed = Vec::with_capacity(events.iter().map(|(_, e)| e.bytes.len() + 12).sum());
+        let mut packed = Vec::with_capacity(events.iter().flat_map(|(_, e)| e).map(|e| e.bytes.len() + 12).sum());
         for (seq, sealed) in events {
             if *seq <= checkpoint {
                 continue;
@@ -304,6 +305,7 @@ impl Generation {
                 return Err(StoreError::Gap { expected: checkpoint + 1, got: *seq });
             }
             checkpoint = *seq;
+            let Some(sealed) = sealed else { continue };
             packed.extend_from_slice(&seq.to_be_bytes());
             packed.extend_from_slice(&(sealed.bytes.len() as u32).to_be_bytes());
             packed.extend_from_slice(&sealed.bytes);

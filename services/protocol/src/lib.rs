@@ -16,6 +16,9 @@
 //!   ([`RegistryRequest`] → [`RegistryReply`]).
 //! - Replies go to the requester's own inbox, `_INBOX_<user>.` ([`inbox_prefix`]).
 
+pub mod audit;
+pub mod ops;
+
 use serde::{Deserialize, Serialize};
 use stod_events::case::{Command, RejectionKind};
 use stod_events::event::{CorrectionReason, Fact};
@@ -28,6 +31,8 @@ pub const COMMAND_PREFIX: &str = "stod.cmd";
 pub const QUERY_PREFIX: &str = "stod.query";
 /// Prefix of the participant registry's subjects.
 pub const REGISTRY_PREFIX: &str = "stod.registry";
+/// Prefix of the auditors' reads of whole logs (`audit`).
+pub const AUDIT_PREFIX: &str = "stod.audit";
 /// Largest request body the services read. Real requests are well under 4 KiB.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
@@ -112,6 +117,18 @@ pub struct CommandRequest {
     /// Chosen by the client once per submission and reused on every retry of it.
     pub submission_id: SubmissionId,
     pub command: Command,
+    /// An intake only: the person's personnummer, as typed. The command service has the
+    /// registry file it (outside the log) and records the intake with the reference
+    /// the registry gives; the number itself is never stored, logged or answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personnummer: Option<String>,
+}
+
+impl CommandRequest {
+    /// A request without a personnummer.
+    pub fn new(case_id: CaseId, submission_id: SubmissionId, command: Command) -> Self {
+        Self { case_id, submission_id, command, personnummer: None }
+    }
 }
 
 /// The answer to a command.
@@ -130,6 +147,10 @@ pub enum CommandReply {
         /// name (`end_placement`, `complete_training`); absent for other commands.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         assigned: Option<Assigned>,
+        /// An intake with a personnummer: the reference the registry gave the person,
+        /// and whether it made a new entry (`created: false`: registered before).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        registered: Option<Registered>,
     },
     /// Refused by a case rule; nothing was recorded.
     Rejected {
@@ -145,6 +166,13 @@ pub enum CommandReply {
     /// The log could not be reached or did not confirm. The outcome is unknown: retry
     /// with the same submission id, which never records twice.
     Unavailable { message: String },
+}
+
+/// The registry's answer on an intake with a personnummer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registered {
+    pub participant: ParticipantRef,
+    pub created: bool,
 }
 
 /// A number the case handed out with a command: the placement or course that later
@@ -290,6 +318,10 @@ pub fn registry_subject(user: &UserId, op: RegistryOp) -> String {
 #[serde(deny_unknown_fields)]
 pub struct RegistryRequest {
     pub personnummer: String,
+    /// `register` only, from the command service: the user whose intake it is, for the
+    /// access log and the rate limit. The server lets no one else send `register`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_user: Option<UserId>,
 }
 
 /// Never shows the number.
@@ -338,6 +370,9 @@ pub enum RegistryReply {
     },
     /// The registry could not be reached; retrying is safe.
     Unavailable { message: String },
+    /// Too many requests from this user in a short time (a guard against running
+    /// through numbers); nothing was looked up. Try again after `retry_after_seconds`.
+    Limited { message: String, retry_after_seconds: u64 },
 }
 
 #[cfg(test)]
@@ -503,6 +538,11 @@ pub struct ProjectionStatus {
     /// Why folding stopped (a gap or an undecodable event in the log): the read
     /// models are frozen at `checkpoint` until a person looks.
     pub fault: Option<String>,
+    /// The event log's last sequence when the status was asked for, so a client can
+    /// say how far behind the read models are without reading the log itself; `None`
+    /// when the projector could not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_end: Option<u64>,
 }
 
 /// A rebuild under way.

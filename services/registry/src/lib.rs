@@ -25,7 +25,8 @@
 //! - [`key`]: the secret key file and the keyed hash.
 //! - [`store`]: [`RegistryStore`], the bucket: register (create-if-absent), lookup,
 //!   erase (purge).
-//! - [`serve`]: the NATS service, `stod.registry.<user>.<register|lookup|erase>`.
+//! - [`serve`]: the NATS service, `stod.registry.<user>.<register|lookup|erase>`; every
+//!   request recorded in the access log, and [`limit`]ed per user.
 //!
 //! # What it does not do
 //!
@@ -37,11 +38,14 @@
 //! [`ParticipantRef`]: stod_events::ids::ParticipantRef
 
 pub mod key;
+pub mod limit;
 pub mod personnummer;
 pub mod serve;
 pub mod store;
 
 pub use key::{KeyError, RegistryKey};
 pub use personnummer::{Personnummer, PersonnummerError, PersonnummerErrorKind};
-pub use serve::{start, Registry, RegistryOptions, RunningRegistry, StartError, QUEUE_GROUP};
+pub use serve::{
+    start, Registry, RegistryOptions, RunningRegistry, StartError, DEFAULT_RATE_LIMIT_PER_MINUTE, QUEUE_GROUP,
+};
 pub use store::{Entry, RegistryError, RegistryErrorKind, RegistryStore, REGISTRY_BUCKET};

@@ -15,12 +15,20 @@ use stod_nats_service::{Endpoint, ReplyRule, Request, Running, Service, Spec};
 use stod_protocol::{
     RegistryInvalidKind, RegistryOp, RegistryReply, RegistryRequest, MAX_REQUEST_BYTES, REGISTRY_PREFIX,
 };
-use stod_store::{EventLogConfig, EventStore, ParticipantIndex, StoreError};
-use tracing::info;
+use stod_store::{AccessLog, AccessRecord, AccessView, EventLogConfig, EventStore, ParticipantIndex, StoreError};
+use tracing::{info, warn};
+
+use crate::limit::RateLimiter;
 
 use crate::key::RegistryKey;
 use crate::personnummer::{Personnummer, PersonnummerErrorKind, VALID_FORMS};
 use crate::store::{RegistryError, RegistryStore};
+
+/// Registry requests one user may make a minute unless configured otherwise.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 30;
+
+/// How this service names itself in access records.
+pub const ACCESS_VIA: &str = "registry";
 
 /// The queue group every registry instance joins. Every instance must hold the same
 /// key, or they would file the same person under different hashes.
@@ -38,12 +46,25 @@ pub struct RegistryOptions {
     pub today: Arc<dyn Fn() -> NaiveDate + Send + Sync>,
     /// Where answers may go (`stod_nats_service::ReplyRule`).
     pub replies: ReplyRule,
+    /// Record every request in the access log (`STOD_ACCESS`) before answering it. On
+    /// by default; off only for tools that never serve a person.
+    pub access_log: bool,
+    /// Requests one user may make a minute ([`RateLimiter`]); `None`: no limit.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl RegistryOptions {
     pub fn new(key: RegistryKey) -> Self {
         let today = || stod_events::sweden::today().naive();
-        Self { key, replicas: 1, max_in_flight: 64, today: Arc::new(today), replies: ReplyRule::default() }
+        Self {
+            key,
+            replicas: 1,
+            max_in_flight: 64,
+            today: Arc::new(today),
+            replies: ReplyRule::default(),
+            access_log: true,
+            rate_limit_per_minute: Some(DEFAULT_RATE_LIMIT_PER_MINUTE),
+        }
     }
 }
 
@@ -63,6 +84,10 @@ pub struct Registry {
     store: RegistryStore,
     participants: ParticipantIndex,
     log: EventStore,
+    /// Where every lookup, registration and erasure is recorded before it is
+    /// answered; `None` only when started without an access log.
+    access: Option<AccessLog>,
+    limiter: Option<Arc<RateLimiter>>,
     today: Arc<dyn Fn() -> NaiveDate + Send + Sync>,
 }
 
@@ -85,6 +110,22 @@ impl Registry {
             Some(r) => r,
             None => return invalid_request(r#"förfrågan ska vara JSON: {"personnummer": "ÅÅÅÅMMDD-NNNN"}"#.to_owned()),
         };
+        // A registration comes from the command service, on an intake of `for_user`'s
+        // (the server lets no one else send one): that user is the one who looks.
+        let user = match (op, &request.for_user) {
+            (RegistryOp::Register, Some(for_user)) => for_user,
+            _ => user,
+        };
+        if let Some(limiter) = &self.limiter {
+            if let Err(wait) = limiter.check(user) {
+                warn!(%user, op = op.as_str(), "registry request refused: over the rate limit");
+                let seconds = wait.as_secs().max(1);
+                return RegistryReply::Limited {
+                    message: format!("för många sökningar i deltagarregistret på kort tid; försök igen om {seconds} s"),
+                    retry_after_seconds: seconds,
+                };
+            }
+        }
         let personnummer = match Personnummer::parse(&request.personnummer, (self.today)()) {
             Ok(p) => p,
             Err(e) => {
@@ -101,7 +142,7 @@ impl Registry {
                 };
             }
         };
-        let reply = match op {
+        let (reply, participant) = match op {
             RegistryOp::Register => self.register(&personnummer).await,
             RegistryOp::Lookup => self.lookup(&personnummer).await,
             RegistryOp::Erase => self.erase(&personnummer).await,
@@ -114,25 +155,45 @@ impl Registry {
             RegistryReply::NotFound { .. } => "not_found",
             RegistryReply::Invalid { .. } => "invalid",
             RegistryReply::Unavailable { .. } => "unavailable",
+            RegistryReply::Limited { .. } => "limited",
         };
         info!(%user, op = op.as_str(), outcome, "registry request");
+        if matches!(reply, RegistryReply::Unavailable { .. }) {
+            return reply;
+        }
+        // Nothing leaves before the look is recorded: who, when, which reference (or
+        // none found), never the number.
+        if let Some(log) = &self.access {
+            let view = match op {
+                RegistryOp::Register => AccessView::RegistryRegister,
+                RegistryOp::Lookup => AccessView::RegistryLookup,
+                RegistryOp::Erase => AccessView::RegistryErase,
+            };
+            let record = AccessRecord::registry(user.clone(), view, participant, outcome, ACCESS_VIA);
+            if let Err(e) = log.record(&record).await {
+                warn!(%user, op = op.as_str(), "registry request refused: the access log did not store its record: {e}");
+                return RegistryReply::Unavailable {
+                    message: format!("åtkomstloggen kunde inte skrivas, så inget visas: {e}"),
+                };
+            }
+        }
         reply
     }
 
-    async fn register(&self, p: &Personnummer) -> RegistryReply {
+    async fn register(&self, p: &Personnummer) -> (RegistryReply, Option<ParticipantRef>) {
         match self.store.register(p).await {
-            Ok((participant, created)) => RegistryReply::Registered { participant, created },
-            Err(e) => unavailable(e),
+            Ok((participant, created)) => (RegistryReply::Registered { participant, created }, Some(participant)),
+            Err(e) => (unavailable(e), None),
         }
     }
 
-    async fn lookup(&self, p: &Personnummer) -> RegistryReply {
+    async fn lookup(&self, p: &Personnummer) -> (RegistryReply, Option<ParticipantRef>) {
         let participant = match self.store.lookup(p).await {
             Ok(Some(participant)) => participant,
-            Ok(None) => return not_found(p),
-            Err(e) => return unavailable(e),
+            Ok(None) => return (not_found(p), None),
+            Err(e) => return (unavailable(e), None),
         };
-        match self.current_case(&participant).await {
+        let reply = match self.current_case(&participant).await {
             Ok(Some((case_id, open))) => {
                 RegistryReply::Found { participant, case_id: Some(case_id), case_open: Some(open) }
             }
@@ -140,7 +201,8 @@ impl Registry {
             Err(e) => {
                 RegistryReply::Unavailable { message: format!("deltagarindexet eller loggen kan inte läsas: {e}") }
             }
-        }
+        };
+        (reply, Some(participant))
     }
 
     /// The case the participant last claimed, if its intake is in the log (a claim
@@ -162,11 +224,17 @@ impl Registry {
         Ok(Some((claim.case_id, open)))
     }
 
-    async fn erase(&self, p: &Personnummer) -> RegistryReply {
+    /// The reference erased is kept in the access record: the log still knows it, and
+    /// an auditor may need to see that the person was erased, and by whom.
+    async fn erase(&self, p: &Personnummer) -> (RegistryReply, Option<ParticipantRef>) {
+        let participant = match self.store.lookup(p).await {
+            Ok(found) => found,
+            Err(e) => return (unavailable(e), None),
+        };
         match self.store.erase(p).await {
-            Ok(true) => RegistryReply::Erased,
-            Ok(false) => not_found(p),
-            Err(e) => unavailable(e),
+            Ok(true) => (RegistryReply::Erased, participant),
+            Ok(false) => (not_found(p), None),
+            Err(e) => (unavailable(e), None),
         }
     }
 }
@@ -216,8 +284,12 @@ pub async fn start(client: Client, opts: RegistryOptions) -> Result<RunningRegis
     let js = async_nats::jetstream::new(client.clone());
     let store = RegistryStore::open(&js, opts.key.clone(), opts.replicas).await?;
     let participants = ParticipantIndex::open(&js, opts.replicas).await?;
+    let js_for_access = js.clone();
     let log = EventStore::open(js, &EventLogConfig { replicas: opts.replicas, ..EventLogConfig::default() }).await?;
-    let registry = Registry { store, participants, log, today: opts.today.clone() };
+    let cfg = EventLogConfig { replicas: opts.replicas, ..EventLogConfig::default() };
+    let access = if opts.access_log { Some(AccessLog::open(js_for_access, &cfg).await?) } else { None };
+    let limiter = opts.rate_limit_per_minute.map(|n| Arc::new(RateLimiter::new(n)));
+    let registry = Registry { store, participants, log, access, limiter, today: opts.today.clone() };
     let endpoints = RegistryOp::ALL
         .into_iter()
         .map(|op| Endpoint::new(op.as_str(), format!("{REGISTRY_PREFIX}.*.{}", op.as_str())))

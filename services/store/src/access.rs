@@ -4,9 +4,12 @@
 //! An access is not a fact of a participant's journey, so it never enters the event
 //! log or a case's hash chain. It has its own append-only stream, [`ACCESS_STREAM_NAME`],
 //! protected like the event log (file storage, no limits, no delete, purge or rollup),
-//! with one subject per user and case: `stod.access.<user>.<case-id>`. Both auditor
-//! questions are then a subject filter, answered by the server without decoding every
-//! record: "who looked at this case" (`stod.access.*.<case>`) and "what did this user
+//! with one subject per user and what was looked at: `stod.access.<user>.<target>`,
+//! where the target is a case id, `p-<participant>` (the registry, for a registered
+//! person), `registry` (the registry, nobody found) or `run-<id>` (an auditor's read of a
+//! whole log). Every auditor question is then a subject filter, answered by the server
+//! without decoding every record: "who looked at this case" (`stod.access.*.<case>`),
+//! "who looked this person up" (`stod.access.*.p-<participant>`) and "what did this user
 //! look at" (`stod.access.<user>.*`).
 //!
 //! The records are JSON (`docs/access-log.md`): self-describing, readable with the
@@ -22,7 +25,7 @@ use async_nats::jetstream::stream::{Config, Stream};
 use async_nats::jetstream::{Context, ErrorCode};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use stod_events::ids::{CaseId, Timestamp, UserId};
+use stod_events::ids::{CaseId, ParticipantRef, Timestamp, UserId};
 use uuid::Uuid;
 
 use crate::error::{Mismatch, StoreError, StoreErrorKind};
@@ -31,14 +34,15 @@ use crate::stream::{append_only_config, append_only_mismatches, ensure, EventLog
 /// The JetStream stream holding every access record.
 pub const ACCESS_STREAM_NAME: &str = "STOD_ACCESS";
 
-/// Records go to `stod.access.<user>.<case-id>`.
+/// Records go to `stod.access.<user>.<target>`.
 pub const ACCESS_SUBJECT_PREFIX: &str = "stod.access";
 
-/// The stream's subject filter: the user token, then the case id.
+/// The stream's subject filter: the user token, then the target.
 pub const ACCESS_STREAM_SUBJECTS: &str = "stod.access.*.*";
 
-/// The version of [`AccessRecord`] this code writes.
-pub const ACCESS_RECORD_VERSION: u16 = 1;
+/// The version of [`AccessRecord`] this code writes. Version 1 (a case or its history)
+/// still reads: its fields are all in version 2.
+pub const ACCESS_RECORD_VERSION: u16 = 2;
 
 /// Largest record the stream accepts. A record is about 250 bytes; anything near
 /// this is not one of ours.
@@ -48,6 +52,26 @@ pub const MAX_ACCESS_RECORD_BYTES: i32 = 4096;
 /// tokens: a [`UserId`] is `[a-z0-9_-]`, a case id a hyphenated UUID.
 pub fn access_subject(user: &UserId, case_id: &CaseId) -> String {
     format!("{ACCESS_SUBJECT_PREFIX}.{user}.{case_id}")
+}
+
+/// The subject token of a record's target (see the module docs).
+fn target_token(record: &AccessRecord) -> String {
+    match (record.case_id, record.participant, record.run) {
+        (Some(case), _, _) => case.to_string(),
+        (None, Some(participant), _) => format!("p-{participant}"),
+        (None, None, Some(run)) => format!("run-{run}"),
+        (None, None, None) => "registry".to_owned(),
+    }
+}
+
+/// The subject `record` is stored under.
+pub fn record_subject(record: &AccessRecord) -> String {
+    format!("{ACCESS_SUBJECT_PREFIX}.{}.{}", record.user, target_token(record))
+}
+
+/// The subject of an auditor's run (`AccessView::AuditRun`).
+pub fn run_subject(user: &UserId, run: &Uuid) -> String {
+    format!("{ACCESS_SUBJECT_PREFIX}.{user}.run-{run}")
 }
 
 /// The full JetStream config of the access stream: kept forever and protected by
@@ -98,14 +122,27 @@ pub enum AccessView {
     /// The case's audit trail from the read model (the projector's `history` query;
     /// `stod case history`).
     History,
+    /// A personnummer looked up in the participant registry (`stod case find`).
+    RegistryLookup,
+    /// A personnummer registered, on an intake.
+    RegistryRegister,
+    /// A person's registry entry erased (gallring).
+    RegistryErase,
+    /// An auditor's read of a whole log (`stod audit verify`, `export`, `replay`,
+    /// `access`), with the log and the range.
+    AuditRun,
 }
 
 impl AccessView {
-    /// The wire token (`case`, `history`).
+    /// The wire token.
     pub fn as_str(self) -> &'static str {
         match self {
             AccessView::Case => "case",
             AccessView::History => "history",
+            AccessView::RegistryLookup => "registry_lookup",
+            AccessView::RegistryRegister => "registry_register",
+            AccessView::RegistryErase => "registry_erase",
+            AccessView::AuditRun => "audit_run",
         }
     }
 }
@@ -128,23 +165,81 @@ pub struct AccessRecord {
     /// The user token of the subject the request arrived on: who asked. Never taken
     /// from a request body.
     pub user: UserId,
-    pub case_id: CaseId,
+    /// The case looked at (`case`, `history`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
     pub view: AccessView,
-    /// The service that answered: `command` or `projector`.
+    /// The service that answered: `command`, `projector` or `registry`.
     pub via: String,
+    /// The registry: the person's reference, when someone was found, registered or
+    /// erased (never the personnummer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant: Option<ParticipantRef>,
+    /// The registry: what came of it (`found`, `not_found`, `created`, `existing`,
+    /// `erased`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// An auditor's run: its id, which the reads of the run name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<Uuid>,
+    /// An auditor's run: the log read (`events`, `access`, `quarantine`), why
+    /// (`verify`, `export`, `replay`, `access`), and the range of sequences it may read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u64>,
 }
 
 impl AccessRecord {
-    /// A record of an access now, with a new id.
+    /// A record of an access to a case now, with a new id.
     pub fn new(user: UserId, case_id: CaseId, view: AccessView, via: &str) -> Self {
+        Self { case_id: Some(case_id), ..Self::bare(user, view, via) }
+    }
+
+    /// A record of a registry request now: the person found (or not) and the outcome.
+    pub fn registry(
+        user: UserId,
+        view: AccessView,
+        participant: Option<ParticipantRef>,
+        outcome: &str,
+        via: &str,
+    ) -> Self {
+        Self { participant, outcome: Some(outcome.to_owned()), ..Self::bare(user, view, via) }
+    }
+
+    /// A record of an auditor's run over `log` from `from` to `to`; its id is the run's.
+    pub fn audit_run(user: UserId, log: &str, purpose: &str, from: u64, to: u64, via: &str) -> Self {
+        let bare = Self::bare(user, AccessView::AuditRun, via);
+        Self {
+            run: Some(bare.id),
+            log: Some(log.to_owned()),
+            purpose: Some(purpose.to_owned()),
+            from: Some(from),
+            to: Some(to),
+            ..bare
+        }
+    }
+
+    fn bare(user: UserId, view: AccessView, via: &str) -> Self {
         Self {
             version: ACCESS_RECORD_VERSION,
             id: Uuid::now_v7(),
             at: Timestamp::now(),
             user,
-            case_id,
+            case_id: None,
             view,
             via: via.to_owned(),
+            participant: None,
+            outcome: None,
+            run: None,
+            log: None,
+            purpose: None,
+            from: None,
+            to: None,
         }
     }
 
@@ -186,7 +281,7 @@ impl AccessFilter {
     /// Whether `record` passes every condition of the filter.
     pub fn matches(&self, record: &AccessRecord) -> bool {
         self.user.as_ref().is_none_or(|u| *u == record.user)
-            && self.case_id.is_none_or(|c| c == record.case_id)
+            && self.case_id.is_none_or(|c| Some(c) == record.case_id)
             && self.since.is_none_or(|t| record.at >= t)
             && self.until.is_none_or(|t| record.at <= t)
     }
@@ -251,7 +346,7 @@ impl AccessLog {
     /// Errors: [`StoreErrorKind::Unavailable`] when the stream is gone or NATS is not
     /// reachable, [`StoreErrorKind::Timeout`] when no acknowledgement came.
     pub async fn record(&self, record: &AccessRecord) -> Result<u64, StoreError> {
-        let subject = access_subject(&record.user, &record.case_id);
+        let subject = record_subject(record);
         let payload = record.to_json();
         let mut last = None;
         for _ in 0..RECORD_ATTEMPTS {
@@ -276,6 +371,17 @@ impl AccessLog {
         }
         Err(last
             .unwrap_or_else(|| StoreError::new(StoreErrorKind::Timeout, "no acknowledgement from the access stream")))
+    }
+
+    /// The record of `user`'s audit run `run`, if there is one.
+    pub async fn run(&self, user: &UserId, run: &Uuid) -> Result<Option<AccessRecord>, StoreError> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        let subject = run_subject(user, run);
+        match self.stream.get_last_raw_message_by_subject(&subject).await {
+            Ok(msg) => Ok(Some(decode(msg.sequence, &subject, &msg.payload)?)),
+            Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => Ok(None),
+            Err(e) => Err(StoreError::with_source(StoreErrorKind::Unavailable, "reading an audit run's record", e)),
+        }
     }
 
     /// The records that pass `filter`, in stream order, as the stream stood when
@@ -332,17 +438,15 @@ impl AccessLog {
 
 /// A stored record, checked against the subject it was stored under: a body naming
 /// another user or case than its subject was not written by stod.
-fn decode(sequence: u64, subject: &str, payload: &[u8]) -> Result<AccessRecord, StoreError> {
+pub fn decode(sequence: u64, subject: &str, payload: &[u8]) -> Result<AccessRecord, StoreError> {
     let record: AccessRecord = serde_json::from_slice(payload).map_err(|e| {
         StoreError::with_source(StoreErrorKind::Corrupt, format!("access record {sequence} does not decode"), e)
     })?;
-    if access_subject(&record.user, &record.case_id) != subject {
+    let expected = record_subject(&record);
+    if expected != subject {
         return Err(StoreError::new(
             StoreErrorKind::Corrupt,
-            format!(
-                "access record {sequence} names {} and {} but was stored under {subject}",
-                record.user, record.case_id
-            ),
+            format!("access record {sequence} belongs under {expected} but was stored under {subject}"),
         ));
     }
     Ok(record)
@@ -362,35 +466,57 @@ mod tests {
     use super::*;
 
     fn record() -> AccessRecord {
-        AccessRecord {
-            version: 1,
-            id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_00aa),
-            at: Timestamp::from_micros(1_751_299_200_123_456).unwrap(),
-            user: UserId::parse("anna").unwrap(),
-            case_id: "01900000-0000-7000-8000-000000000001".parse().unwrap(),
-            view: AccessView::History,
-            via: "projector".into(),
-        }
+        let mut r = AccessRecord::new(
+            UserId::parse("anna").unwrap(),
+            "01900000-0000-7000-8000-000000000001".parse().unwrap(),
+            AccessView::History,
+            "projector",
+        );
+        r.id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_00aa);
+        r.at = Timestamp::from_micros(1_751_299_200_123_456).unwrap();
+        r
     }
 
     #[test]
-    fn the_json_form_is_pinned() {
-        // docs/access-log.md shows this record; a change here is a new version.
+    fn the_json_forms_are_pinned_and_version_1_still_reads() {
+        // docs/access-log.md shows these records; a change here is a new version.
         let json = String::from_utf8(record().to_json()).unwrap();
         assert_eq!(
             json,
-            r#"{"version":1,"id":"01900000-0000-7000-8000-0000000000aa","at":"2025-06-30T16:00:00.123456Z","user":"anna","case_id":"01900000-0000-7000-8000-000000000001","view":"history","via":"projector"}"#
+            r#"{"version":2,"id":"01900000-0000-7000-8000-0000000000aa","at":"2025-06-30T16:00:00.123456Z","user":"anna","case_id":"01900000-0000-7000-8000-000000000001","view":"history","via":"projector"}"#
         );
         let back: AccessRecord = serde_json::from_str(&json).unwrap();
         assert_eq!(back, record());
+        let v1 = r#"{"version":1,"id":"01900000-0000-7000-8000-0000000000aa","at":"2025-06-30T16:00:00.123456Z","user":"anna","case_id":"01900000-0000-7000-8000-000000000001","view":"history","via":"projector"}"#;
+        let old: AccessRecord = serde_json::from_str(v1).unwrap();
+        assert_eq!(AccessRecord { version: 2, ..old }, record());
+
+        let participant: ParticipantRef = "01900000-0000-7000-8000-0000000000bb".parse().unwrap();
+        let mut found = AccessRecord::registry(
+            UserId::parse("anna").unwrap(),
+            AccessView::RegistryLookup,
+            Some(participant),
+            "found",
+            "registry",
+        );
+        found.id = record().id;
+        found.at = record().at;
+        assert_eq!(
+            String::from_utf8(found.to_json()).unwrap(),
+            r#"{"version":2,"id":"01900000-0000-7000-8000-0000000000aa","at":"2025-06-30T16:00:00.123456Z","user":"anna","view":"registry_lookup","via":"registry","participant":"01900000-0000-7000-8000-0000000000bb","outcome":"found"}"#
+        );
+        assert_eq!(record_subject(&found), "stod.access.anna.p-01900000-0000-7000-8000-0000000000bb");
+        let run = AccessRecord::audit_run(UserId::parse("revisor").unwrap(), "events", "verify", 1, 412, "command");
+        assert_eq!(record_subject(&run), format!("stod.access.revisor.run-{}", run.id));
+        assert_eq!(run.run, Some(run.id));
     }
 
     #[test]
     fn the_subject_names_user_and_case_and_a_filter_narrows_by_them() {
         let r = record();
-        assert_eq!(access_subject(&r.user, &r.case_id), "stod.access.anna.01900000-0000-7000-8000-000000000001");
+        assert_eq!(record_subject(&r), "stod.access.anna.01900000-0000-7000-8000-000000000001");
         assert_eq!(AccessFilter::default().subject(), "stod.access.*.*");
-        let by_case = AccessFilter { case_id: Some(r.case_id), ..AccessFilter::default() };
+        let by_case = AccessFilter { case_id: r.case_id, ..AccessFilter::default() };
         assert_eq!(by_case.subject(), "stod.access.*.01900000-0000-7000-8000-000000000001");
         let by_user = AccessFilter { user: Some(r.user.clone()), ..AccessFilter::default() };
         assert_eq!(by_user.subject(), "stod.access.anna.*");
@@ -411,7 +537,7 @@ mod tests {
         let r = record();
         let err = decode(7, "stod.access.bertil.01900000-0000-7000-8000-000000000001", &r.to_json()).unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Corrupt);
-        let ok = decode(7, &access_subject(&r.user, &r.case_id), &r.to_json()).unwrap();
+        let ok = decode(7, &record_subject(&r), &r.to_json()).unwrap();
         assert_eq!(ok, r);
     }
 

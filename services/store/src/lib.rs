@@ -24,6 +24,9 @@
 //! - [`access`]: the access log beside the event log: [`ACCESS_STREAM_NAME`],
 //!   [`AccessRecord`] (who looked at which case, when) and [`AccessLog`] to record
 //!   and read them.
+//! - [`quarantine`]: [`QuarantineList`], the operators' decisions to set a foreign
+//!   message of the log aside.
+//! - [`raw`]: any of the streams read as stored, for auditors.
 //! - [`error`]: [`StoreError`] with a [`StoreErrorKind`].
 //!
 //! # What it does not do
@@ -35,14 +38,18 @@ pub mod access;
 pub mod error;
 pub mod kv;
 pub mod log;
+pub mod quarantine;
+pub mod raw;
 pub mod stream;
 
 pub use access::{
-    access_stream_config, access_subject, check_access_stream_config, ensure_access_stream, AccessFilter, AccessLog,
-    AccessRecord, AccessView, StoredAccess, ACCESS_RECORD_VERSION, ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
+    access_stream_config, access_subject, check_access_stream_config, ensure_access_stream, record_subject,
+    run_subject, AccessFilter, AccessLog, AccessRecord, AccessView, StoredAccess, ACCESS_RECORD_VERSION,
+    ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
 };
 pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
 pub use log::{Appended, BatchAppend, EventStore, RawMessage, StoredEvent, MAX_BATCH};
+pub use quarantine::{QuarantineList, Quarantined, QUARANTINE_STREAM_NAME};
 
 pub use error::{Mismatch, StoreError, StoreErrorKind};
 pub use stream::{

@@ -11,6 +11,7 @@ use stod_events::ids::CaseId;
 use stod_events::SealedEvent;
 
 use crate::error::{StoreError, StoreErrorKind};
+use crate::quarantine::QuarantineList;
 use crate::stream::{case_subject, ensure_stream, EventLogConfig, STREAM_NAME};
 
 /// An event with its place in the stream.
@@ -36,13 +37,16 @@ pub struct EventStore {
     js: Context,
     stream: Stream,
     ack_timeout: Duration,
+    /// Messages an operator set aside, which loading a case passes over.
+    quarantine: QuarantineList,
 }
 
 impl EventStore {
     /// Opens the log, creating the stream if needed (and refusing an unsafe one).
     pub async fn open(js: Context, cfg: &EventLogConfig) -> Result<Self, StoreError> {
         let stream = ensure_stream(&js, cfg).await?;
-        Ok(Self { js, stream, ack_timeout: Duration::from_secs(5) })
+        let quarantine = QuarantineList::reader(js.clone());
+        Ok(Self { js, stream, ack_timeout: Duration::from_secs(5), quarantine })
     }
 
     /// Opens an existing log for reading only: never creates the stream and never
@@ -65,7 +69,8 @@ impl EventStore {
             .config
             .clone();
         let mismatches = crate::stream::check_stream_config(&config);
-        Ok((Self { js, stream, ack_timeout: Duration::from_secs(5) }, mismatches))
+        let quarantine = QuarantineList::reader(js.clone());
+        Ok((Self { js, stream, ack_timeout: Duration::from_secs(5), quarantine }, mismatches))
     }
 
     /// How long an append waits for its acknowledgement before reporting
@@ -79,10 +84,30 @@ impl EventStore {
         &self.js
     }
 
+    /// The quarantine list loading a case consults.
+    pub fn quarantine(&self) -> &QuarantineList {
+        &self.quarantine
+    }
+
+    /// Consults `list` (the command service's own, which it writes) when loading.
+    pub fn with_quarantine(mut self, list: QuarantineList) -> Self {
+        self.quarantine = list;
+        self
+    }
+
     /// Every event of one case, in order. Empty for a case that does not exist.
     pub async fn load_case(&self, case_id: &CaseId) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.load_case_at(case_id).await?.0)
+    }
+
+    /// Every event of one case, in order, and the sequence of the last message under
+    /// its subject: the case's last event, or a later message an operator set aside
+    /// (an append must name that one). A message that is not an event and is not set
+    /// aside is an error of kind [`StoreErrorKind::Corrupt`].
+    pub async fn load_case_at(&self, case_id: &CaseId) -> Result<(Vec<StoredEvent>, u64), StoreError> {
         let subject = case_subject(case_id.as_uuid());
         let mut events = Vec::new();
+        let mut last = 0;
         let mut next = 1;
         loop {
             let msg = match self.stream.direct_get_next_for_subject(subject.as_str(), Some(next)).await {
@@ -96,11 +121,20 @@ impl EventStore {
                     ))
                 }
             };
-            let sealed = decode_stored(msg.sequence, &msg.payload)?;
             next = msg.sequence + 1;
-            events.push(StoredEvent { stream_sequence: msg.sequence, sealed });
+            last = msg.sequence;
+            match decode_stored(msg.sequence, &msg.payload) {
+                Ok(sealed) => events.push(StoredEvent { stream_sequence: msg.sequence, sealed }),
+                Err(e) => {
+                    if self.quarantine.sets_aside(msg.sequence, &msg.payload).await? {
+                        continue;
+                    }
+                    tracing::error!(case = %case_id, sequence = msg.sequence, "{e}: the case cannot be read until an operator sets the message aside (stod projections quarantine)");
+                    return Err(e);
+                }
+            }
         }
-        Ok(events)
+        Ok((events, last))
     }
 
     /// The stream sequence of the case's last event as the stream's leader knows it
@@ -115,6 +149,21 @@ impl EventStore {
             Err(e) => Err(StoreError::with_source(
                 StoreErrorKind::Unavailable,
                 format!("reading the last event of case {case_id}"),
+                e,
+            )),
+        }
+    }
+
+    /// The message at `stream_sequence` as stored, undecoded; `None` when there is none.
+    pub async fn raw(&self, stream_sequence: u64) -> Result<Option<RawMessage>, StoreError> {
+        match self.stream.direct_get(stream_sequence).await {
+            Ok(msg) => {
+                Ok(Some(RawMessage { stream_sequence, subject: msg.subject.to_string(), bytes: msg.payload.to_vec() }))
+            }
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::with_source(
+                StoreErrorKind::Unavailable,
+                format!("reading stream sequence {stream_sequence}"),
                 e,
             )),
         }

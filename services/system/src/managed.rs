@@ -12,6 +12,7 @@ use crate::error::{SystemError, SystemErrorKind};
 /// with authorization refuses anonymous clients).
 pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<NatsServer, SystemError> {
     let store = data.nats();
+    move_streams_into_the_stod_account(data)?;
     // The users and their permissions, from <data>/auth (`stod user add` rewrites it
     // and asks the server to reload). Relative to the config file in <data>/nats. No
     // anonymous access: a client without a listed key is refused.
@@ -30,4 +31,47 @@ pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<Nat
         let about = if kind == SystemErrorKind::PortInUse { port.to_string() } else { store.display().to_string() };
         SystemError::new(kind, e.to_string()).about(about)
     })
+}
+
+/// Streams made before the services had an account of their own (when every user was
+/// in the server's global account, `$G`) move into `STOD`: the server keeps each
+/// account's streams in a directory named after it, and moves nothing by itself. Done
+/// only while the server is stopped, and only when `STOD` has no streams yet.
+fn move_streams_into_the_stod_account(data: &DataDir) -> Result<(), SystemError> {
+    let jetstream = data.nats().join("jetstream");
+    let (global, stod) = (jetstream.join("$G"), jetstream.join(stod_auth::Account::Stod.name()));
+    if !global.join("streams").is_dir() || stod.exists() {
+        return Ok(());
+    }
+    std::fs::rename(&global, &stod).map_err(|e| {
+        SystemError::new(
+            SystemErrorKind::ServerStart,
+            format!("moving the streams of {} into {}: {e}", global.display(), stod.display()),
+        )
+        .about(jetstream.display())
+    })?;
+    tracing::info!(from = %global.display(), to = %stod.display(), "moved the streams into the services' account");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streams_of_the_global_account_move_into_stod_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let global = data.nats().join("jetstream").join("$G").join("streams").join("STOD_EVENTS");
+        std::fs::create_dir_all(&global).unwrap();
+        std::fs::write(global.join("meta.inf"), b"x").unwrap();
+        move_streams_into_the_stod_account(&data).unwrap();
+        let moved = data.nats().join("jetstream/STOD/streams/STOD_EVENTS/meta.inf");
+        assert_eq!(std::fs::read(&moved).unwrap(), b"x");
+        assert!(!data.nats().join("jetstream").join("$G").exists());
+        // Nothing happens when STOD has its streams already.
+        std::fs::create_dir_all(&global).unwrap();
+        move_streams_into_the_stod_account(&data).unwrap();
+        assert!(global.exists() && moved.exists());
+    }
 }

@@ -355,6 +355,15 @@ impl System {
         self.http.as_ref().map(|h| h.addr)
     }
 
+    /// The event log's last sequence now, as this system's command service or
+    /// projector reads it; `None` if neither runs here or the log cannot be read.
+    pub async fn log_end(&self) -> Option<u64> {
+        if let Some(command) = self.command.first() {
+            return command.handler().cases().store().last_sequence().await.ok();
+        }
+        self.projector.as_ref()?.projector().log_end().await
+    }
+
     /// Waits for Ctrl-C, SIGTERM, or the managed server dying under us.
     pub async fn wait_for_stop(&mut self, signals: &mut Signals) -> Stop {
         let mut tick = tokio::time::interval(Duration::from_millis(500));

@@ -283,7 +283,13 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let mut times = Vec::new();
         for _ in 0..101 {
             let t = Instant::now();
-            let reply = client.request(subject.clone(), body.to_string().into()).await?;
+            let reply = stod_client::request_as_subject_user(
+                &client,
+                &subject,
+                body.to_string().into_bytes(),
+                Duration::from_secs(30),
+            )
+            .await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             let v: serde_json::Value = serde_json::from_slice(&reply.payload)?;
             if v["status"] != "ok" {

@@ -36,16 +36,17 @@ times, each event's content and what each correction changed.")]
     /// participant registry (deltagarregistret).
     #[command(after_help = "\
 Examples:
-  stod case find --personnummer 19811218-9876
-  stod case find --personnummer 900314-1234 --json
+  stod case find --personnummer             (asks for the number)
+  echo 19811218-9876 | stod case find --personnummer - --json
 
 Prints the participant reference (deltagare) and the case they were last enrolled in, and
 whether it is open. Exit code 7 if nobody with the number is registered (never registered,
 registered anonymously, or erased with `stod participant erase`).")]
     Find {
         /// The personnummer or samordningsnummer: ÅÅÅÅMMDD-NNNN, ÅÅMMDD-NNNN, ÅÅMMDD+NNNN
-        /// (100 years or older), with or without the dash.
-        #[arg(long, value_name = "PNR")]
+        /// (100 years or older), with or without the dash. `-` (or the flag alone)
+        /// reads it from standard input, so it stays out of the shell's history.
+        #[arg(long, value_name = "PNR", num_args = 0..=1, default_missing_value = "-")]
         personnummer: String,
     },
 }
@@ -56,7 +57,7 @@ pub enum ParticipantCmd {
     /// personnummer to their participant reference is removed for good.
     #[command(after_help = "\
 Examples:
-  stod participant erase --personnummer 19811218-9876 --yes
+  stod participant erase --personnummer --yes      (asks for the number)
 
 What stays: the cases in the event log under the random participant reference, and every
 figure built from them; nothing in the log ever held the personnummer. What goes: the only
@@ -64,8 +65,9 @@ way from the person to those cases. It cannot be undone: registering the same pe
 later gives a new participant reference, unconnected to the old cases. Without --yes
 nothing is erased. Exit code 7 if the number is not registered.")]
     Erase {
-        /// The personnummer or samordningsnummer to erase.
-        #[arg(long, value_name = "PNR")]
+        /// The personnummer or samordningsnummer to erase; `-` (or the flag alone)
+        /// reads it from standard input.
+        #[arg(long, value_name = "PNR", num_args = 0..=1, default_missing_value = "-")]
         personnummer: String,
         /// Confirm: erase for good.
         #[arg(long)]

@@ -43,9 +43,10 @@ Examples:
   export STOD_USER=anna
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990
-  stod intake --personnummer 19811218-9876 --date 2025-03-14 --gender kvinna \
+  stod intake --personnummer --date 2025-03-14 --gender kvinna \
        --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
-  stod case find --personnummer 19811218-9876
+                                       (asks for the personnummer: never on the command line)
+  stod case find --personnummer
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
   stod report throughput --year 2025
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
@@ -115,7 +116,7 @@ pub enum Cmd {
 Examples:
   stod intake --date 2025-03-14 --gender kvinna --municipality 2084 --referrer af \\
        --support forsorjningsstod --birth-year 1990 --region utanfor-europa
-  stod intake --personnummer 19811218-9876 --date 2025-03-14 --gender kvinna \
+  stod intake --personnummer --date 2025-03-14 --gender kvinna \
        --municipality 2084 --referrer af --support forsorjningsstod --birth-year 1990
   stod intake --date 2025-03-14 --gender man --anonymous inget-samtycke
 

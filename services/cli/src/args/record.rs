@@ -52,8 +52,9 @@ pub struct IntakeArgs {
     pub participant: Option<ParticipantRef>,
     /// The person's personnummer or samordningsnummer: registers them in the
     /// participant registry (outside the log) and records the intake with their
-    /// reference, existing or new.
-    #[arg(long, value_name = "PNR", conflicts_with_all = ["participant", "anonymous"])]
+    /// reference, existing or new. `-` (or the flag alone) reads it from standard
+    /// input, asking on a terminal, so it stays out of the shell's history.
+    #[arg(long, value_name = "PNR", num_args = 0..=1, default_missing_value = "-", conflicts_with_all = ["participant", "anonymous"])]
     pub personnummer: Option<String>,
     /// The case id to open; a new one if omitted.
     #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
