@@ -16,5 +16,6 @@ mod group_commit;
 mod http;
 mod nats_server;
 mod projections;
+mod quarantine;
 mod registry;
 mod write_path;

@@ -405,3 +405,84 @@ async fn concurrent_registrations_of_one_person_get_one_reference() -> TestResul
     r.stop().await;
     Ok(())
 }
+
+/// The access log's records, as stored.
+async fn access_records(r: &Registered) -> TestResult<Vec<stod_store::AccessRecord>> {
+    let (log, _) = stod_store::AccessLog::open_existing(r.system.nats.js.clone()).await?;
+    Ok(log.read(&Default::default()).await?.into_iter().map(|s| s.record).collect())
+}
+
+/// An intake with a personnummer goes through the command service, which has the
+/// registry file the person; a retry gives the same reference. Every registration,
+/// lookup and erasure is in the access log with who, the reference or "not found", and
+/// never the number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intakes_register_through_the_command_service_and_every_look_is_logged() -> TestResult {
+    let r = Registered::start().await?;
+    let (anna, lena) = (r.system.client("anna").await?, r.system.client("lena").await?);
+    let number = pnr("19860512123");
+    let (case, submission) = (CaseId::new(), stod_events::ids::SubmissionId::new());
+    let first = anna.submit_intake_of(submission, case, at("2025-01-15", intake()), &number).await?;
+    let registered = first.registered.ok_or("the reply says what the registry gave")?;
+    assert!(registered.created);
+    let recorded = anna.case(case).await?;
+    let Some(stod_events::event::Fact::Enrolled(enrolled)) = &recorded.events[0].fact else { panic!("an intake") };
+    assert_eq!(enrolled.participant, registered.participant, "the intake carries the registry's reference");
+    let retry = anna.submit_intake_of(submission, case, at("2025-01-15", intake()), &number).await?;
+    assert!(retry.duplicate);
+    assert_eq!(retry.registered.map(|g| (g.participant, g.created)), Some((registered.participant, false)));
+    // A personnummer belongs to an intake only.
+    let wrong = anna.submit_intake_of(stod_events::ids::SubmissionId::new(), case, at("2025-01-20", place("vaderbacken")), &number).await;
+    assert_eq!(wrong.unwrap_err().kind(), stod_client::ClientErrorKind::Invalid);
+
+    assert!(matches!(lookup(&anna, &number).await?, RegistryReply::Found { .. }));
+    assert!(matches!(lookup(&anna, &pnr("19900314987")).await?, RegistryReply::NotFound { .. }));
+    assert!(matches!(lena.registry(RegistryOp::Erase, &number).await?, RegistryReply::Erased));
+
+    let records = access_records(&r).await?;
+    let looks: Vec<_> = records
+        .iter()
+        .filter(|a| a.via == "registry")
+        .map(|a| (a.user.as_str(), a.view, a.participant, a.outcome.as_deref()))
+        .collect();
+    let p = Some(registered.participant);
+    use stod_store::AccessView::*;
+    assert_eq!(
+        looks,
+        vec![
+            ("anna", RegistryRegister, p, Some("created")),
+            // The retry; the refused placement never reached the registry.
+            ("anna", RegistryRegister, p, Some("existing")),
+            ("anna", RegistryLookup, p, Some("found")),
+            ("anna", RegistryLookup, None, Some("not_found")),
+            ("lena", RegistryErase, p, Some("erased")),
+        ]
+    );
+    let digits = &number[2..];
+    assert!(records.iter().all(|a| !String::from_utf8_lossy(&a.to_json()).contains(digits)), "never the number");
+    r.stop().await;
+    Ok(())
+}
+
+/// A user running through numbers is stopped after the limit; another user is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_requests_are_limited_per_user() -> TestResult {
+    let key = RegistryKey::generate()?;
+    let system = TestSystem::start_custom(|b| {
+        b.command(Default::default()).registry_with(RegistryKeySource::Key(key), |o| {
+            stod_registry::RegistryOptions { rate_limit_per_minute: Some(3), ..o }
+        })
+    })
+    .await?;
+    let (anna, bo) = (system.client("anna").await?, system.client("bo").await?);
+    for i in 0..3 {
+        let reply = lookup(&anna, &pnr(&format!("1986051212{i}"))).await?;
+        assert!(matches!(reply, RegistryReply::NotFound { .. }), "{reply:?}");
+    }
+    let limited = lookup(&anna, &pnr("19860512129")).await?;
+    let RegistryReply::Limited { retry_after_seconds, .. } = limited else { panic!("{limited:?}") };
+    assert!((1..=20).contains(&retry_after_seconds), "{retry_after_seconds}");
+    assert!(matches!(lookup(&bo, &pnr("19860512129")).await?, RegistryReply::NotFound { .. }), "bo has a limit of his own");
+    system.shutdown().await;
+    Ok(())
+}

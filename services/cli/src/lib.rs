@@ -176,6 +176,9 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
             match command {
                 ProjectionsCmd::Status => projections::status(&client, out).await,
                 ProjectionsCmd::Rebuild { name } => projections::rebuild(&client, out, name).await,
+                ProjectionsCmd::Quarantine { sequence, reason, ticket } => {
+                    projections::quarantine(&client, out, sequence, reason, ticket).await
+                }
             }
         }
         command => {

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::ProjectionName;
+use serde_json::json;
+use stod_protocol::ops::{QuarantineReason, QuarantineReply, QuarantineRequest};
+
+use crate::args::{ProjectionName, QuarantineReasonArg};
 use crate::error::CliError;
 use crate::output::Output;
 use stod_client::Client;
@@ -220,5 +223,34 @@ mod tests {
         s.fault = Some("stream sequence 91 is not a valid event".into());
         let text = status_text(&s, None);
         assert!(text.contains("generation 3: 40 av 100") && text.contains("står still vid händelse 90"), "{text}");
+    }
+}
+
+/// `stod projections quarantine SEQ --reason ...`.
+pub async fn quarantine(
+    client: &Client,
+    out: Output,
+    sequence: u64,
+    reason: QuarantineReasonArg,
+    ticket: Option<String>,
+) -> Result<(), CliError> {
+    let reason = match reason {
+        QuarantineReasonArg::Foreign => QuarantineReason::Foreign,
+        QuarantineReasonArg::Damaged => QuarantineReason::Damaged,
+    };
+    match client.quarantine(&QuarantineRequest { sequence, reason, ticket }).await? {
+        QuarantineReply::Quarantined { sequence, sha256, already } => {
+            out.result(&json!({ "status": "quarantined", "sequence": sequence, "sha256": sha256, "already": already }), || {
+                let head = if already { "Redan lagd åt sidan tidigare" } else { "Lagd åt sidan" };
+                format!(
+                    "{head}: sekvens {sequence} (SHA-256 {sha256}).\n\
+                     Läsmodellerna och ärendet läses nu utan den; beslutet finns kvar i karantänlistan och \
+                     visas av stod audit verify."
+                )
+            });
+            Ok(())
+        }
+        QuarantineReply::Refused { message } | QuarantineReply::Invalid { message } => Err(CliError::Invalid(message)),
+        QuarantineReply::Unavailable { message } => Err(CliError::Unavailable(message)),
     }
 }

@@ -143,7 +143,7 @@ impl QuarantineList {
         let last = stream.info().await.map_err(|e| unavailable(e.to_string()))?.state.last_sequence;
         let mut known = BTreeMap::new();
         for seq in 1..=last {
-            let msg = stream.direct_get(seq).await.map_err(|e| unavailable(e.to_string()))?;
+            let msg = stream.get_raw_message(seq).await.map_err(|e| unavailable(e.to_string()))?;
             let entry: Quarantined = serde_json::from_slice(&msg.payload).map_err(|e| {
                 StoreError::with_source(StoreErrorKind::Corrupt, format!("quarantine record {seq} does not decode"), e)
             })?;

@@ -135,6 +135,36 @@ given. Exit code 1 if the rebuild stops on a fault (the previous read models sta
         #[arg(value_enum, default_value_t = ProjectionName::Alla)]
         name: ProjectionName,
     },
+    /// Set aside a message of the event log that is not an event (karantän), so the read
+    /// models and its case are read without it. Operators only; recorded for good.
+    #[command(after_help = "\
+Examples:
+  stod projections quarantine 37 --reason foreign --ticket INC-2026-114
+
+The log cannot be changed, so a message that stod did not write (a bug, or someone
+who got past the server's protections) stays in it. Until it is set aside the read models
+stop at it (stod projections status names the sequence) and its case cannot be read. The
+decision, with the SHA-256 of exactly those bytes, is kept in its own append-only stream;
+stod audit verify lists it. A valid event is refused: correct or retract it instead.")]
+    Quarantine {
+        /// The stream sequence of the message.
+        sequence: u64,
+        /// Why: foreign (not written by stod) or damaged (written by stod, damaged on disk).
+        #[arg(long, value_enum)]
+        reason: QuarantineReasonArg,
+        /// An incident or ticket number outside stod: 1-32 of A-Z, a-z, 0-9 and '-'.
+        #[arg(long, value_name = "REF")]
+        ticket: Option<String>,
+    },
+}
+
+/// Why a message is set aside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum QuarantineReasonArg {
+    /// not written by stod
+    Foreign,
+    /// written by stod, damaged on disk
+    Damaged,
 }
 
 /// The read models by their Swedish names.
