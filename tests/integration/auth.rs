@@ -102,7 +102,7 @@ impl Secured {
             auth.ensure_user(&user(name), role)?;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let system = System::builder(Nats::Managed { data: data.clone(), port, demo: false })
+        let system = System::builder(Nats::Managed { data: data.clone(), port })
             .command(stod_command::ServiceOptions::default())
             .projector(ProjectorOptions::new(data.projections()))
             .start()
@@ -317,4 +317,65 @@ async fn wait_ok(
         last = conn.request(subject, body.clone()).await;
     }
     last.unwrap_or_else(|e| serde_json::json!({ "error": e }))
+}
+
+/// `stod user rotate` and `stod user remove`: once the server has reloaded its users,
+/// the old key is refused at once, also on a connection that was open, and the new one
+/// works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotated_and_removed_keys_are_refused_at_once() -> TestResult {
+    let s = Secured::start().await?;
+    let data = s.system.data().ok_or("a managed system")?.clone();
+    let old = Credentials::load(&s.auth.credentials_path("anna"))?;
+    let open = s.client("anna").await?;
+    let case = CaseId::new();
+    open.submit(case, at("2025-03-01", intake())).await?;
+    let bo_open = s.conn("bo").await?;
+
+    let new = s.auth.rotate_user(&UserId::parse("anna")?)?;
+    s.auth.remove_user(&UserId::parse("bo")?)?;
+    assert!(stod_system::managed::reload(&data), "the managed server reloads its users");
+
+    let connect = |creds: &Credentials| {
+        let url = s.system.url().to_owned();
+        let creds = creds.clone();
+        async move {
+            async_nats::ConnectOptions::with_nkey(creds.nkey_seed.clone())
+                .custom_inbox_prefix(stod_auth::inbox_prefix(creds.user.as_str()))
+                .connect(url)
+                .await
+        }
+    };
+    // The reload takes a moment.
+    let mut refused = false;
+    for _ in 0..50 {
+        if connect(&old).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(refused, "the old key is refused");
+    let bo = Credentials::load(&s.auth.credentials_path("bo"));
+    assert!(bo.is_err(), "a removed user's kept credentials are gone");
+    // Connections that were open with them are closed by the server.
+    let mut closed = false;
+    for _ in 0..50 {
+        let states = (open.nats().connection_state(), bo_open.client.connection_state());
+        if !matches!(states.0, async_nats::connection::State::Connected)
+            && !matches!(states.1, async_nats::connection::State::Connected)
+        {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(closed, "the open connections of the old key and of the removed user are closed");
+    let quick = open.clone().with_retry(stod_client::RetryPolicy { retries: 0, ..Default::default() });
+    assert!(quick.case(case).await.is_err(), "nothing more is answered on the old key");
+
+    let renewed = stod_client::ConnectOptions::new(s.system.url()).credentials(new).connect().await?;
+    assert_eq!(renewed.case(case).await?.events.len(), 1, "the new key works");
+    s.system.shutdown().await;
+    Ok(())
 }

@@ -44,7 +44,8 @@ async fn a_foreign_message_is_reported_then_set_aside_by_an_operator() -> TestRe
 
     // An operator's decision: a valid event is refused, the foreign message is set aside.
     let drift = system.client("drift").await?;
-    let request = |sequence| QuarantineRequest { sequence, reason: QuarantineReason::Foreign, ticket: Some("INC-1".into()) };
+    let request =
+        |sequence| QuarantineRequest { sequence, reason: QuarantineReason::Foreign, ticket: Some("INC-1".into()) };
     let valid = drift.quarantine(&request(placed.stream_sequence)).await?;
     assert!(matches!(valid, QuarantineReply::Refused { .. }), "{valid:?}");
     let bad_ticket = drift.quarantine(&QuarantineRequest { ticket: Some("not ok!".into()), ..request(seq) }).await?;
@@ -87,7 +88,8 @@ async fn raw_records(system: &TestSystem) -> TestResult<Vec<stod_audit::Record>>
     let mut records = Vec::new();
     store
         .read_raw(1, |m| {
-            let case = m.subject.rsplit('.').next().and_then(|t| t.parse::<CaseId>().ok()).unwrap_or(CaseId::from([0; 16]));
+            let case =
+                m.subject.rsplit('.').next().and_then(|t| t.parse::<CaseId>().ok()).unwrap_or(CaseId::from([0; 16]));
             records.push(stod_audit::Record { stream_sequence: m.stream_sequence, subject_case: case, bytes: m.bytes });
         })
         .await?;

@@ -432,7 +432,9 @@ async fn intakes_register_through_the_command_service_and_every_look_is_logged()
     assert!(retry.duplicate);
     assert_eq!(retry.registered.map(|g| (g.participant, g.created)), Some((registered.participant, false)));
     // A personnummer belongs to an intake only.
-    let wrong = anna.submit_intake_of(stod_events::ids::SubmissionId::new(), case, at("2025-01-20", place("vaderbacken")), &number).await;
+    let wrong = anna
+        .submit_intake_of(stod_events::ids::SubmissionId::new(), case, at("2025-01-20", place("vaderbacken")), &number)
+        .await;
     assert_eq!(wrong.unwrap_err().kind(), stod_client::ClientErrorKind::Invalid);
 
     assert!(matches!(lookup(&anna, &number).await?, RegistryReply::Found { .. }));
@@ -469,8 +471,9 @@ async fn intakes_register_through_the_command_service_and_every_look_is_logged()
 async fn registry_requests_are_limited_per_user() -> TestResult {
     let key = RegistryKey::generate()?;
     let system = TestSystem::start_custom(|b| {
-        b.command(Default::default()).registry_with(RegistryKeySource::Key(key), |o| {
-            stod_registry::RegistryOptions { rate_limit_per_minute: Some(3), ..o }
+        b.command(Default::default()).registry_with(RegistryKeySource::Key(key), |o| stod_registry::RegistryOptions {
+            rate_limit_per_minute: Some(3),
+            ..o
         })
     })
     .await?;
@@ -482,7 +485,10 @@ async fn registry_requests_are_limited_per_user() -> TestResult {
     let limited = lookup(&anna, &pnr("19860512129")).await?;
     let RegistryReply::Limited { retry_after_seconds, .. } = limited else { panic!("{limited:?}") };
     assert!((1..=20).contains(&retry_after_seconds), "{retry_after_seconds}");
-    assert!(matches!(lookup(&bo, &pnr("19860512129")).await?, RegistryReply::NotFound { .. }), "bo has a limit of his own");
+    assert!(
+        matches!(lookup(&bo, &pnr("19860512129")).await?, RegistryReply::NotFound { .. }),
+        "bo has a limit of his own"
+    );
     system.shutdown().await;
     Ok(())
 }

@@ -3,8 +3,11 @@
 //!
 //! - `users.json`: every user's name, role, public nkey and the SHA-256 of its HTTP
 //!   token. Nothing secret.
-//! - `credentials/<name>.creds`: what the user connects with (its nkey seed and HTTP
-//!   token), mode 0600. Hand it to the person; delete it from here if you like.
+//! - `credentials/<name>.creds`: what the services of this machine, and the managed
+//!   system's operator, connect with (nkey seed and HTTP token), mode 0600. A person's
+//!   credentials are never kept here: `stod user add` hands them over once
+//!   ([`write_credentials`]), and the server side holds only public keys and digests
+//!   (decision 0012).
 //! - `auth.conf`: the server's `accounts` block (users, permissions, the services
 //!   `STOD` exports to `PEOPLE`), generated from `users.json`.
 
@@ -40,6 +43,33 @@ fn write_atomically(path: &Path, contents: &[u8], secret: bool) -> Result<(), Au
         file.write_all(contents).and_then(|_| file.sync_all()).map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// A new key pair and token for `name`: what the person connects with, and what the
+/// users file holds (the public key and the token's digest).
+fn new_keys(name: &UserId, role: Role) -> Result<(Credentials, User), AuthError> {
+    let key = nkeys::KeyPair::new_user();
+    let seed = key.seed().map_err(|e| AuthError::Keys(e.to_string()))?;
+    let creds = Credentials { user: name.clone(), role, nkey_seed: seed, http_token: random_token()? };
+    let user =
+        User { name: name.clone(), role, nkey: key.public_key(), http_token_sha256: sha256_hex(&creds.http_token) };
+    Ok((creds, user))
+}
+
+/// Writes a person's credentials to `path` (mode 0600), for them to keep. Refuses to
+/// overwrite a file.
+pub fn write_credentials(path: &Path, creds: &Credentials) -> Result<(), AuthError> {
+    use std::io::Write as _;
+    let json = serde_json::to_vec_pretty(creds).map_err(|e| AuthError::Keys(e.to_string()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(&json).and_then(|_| file.sync_all()).map_err(io(path))
 }
 
 /// The directory holding the users file, credentials and the server's auth config.
@@ -79,41 +109,93 @@ impl AuthDir {
         }
     }
 
-    /// Adds a user with a new nkey and HTTP token, writes its credentials file and the
-    /// server config. Refuses a name that exists.
+    fn save_users(&self, users: &UsersFile) -> Result<(), AuthError> {
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let json = serde_json::to_vec_pretty(users).map_err(|e| AuthError::Keys(e.to_string()))?;
+        write_atomically(&self.users_path(), &json, false)?;
+        self.write_server_config()?;
+        Ok(())
+    }
+
+    /// Adds a person with a new nkey and HTTP token and rewrites the server config.
+    /// Their credentials are returned, not kept here: hand them over
+    /// ([`write_credentials`]) and the server side holds only the public key and the
+    /// token's digest. Refuses a name that exists.
     pub fn add_user(&self, name: &UserId, role: Role) -> Result<Credentials, AuthError> {
         let mut users = self.load_users()?;
         if users.users.iter().any(|u| &u.name == name) {
             return Err(AuthError::Exists(name.as_str().to_owned()));
         }
-        let key = nkeys::KeyPair::new_user();
-        let seed = key.seed().map_err(|e| AuthError::Keys(e.to_string()))?;
-        let creds = Credentials { user: name.clone(), role, nkey_seed: seed, http_token: random_token()? };
-        std::fs::create_dir_all(self.dir.join("credentials")).map_err(io(&self.dir))?;
-        // Credentials first: a user in the users file without them could never log in.
-        let creds_path = self.credentials_path(name.as_str());
-        let json = serde_json::to_vec_pretty(&creds).map_err(|e| AuthError::Keys(e.to_string()))?;
-        write_atomically(&creds_path, &json, true)?;
-        users.users.push(User {
-            name: name.clone(),
-            role,
-            nkey: key.public_key(),
-            http_token_sha256: sha256_hex(&creds.http_token),
-        });
-        let json = serde_json::to_vec_pretty(&users).map_err(|e| AuthError::Keys(e.to_string()))?;
-        write_atomically(&self.users_path(), &json, false)?;
-        self.write_server_config()?;
+        let (creds, user) = new_keys(name, role)?;
+        users.users.push(user);
+        self.save_users(&users)?;
         Ok(creds)
     }
 
-    /// The user's credentials, created with `role` if the user does not exist yet.
+    /// A service's (or the managed system's operator's) credentials, kept in this
+    /// directory because the processes of this machine connect with them; created
+    /// with `role` if the user does not exist yet.
     pub fn ensure_user(&self, name: &UserId, role: Role) -> Result<Credentials, AuthError> {
         let users = self.load_users()?;
         match users.users.iter().find(|u| &u.name == name) {
             Some(u) if u.role != role => Err(AuthError::OtherRole(name.as_str().to_owned(), u.role, role)),
             Some(_) => Credentials::load(&self.credentials_path(name.as_str())),
-            None => self.add_user(name, role),
+            None => {
+                let mut users = users;
+                let (creds, user) = new_keys(name, role)?;
+                // Credentials first: a user in the users file without them could never
+                // log in.
+                self.keep_credentials(&creds)?;
+                users.users.push(user);
+                self.save_users(&users)?;
+                Ok(creds)
+            }
         }
+    }
+
+    /// Whether a user's credentials are kept here ([`ensure_user`](Self::ensure_user)).
+    pub fn keeps_credentials(&self, name: &str) -> bool {
+        self.credentials_path(name).exists()
+    }
+
+    fn keep_credentials(&self, creds: &Credentials) -> Result<(), AuthError> {
+        let dir = self.dir.join("credentials");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let json = serde_json::to_vec_pretty(creds).map_err(|e| AuthError::Keys(e.to_string()))?;
+        write_atomically(&self.credentials_path(creds.user.as_str()), &json, true)
+    }
+
+    /// Removes a user: the server refuses their key and token as soon as it reloads.
+    /// Kept credentials are deleted too.
+    pub fn remove_user(&self, name: &UserId) -> Result<User, AuthError> {
+        let mut users = self.load_users()?;
+        let at =
+            users.users.iter().position(|u| &u.name == name).ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
+        let removed = users.users.remove(at);
+        self.save_users(&users)?;
+        let kept = self.credentials_path(name.as_str());
+        match std::fs::remove_file(&kept) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(AuthError::Io { path: kept, source }),
+        }
+        Ok(removed)
+    }
+
+    /// A new nkey and HTTP token for a user; the old ones are refused as soon as the
+    /// server reloads. Kept credentials are replaced; a person's new ones are returned
+    /// to hand over.
+    pub fn rotate_user(&self, name: &UserId) -> Result<Credentials, AuthError> {
+        let mut users = self.load_users()?;
+        let entry =
+            users.users.iter_mut().find(|u| &u.name == name).ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
+        let (creds, user) = new_keys(name, entry.role)?;
+        *entry = user;
+        if self.keeps_credentials(name.as_str()) {
+            self.keep_credentials(&creds)?;
+        }
+        self.save_users(&users)?;
+        Ok(creds)
     }
 
     /// (Re)writes `auth.conf` from the users file.
@@ -131,14 +213,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn users_get_keys_credentials_and_a_server_config() {
+    fn users_get_keys_and_a_server_config_and_only_services_are_kept() {
         let dir = tempfile::tempdir().unwrap();
         let auth = AuthDir::new(dir.path().join("auth"));
         let anna = UserId::parse("anna").unwrap();
         let creds = auth.add_user(&anna, Role::CaseWorker).unwrap();
         assert!(creds.nkey_seed.starts_with("SU"));
+        assert!(!auth.keeps_credentials("anna"), "a person's credentials are handed over, not kept");
         assert!(matches!(auth.add_user(&anna, Role::Auditor), Err(AuthError::Exists(_))));
-        assert_eq!(auth.ensure_user(&anna, Role::CaseWorker).unwrap(), creds);
         assert!(matches!(auth.ensure_user(&anna, Role::Auditor), Err(AuthError::OtherRole(..))));
         let users = auth.load_users().unwrap();
         assert_eq!(users.check_http("anna", &creds.http_token), Some(Role::CaseWorker));
@@ -146,15 +228,40 @@ mod tests {
         assert_eq!(users.check_http("bo", &creds.http_token), None);
         let conf = std::fs::read_to_string(auth.server_config_path()).unwrap();
         assert!(conf.contains(&users.users[0].nkey) && conf.contains("stod.cmd.anna.record"), "{conf}");
-        assert!(
-            !conf.contains(&creds.nkey_seed) && !conf.contains(&creds.http_token),
-            "no secret in the server config"
-        );
+        assert!(!conf.contains(&creds.nkey_seed) && !conf.contains(&creds.http_token), "no secret in the config");
+
+        let handed = dir.path().join("anna.creds");
+        write_credentials(&handed, &creds).unwrap();
+        assert_eq!(Credentials::load(&handed).unwrap(), creds);
+        assert!(write_credentials(&handed, &creds).is_err(), "never overwrites");
+
+        let svc = UserId::parse("stod-command").unwrap();
+        let kept = auth.ensure_user(&svc, Role::CommandService).unwrap();
+        assert_eq!(auth.ensure_user(&svc, Role::CommandService).unwrap(), kept);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(auth.credentials_path("anna")).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
+            for path in [auth.credentials_path("stod-command"), handed] {
+                assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{path:?}");
+            }
         }
+
+        // Rotation: new key and token, the old ones gone from the config.
+        let rotated = auth.rotate_user(&anna).unwrap();
+        assert_ne!(rotated.nkey_seed, creds.nkey_seed);
+        let users = auth.load_users().unwrap();
+        assert_eq!(users.check_http("anna", &creds.http_token), None);
+        assert_eq!(users.check_http("anna", &rotated.http_token), Some(Role::CaseWorker));
+        let old_public = nkeys::KeyPair::from_seed(&creds.nkey_seed).unwrap().public_key();
+        assert!(!std::fs::read_to_string(auth.server_config_path()).unwrap().contains(&old_public));
+        assert_eq!(auth.rotate_user(&svc).unwrap(), Credentials::load(&auth.credentials_path("stod-command")).unwrap());
+
+        // Removal.
+        auth.remove_user(&anna).unwrap();
+        assert!(auth.load_users().unwrap().users.iter().all(|u| u.name != anna));
+        assert!(!std::fs::read_to_string(auth.server_config_path()).unwrap().contains("stod.cmd.anna.record"));
+        assert!(matches!(auth.remove_user(&anna), Err(AuthError::NoSuchUser(_))));
+        auth.remove_user(&svc).unwrap();
+        assert!(!auth.keeps_credentials("stod-command"));
     }
 }

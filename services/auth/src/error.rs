@@ -16,6 +16,8 @@ pub enum AuthError {
     OtherRole(String, Role, Role),
     #[error("kunde inte skapa nycklar: {0}")]
     Keys(String),
+    #[error("det finns ingen användare {0}; `stod user list` visar vilka som finns")]
+    NoSuchUser(String),
 }
 
 pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthError + '_ {

@@ -31,7 +31,7 @@ pub mod permissions;
 pub mod role;
 pub mod user;
 
-pub use dir::AuthDir;
+pub use dir::{write_credentials, AuthDir};
 pub use error::AuthError;
 pub use permissions::{permissions, render_accounts, Account, Permissions, DEMO_WORKERS, EXPORTED_SERVICES};
 pub use role::Role;

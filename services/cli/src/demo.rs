@@ -167,15 +167,9 @@ pub async fn seed_command(session: &Session, out: Output, args: DemoSeedArgs) ->
     Ok(())
 }
 
-/// `stod up --demo`: records the demo unless the log already holds events (`existing`,
-/// its last sequence). Returns whether anything was recorded.
-pub async fn up_demo(client: &Client, existing: u64, today: Date, out: Output) -> Result<bool, CliError> {
-    if existing > 0 {
-        out.result(&json!({ "status": "demo", "recorded": false, "existing_events": existing }), || {
-            format!("Demo: händelseloggen har redan {} händelser, så ingen demodata läggs till.", grouped(existing))
-        });
-        return Ok(false);
-    }
+/// `stod up --demo`, on an empty log: records the demo. Returns whether anything was
+/// recorded.
+pub async fn up_demo(client: &Client, today: Date, out: Output) -> Result<bool, CliError> {
     let params = DemoParams { participants: UP_PARTICIPANTS, years: UP_YEARS, seed: UP_SEED, today };
     out.say(&format!(
         "Demo: registrerar {UP_PARTICIPANTS} påhittade deltagares vägar under {UP_YEARS} år genom kommandotjänsten \

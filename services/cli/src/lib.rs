@@ -152,7 +152,9 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
         Cmd::Participant(ParticipantCmd::Erase { yes: false, .. }) => Err(registry::erase_needs_confirmation()),
         Cmd::Projector(args) => run::projector(&session, args, out).await,
         Cmd::Http(args) => run::http(&session, args, out).await,
-        Cmd::User(UserCmd::Add { name, role, data }) => user::add(name, role, data, out),
+        Cmd::User(UserCmd::Add { name, role, data, out: file }) => user::add(name, role, data, file, out),
+        Cmd::User(UserCmd::Remove { name, data }) => user::remove(name, data, out),
+        Cmd::User(UserCmd::Rotate { name, data, out: file }) => user::rotate(name, data, file, out),
         Cmd::User(UserCmd::List { data }) => user::list(data, out),
         Cmd::Report(report) => {
             let client = session.client().await?;

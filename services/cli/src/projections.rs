@@ -200,6 +200,38 @@ pub async fn rebuild(client: &Client, out: Output, name: ProjectionName) -> Resu
     Ok(())
 }
 
+/// `stod projections quarantine SEQ --reason ...`.
+pub async fn quarantine(
+    client: &Client,
+    out: Output,
+    sequence: u64,
+    reason: QuarantineReasonArg,
+    ticket: Option<String>,
+) -> Result<(), CliError> {
+    let reason = match reason {
+        QuarantineReasonArg::Foreign => QuarantineReason::Foreign,
+        QuarantineReasonArg::Damaged => QuarantineReason::Damaged,
+    };
+    match client.quarantine(&QuarantineRequest { sequence, reason, ticket }).await? {
+        QuarantineReply::Quarantined { sequence, sha256, already } => {
+            out.result(
+                &json!({ "status": "quarantined", "sequence": sequence, "sha256": sha256, "already": already }),
+                || {
+                    let head = if already { "Redan lagd åt sidan tidigare" } else { "Lagd åt sidan" };
+                    format!(
+                        "{head}: sekvens {sequence} (SHA-256 {sha256}).\n\
+                     Läsmodellerna och ärendet läses nu utan den; beslutet finns kvar i karantänlistan och \
+                     visas av stod audit verify."
+                    )
+                },
+            );
+            Ok(())
+        }
+        QuarantineReply::Refused { message } | QuarantineReply::Invalid { message } => Err(CliError::Invalid(message)),
+        QuarantineReply::Unavailable { message } => Err(CliError::Unavailable(message)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,34 +255,5 @@ mod tests {
         s.fault = Some("stream sequence 91 is not a valid event".into());
         let text = status_text(&s, None);
         assert!(text.contains("generation 3: 40 av 100") && text.contains("står still vid händelse 90"), "{text}");
-    }
-}
-
-/// `stod projections quarantine SEQ --reason ...`.
-pub async fn quarantine(
-    client: &Client,
-    out: Output,
-    sequence: u64,
-    reason: QuarantineReasonArg,
-    ticket: Option<String>,
-) -> Result<(), CliError> {
-    let reason = match reason {
-        QuarantineReasonArg::Foreign => QuarantineReason::Foreign,
-        QuarantineReasonArg::Damaged => QuarantineReason::Damaged,
-    };
-    match client.quarantine(&QuarantineRequest { sequence, reason, ticket }).await? {
-        QuarantineReply::Quarantined { sequence, sha256, already } => {
-            out.result(&json!({ "status": "quarantined", "sequence": sequence, "sha256": sha256, "already": already }), || {
-                let head = if already { "Redan lagd åt sidan tidigare" } else { "Lagd åt sidan" };
-                format!(
-                    "{head}: sekvens {sequence} (SHA-256 {sha256}).\n\
-                     Läsmodellerna och ärendet läses nu utan den; beslutet finns kvar i karantänlistan och \
-                     visas av stod audit verify."
-                )
-            });
-            Ok(())
-        }
-        QuarantineReply::Refused { message } | QuarantineReply::Invalid { message } => Err(CliError::Invalid(message)),
-        QuarantineReply::Unavailable { message } => Err(CliError::Unavailable(message)),
     }
 }

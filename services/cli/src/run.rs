@@ -111,27 +111,55 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
             }
             Nats::Existing { url, credentials: session.credentials().cloned() }
         }
-        None => Nats::Managed { data: data.clone(), port: args.port.unwrap_or(DEFAULT_PORT), demo: args.demo },
+        None => Nats::Managed { data: data.clone(), port: args.port.unwrap_or(DEFAULT_PORT) },
     };
     let managed = matches!(nats, Nats::Managed { .. });
+    let registry_key = args.registry_key.clone().unwrap_or_else(|| data.registry_key());
+    if registry_key.starts_with(data.root()) {
+        eprintln!(
+            "Varning: registernyckeln ligger i datakatalogen ({}). En kopia av katalogen är då också en kopia av \
+             vem varje deltagare är. Flytta den till en egen plats och starta med --registry-key FIL.",
+            registry_key.display()
+        );
+    }
     let mut builder = System::builder(nats)
         .replicas(args.replicas)
         .command(ServiceOptions::default())
-        .registry(RegistryKeySource::File(data.registry_key()))
+        .registry(RegistryKeySource::File(registry_key.clone()))
         .projector(ProjectorOptions { min_count: args.min_count, ..ProjectorOptions::new(data.projections()) });
     if !args.http.no_http {
         builder = builder.http(HttpConfig { addr: args.http.http_addr, access: http_access(&args.http, managed)? });
     }
     let mut system = builder.start().await.map_err(system_error)?;
-    print_welcome(&system, &data, out);
+    if args.demo {
+        // Demo data goes into an empty log only: never beside real records.
+        match system.log_end().await {
+            Some(0) => {}
+            existing => {
+                system.shutdown().await;
+                return Err(CliError::Usage(match existing {
+                    Some(n) => format!(
+                        "--demo: händelseloggen har redan {n} händelser; demodata läggs bara i en tom logg. \
+                         Starta utan --demo, eller med en ny --data KATALOG"
+                    ),
+                    None => "--demo: händelseloggen kan inte läsas, så demon startas inte".to_owned(),
+                }));
+            }
+        }
+    }
+    print_welcome(&system, &data, &registry_key, out);
 
     // Ctrl-C during the demo stops at once: what was recorded stays, and nothing is
-    // ever recorded twice.
+    // ever recorded twice. The seeder's user is there only while the demo runs.
     let stopped_early = if args.demo {
-        tokio::select! {
+        let stop = tokio::select! {
             stop = signals.recv() => Some(stop),
-            () = demo_and_figures(&system, out) => None,
+            () = demo_and_figures(&mut system, out) => None,
+        };
+        if let Err(e) = system.remove_seeder() {
+            warn!("removing the demo seeder's user: {e}");
         }
+        stop
     } else {
         None
     };
@@ -236,9 +264,15 @@ pub async fn projector(session: &Session, args: ProjectorArgs, out: Output) -> R
 }
 
 /// The demo as the seeder, then this year's figures.
-async fn demo_and_figures(system: &System, out: Output) {
-    let seeder = system.users().and_then(|u| u.seeder.as_ref());
-    let options = system.connect_options(seeder, "stod up: demo");
+async fn demo_and_figures(system: &mut System, out: Output) {
+    let seeder = match system.enroll_seeder().await {
+        Ok(seeder) => seeder,
+        Err(e) => {
+            eprintln!("stod: demon kunde inte slutföras: {e}");
+            return;
+        }
+    };
+    let options = system.connect_options(seeder.as_ref(), "stod up: demo");
     let options = match options.user_id() {
         Some(_) => options,
         None => match UserId::parse(demo::SEEDER) {
@@ -254,11 +288,7 @@ async fn demo_and_figures(system: &System, out: Output) {
         }
     };
     let today = stod_events::sweden::today();
-    let Some(existing) = system.log_end().await else {
-        eprintln!("stod: demon kunde inte slutföras: händelseloggen kan inte läsas");
-        return;
-    };
-    match demo::up_demo(&client, existing, today, out).await {
+    match demo::up_demo(&client, today, out).await {
         Ok(_) => show_figures(&client, system, today, out).await,
         // A failed demo leaves a working system; say so and keep serving.
         Err(e) => eprintln!("stod: demon kunde inte slutföras: {e}"),
@@ -300,11 +330,10 @@ async fn show_figures(client: &stod_client::Client, system: &System, today: Date
     }
 }
 
-fn print_welcome(system: &System, data: &DataDir, out: Output) {
+fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path, out: Output) {
     let url = system.url();
     let replicas = system.replicas();
     let projections = data.projections();
-    let registry_key = data.registry_key();
     let http = system.http_addr();
     let managed = system.server().is_some();
     let json = json!({
@@ -346,17 +375,21 @@ fn print_welcome(system: &System, data: &DataDir, out: Output) {
                 "Inloggning: servern släpper bara in kända användare, var och en med sin roll.\n\
                  \x20 Du (drift):       {creds}\n\
                  \x20 Översikten:       användare {op}, lösenord {token}\n\
-                 \x20 Ny användare:     stod user add anna --role handlaggare --data {data}\n\
+                 \x20 Ny användare:     stod user add anna --role handlaggare --data {data}   (skriver ./anna.creds)\n\
                  \x20                   (roller: handlaggare, projektledare, revisor, styrgrupp, finansiar, drift)\n\
                  \n\
                  Använd stod från en annan terminal:\n\
                  \x20 export STOD_NATS_URL={url}\n\
-                 \x20 export STOD_CREDENTIALS={anna}   # från stod user add",
+                 \x20 export STOD_CREDENTIALS=anna.creds   # från stod user add",
                 creds = users.auth.credentials_path(users.operator.user.as_str()).display(),
                 op = users.operator.user,
-                token = users.operator.http_token,
+                // Shown once, when it is made; it is in the credentials file after that.
+                token = if users.operator_created {
+                    users.operator.http_token.clone()
+                } else {
+                    "http_token i filen ovan".to_owned()
+                },
                 data = data.root().display(),
-                anna = users.auth.credentials_path("anna").display(),
             ),
             None => "Använd stod från en annan terminal:\n\
                  \x20 export STOD_NATS_URL={url}\n\

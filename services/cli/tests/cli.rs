@@ -700,14 +700,37 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
 
     // The operator adds people; each gets only their role's rights, from the server.
     let env = [("STOD_NATS_URL", url.as_str())];
-    let added =
-        run(&["user", "add", "granskare", "--role", "revisor", "--data", path(data.path()), "--json"], &env).await;
+    let handed = tempfile::tempdir().expect("tempdir");
+    let out = |name: &str| handed.path().join(format!("{name}.creds")).display().to_string();
+    let added = run(
+        &[
+            "user",
+            "add",
+            "granskare",
+            "--role",
+            "revisor",
+            "--data",
+            path(data.path()),
+            "--out",
+            &out("granskare"),
+            "--json",
+        ],
+        &env,
+    )
+    .await;
     assert_eq!(added.code, 0, "{added:?}");
     let added = added.json();
     assert_eq!(added["server_reloaded"], true, "{added}");
-    let anna = run(&["user", "add", "anna", "--role", "handlaggare", "--data", path(data.path()), "--json"], &env)
-        .await
-        .json();
+    assert!(
+        !data.path().join("auth/credentials/granskare.creds").exists(),
+        "a person's credentials are handed over, not kept on the server"
+    );
+    let anna = run(
+        &["user", "add", "anna", "--role", "handlaggare", "--data", path(data.path()), "--out", &out("anna"), "--json"],
+        &env,
+    )
+    .await
+    .json();
     let anna_creds = anna["credentials"].as_str().expect("creds").to_owned();
     let as_anna = [("STOD_NATS_URL", url.as_str()), ("STOD_CREDENTIALS", anna_creds.as_str())];
     let retract = run(
@@ -749,14 +772,42 @@ async fn up_demo_records_once_shows_figures_and_stops_on_sigterm() {
     }
     assert_eq!(up.terminate(), 0);
 
-    // Again on the same data: the demo is not recorded twice; the figures are shown.
-    let up = Up::start(data.path(), port);
+    // Everything `stod up` wrote is its user's alone (umask 077): the managed server's
+    // store, the users, the keys, the read models.
+    let mut loose = Vec::new();
+    let mut dirs = vec![data.path().to_owned()];
+    let mut seen = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable") {
+            let entry = entry.expect("entry");
+            let meta = entry.metadata().expect("metadata");
+            seen += 1;
+            if std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0 {
+                loose.push(entry.path());
+            }
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    assert!(seen > 10 && loose.is_empty(), "{seen} entries; readable by others: {loose:?}");
+
+    // The seeder, who may record in the demo workers' names, is gone with the demo.
+    let users = run(&["user", "list", "--data", path(data.path()), "--json"], &[]).await.ok();
+    let names: Vec<&str> =
+        users["users"].as_array().expect("users").iter().filter_map(|u| u["user"].as_str()).collect();
+    assert!(!names.contains(&"demo") && names.contains(&"anna"), "{users}");
+
+    // Again on the same data: demo data goes into an empty log only.
+    let again =
+        run(&["up", "--demo", "--json", "--data", path(data.path()), "--port", &port.to_string(), "--no-http"], &[])
+            .await;
+    assert_eq!(again.code, 2, "--demo on a log with events is refused: {again:?}");
+    assert_eq!(again.json()["status"], "usage");
+    // Without --demo it starts, and the operator's token is not shown again.
+    let up =
+        Up::spawn(&["up", "--json", "--data", path(data.path()), "--port", &port.to_string(), "--http", "127.0.0.1:0"]);
     up.expect("ready", Duration::from_secs(30));
-    let demo = up.expect("demo", Duration::from_secs(30));
-    assert_eq!(demo["recorded"], false);
-    assert_eq!(demo["existing_events"].as_u64(), Some(events));
-    let figures = up.expect("figures", Duration::from_secs(30));
-    assert_eq!(figures["checkpoint"].as_u64(), Some(events));
     assert_eq!(up.terminate(), 0);
 }
 

@@ -43,6 +43,8 @@ pub enum KeyError {
     Length { path: String, len: usize },
     #[error("kunde inte ta fram slumptal till registernyckeln: {0}")]
     Random(String),
+    #[error("registernyckeln {path} kan läsas av andra (läge {mode:o}); den används inte förrän den bara kan läsas av sin ägare: chmod 600 {path}")]
+    LooseMode { path: String, mode: u32 },
 }
 
 impl RegistryKey {
@@ -104,7 +106,7 @@ impl RegistryKey {
             use std::os::unix::fs::PermissionsExt;
             let mode = file.metadata().map_err(io)?.permissions().mode();
             if mode & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o777), "the registry key is readable by others; chmod 600 it");
+                return Err(KeyError::LooseMode { path: path.display().to_string(), mode: mode & 0o777 });
             }
         }
         let mut bytes = Vec::with_capacity(KEY_LEN);
@@ -152,11 +154,29 @@ mod tests {
         assert_eq!(format!("{first:?}"), "RegistryKey(..)");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.key");
+        RegistryKey::load_or_create(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(matches!(RegistryKey::load(&path), Err(KeyError::LooseMode { mode: 0o640, .. })));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(RegistryKey::load(&path).is_ok());
+    }
+
     #[test]
     fn a_damaged_key_file_is_refused_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("registry.key");
         std::fs::write(&path, b"short").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         assert!(matches!(RegistryKey::load_or_create(&path), Err(KeyError::Length { len: 5, .. })));
         assert_eq!(std::fs::read(&path).unwrap(), b"short");
     }

@@ -10,7 +10,7 @@
 //!
 //! let mut signals = Signals::install()?;
 //! let data = DataDir::new("/srv/stod");
-//! let mut system = System::builder(Nats::Managed { data: data.clone(), port: 4222, demo: false })
+//! let mut system = System::builder(Nats::Managed { data: data.clone(), port: 4222 })
 //!     .command(Default::default())
 //!     .registry(stod_system::RegistryKeySource::File(data.registry_key()))
 //!     .projector(stod_projector::ProjectorOptions::new(data.projections()))

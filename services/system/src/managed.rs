@@ -33,6 +33,24 @@ pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<Nat
     })
 }
 
+/// Asks the managed server of `data` to reload its configuration (its users): false if
+/// none runs. nats-server closes the connections of users it no longer knows.
+pub fn reload(data: &DataDir) -> bool {
+    let Ok(text) = std::fs::read_to_string(data.pid_file()) else { return false };
+    let Ok(pid) = text.trim().parse::<i32>() else { return false };
+    #[cfg(unix)]
+    {
+        // SAFETY: kill(2) with a pid read from the server's own pid file; SIGHUP makes
+        // nats-server reload its configuration.
+        unsafe { libc::kill(pid, libc::SIGHUP) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
 /// Streams made before the services had an account of their own (when every user was
 /// in the server's global account, `$G`) move into `STOD`: the server keeps each
 /// account's streams in a directory named after it, and moves nothing by itself. Done

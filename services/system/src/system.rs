@@ -26,14 +26,15 @@ use crate::data::DataDir;
 use crate::error::{SystemError, SystemErrorKind};
 use crate::managed;
 use crate::signals::{Signals, Stop};
-use crate::users::{ServiceUsers, HTTP_USER};
+use crate::users::{ServiceUsers, HTTP_USER, SEEDER_USER};
+use stod_events::ids::UserId;
 
 /// Where the system's NATS is.
 #[derive(Clone, Debug)]
 pub enum Nats {
     /// A nats-server this system starts and stops, with its data, users and
-    /// credentials in `data`. `demo` also creates the demo seeder's user.
-    Managed { data: DataDir, port: u16, demo: bool },
+    /// credentials in `data`.
+    Managed { data: DataDir, port: u16 },
     /// An existing NATS (a test's server, a cluster): every service connects as
     /// `credentials`, or anonymously to a server without logins.
     Existing { url: String, credentials: Option<Credentials> },
@@ -154,8 +155,8 @@ impl SystemBuilder {
     pub async fn start(self) -> Result<System, SystemError> {
         let SystemBuilder { nats, replicas, command, registry, projector, http } = self;
         let (url, server, data, users, shared_credentials) = match nats {
-            Nats::Managed { data, port, demo } => {
-                let users = ServiceUsers::ensure(data.auth(), demo)?;
+            Nats::Managed { data, port } => {
+                let users = ServiceUsers::ensure(data.auth())?;
                 let server = managed::start(&data, port, &users.command).await?;
                 (server.url(), Some(server), Some(data), Some(users), None)
             }
@@ -353,6 +354,45 @@ impl System {
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// Creates the demo seeder's user on the managed server and waits until the server
+    /// lets it in; `None` on an existing NATS (whose operator gives the credentials).
+    /// Remove it with [`remove_seeder`](Self::remove_seeder) when the demo is done: it
+    /// may record in the demo case workers' names.
+    pub async fn enroll_seeder(&mut self) -> Result<Option<Credentials>, SystemError> {
+        let (Some(users), Some(data)) = (self.users.as_mut(), self.data.as_ref()) else { return Ok(None) };
+        let user = UserId::parse(SEEDER_USER).map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()))?;
+        let creds = users
+            .auth
+            .ensure_user(&user, stod_auth::Role::Seeder)
+            .map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()).about(users.auth.path().display()))?;
+        managed::reload(data);
+        users.seeder = Some(creds.clone());
+        // The reload takes a moment; the seeder's first connection must not be refused.
+        for _ in 0..50 {
+            if self.connect_options(Some(&creds), "stod seeder check").connect_nats().await.is_ok() {
+                return Ok(Some(creds));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(SystemError::new(SystemErrorKind::Users, "the server did not take the demo seeder's user".into()))
+    }
+
+    /// Removes the demo seeder's user again (a no-op where there is none).
+    pub fn remove_seeder(&mut self) -> Result<(), SystemError> {
+        let (Some(users), Some(data)) = (self.users.as_mut(), self.data.as_ref()) else { return Ok(()) };
+        if users.seeder.take().is_none() && !users.auth.keeps_credentials(SEEDER_USER) {
+            return Ok(());
+        }
+        let user = UserId::parse(SEEDER_USER).map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()))?;
+        users
+            .auth
+            .remove_user(&user)
+            .map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()).about(users.auth.path().display()))?;
+        managed::reload(data);
+        info!("removed the demo seeder's user");
+        Ok(())
     }
 
     /// The event log's last sequence now, as this system's command service or

@@ -27,16 +27,20 @@ pub struct ServiceUsers {
     pub projector: Credentials,
     pub http: Credentials,
     pub registry: Credentials,
-    /// Only when demo data is to be recorded.
+    /// Only while demo data is being recorded ([`System::enroll_seeder`]).
+    ///
+    /// [`System::enroll_seeder`]: crate::System::enroll_seeder
     pub seeder: Option<Credentials>,
     /// The person running the system: role `drift`.
     pub operator: Credentials,
+    /// The operator was created by this start (their token is new, and shown once).
+    pub operator_created: bool,
 }
 
 impl ServiceUsers {
     /// The users in `auth`, created where missing, and the server's authorization
     /// block written from them.
-    pub fn ensure(auth: AuthDir, demo: bool) -> Result<Self, SystemError> {
+    pub fn ensure(auth: AuthDir) -> Result<Self, SystemError> {
         let users_error = |e: stod_auth::AuthError| {
             SystemError::new(SystemErrorKind::Users, e.to_string()).about(auth.path().display())
         };
@@ -44,13 +48,22 @@ impl ServiceUsers {
             let user = UserId::parse(name).map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()))?;
             auth.ensure_user(&user, role).map_err(users_error)
         };
+        // A seeder left behind by a demo that was stopped half-way goes now: it may
+        // record in other users' names.
+        if auth.keeps_credentials(SEEDER_USER) {
+            let seeder =
+                UserId::parse(SEEDER_USER).map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()))?;
+            auth.remove_user(&seeder).map_err(users_error)?;
+        }
+        let operator_existed = auth.keeps_credentials(OPERATOR_USER);
         let users = ServiceUsers {
             command: ensure(COMMAND_USER, Role::CommandService)?,
             projector: ensure(PROJECTOR_USER, Role::Projector)?,
             http: ensure(HTTP_USER, Role::Http)?,
             registry: ensure(REGISTRY_USER, Role::Registry)?,
-            seeder: if demo { Some(ensure(SEEDER_USER, Role::Seeder)?) } else { None },
+            seeder: None,
             operator: ensure(OPERATOR_USER, Role::Operator)?,
+            operator_created: !operator_existed,
             auth: auth.clone(),
         };
         auth.write_server_config().map_err(users_error)?;

@@ -96,6 +96,11 @@ pub struct UpArgs {
     /// Client port of the managed server, on 127.0.0.1 [default: 4222].
     #[arg(long)]
     pub port: Option<u16>,
+    /// The participant registry's secret key [default: <DIR>/registry.key, with a
+    /// warning]. Keep it apart from the data directory (another disk, another backup):
+    /// a copy of both together is a copy of who every participant is.
+    #[arg(long, value_name = "FILE")]
+    pub registry_key: Option<PathBuf>,
     /// Copies of each event when creating the log on an existing NATS cluster (3 on a
     /// three-node cluster).
     #[arg(long, default_value_t = 1)]
