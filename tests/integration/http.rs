@@ -462,3 +462,70 @@ async fn every_endpoint_requires_a_login_and_the_right_role() -> TestResult {
     s.shutdown().await;
     Ok(())
 }
+
+/// Every response forbids caching, framing, sniffing and loading anything from
+/// elsewhere; a request body over the limit is refused before it is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn responses_carry_the_security_headers_and_bodies_are_limited() -> TestResult {
+    let s = seeded(6).await?;
+    for uri in ["/", "/api/v1/throughput?period=2025", "/finns-inte", "/healthz"] {
+        let response = s.app.clone().oneshot(Request::get(uri).body(Body::empty())?).await?;
+        let h = response.headers();
+        let header = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert_eq!(header("cache-control"), "no-store", "{uri}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{uri}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+    }
+    let big = vec![b'x'; stod_http::MAX_BODY_BYTES + 1];
+    let request =
+        Request::get("/api/v1/throughput?period=2025").header("content-length", big.len()).body(Body::from(big))?;
+    let response = s.app.clone().oneshot(request).await?;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    s.shutdown().await;
+    Ok(())
+}
+
+/// HTTPS from a certificate and key in PEM files, fetched by a client that trusts
+/// only that certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_is_served_over_tls_from_pem_files() -> TestResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let s = seeded(6).await?;
+    let dir = tempfile::tempdir()?;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem())?;
+    std::fs::write(&key, certified.key_pair.serialize_pem())?;
+    let tls = stod_http::TlsFiles { cert, key };
+    let http = stod_http::start_tls("127.0.0.1:0".parse()?, s.state.clone(), &tls).await?;
+    assert!(http.tls);
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone())?;
+    let config = rustls::ClientConfig::builder_with_provider(rustls::crypto::ring::default_provider().into())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(http.addr).await?;
+    let mut stream = connector.connect(rustls::pki_types::ServerName::try_from("localhost")?, tcp).await?;
+    stream
+        .write_all(b"GET /api/v1/throughput?period=2025 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer:.300}");
+    assert!(answer.contains("cache-control: no-store"), "{answer:.2000}");
+    assert!(answer.contains(&format!("\"checkpoint\":{}", s.last)) && answer.contains("\"report\":"), "{answer:.2000}");
+    // Plain HTTP on the TLS port gets nothing useful.
+    let mut plain = tokio::net::TcpStream::connect(http.addr).await?;
+    plain.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await?;
+    let mut buf = vec![0; 64];
+    let n = tokio::time::timeout(Duration::from_secs(5), plain.read(&mut buf)).await??;
+    assert!(!String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    http.shutdown().await;
+    s.shutdown().await;
+    Ok(())
+}

@@ -75,6 +75,22 @@ pub fn system_error(e: SystemError) -> CliError {
     }
 }
 
+/// The dashboard's HTTP settings; plain HTTP only on loopback unless told otherwise.
+fn http_config(args: &HttpArgs, managed: bool) -> Result<HttpConfig, CliError> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(stod_http::TlsFiles { cert: cert.clone(), key: key.clone() }),
+        _ => None,
+    };
+    if tls.is_none() && !args.http_addr.ip().is_loopback() && !args.http_insecure {
+        return Err(CliError::Usage(format!(
+            "--http {} nås från andra datorer, och utan TLS går lösenord och siffror okrypterade över nätet. \
+             Ange --tls-cert FIL och --tls-key FIL, eller --http-insecure om en proxy framför sköter TLS",
+            args.http_addr
+        )));
+    }
+    Ok(HttpConfig { addr: args.http_addr, access: http_access(args, managed)?, tls })
+}
+
 /// Who may look at a dashboard on an existing NATS.
 fn http_access(args: &HttpArgs, managed: bool) -> Result<HttpAccess, CliError> {
     if managed {
@@ -128,7 +144,7 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
         .registry(RegistryKeySource::File(registry_key.clone()))
         .projector(ProjectorOptions { min_count: args.min_count, ..ProjectorOptions::new(data.projections()) });
     if !args.http.no_http {
-        builder = builder.http(HttpConfig { addr: args.http.http_addr, access: http_access(&args.http, managed)? });
+        builder = builder.http(http_config(&args.http, managed)?);
     }
     let mut system = builder.start().await.map_err(system_error)?;
     if args.demo {
@@ -185,13 +201,13 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
 pub async fn http(session: &Session, args: HttpArgs, out: Output) -> Result<(), CliError> {
     let mut signals = Signals::install().map_err(system_error)?;
     let url = session.url().to_owned();
-    let config = HttpConfig { addr: args.http_addr, access: http_access(&args, false)? };
+    let config = http_config(&args, false)?;
     let nats = Nats::Existing { url: url.clone(), credentials: session.credentials().cloned() };
     let mut system = System::builder(nats).http(config).start().await.map_err(system_error)?;
-    let addr = system.http_addr().map(|a| a.to_string()).unwrap_or_default();
-    out.result(&json!({ "status": "ready", "nats_url": url, "http": format!("http://{addr}/") }), || {
+    let web = system.http_url().unwrap_or_default();
+    out.result(&json!({ "status": "ready", "nats_url": url, "http": web }), || {
         format!(
-            "Översikten körs.\n\x20 NATS:      {url}\n\x20 Översikt:  http://{addr}/\n\x20 API:       http://{addr}/api/openapi.json\n\nTryck Ctrl-C för att stänga av."
+            "Översikten körs.\n\x20 NATS:      {url}\n\x20 Översikt:  {web}\n\x20 API:       {web}api/openapi.json\n\nTryck Ctrl-C för att stänga av."
         )
     });
     let stop = system.wait_for_stop(&mut signals).await;
@@ -334,7 +350,7 @@ fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path
     let url = system.url();
     let replicas = system.replicas();
     let projections = data.projections();
-    let http = system.http_addr();
+    let http = system.http_url();
     let managed = system.server().is_some();
     let json = json!({
         "status": "ready",
@@ -344,7 +360,7 @@ fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path
         "projections_dir": projections,
         "registry_key": registry_key,
         "replicas": replicas,
-        "dashboard": http.map(|a| format!("http://{a}/")),
+        "dashboard": http,
         "operator_credentials": system.users().map(|u| u.auth.credentials_path(u.operator.user.as_str())),
     });
     out.result(&json, || {
@@ -420,9 +436,9 @@ fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path
              {ack}",
             projections = projections.display(),
             registry_key = registry_key.display(),
-            dashboard = http.map_or_else(
+            dashboard = http.as_ref().map_or_else(
                 || "avstängd (--no-http)".to_owned(),
-                |a| format!("http://{a}/  (styrgrupp, uppföljning, API, /healthz, /metrics)")
+                |web| format!("{web}  (styrgrupp, uppföljning, API, /healthz, /metrics)")
             ),
         )
     });

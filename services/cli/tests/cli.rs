@@ -368,6 +368,21 @@ async fn a_missing_or_malformed_user_is_a_usage_error() {
     assert_eq!(no_date.code, 2, "{no_date:?}");
 }
 
+/// A dashboard other machines can reach is served over TLS, or the operator says in so
+/// many words that a proxy in front does it; refused before anything starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reachable_dashboard_without_tls_is_refused() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let port = free_port().to_string();
+    let open = run(&["up", "--data", path(data.path()), "--port", &port, "--http", "0.0.0.0:0"], &[]).await;
+    assert_eq!(open.code, 2, "{open:?}");
+    assert!(open.stderr.contains("--tls-cert") && open.stderr.contains("--http-insecure"), "{open:?}");
+    assert!(!data.path().join("nats").exists(), "no server was started: {open:?}");
+    let half = run(&["up", "--data", path(data.path()), "--port", &port, "--tls-cert", "cert.pem"], &[]).await;
+    assert_eq!(half.code, 2, "a certificate without its key: {half:?}");
+    assert!(half.stderr.contains("--tls-key"), "{half:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_nats_exits_5_quickly() {
     let url = format!("nats://127.0.0.1:{}", free_port());

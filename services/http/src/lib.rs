@@ -139,9 +139,35 @@ impl AppState {
     }
 }
 
+/// How long one request may take before it is answered 408: a person is waiting, and a
+/// slow client must not hold a connection open.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The largest request body read (the service takes GET requests; nothing needs more).
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// What every response says to the browser: nothing here may be cached (the figures
+/// are about people), framed by another site, sniffed as another type, or load anything
+/// from elsewhere. Styles are inline in the page and the SVG charts, nothing else is
+/// allowed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn security_headers(router: Router) -> Router {
+    use axum::http::{header, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let set = |name, value: &'static str| SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value));
+    router
+        .layer(set(header::CACHE_CONTROL, "no-store"))
+        .layer(set(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(set(header::REFERRER_POLICY, "no-referrer"))
+}
+
 /// The whole HTTP service as a router.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::dashboard))
         .route("/styrgrupp", get(pages::steering))
         .route("/uppfoljning", get(pages::funder))
@@ -155,20 +181,47 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), access::check))
-        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state);
+    security_headers(router)
+}
+
+/// The certificate and key of HTTPS, as PEM files.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// How a running service is stopped.
+enum Stopper {
+    Plain(tokio::sync::oneshot::Sender<()>),
+    Tls(axum_server::Handle<SocketAddr>),
 }
 
 /// The service bound to an address, serving until [`RunningHttp::shutdown`].
 pub struct RunningHttp {
     pub addr: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
+    /// Served over HTTPS.
+    pub tls: bool,
+    stop: Stopper,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningHttp {
     /// Stops accepting, lets requests in flight finish.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(());
+        match self.stop {
+            Stopper::Plain(stop) => {
+                let _ = stop.send(());
+            }
+            Stopper::Tls(handle) => handle.graceful_shutdown(Some(REQUEST_TIMEOUT)),
+        }
         match self.task.await {
             Ok(Err(e)) => tracing::warn!("HTTP service: {e}"),
             Err(e) => tracing::warn!("HTTP service task: {e}"),
@@ -189,5 +242,20 @@ pub async fn start(addr: SocketAddr, state: AppState) -> std::io::Result<Running
             })
             .await
     });
-    Ok(RunningHttp { addr, stop, task })
+    Ok(RunningHttp { addr, tls: false, stop: Stopper::Plain(stop), task })
+}
+
+/// Binds `addr` and serves `app(state)` over HTTPS with the certificate and key of
+/// `tls` (rustls).
+pub async fn start_tls(addr: SocketAddr, state: AppState, tls: &TlsFiles) -> std::io::Result<RunningHttp> {
+    // Once per process; a second call finds it installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key).await?;
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, config)?.handle(handle.clone());
+    let task = tokio::spawn(async move { server.serve(app(state).into_make_service()).await });
+    Ok(RunningHttp { addr, tls: true, stop: Stopper::Tls(handle), task })
 }

@@ -64,6 +64,8 @@ pub struct HttpConfig {
     /// Port 0: any free port ([`System::http_addr`] tells which).
     pub addr: SocketAddr,
     pub access: HttpAccess,
+    /// HTTPS with this certificate and key; plain HTTP without.
+    pub tls: Option<stod_http::TlsFiles>,
 }
 
 /// What to start; see [`System::builder`].
@@ -258,7 +260,11 @@ impl System {
             let nats = self.connect(self.users.as_ref().map(|u| u.http.clone()), "stod http").await?;
             let state = stod_http::AppState::new(nats, user, metrics).with_access(access);
             let addr = config.addr;
-            let running = stod_http::start(addr, state).await.map_err(|e| {
+            let started = match &config.tls {
+                Some(tls) => stod_http::start_tls(addr, state, tls).await,
+                None => stod_http::start(addr, state).await,
+            };
+            let running = started.map_err(|e| {
                 let kind = if e.kind() == std::io::ErrorKind::AddrInUse {
                     SystemErrorKind::HttpAddrInUse
                 } else {
@@ -354,6 +360,11 @@ impl System {
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// The dashboard's address as a URL (`https://` when served with TLS).
+    pub fn http_url(&self) -> Option<String> {
+        self.http.as_ref().map(|h| format!("{}://{}/", if h.tls { "https" } else { "http" }, h.addr))
     }
 
     /// Creates the demo seeder's user on the managed server and waits until the server

@@ -135,4 +135,15 @@ pub struct HttpArgs {
     /// --users or this, a dashboard on an existing NATS refuses to start.
     #[arg(long, conflicts_with = "users")]
     pub no_login: bool,
+    /// HTTPS: the certificate chain (PEM). Required with --tls-key for an address other
+    /// machines can reach.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// HTTPS: the private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Serve plain HTTP on an address other machines can reach (logins and figures then
+    /// cross the network readable). Only behind a TLS-terminating proxy.
+    #[arg(long)]
+    pub http_insecure: bool,
 }
