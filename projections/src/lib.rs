@@ -15,6 +15,7 @@
 //! - [`disclosure`]: small-count protection: `"<5"` and secondary suppression.
 //! - [`published`]: the protected forms of throughput, steering and the funder's
 //!   follow-up, as they may leave the system.
+//! - [`publication`]: the days published figures may stand on (passed month ends).
 //! - [`period`]: years, quarters, months.
 //!
 //! Counts in the folds are exact. Hiding small counts from the steering group and the
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod disclosure;
 pub mod funder;
 pub mod period;
+pub mod publication;
 pub mod published;
 pub mod record;
 pub mod stats;

@@ -200,6 +200,11 @@ async fn bad_requests_get_a_clear_4xx() -> TestResult {
         ("/api/v1/steering?as_of=2025-02-30", "as_of"),
         ("/api/v1/steering?as_of=2025-06-30&previous_meeting=2025-07-01", "2025-07-01"),
         ("/api/v1/steering?as_of=2025-06-30&previous_meeting=2025-06-30", "2025-06-30"),
+        // Published figures stand on passed month ends only.
+        ("/api/v1/steering?as_of=2025-11-14", "2025-11-14 är inget månadsslut"),
+        ("/api/v1/steering?as_of=2025-11-30&previous_meeting=2025-11-13", "2025-11-13 är inget månadsslut"),
+        ("/api/v1/throughput?period=2025&today=2025-11-14", "2025-11-14 är inget månadsslut"),
+        ("/api/v1/steering?as_of=2199-12-31", "månaden är inte slut"),
         ("/api/v1/funder?period=Q2", "period"),
         ("/api/v1/funder.csv?period=2025-Q5", "period"),
         ("/api/v1/funder?period=2025&format=xlsx", "format"),
@@ -217,6 +222,7 @@ async fn bad_requests_get_a_clear_4xx() -> TestResult {
     assert!(String::from_utf8(body)?.contains("/api/v1/nothing"));
     for uri in [
         "/?as_of=igår",
+        "/?as_of=2025-11-14",
         "/?year=2025-03",
         "/styrgrupp?as_of=2025-06-30&previous_meeting=2025-09-01",
         "/uppfoljning?period=x",

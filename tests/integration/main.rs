@@ -16,6 +16,7 @@ mod group_commit;
 mod http;
 mod nats_server;
 mod projections;
+mod published;
 mod quarantine;
 mod registry;
 mod write_path;

@@ -108,7 +108,7 @@ async fn a_flood_of_queries_is_answered_with_a_bounded_number_in_flight() -> Tes
         let today = today().naive().checked_sub_days(chrono::Days::new(day)).map(Date::new).expect("a date in range");
         asked.spawn(async move {
             let body = serde_json::to_vec(&ThroughputQuery { period: "2025".into(), today: Some(today) })?;
-            let subject = "stod.query.anna.published-throughput";
+            let subject = "stod.query.anna.throughput";
             let reply = stod_client::request_as_subject_user(&client, subject, body, Duration::from_secs(60)).await?;
             let reply: ReportReply<serde_json::Value> = serde_json::from_slice(&reply.payload)?;
             Ok::<_, stod_tests::TestError>(matches!(reply, ReportReply::Ok { .. }))

@@ -33,7 +33,8 @@ pub async fn throughput(client: &Client, out: Output, args: ThroughputArgs) -> R
 /// The steering group's report: the published form, small counts hidden by the
 /// projector, never case ids.
 pub async fn steering(client: &Client, out: Output, args: SteeringArgs) -> Result<(), CliError> {
-    let query = SteeringQuery { as_of: args.as_of, previous_meeting: args.previous };
+    let as_of = args.as_of.unwrap_or_else(|| stod_projections::publication::latest(stod_events::sweden::today()));
+    let query = SteeringQuery { as_of, previous_meeting: args.previous };
     let answer: Report<PublishedSteering> = client.report(queries::PUBLISHED_STEERING, &query).await?;
     if out.json {
         out.result(&answer.raw, String::new);

@@ -870,6 +870,14 @@ async fn reports_from_a_seeded_demo_are_the_projectors_answers() {
     assert!(html.stdout.contains(&format!("<td class=\"num\">{persons}</td>")), "{}", html.stdout);
     let backwards = stack.stod(&["report", "styrgrupp", "--as-of", "2025-06-30", "--previous", "2025-07-01"]).await;
     assert_eq!(backwards.code, 6, "{backwards:?}");
+    // Published figures stand on month ends: the 15th is refused, with the days that would do.
+    let mid_month = stack.stod_text(&["report", "styrgrupp", "--as-of", "2025-06-15"]).await;
+    assert_eq!(mid_month.code, 6, "{mid_month:?}");
+    assert!(mid_month.stderr.contains("2025-05-31") && mid_month.stderr.contains("2025-06-30"), "{mid_month:?}");
+    // Without --as-of: the last month end that has passed.
+    let latest = stod_projections::publication::latest(stod_events::sweden::today());
+    let implicit = stack.stod(&["report", "styrgrupp"]).await.ok();
+    assert_eq!(implicit["report"]["as_of"], latest.to_string());
     let direct = stack
         .ask(
             "stod.query.anna.published-steering",

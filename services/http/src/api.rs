@@ -12,9 +12,7 @@ use stod_projections::{Period, PublishedFunder, PublishedSteering, PublishedThro
 use stod_protocol::{queries, FunderQuery, SteeringQuery, ThroughputQuery};
 
 use crate::error::ApiError;
-use stod_events::sweden::today;
-
-use crate::params::{check_meetings, Params};
+use crate::params::{check_meetings, published_today, Params};
 use crate::AppState;
 
 /// A report with what it was computed from (the same envelope as over NATS).
@@ -57,28 +55,31 @@ pub(crate) async fn fetch_funder(state: &AppState, period: Period) -> Result<Rep
     Ok(state.client().report(queries::PUBLISHED_FUNDER, &query).await?)
 }
 
-fn this_year() -> Period {
-    Period::Year(today().year())
+/// The year of the last passed month end (in January, the year just ended).
+pub(crate) fn this_year() -> Period {
+    Period::Year(published_today().year())
 }
 
-/// `GET /api/v1/throughput?period=2026&today=2026-06-30`
+/// `GET /api/v1/throughput?period=2026&today=2026-06-30` (`today` a passed month end,
+/// the last one by default)
 pub async fn throughput(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Envelope<PublishedThroughput>>, ApiError> {
     let p = Params::read(q, &["period", "today"])?;
     let period = p.period("period")?.unwrap_or_else(this_year);
-    Ok(Json(fetch_throughput(&state, period, p.date("today")?).await?.into()))
+    Ok(Json(fetch_throughput(&state, period, p.published_date("today")?).await?.into()))
 }
 
-/// `GET /api/v1/steering?as_of=2026-06-30&previous_meeting=2026-03-31`
+/// `GET /api/v1/steering?as_of=2026-06-30&previous_meeting=2026-03-31` (month ends; `as_of`
+/// the last passed one by default)
 pub async fn steering(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Envelope<PublishedSteering>>, ApiError> {
     let p = Params::read(q, &["as_of", "previous_meeting"])?;
-    let as_of = p.date("as_of")?.unwrap_or_else(today);
-    Ok(Json(fetch_steering(&state, as_of, p.date("previous_meeting")?).await?.into()))
+    let as_of = p.published_date("as_of")?.unwrap_or_else(published_today);
+    Ok(Json(fetch_steering(&state, as_of, p.published_date("previous_meeting")?).await?.into()))
 }
 
 /// `GET /api/v1/funder?period=2026`

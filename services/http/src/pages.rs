@@ -9,16 +9,16 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use maud::html;
-use stod_events::sweden::today;
-use stod_projections::Period;
+use stod_events::ids::Date;
+use stod_projections::{publication, Period};
 use stod_reports::doc::{html_sections, render, Link};
 use stod_reports::steering::status_sections;
 use stod_reports::{long_date, printed_now, protection_note, Basis, Format};
 
-use crate::api::{fetch_funder, fetch_steering, fetch_throughput};
+use crate::api::{fetch_funder, fetch_steering, fetch_throughput, this_year};
 use crate::error::ApiError;
 use crate::layout::layout;
-use crate::params::Params;
+use crate::params::{published_today, Params};
 use crate::AppState;
 
 /// `GET /?year=2026&as_of=2026-06-30&previous_meeting=2026-03-31`
@@ -31,8 +31,8 @@ pub async fn dashboard(State(state): State<AppState>, Query(q): Query<HashMap<St
 
 async fn dashboard_page(state: &AppState, q: HashMap<String, String>) -> Result<Html<String>, ApiError> {
     let p = Params::read(q, &["year", "as_of", "previous_meeting"])?;
-    let as_of = p.date("as_of")?.unwrap_or_else(today);
-    let previous = p.date("previous_meeting")?;
+    let as_of = p.published_date("as_of")?.unwrap_or_else(published_today);
+    let previous = p.published_date("previous_meeting")?;
     let period = match p.period("year")? {
         Some(year @ Period::Year(_)) => year,
         Some(other) => return Err(ApiError::bad(format!("year: {other} är inget år"), "ett år, t.ex. 2026")),
@@ -60,8 +60,21 @@ async fn dashboard_page(state: &AppState, q: HashMap<String, String>) -> Result<
         }
         form.pick method="get" action="/" {
             label { "År" input type="number" name="year" min="2000" max="2200" value=(period.year()); }
-            label { "Läget per" input type="date" name="as_of" value=(as_of); }
-            label { "Förra mötet" input type="date" name="previous_meeting" value=[previous]; }
+            label {
+                "Läget per"
+                select name="as_of" {
+                    @for day in month_ends(as_of) { option value=(day) selected[day == as_of] { (long_date(day)) } }
+                }
+            }
+            label {
+                "Förra mötet"
+                select name="previous_meeting" {
+                    option value="" selected[previous.is_none()] { "inget" }
+                    @for day in month_ends(previous.unwrap_or(as_of)) {
+                        option value=(day) selected[Some(day) == previous] { (long_date(day)) }
+                    }
+                }
+            }
             button type="submit" { "Visa" }
         }
         (stod_reports::throughput::dashboard_sections(&t.report))
@@ -89,8 +102,9 @@ async fn dashboard_page(state: &AppState, q: HashMap<String, String>) -> Result<
 pub async fn steering(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let result = async {
         let p = Params::read(q, &["as_of", "previous_meeting"])?;
-        let as_of = p.date("as_of")?.unwrap_or_else(today);
-        let (s, cat) = tokio::join!(fetch_steering(&state, as_of, p.date("previous_meeting")?), state.catalogue());
+        let as_of = p.published_date("as_of")?.unwrap_or_else(published_today);
+        let previous = p.published_date("previous_meeting")?;
+        let (s, cat) = tokio::join!(fetch_steering(&state, as_of, previous), state.catalogue());
         let s = s?;
         let basis = Basis::ReadModel { checkpoint: s.checkpoint, generation: s.generation };
         Ok::<_, ApiError>(Html(stod_reports::steering::steering(&s.report, &basis, &cat, Format::Html, &printed_now())))
@@ -103,7 +117,7 @@ pub async fn steering(State(state): State<AppState>, Query(q): Query<HashMap<Str
 pub async fn funder(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
     let result = async {
         let p = Params::read(q, &["period"])?;
-        let period = p.period("period")?.unwrap_or(Period::Year(today().year()));
+        let period = p.period("period")?.unwrap_or_else(this_year);
         let (f, cat) = tokio::join!(fetch_funder(&state, period), state.catalogue());
         let f = f?;
         let basis = Basis::ReadModel { checkpoint: f.checkpoint, generation: f.generation };
@@ -116,4 +130,19 @@ pub async fn funder(State(state): State<AppState>, Query(q): Query<HashMap<Strin
     }
     .await;
     result.map_or_else(ApiError::into_page, IntoResponse::into_response)
+}
+
+/// The month ends a person may pick, newest first: the last three years', and `also`
+/// (an older day from the address) so the form shows what the page shows.
+fn month_ends(also: Date) -> Vec<Date> {
+    let mut days = Vec::with_capacity(37);
+    let mut day = published_today();
+    for _ in 0..36 {
+        days.push(day);
+        day = publication::latest(day);
+    }
+    if !days.contains(&also) {
+        days.push(also);
+    }
+    days
 }

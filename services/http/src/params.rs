@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use stod_events::ids::Date;
-use stod_projections::Period;
+use stod_projections::{publication, Period};
 
 use crate::error::ApiError;
 
@@ -36,6 +36,19 @@ impl Params {
             .transpose()
     }
 
+    /// A day a published report may stand on: a month end that has passed
+    /// (`stod_projections::publication`).
+    pub fn published_date(&self, name: &str) -> Result<Option<Date>, ApiError> {
+        let Some(day) = self.date(name)? else { return Ok(None) };
+        let today = stod_events::sweden::today();
+        publication::check(name, day, today).map(Some).map_err(|e| {
+            ApiError::bad(
+                e.0,
+                format!("den sista dagen i en månad som har passerat, senast {}", publication::latest(today)),
+            )
+        })
+    }
+
     pub fn period(&self, name: &str) -> Result<Option<Period>, ApiError> {
         self.0
             .get(name)
@@ -60,4 +73,9 @@ pub fn check_meetings(as_of: Date, previous: Option<Date>) -> Result<(), ApiErro
         )),
         _ => Ok(()),
     }
+}
+
+/// The day published figures stand on when none is asked for: the last passed month end.
+pub fn published_today() -> Date {
+    publication::latest(stod_events::sweden::today())
 }

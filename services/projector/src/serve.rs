@@ -6,8 +6,8 @@ use serde::Serialize;
 use stod_events::ids::UserId;
 use stod_nats_service::{Endpoint, Request, Running, Service, Spec};
 use stod_projections::{
-    funder, link_corrections, protect_funder, protect_steering, protect_throughput, steering, throughput, CaseRecord,
-    Period, SteeringReport, ThroughputReport,
+    funder, link_corrections, protect_funder, protect_steering, protect_throughput, publication, steering, throughput,
+    CaseRecord, Period, SteeringReport, ThroughputReport,
 };
 use stod_protocol::{
     parse_body, queries, FunderQuery, HistoryQuery, ReportReply, RequestError, SteeringQuery, ThroughputQuery,
@@ -160,17 +160,29 @@ async fn answer(
     let reply = match name {
         queries::THROUGHPUT => json(&report(projector, body, throughput_report)),
         queries::STEERING => json(&report(projector, body, steering_report)),
-        queries::PUBLISHED_THROUGHPUT => json(&report(projector, body, |ctx, q| {
-            Ok(protect_throughput(&throughput_report(ctx, q)?, projector.min_count()))
+        // Published figures stand on passed month ends only (`stod_projections::publication`).
+        queries::PUBLISHED_THROUGHPUT => json(&report(projector, body, |ctx, q: ThroughputQuery| {
+            let today = match q.today {
+                Some(day) => publishable("today", day)?,
+                None => publication::latest(stod_events::sweden::today()),
+            };
+            Ok(protect_throughput(
+                &throughput_report(ctx, ThroughputQuery { today: Some(today), ..q })?,
+                projector.min_count(),
+            ))
         })),
-        queries::PUBLISHED_STEERING => json(&report(projector, body, |ctx, q| {
+        queries::PUBLISHED_STEERING => json(&report(projector, body, |ctx, q: SteeringQuery| {
+            publishable("as_of", q.as_of)?;
+            if let Some(previous) = q.previous_meeting {
+                publishable("previous_meeting", previous)?;
+            }
             Ok(protect_steering(&steering_report(ctx, q)?, projector.min_count()))
         })),
         queries::PUBLISHED_FUNDER => json(&report(projector, body, |ctx, q: FunderQuery| {
             let period = parse_period(&q.period)?;
             let records = ctx.records()?;
-            let today = stod_events::sweden::today();
-            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
+            let known_on = publication::latest(stod_events::sweden::today());
+            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(known_on)).collect();
             Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
         })),
         queries::HISTORY => match record_access(access, &request.user, body).await {
@@ -219,6 +231,11 @@ async fn record_access(access: Option<&AccessLog>, user: &UserId, body: &[u8]) -
             })
         }
     }
+}
+
+/// `day` if a published report may stand on it today.
+fn publishable(what: &str, day: stod_events::ids::Date) -> Result<stod_events::ids::Date, QueryError> {
+    publication::check(what, day, stod_events::sweden::today()).map_err(|e| Bad(e.0))
 }
 
 fn parse_period(period: &str) -> Result<Period, QueryError> {

@@ -21,15 +21,20 @@ Examples:
 --json prints the read model's reply (status, checkpoint, generation, report)."
     )]
     Throughput(ThroughputArgs),
-    /// The steering group's status report (styrgruppsrapport) as of a meeting date:
-    /// the goal, changes since the previous meeting, participants per site, alerts.
+    /// The steering group's status report (styrgruppsrapport) as of a month end: the
+    /// goal, changes since the previous meeting, participants per site, alerts.
     #[command(
         visible_alias = "steering",
         after_help = "\
 Examples:
+  stod report styrgrupp                            as of the last month end that has passed
   stod report styrgrupp --as-of 2025-06-30
   stod report styrgrupp --as-of 2025-06-30 --previous 2025-03-31 --format md > styrgrupp.md
   stod report styrgrupp --as-of 2025-06-30 --format html > styrgrupp.html
+
+Published figures stand on month ends that have passed (a report for the 14th and one
+for the 15th would show what happened to the one person whose facts are dated the 15th);
+another day is refused with exit 6 and the valid days.
 
 Counts only, with small counts hidden: under the projector's threshold (default 5) a
 count shows as \"<5\", and a count that would let one be worked out from a total as \"x\".
@@ -38,8 +43,9 @@ ready to print; the dashboard (`stod up`, http://127.0.0.1:8080/styrgrupp) shows
     )]
     Styrgrupp(SteeringArgs),
     /// The funder's follow-up (uppföljning till samordningsförbundet, in the style of
-    /// SUS) for a period: participants by gender and age band, support at start and at
-    /// exit, outcomes by SUS group; small counts hidden.
+    /// SUS) for a period, as known at the last month end that has passed: participants
+    /// by gender and age band, support at start and at exit, outcomes by SUS group;
+    /// small counts hidden.
     #[command(
         visible_alias = "funder",
         after_help = "\
@@ -93,11 +99,12 @@ pub struct ThroughputArgs {
 
 #[derive(Debug, Args)]
 pub struct SteeringArgs {
-    /// The meeting date the status is as of.
+    /// The month end the status is as of: the last day of a month that has passed
+    /// [default: the last one].
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
-    pub as_of: Date,
-    /// The previous meeting's date: changes are counted after it. Without it, changes
-    /// are counted from the first event.
+    pub as_of: Option<Date>,
+    /// The month end the previous meeting looked at: changes are counted after it.
+    /// Without it, changes are counted from the first event.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub previous: Option<Date>,
     /// text for the terminal, md (Markdown) or html (a printable page).
