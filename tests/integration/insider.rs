@@ -78,18 +78,7 @@ async fn snapshot(s: &Secured, readers: &[(&str, &Conn)]) -> TestResult<Snapshot
         let state = stream.info().await?.state.clone();
         for seq in state.first_sequence..=state.last_sequence {
             let Ok(msg) = stream.get_raw_message(seq).await else { continue };
-            let mut bytes = msg.subject.as_bytes().to_vec();
-            let mut headers: Vec<String> = msg
-                .headers
-                .iter()
-                .map(|(name, values)| {
-                    let values: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
-                    format!("{name}: {}\n", values.join(","))
-                })
-                .collect();
-            headers.sort();
-            bytes.extend(headers.concat().as_bytes());
-            bytes.extend(&msg.payload[..]);
+            let bytes = stod_tests::stored_bytes(&msg);
             messages.push((name.to_owned(), seq, bytes));
         }
     }

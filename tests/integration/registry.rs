@@ -108,19 +108,7 @@ async fn every_stored_message(js: &async_nats::jetstream::Context) -> TestResult
         let state = stream.info().await?.state.clone();
         for seq in state.first_sequence..=state.last_sequence {
             let Ok(msg) = stream.get_raw_message(seq).await else { continue }; // purged
-            let mut bytes = msg.subject.as_bytes().to_vec();
-            // Sorted: the header map's own order is not stable.
-            let mut headers: Vec<String> = msg
-                .headers
-                .iter()
-                .map(|(name, values)| {
-                    let values: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
-                    format!("{name}: {}\n", values.join(","))
-                })
-                .collect();
-            headers.sort();
-            bytes.extend(headers.concat().as_bytes());
-            bytes.extend(&msg.payload[..]);
+            let bytes = stod_tests::stored_bytes(&msg);
             out.push((name.clone(), seq, bytes));
         }
     }

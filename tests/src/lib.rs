@@ -170,6 +170,24 @@ pub async fn read_log(js: &Context) -> TestResult<Vec<stod_store::StoredEvent>> 
     Ok(out)
 }
 
+/// One stored message as bytes: its subject, its headers (sorted: the header map's own
+/// order is not stable) and its payload; for comparing what a stream holds.
+pub fn stored_bytes(msg: &async_nats::jetstream::message::StreamMessage) -> Vec<u8> {
+    let mut bytes = msg.subject.as_bytes().to_vec();
+    let mut headers: Vec<String> = msg
+        .headers
+        .iter()
+        .map(|(name, values)| {
+            let values: Vec<&str> = values.iter().map(|v| v.as_str()).collect();
+            format!("{name}: {}\n", values.join(","))
+        })
+        .collect();
+    headers.sort();
+    bytes.extend(headers.concat().as_bytes());
+    bytes.extend(&msg.payload[..]);
+    bytes
+}
+
 /// Builders for commands in tests, with realistic codes from the default catalogue.
 pub mod journey {
     use stod_events::case::{Action, Command, TrainingRef};
