@@ -23,7 +23,7 @@ use stod_tests::{TestResult, TestSystem};
 
 /// A made-up number `YYYYMMDDNNN` plus its correct check digit: no real person's
 /// number is written into the tests.
-fn pnr(eleven: &str) -> String {
+pub(crate) fn pnr(eleven: &str) -> String {
     let ten: Vec<u8> = eleven[2..].bytes().map(|b| b - b'0').collect();
     format!("{eleven}{}", luhn_check_digit(&ten))
 }
