@@ -39,7 +39,7 @@ const STREAMS: [(&str, &str); 6] = [
 ];
 
 /// People, in every role, and the services' own users.
-const PEOPLE: [&str; 9] = ["anna", "bo", "lena", "revisor", "styr", "finsam", "drift", "stod-http", "demo"];
+const PEOPLE: [&str; 10] = ["anna", "bo", "lena", "revisor", "styr", "finsam", "backup", "drift", "stod-http", "demo"];
 const SERVICES: [&str; 3] = ["stod-command", "stod-projector", "stod-registry"];
 
 /// Whether `user` may publish to `target` by design (a service's own writes).

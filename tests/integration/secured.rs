@@ -105,6 +105,7 @@ impl Secured {
             ("revisor", Role::Auditor),
             ("styr", Role::SteeringGroup),
             ("finsam", Role::Funder),
+            ("backup", Role::Backup),
         ] {
             auth.ensure_user(&user(name), role)?;
         }

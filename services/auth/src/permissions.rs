@@ -60,6 +60,7 @@ impl Account {
             | Role::SteeringGroup
             | Role::Funder
             | Role::Operator
+            | Role::Backup
             | Role::Http
             | Role::Seeder => Account::People,
         }
@@ -201,6 +202,11 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             p.publish_allow.extend(own("query", user, &["projection-status", "reference"]));
             p.publish_allow.extend(own("query", user, &PUBLISHED_REPORTS));
         }
+        Role::Backup => {
+            // The logs and buckets whole, through the command service, which records
+            // every run in the access log first. No case, no report, no command.
+            p.publish_allow.extend(own("audit", user, &["backup-info", "backup-open", "backup-read"]));
+        }
         Role::Http => {
             p.publish_allow.extend(own("query", user, &PUBLISHED_REPORTS));
             p.publish_allow.extend(own("query", user, &["projection-status", "reference"]));
@@ -234,6 +240,8 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             p.publish_allow.extend(append_stream(QUARANTINE_STREAM, "stod.quarantine.>"));
             p.publish_allow.extend(kv_bucket("stod_participants", true));
             p.publish_allow.extend(kv_bucket("stod_reference", true));
+            // Read for backups only (the registry service owns and writes it).
+            p.publish_allow.extend(read_stream("KV_stod_registry"));
             // An intake with a personnummer registers the person first.
             p.publish_allow.extend(own("registry", user, &["register"]));
         }

@@ -22,6 +22,9 @@ pub enum Role {
     Funder,
     /// *Drift*: rebuilds read models, loads reference data, reads status and metrics.
     Operator,
+    /// *Säkerhetskopiering*: reads the logs and buckets whole for a backup (`stod
+    /// backup`), each run access-logged; nothing else: no case, no report, no write.
+    Backup,
     /// The command service: the only writer of the event log.
     CommandService,
     /// The projector: reads the log, answers report queries.
@@ -36,13 +39,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 12] = [
         Role::CaseWorker,
         Role::ProjectLeader,
         Role::Auditor,
         Role::SteeringGroup,
         Role::Funder,
         Role::Operator,
+        Role::Backup,
         Role::CommandService,
         Role::Projector,
         Role::Http,
@@ -51,8 +55,15 @@ impl Role {
     ];
 
     /// The roles a person can be given with `stod user add`.
-    pub const PEOPLE: [Role; 6] =
-        [Role::CaseWorker, Role::ProjectLeader, Role::Auditor, Role::SteeringGroup, Role::Funder, Role::Operator];
+    pub const PEOPLE: [Role; 7] = [
+        Role::CaseWorker,
+        Role::ProjectLeader,
+        Role::Auditor,
+        Role::SteeringGroup,
+        Role::Funder,
+        Role::Operator,
+        Role::Backup,
+    ];
 
     /// The Swedish token used on the command line and in files.
     pub fn token(self) -> &'static str {
@@ -63,6 +74,7 @@ impl Role {
             Role::SteeringGroup => "styrgrupp",
             Role::Funder => "finansiar",
             Role::Operator => "drift",
+            Role::Backup => "sakerhetskopiering",
             Role::CommandService => "tjanst-kommando",
             Role::Projector => "tjanst-lasmodell",
             Role::Http => "tjanst-http",
@@ -80,6 +92,7 @@ impl Role {
             Role::SteeringGroup => "styrgrupp",
             Role::Funder => "finansiär",
             Role::Operator => "drift",
+            Role::Backup => "säkerhetskopiering",
             Role::CommandService => "kommandotjänsten",
             Role::Projector => "läsmodellerna",
             Role::Http => "översikten (HTTP)",

@@ -118,6 +118,7 @@ async fn read_log(
         LogName::Events => "händelseloggens",
         LogName::Access => "åtkomstloggens",
         LogName::Quarantine => "karantänlistans",
+        LogName::Participants | LogName::Reference | LogName::Registry => "nyckelvärdeslagrets",
     };
     let loosened: Vec<String> = read
         .loosened

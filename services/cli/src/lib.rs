@@ -52,6 +52,7 @@
 pub mod args;
 pub mod audit;
 pub mod audit_text;
+pub mod backup;
 pub mod correct;
 pub mod demo;
 pub mod error;
@@ -74,7 +75,10 @@ use stod_client::{Client, Refusals};
 use stod_events::reference::CodeKind;
 
 pub use args::Cli;
-use args::{AuditCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd, UserCmd};
+use args::{
+    AuditCmd, BackupArgs, BackupCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd,
+    UserCmd,
+};
 pub use error::CliError;
 use output::Output;
 use session::Session;
@@ -156,6 +160,18 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
         Cmd::User(UserCmd::Remove { name, data }) => user::remove(name, data, out),
         Cmd::User(UserCmd::Rotate { name, data, out: file }) => user::rotate(name, data, file, out),
         Cmd::User(UserCmd::List { data }) => user::list(data, out),
+        Cmd::Backup(BackupArgs { command: Some(BackupCmd::Verify { dir }), .. }) => backup::verify(out, &dir),
+        Cmd::Backup(BackupArgs {
+            command: Some(BackupCmd::Key { out: file, data, registry_key, passphrase_stdin }),
+            ..
+        }) => backup::seal_key(out, &file, data, registry_key, passphrase_stdin),
+        Cmd::Backup(BackupArgs { command: None, out: Some(dir), data }) => {
+            backup::take(&session.client().await?, out, &dir, data).await
+        }
+        Cmd::Backup(BackupArgs { command: None, out: None, .. }) => Err(CliError::Usage(
+            "ange var säkerhetskopian ska skrivas: stod backup --out KATALOG (eller stod backup verify KATALOG)".into(),
+        )),
+        Cmd::Restore(args) => backup::restore(out, args).await,
         Cmd::Report(report) => {
             let client = session.client().await?;
             match report {
@@ -226,6 +242,8 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         | Cmd::Up(_)
         | Cmd::Http(_)
         | Cmd::User(_)
+        | Cmd::Backup(_)
+        | Cmd::Restore(_)
         | Cmd::Reference(_)
         | Cmd::Report(_)
         | Cmd::Projections(_)

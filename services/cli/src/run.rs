@@ -55,6 +55,8 @@ pub fn system_error(e: SystemError) -> CliError {
              --http 127.0.0.1:8081, eller starta utan översikt med --no-http"
         )),
         SystemErrorKind::Http => CliError::Other(format!("översikten kunde inte starta på {about}: {detail}")),
+        SystemErrorKind::Restore => CliError::Other(format!("återställningen: {detail}")),
+        SystemErrorKind::BackupDamaged => CliError::Integrity { message: detail, shown: false },
         SystemErrorKind::Service => {
             CliError::Unavailable(format!("en tjänst kunde inte registreras i NATS: {detail}"))
         }

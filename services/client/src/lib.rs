@@ -304,22 +304,51 @@ impl Client {
         &self,
         log: LogName,
         purpose: AuditPurpose,
+        each: impl FnMut(LoggedMessage),
+        progress: impl FnMut(u64, u64),
+    ) -> Result<ReadLog, ClientError> {
+        self.read_run("log", LogOpenRequest { log, purpose, from: None }, each, progress).await
+    }
+
+    /// Where a log or bucket begins and ends, as the backup role asks for it.
+    pub async fn backup_info(&self, log: LogName) -> Result<LogInfoReply, ClientError> {
+        self.request(&audit_subject(&self.user, "backup-info"), to_body(&LogInfoQuery { log })?).await
+    }
+
+    /// Reads a log from `from` on (from its start when `None`), or a bucket whole, for a
+    /// backup (the backup role's `backup-*` endpoints; each run access-logged first).
+    pub async fn read_for_backup(
+        &self,
+        log: LogName,
+        from: Option<u64>,
+        each: impl FnMut(LoggedMessage),
+        progress: impl FnMut(u64, u64),
+    ) -> Result<ReadLog, ClientError> {
+        self.read_run("backup", LogOpenRequest { log, purpose: AuditPurpose::Backup, from }, each, progress).await
+    }
+
+    /// One run: `<scope>-open`, then `<scope>-read` batch by batch.
+    async fn read_run(
+        &self,
+        scope: &str,
+        request: LogOpenRequest,
         mut each: impl FnMut(LoggedMessage),
         mut progress: impl FnMut(u64, u64),
     ) -> Result<ReadLog, ClientError> {
         let opened: LogOpenReply =
-            self.request(&audit_subject(&self.user, "log-open"), to_body(&LogOpenRequest { log, purpose })?).await?;
+            self.request(&audit_subject(&self.user, &format!("{scope}-open")), to_body(&request)?).await?;
         let (run, first, last, loosened) = match opened {
             LogOpenReply::Opened { run, first, last, loosened } => (run, first, last, loosened),
             LogOpenReply::NotFound { message } => return Err(ClientError::Invalid(message)),
             LogOpenReply::Invalid { message } => return Err(ClientError::Invalid(message)),
             LogOpenReply::Unavailable { message } => return Err(ClientError::Unavailable(message)),
         };
+        let read_subject = audit_subject(&self.user, &format!("{scope}-read"));
         let mut from = first;
         let mut read = 0;
         while from <= last && last > 0 {
             let body = to_body(&LogReadRequest { run: run.clone(), from })?;
-            let batch: LogReadReply = self.request(&audit_subject(&self.user, "log-read"), body).await?;
+            let batch: LogReadReply = self.request(&read_subject, body).await?;
             let messages = match batch {
                 LogReadReply::Batch { messages } => messages,
                 LogReadReply::Invalid { message } => return Err(ClientError::Invalid(message)),

@@ -4,19 +4,28 @@
 //! A run is an access record (`AccessView::AuditRun`) whose id is the run's. Reads name
 //! the run; the service answers only its opener, only within its range. Runs opened at
 //! another instance are found by their record's subject (`stod.access.<user>.run-<id>`).
+//!
+//! Two scopes, told apart by the endpoint: an auditor's runs (`log-*`) read the three
+//! logs for verify, export, replay or access; a backup's runs (`backup-*`) read the
+//! logs and the buckets, with purpose `backup` only. Which of them a user may ask for
+//! is their role's permissions, enforced by the server.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_nats::jetstream::Context;
 use stod_events::ids::UserId;
+use stod_protocol::audit::AuditPurpose;
 use stod_protocol::audit::{
     LogInfoQuery, LogInfoReply, LogName, LogOpenReply, LogOpenRequest, LogReadReply, LogReadRequest, LoggedMessage,
     Loosened, MAX_BATCH_BYTES,
 };
 use stod_protocol::parse_body;
 use stod_store::raw::{read_range, stream_state, StreamState};
-use stod_store::{AccessLog, AccessRecord, StoreErrorKind, ACCESS_STREAM_NAME, QUARANTINE_STREAM_NAME, STREAM_NAME};
+use stod_store::{
+    AccessLog, AccessRecord, StoreErrorKind, ACCESS_STREAM_NAME, PARTICIPANTS_BUCKET, QUARANTINE_STREAM_NAME,
+    REFERENCE_BUCKET, REGISTRY_BUCKET, STREAM_NAME,
+};
 use tracing::info;
 use uuid::Uuid;
 
@@ -37,11 +46,39 @@ pub struct AuditRelay {
     via: &'static str,
 }
 
-fn stream_of(log: LogName) -> &'static str {
+/// Who opens a run: an auditor (`log-*`) or a backup (`backup-*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Audit,
+    Backup,
+}
+
+impl Scope {
+    /// What this scope may not open, in words; `None` when it may.
+    fn refuses(self, log: LogName, purpose: AuditPurpose) -> Option<String> {
+        match self {
+            Scope::Audit if log.is_bucket() => {
+                Some(format!("{} läses bara av en säkerhetskopiering (backup-open)", log.as_str()))
+            }
+            Scope::Audit if purpose == AuditPurpose::Backup => {
+                Some("en säkerhetskopiering öppnas med backup-open, av rollen säkerhetskopiering".into())
+            }
+            Scope::Backup if purpose != AuditPurpose::Backup => {
+                Some(format!("backup-open tar bara syftet backup, inte {}", purpose.as_str()))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn stream_of(log: LogName) -> String {
     match log {
-        LogName::Events => STREAM_NAME,
-        LogName::Access => ACCESS_STREAM_NAME,
-        LogName::Quarantine => QUARANTINE_STREAM_NAME,
+        LogName::Events => STREAM_NAME.to_owned(),
+        LogName::Access => ACCESS_STREAM_NAME.to_owned(),
+        LogName::Quarantine => QUARANTINE_STREAM_NAME.to_owned(),
+        LogName::Participants => format!("KV_{PARTICIPANTS_BUCKET}"),
+        LogName::Reference => format!("KV_{REFERENCE_BUCKET}"),
+        LogName::Registry => format!("KV_{REGISTRY_BUCKET}"),
     }
 }
 
@@ -50,6 +87,8 @@ fn loosened(log: LogName, state: &StreamState) -> Vec<Loosened> {
         LogName::Events => stod_store::check_stream_config(&state.config),
         LogName::Access => stod_store::check_access_stream_config(&state.config),
         LogName::Quarantine => stod_store::quarantine::check_quarantine_stream_config(&state.config),
+        // A bucket is changed by design (claims, the catalogue, erasure).
+        LogName::Participants | LogName::Reference | LogName::Registry => Vec::new(),
     };
     mismatches
         .into_iter()
@@ -62,12 +101,15 @@ impl AuditRelay {
         Self { js, access, runs: Mutex::new(HashMap::new()), via }
     }
 
-    pub async fn info(&self, body: &[u8]) -> LogInfoReply {
+    pub async fn info(&self, body: &[u8], scope: Scope) -> LogInfoReply {
         let query: LogInfoQuery = match parse_body(body) {
             Ok(q) => q,
             Err(e) => return LogInfoReply::Invalid { message: e.to_string() },
         };
-        match stream_state(&self.js, stream_of(query.log)).await {
+        if let Some(message) = scope.refuses(query.log, AuditPurpose::Backup).filter(|_| query.log.is_bucket()) {
+            return LogInfoReply::Invalid { message };
+        }
+        match stream_state(&self.js, &stream_of(query.log)).await {
             Ok(state) => LogInfoReply::Found {
                 first: state.first,
                 last: state.last,
@@ -80,17 +122,22 @@ impl AuditRelay {
     }
 
     /// Records the run, then says what it covers.
-    pub async fn open(&self, user: &UserId, body: &[u8]) -> LogOpenReply {
+    pub async fn open(&self, user: &UserId, body: &[u8], scope: Scope) -> LogOpenReply {
         let request: LogOpenRequest = match parse_body(body) {
             Ok(r) => r,
             Err(e) => return LogOpenReply::Invalid { message: e.to_string() },
         };
-        let state = match stream_state(&self.js, stream_of(request.log)).await {
+        if let Some(message) = scope.refuses(request.log, request.purpose) {
+            return LogOpenReply::Invalid { message };
+        }
+        let state = match stream_state(&self.js, &stream_of(request.log)).await {
             Ok(s) => s,
             Err(e) if e.kind() == StoreErrorKind::NotFound => return LogOpenReply::NotFound { message: e.to_string() },
             Err(e) => return LogOpenReply::Unavailable { message: e.to_string() },
         };
-        let first = state.first.max(1);
+        // A bucket is read whole: its first messages may have been replaced.
+        let from = if request.log.is_bucket() { None } else { request.from };
+        let first = from.unwrap_or(state.first).max(state.first).max(1);
         let record = AccessRecord::audit_run(
             user.clone(),
             request.log.as_str(),
@@ -121,12 +168,7 @@ impl AuditRelay {
         }
         // Opened at another instance: its record is under its own subject.
         let record = self.access.run(user, &id).await.ok().flatten()?;
-        let log = match record.log.as_deref()? {
-            "events" => LogName::Events,
-            "access" => LogName::Access,
-            "quarantine" => LogName::Quarantine,
-            _ => return None,
-        };
+        let log = LogName::parse(record.log.as_deref()?)?;
         let run = Run { user: record.user, log, first: record.from?, last: record.to? };
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(id, run.clone());
         Some(run)
@@ -146,11 +188,17 @@ impl AuditRelay {
             return refused();
         }
         let from = request.from.max(run.first);
-        match read_range(&self.js, stream_of(run.log), from, run.last, MAX_BATCH_BYTES).await {
+        let headers = run.log.is_bucket();
+        match read_range(&self.js, &stream_of(run.log), from, run.last, MAX_BATCH_BYTES, headers).await {
             Ok(messages) => LogReadReply::Batch {
                 messages: messages
                     .into_iter()
-                    .map(|m| LoggedMessage { seq: m.stream_sequence, subject: m.subject, data: m.bytes })
+                    .map(|m| LoggedMessage {
+                        seq: m.stream_sequence,
+                        subject: m.subject,
+                        data: m.bytes,
+                        headers: m.headers,
+                    })
                     .collect(),
             },
             Err(e) => LogReadReply::Unavailable { message: e.to_string() },

@@ -18,7 +18,7 @@ use stod_store::{
 };
 use tracing::{info, warn};
 
-use crate::audit::AuditRelay;
+use crate::audit::{AuditRelay, Scope};
 use crate::cases::{Cases, LoadedCase};
 use crate::group::GroupCommitConfig;
 use crate::handler::{Handler, HandlerConfig};
@@ -119,15 +119,17 @@ impl Service for CommandService {
                 let reply = crate::ops::quarantine(self.handler.cases().store(), &self.quarantine, user, body).await;
                 to_json(&reply)
             }
-            "log-info" | "log-open" | "log-read" => {
+            "log-info" | "log-open" | "log-read" | "backup-info" | "backup-open" | "backup-read" => {
                 let Some(relay) = &self.relay else {
                     return to_json(&LogReadReply::Unavailable {
                         message: "loggarna läses inte ut utan åtkomstlogg".into(),
                     });
                 };
                 match request.endpoint.as_str() {
-                    "log-info" => to_json(&relay.info(body).await),
-                    "log-open" => to_json(&relay.open(user, body).await),
+                    "log-info" => to_json(&relay.info(body, Scope::Audit).await),
+                    "backup-info" => to_json(&relay.info(body, Scope::Backup).await),
+                    "log-open" => to_json(&relay.open(user, body, Scope::Audit).await),
+                    "backup-open" => to_json(&relay.open(user, body, Scope::Backup).await),
                     _ => to_json(&relay.read(user, body).await),
                 }
             }
@@ -205,7 +207,7 @@ pub async fn start(client: Client, opts: ServiceOptions) -> Result<RunningServic
     for name in ["reference-load", "quarantine"] {
         endpoints.push(Endpoint::new(name, format!("{OPS_PREFIX}.*.{name}")));
     }
-    for name in ["log-info", "log-open", "log-read"] {
+    for name in ["log-info", "log-open", "log-read", "backup-info", "backup-open", "backup-read"] {
         endpoints.push(Endpoint::new(name, format!("{AUDIT_PREFIX}.*.{name}")));
     }
     let spec = Spec::new(

@@ -109,7 +109,8 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
         tracing::info!(user = name, path, "HTTP login refused");
         return refuse(StatusCode::UNAUTHORIZED, &path, "fel användarnamn eller token");
     };
-    let allowed = if operations(&path) { role == Role::Operator } else { Role::PEOPLE.contains(&role) };
+    let allowed =
+        if operations(&path) { role == Role::Operator } else { Role::PEOPLE.contains(&role) && role != Role::Backup };
     if !allowed {
         let needs = if operations(&path) { "drift" } else { "en personlig roll" };
         return refuse(

@@ -8,11 +8,16 @@
 //! and last sequence at that moment). The auditor then reads the range in batches
 //! ([`LogReadRequest`]), naming the run; a read outside an opened run, or by another
 //! user, is refused.
+//!
+//! A backup (`stod backup`) is the same kind of run, opened by the backup role at
+//! `stod.audit.<user>.<backup-info|backup-open|backup-read>` with purpose `backup`: it
+//! may read the three logs and the three buckets ([`LogName::is_bucket`]), and
+//! nothing else. Auditors' runs (`log-*`) read the three logs only.
 
 use serde::{Deserialize, Serialize};
 
 /// The logs an auditor reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogName {
     /// `STOD_EVENTS`: every fact of every case.
@@ -21,6 +26,14 @@ pub enum LogName {
     Access,
     /// `STOD_QUARANTINE`: the operators' decisions to set messages aside.
     Quarantine,
+    /// The bucket `stod_participants` (stream `KV_stod_participants`): which case a
+    /// participant is in. Backups only.
+    Participants,
+    /// The bucket `stod_reference`: the reference data in force. Backups only.
+    Reference,
+    /// The bucket `stod_registry`: keyed hash of a personnummer → participant
+    /// reference. Backups only.
+    Registry,
 }
 
 impl LogName {
@@ -29,7 +42,32 @@ impl LogName {
             LogName::Events => "events",
             LogName::Access => "access",
             LogName::Quarantine => "quarantine",
+            LogName::Participants => "participants",
+            LogName::Reference => "reference",
+            LogName::Registry => "registry",
         }
+    }
+
+    /// Every log and bucket, in the order a backup reads them (the access log last, so
+    /// it holds the records of the backup's own runs).
+    pub const ALL: [LogName; 6] = [
+        LogName::Events,
+        LogName::Quarantine,
+        LogName::Participants,
+        LogName::Reference,
+        LogName::Registry,
+        LogName::Access,
+    ];
+
+    /// The parse of [`as_str`](Self::as_str).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+
+    /// A key-value bucket rather than an append-only log: what it holds is the last
+    /// value of each key, and only a backup reads it.
+    pub fn is_bucket(self) -> bool {
+        matches!(self, LogName::Participants | LogName::Reference | LogName::Registry)
     }
 }
 
@@ -41,6 +79,8 @@ pub enum AuditPurpose {
     Export,
     Replay,
     Access,
+    /// `stod backup`: the backup role's runs.
+    Backup,
 }
 
 impl AuditPurpose {
@@ -50,6 +90,7 @@ impl AuditPurpose {
             AuditPurpose::Export => "export",
             AuditPurpose::Replay => "replay",
             AuditPurpose::Access => "access",
+            AuditPurpose::Backup => "backup",
         }
     }
 }
@@ -96,6 +137,10 @@ pub enum LogInfoReply {
 pub struct LogOpenRequest {
     pub log: LogName,
     pub purpose: AuditPurpose,
+    /// Where the run starts (an incremental backup: after the previous one's last
+    /// sequence); the log's first sequence when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,6 +195,10 @@ pub struct LoggedMessage {
     /// The stored bytes, base64 (standard alphabet, padded).
     #[serde(with = "base64_bytes")]
     pub data: Vec<u8>,
+    /// The message's headers, sent for the buckets only (`KV-Operation` tells a
+    /// deletion from a value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
 }
 
 /// The most payload one batch carries: well under NATS's default 1 MiB message, with
@@ -176,7 +225,7 @@ mod tests {
 
     #[test]
     fn a_logged_message_carries_its_bytes_in_base64() {
-        let m = LoggedMessage { seq: 7, subject: "stod.events.case.x".into(), data: vec![0, 1, 255] };
+        let m = LoggedMessage { seq: 7, subject: "stod.events.case.x".into(), data: vec![0, 1, 255], headers: vec![] };
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"seq":7,"subject":"stod.events.case.x","data":"AAH/"}"#);
         assert_eq!(serde_json::from_str::<LoggedMessage>(&json).unwrap(), m);

@@ -15,7 +15,7 @@ use stod_events::ids::{ParticipantRef, Timestamp};
 use crate::key::RegistryKey;
 use crate::personnummer::Personnummer;
 
-pub const REGISTRY_BUCKET: &str = "stod_registry";
+pub use stod_store::REGISTRY_BUCKET;
 
 /// One person's entry. Nothing else about them is stored: the number is only in the
 /// key, and only as a keyed hash.
@@ -71,8 +71,15 @@ fn unavailable(what: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> Reg
 impl RegistryStore {
     /// Opens (or creates) the bucket.
     pub async fn open(js: &Context, key: RegistryKey, replicas: usize) -> Result<Self, RegistryError> {
-        let store = match js.get_key_value(REGISTRY_BUCKET).await {
-            Ok(store) => store,
+        let store = Self::bucket(js, replicas).await?;
+        Ok(Self { store, key })
+    }
+
+    /// The bucket itself, created as the registry creates it if missing (a restore
+    /// writes it back without the key).
+    pub async fn bucket(js: &Context, replicas: usize) -> Result<Store, RegistryError> {
+        match js.get_key_value(REGISTRY_BUCKET).await {
+            Ok(store) => Ok(store),
             Err(_) => js
                 .create_key_value(kv::Config {
                     bucket: REGISTRY_BUCKET.to_owned(),
@@ -83,9 +90,8 @@ impl RegistryStore {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| RegistryError::new(RegistryErrorKind::Unavailable, "opening the registry bucket", e))?,
-        };
-        Ok(Self { store, key })
+                .map_err(|e| RegistryError::new(RegistryErrorKind::Unavailable, "opening the registry bucket", e)),
+        }
     }
 
     /// The bucket's key for this person: the keyed hash.

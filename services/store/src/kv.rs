@@ -22,6 +22,9 @@ use crate::error::{StoreError, StoreErrorKind};
 
 pub const PARTICIPANTS_BUCKET: &str = "stod_participants";
 pub const REFERENCE_BUCKET: &str = "stod_reference";
+/// The participant registry's bucket (`stod-registry` owns it; named here so that
+/// every bucket of stod is named in one place, for backups).
+pub const REGISTRY_BUCKET: &str = "stod_registry";
 const CATALOGUE_KEY: &str = "catalogue";
 
 async fn open_bucket(

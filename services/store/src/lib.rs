@@ -47,7 +47,7 @@ pub use access::{
     run_subject, AccessFilter, AccessLog, AccessRecord, AccessView, StoredAccess, ACCESS_RECORD_VERSION,
     ACCESS_STREAM_NAME, ACCESS_STREAM_SUBJECTS,
 };
-pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET};
+pub use kv::{Claim, ParticipantIndex, ReferenceStore, PARTICIPANTS_BUCKET, REFERENCE_BUCKET, REGISTRY_BUCKET};
 pub use log::{Appended, BatchAppend, EventStore, RawMessage, StoredEvent, MAX_BATCH};
 pub use quarantine::{QuarantineList, Quarantined, QUARANTINE_STREAM_NAME};
 

@@ -11,7 +11,15 @@ use async_nats::jetstream::{Context, ErrorCode};
 use futures::StreamExt;
 
 use crate::error::{StoreError, StoreErrorKind};
-use crate::log::RawMessage;
+
+/// One stored message as it is, with its headers when asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub stream_sequence: u64,
+    pub subject: String,
+    pub bytes: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
 
 /// Where a stream stands, and its settings.
 #[derive(Clone, Debug)]
@@ -45,14 +53,15 @@ pub async fn stream_state(js: &Context, name: &str) -> Result<StreamState, Store
 
 /// The messages of stream `name` from `from` up to `to`, in order, as long as their
 /// bytes stay under `max_bytes` (at least one message, when there is one). Empty when
-/// `from` is past `to`.
+/// `from` is past `to`. With `headers`, each message's headers come along.
 pub async fn read_range(
     js: &Context,
     name: &str,
     from: u64,
     to: u64,
     max_bytes: usize,
-) -> Result<Vec<RawMessage>, StoreError> {
+    headers: bool,
+) -> Result<Vec<StoredMessage>, StoreError> {
     let from = from.max(1);
     if from > to {
         return Ok(Vec::new());
@@ -84,7 +93,19 @@ pub async fn read_range(
             break;
         }
         bytes += msg.payload.len() + msg.subject.len();
-        out.push(RawMessage { stream_sequence: seq, subject: msg.subject.to_string(), bytes: msg.payload.to_vec() });
+        let headers = match (&msg.headers, headers) {
+            (Some(map), true) => map
+                .iter()
+                .flat_map(|(name, values)| values.iter().map(move |v| (name.to_string(), v.as_str().to_owned())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.push(StoredMessage {
+            stream_sequence: seq,
+            subject: msg.subject.to_string(),
+            bytes: msg.payload.to_vec(),
+            headers,
+        });
         if seq == to || pending == 0 || bytes >= max_bytes {
             break;
         }

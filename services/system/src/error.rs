@@ -39,6 +39,12 @@ pub enum SystemErrorKind {
     HttpAddrInUse,
     /// The HTTP service could not start for another reason.
     Http,
+    /// A restore was refused (a damaged backup, a data directory that is not empty) or
+    /// failed; nothing was left in the target directory.
+    Restore,
+    /// The backup does not hold together (a changed byte, a missing increment): nothing
+    /// was restored from it.
+    BackupDamaged,
 }
 
 /// Why a system could not start, with the kind a front end words for its users.

@@ -11,6 +11,18 @@ use crate::error::{SystemError, SystemErrorKind};
 /// Starts the managed server on `port`, waiting for JetStream as `probe` (a server
 /// with authorization refuses anonymous clients).
 pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<NatsServer, SystemError> {
+    start_with(data, port, probe, true).await
+}
+
+/// As [`start`]; without `sync_always` acknowledgements are not fsynced (a restore
+/// into a directory that is thrown away unless everything is written, and fsynced at
+/// the end).
+pub async fn start_with(
+    data: &DataDir,
+    port: u16,
+    probe: &Credentials,
+    sync_always: bool,
+) -> Result<NatsServer, SystemError> {
     let store = data.nats();
     move_streams_into_the_stod_account(data)?;
     // The users and their permissions, from <data>/auth (`stod user add` rewrites it
@@ -19,7 +31,7 @@ pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<Nat
     let extra = format!("include \"../auth/auth.conf\"\npid_file: {:?}", data.pid_file().display().to_string());
     let opts = ServerOptions::new(&store)
         .with_port(port)
-        .with_sync_always(true)
+        .with_sync_always(sync_always)
         .with_extra_config(extra)
         .with_probe_nkey(probe.nkey_seed.clone(), stod_auth::inbox_prefix(probe.user.as_str()));
     NatsServer::start(opts).await.map_err(|e| {

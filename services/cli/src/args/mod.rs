@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use stod_events::ids::UserId;
 
 pub mod audit;
+pub mod backup;
 pub mod case;
 pub mod parse;
 pub mod record;
@@ -23,6 +24,7 @@ pub mod run;
 pub mod user;
 
 pub use audit::*;
+pub use backup::*;
 pub use case::*;
 pub use parse::parse_as_of;
 pub use record::*;
@@ -258,6 +260,32 @@ Pages: / (översikt), /styrgrupp, /uppfoljning. JSON: /api/v1/... (described at
     /// audit, or see aggregates only. Enforced by nats-server, not by this program.
     #[command(subcommand)]
     User(UserCmd),
+    /// Back up the logs, the buckets and the people (säkerhetskopiering), online, as the
+    /// role säkerhetskopiering; check a backup offline; seal the registry key.
+    #[command(after_help = "\
+Examples:
+  stod backup --out /mnt/backup/stod --credentials sakerhetskopiering.creds
+  stod backup verify /mnt/backup/stod
+  stod backup key --out /media/usb/stod-registernyckel.age
+
+The first backup into a directory is full; each later one holds only what came after the
+previous one, and the chain of them restores as one (`stod restore`). Run it while stod
+is in use: each log is copied up to where it stood when its copy began. Every backup is
+recorded in the access log. The registry key is never in a backup: seal it with
+`stod backup key` and keep it elsewhere. See README, Säkerhetskopiering.")]
+    Backup(BackupArgs),
+    /// Restore a chain of backups into a new data directory (återställning), checked
+    /// first, then the read models rebuilt; start it with `stod up --data DIR`.
+    #[command(after_help = "\
+Examples:
+  stod restore --from /mnt/backup/stod --data /srv/stod-ny
+  stod restore --from /mnt/backup/stod --data /srv/stod-ny --registry-key /media/usb/stod-registernyckel.age
+
+Refuses a damaged backup (exit code 8) and a data directory that is not empty. Every
+message goes back at its own sequence, the streams get their protections (no delete, no
+purge), and the restored log is compared with the backup before the directory is used.
+The people keep their credentials; the services and the operator (drift) get new ones.")]
+    Restore(RestoreArgs),
 }
 
 #[cfg(test)]

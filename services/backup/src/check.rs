@@ -1,0 +1,216 @@
+//! Checking a chain of backups offline, without a server: what `stod backup verify`
+//! reports and what `stod restore` requires before it writes anything.
+//!
+//! A changed byte anywhere is found: in a manifest by its digest file, in any other
+//! file by the digest its manifest states, in an event by the case's hash chain, at the
+//! end of a case by the chain heads the manifests state, and a manifest replaced
+//! together with its digest by the next backup's `previous` digest.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use stod_audit::{verify_setting_aside, ChainHead, Finding, Record, SetAside, Verification};
+use stod_events::ids::CaseId;
+use stod_protocol::audit::LogName;
+
+use crate::error::BackupError;
+use crate::format::{backup_dir, list, read_bucket, read_checked, read_log, read_manifest, Kind, LogRecord, Manifest};
+use crate::take::{advance, subject_case};
+
+/// What a chain of backups holds, as checked: what a restore writes.
+#[derive(Clone, Debug, Default)]
+pub struct Content {
+    /// `events`, `access`, `quarantine`: every message, in order, across the chain.
+    pub logs: BTreeMap<LogName, Vec<LogRecord>>,
+    /// The buckets as the last backup holds them.
+    pub buckets: BTreeMap<LogName, BTreeMap<String, Vec<u8>>>,
+    /// The people of the auth directory, from the last backup that holds them.
+    pub users: Option<Vec<u8>>,
+}
+
+/// The result of [`check`].
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub manifests: Vec<Manifest>,
+    /// The hash chains of every case, across the chain of backups.
+    pub events: Verification,
+    /// Chain heads that differ from what the manifests state.
+    pub heads: Vec<Finding>,
+    /// That the chain of backups does not join up, in words.
+    pub problems: Vec<String>,
+    /// Every case's chain head as found (each message under its subject counts).
+    pub found_heads: BTreeMap<CaseId, ChainHead>,
+    pub content: Content,
+}
+
+impl Checked {
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty() && self.heads.is_empty() && self.events.intact()
+    }
+
+    /// Every problem in words, the chain findings in the auditor's terms.
+    pub fn describe_sv(&self) -> Vec<String> {
+        let mut out = self.problems.clone();
+        out.extend(
+            self.events
+                .findings
+                .iter()
+                .chain(&self.heads)
+                .filter(|f| !matches!(f, Finding::SetAside { .. }))
+                .map(Finding::describe_sv),
+        );
+        out
+    }
+
+    /// The last sequence of each log the chain reaches.
+    pub fn last(&self, log: LogName) -> u64 {
+        self.manifests.last().and_then(|m| m.logs.get(log.as_str())).map_or(0, |p| p.to)
+    }
+}
+
+const LOGS: [LogName; 3] = [LogName::Events, LogName::Quarantine, LogName::Access];
+const BUCKETS: [LogName; 3] = [LogName::Participants, LogName::Reference, LogName::Registry];
+
+/// Checks every backup in `dir`. `Err` when a file is unreadable or its digest does not
+/// match (nothing of it can be trusted); otherwise the findings, in [`Checked`].
+/// `progress` gets the backup number reached and the last.
+pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, BackupError> {
+    let numbers = list(dir)
+        .map_err(|e| BackupError::Usage(format!("{}: ingen katalog med säkerhetskopior ({e})", dir.display())))?;
+    let Some(&last_number) = numbers.last() else {
+        return Err(BackupError::Usage(format!(
+            "{} innehåller inga säkerhetskopior (kataloger 0001, 0002, ... från stod backup --out)",
+            dir.display()
+        )));
+    };
+    let mut problems = Vec::new();
+    let mut manifests: Vec<Manifest> = Vec::new();
+    let mut content = Content::default();
+    let mut recorded_heads: BTreeMap<CaseId, ChainHead> = BTreeMap::new();
+    let mut previous_digest: Option<String> = None;
+    for (i, n) in numbers.iter().enumerate() {
+        let here = backup_dir(dir, *n);
+        let (manifest, digest) = read_manifest(&here)?;
+        let expected_number = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if *n != expected_number || manifest.number != *n {
+            problems.push(format!(
+                "säkerhetskopia {n:04}: numret stämmer inte (katalog {n:04}, innehållsförteckningen säger {}, väntat {expected_number:04}): en säkerhetskopia saknas eller har flyttats",
+                manifest.number
+            ));
+        }
+        match (&manifest.kind, &manifest.previous, &previous_digest) {
+            (Kind::Full, None, None) => {}
+            (Kind::Incremental, Some(p), Some(d)) if &p.manifest_sha256 == d && p.number + 1 == manifest.number => {}
+            _ => problems.push(format!(
+                "säkerhetskopia {n:04} ({:?}) ansluter inte till den före: den första ska vara full och varje följande bygga på den förras innehållsförteckning",
+                manifest.kind
+            )),
+        }
+        for log in LOGS {
+            let Some(part) = manifest.logs.get(log.as_str()) else {
+                problems.push(format!("säkerhetskopia {n:04} saknar {}", log.as_str()));
+                continue;
+            };
+            let records = read_log(&here, &part.file)?;
+            let expected_from = manifests.last().and_then(|m| m.logs.get(log.as_str())).map(|p| p.to + 1);
+            if let Some(expected) = expected_from {
+                if part.from != expected {
+                    problems.push(format!(
+                        "säkerhetskopia {n:04}: {} börjar på sekvens {}, men den förra slutade på {}: {}",
+                        log.as_str(),
+                        part.from,
+                        expected - 1,
+                        if part.from > expected { "sekvenser saknas" } else { "sekvenser finns två gånger" }
+                    ));
+                }
+            }
+            if records.len() as u64 != part.messages || part.to + 1 < part.from {
+                problems.push(format!(
+                    "säkerhetskopia {n:04}: {} har {} poster, innehållsförteckningen säger {}",
+                    log.as_str(),
+                    records.len(),
+                    part.messages
+                ));
+            }
+            let out_of_range = records.iter().any(|r| r.seq < part.from || r.seq > part.to);
+            let ascending = records.windows(2).all(|w| w[0].seq < w[1].seq);
+            if out_of_range || !ascending {
+                problems.push(format!(
+                    "säkerhetskopia {n:04}: {} har sekvenser utanför {}..{} eller i fel ordning",
+                    log.as_str(),
+                    part.from,
+                    part.to
+                ));
+            }
+            content.logs.entry(log).or_default().extend(records);
+        }
+        for bucket in BUCKETS {
+            match manifest.buckets.get(bucket.as_str()) {
+                Some(part) => {
+                    let entries = read_bucket(&here, &part.file)?;
+                    if entries.len() as u64 != part.keys {
+                        problems.push(format!(
+                            "säkerhetskopia {n:04}: {} har {} nycklar, innehållsförteckningen säger {}",
+                            bucket.as_str(),
+                            entries.len(),
+                            part.keys
+                        ));
+                    }
+                    content.buckets.insert(bucket, entries);
+                }
+                None => problems.push(format!("säkerhetskopia {n:04} saknar {}", bucket.as_str())),
+            }
+        }
+        if let Some(auth) = &manifest.auth {
+            content.users = Some(read_checked(&here, &auth.file)?);
+        }
+        recorded_heads.extend(manifest.chain_heads.clone());
+        previous_digest = Some(digest);
+        manifests.push(manifest);
+        progress(*n, last_number);
+    }
+
+    // Sequences without holes across the chain (a hole in one backup's file is named
+    // above; here the logs as a whole).
+    for log in [LogName::Quarantine, LogName::Access] {
+        let records = content.logs.get(&log).map(Vec::as_slice).unwrap_or_default();
+        let start = manifests.first().and_then(|m| m.logs.get(log.as_str())).map_or(1, |p| p.from);
+        if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.seq != start + *i as u64) {
+            problems.push(format!(
+                "{}: sekvens {} står där {} väntades: poster saknas eller har flyttats",
+                log.as_str(),
+                r.seq,
+                start + i as u64
+            ));
+        }
+    }
+    let mut set_aside = SetAside::new();
+    for r in content.logs.get(&LogName::Quarantine).map(Vec::as_slice).unwrap_or_default() {
+        match serde_json::from_slice::<stod_store::Quarantined>(&r.data) {
+            Ok(q) => {
+                set_aside.entry(q.sequence).or_insert((q.sha256, q.reason));
+            }
+            Err(e) => problems.push(format!("karantänlistans post {} går inte att läsa: {e}", r.seq)),
+        }
+    }
+    for r in content.logs.get(&LogName::Access).map(Vec::as_slice).unwrap_or_default() {
+        if let Err(e) = stod_store::access::decode(r.seq, &r.subject, &r.data) {
+            problems.push(format!("åtkomstloggens post {} går inte att läsa: {e}", r.seq));
+        }
+    }
+
+    let events = content.logs.get(&LogName::Events).map(Vec::as_slice).unwrap_or_default();
+    let first = manifests.first().and_then(|m| m.logs.get(LogName::Events.as_str())).map_or(1, |p| p.from);
+    let mut found_heads = BTreeMap::new();
+    for r in events {
+        advance(&mut found_heads, r.seq, &r.subject, &r.data);
+    }
+    let records = events.iter().map(|r| Record {
+        stream_sequence: r.seq,
+        subject_case: subject_case(&r.subject),
+        bytes: r.data.clone(),
+    });
+    let verification = verify_setting_aside(records, first, &set_aside);
+    let heads = stod_audit::verify::compare_heads(&found_heads, &recorded_heads);
+    Ok(Checked { manifests, events: verification, heads, problems, found_heads, content })
+}
