@@ -88,7 +88,11 @@ pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf
         let mut text = format!("Säkerhetskopia {:04} ({kind}) i {}\n", m.number, taken.dir.display());
         for (log, p) in &m.logs {
             let name: &str = LogName::parse(log).map(name_sv).unwrap_or(log);
-            text.push_str(&format!("  {name:13} sekvens {}–{} ({} nya)\n", p.from, p.to, p.messages));
+            if p.messages == 0 {
+                text.push_str(&format!("  {name:13} inget nytt (loggen slutar på sekvens {})\n", p.to));
+            } else {
+                text.push_str(&format!("  {name:13} sekvens {}–{} ({} nya)\n", p.from, p.to, p.messages));
+            }
         }
         for (bucket, p) in &m.buckets {
             let name: &str = LogName::parse(bucket).map(name_sv).unwrap_or(bucket);

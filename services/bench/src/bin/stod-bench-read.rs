@@ -4,7 +4,10 @@
 //! - rebuild of every read model from N events (events/s, peak memory of the
 //!   projector process) next to a raw ordered-consumer read of the same stream;
 //! - audit verify and replay of the same N events (events/s);
-//! - append-to-visible lag (p50/p99) at a steady rate of commands.
+//! - append-to-visible lag (p50/p99) at a steady rate of commands;
+//! - a full backup of the N events through the command service (`stod backup`), its
+//!   offline check (`stod backup verify`) and a restore into a new data directory
+//!   (`stod restore`: check, write at the same sequences, compare, rebuild).
 //!
 //! Not a test: it prints figures. `cargo run --release -p stod-bench --bin
 //! stod-bench-read -- --events 1000000`. The events are made by the demo generator
@@ -236,6 +239,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for q in &queries {
         println!("{:<44} {:>10.1} {:>10.2} {:>10.2}", q.name, q.first_ms, q.p50_ms, q.p99_ms);
     }
+
+    // ---- backup, check, restore -------------------------------------------------
+    backup_restore(&server, n, rate(n, raw)).await?;
     drop(server);
 
     // ---- append-to-visible lag ---------------------------------------------------
@@ -243,6 +249,81 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // ---- cold start of `stod up` ---------------------------------------------------
     cold_start()
+}
+
+/// Times `stod backup`, `stod backup verify` and `stod restore` of the whole log, as
+/// the library calls the CLI makes, and prints them beside the raw read.
+async fn backup_restore(server: &NatsServer, n: u64, raw: f64) -> anyhow::Result<()> {
+    use stod_system::restore::Stage;
+    let system = System::builder(Nats::Existing { url: server.url(), credentials: None })
+        .command(stod_command::ServiceOptions::default())
+        .start()
+        .await?;
+    let client = stod_client::ConnectOptions::new(server.url())
+        .user(stod_events::ids::UserId::parse("bench-backup")?)
+        .connect()
+        .await?;
+    let dir = tempfile::tempdir()?;
+    let backups = dir.path().join("backups");
+    let t = Instant::now();
+    let taken = stod_backup::take(&client, &backups, None, |_, _, _| {}).await?;
+    let take = t.elapsed();
+    system.shutdown().await;
+    if taken.manifest.logs["events"].messages != n {
+        bail!("the backup holds {} of {n} events", taken.manifest.logs["events"].messages);
+    }
+    let bytes: u64 = taken.manifest.logs.values().map(|p| p.file.bytes).sum();
+    let t = Instant::now();
+    let checked = stod_backup::check(&backups, |_, _| {})?;
+    let check = t.elapsed();
+    if !checked.intact() {
+        bail!("the backup does not check: {:?}", &checked.describe_sv()[..checked.describe_sv().len().min(3)]);
+    }
+    drop(checked);
+    let target = stod_system::DataDir::new(dir.path().join("restored"));
+    let t = Instant::now();
+    let mut marks: Vec<(&'static str, Instant)> = Vec::new();
+    let restored = stod_system::restore::restore_dir(&backups, &target, None, 0, |stage, _, _| {
+        let name = match stage {
+            Stage::Checking => "check",
+            Stage::Writing(_) => "write",
+            Stage::Comparing(_) => "compare",
+            Stage::Rebuilding => "rebuild",
+        };
+        if marks.last().map(|(m, _)| *m) != Some(name) {
+            marks.push((name, Instant::now()));
+        }
+    })
+    .await?;
+    let restore = t.elapsed();
+    if restored.checkpoint != n {
+        bail!("restored read models at {} of {n}", restored.checkpoint);
+    }
+    let phase = |name: &str| -> f64 {
+        let Some(i) = marks.iter().position(|(m, _)| *m == name) else { return 0.0 };
+        let end = marks.get(i + 1).map_or(t + restore, |(_, at)| *at);
+        (end - marks[i].1).as_secs_f64()
+    };
+    println!();
+    println!(
+        "{:<50} {:>12} {:>10}",
+        format!("backup and restore, {n} events ({} MiB)", bytes >> 20),
+        "events/s",
+        "vs raw"
+    );
+    for (name, secs) in [
+        ("stod backup (full, through the command service)", take.as_secs_f64()),
+        ("stod backup verify (offline)", check.as_secs_f64()),
+        ("stod restore, all of it", restore.as_secs_f64()),
+        ("  of which: check", phase("check")),
+        ("  of which: write at the same sequences", phase("write")),
+        ("  of which: read back and compare", phase("compare")),
+        ("  of which: rebuild the read models", phase("rebuild")),
+    ] {
+        let r = n as f64 / secs.max(1e-9);
+        println!("{name:<50} {r:>12.0} {:>10.2}", r / raw);
+    }
+    Ok(())
 }
 
 /// One query's latency: the first answer (records loaded from the store) and then
