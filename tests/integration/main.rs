@@ -16,6 +16,7 @@ mod faults;
 mod group_commit;
 mod http;
 mod insider;
+mod mirror;
 mod nats_server;
 mod projections;
 mod published;

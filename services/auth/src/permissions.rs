@@ -31,6 +31,11 @@ const EVENT_STREAM: &str = "STOD_EVENTS";
 const ACCESS_STREAM: &str = "STOD_ACCESS";
 const QUARANTINE_STREAM: &str = "STOD_QUARANTINE";
 
+/// What a mirror (`stod mirror`) keeps: not the registry bucket, whose erasures a
+/// mirror would not repeat (decision 0013).
+pub const MIRRORED_STREAMS: [&str; 5] =
+    [EVENT_STREAM, ACCESS_STREAM, QUARANTINE_STREAM, "KV_stod_participants", "KV_stod_reference"];
+
 /// The account a user is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
@@ -53,7 +58,7 @@ impl Account {
 
     pub fn of(role: Role) -> Self {
         match role {
-            Role::CommandService | Role::Projector | Role::Registry => Account::Stod,
+            Role::CommandService | Role::Projector | Role::Registry | Role::Mirror => Account::Stod,
             Role::CaseWorker
             | Role::ProjectLeader
             | Role::Auditor
@@ -207,6 +212,25 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             // every run in the access log first. No case, no report, no command.
             p.publish_allow.extend(own("audit", user, &["backup-info", "backup-open", "backup-read"]));
         }
+        Role::Mirror => {
+            // A leaf node connection: what the mirror's server may send to this
+            // server (its mirrors' consumer requests, through the domain's API, and
+            // their flow control) and what it may receive (the mirrors' deliveries and
+            // the API's replies). Nothing of stod's subjects either way.
+            for stream in MIRRORED_STREAMS {
+                // The primary's API as its JetStream domain names it (the mirror asks
+                // at `$JS.stod.API`).
+                let api = "$JS.stod.API";
+                p.publish_allow.push(format!("{api}.CONSUMER.CREATE.{stream}.>"));
+                p.publish_allow.push(format!("{api}.CONSUMER.CREATE.{stream}"));
+                p.publish_allow.push(format!("{api}.CONSUMER.DELETE.{stream}.>"));
+                p.publish_allow.push(format!("{api}.CONSUMER.INFO.{stream}.>"));
+                p.publish_allow.push(format!("{api}.STREAM.INFO.{stream}"));
+                p.publish_allow.push(format!("$JS.FC.{stream}.>"));
+            }
+            p.subscribe_allow.push("$JS.M.>".to_owned());
+            p.subscribe_allow.push("$JSC.R.>".to_owned());
+        }
         Role::Http => {
             p.publish_allow.extend(own("query", user, &PUBLISHED_REPORTS));
             p.publish_allow.extend(own("query", user, &["projection-status", "reference"]));
@@ -297,9 +321,14 @@ fn user_entry(out: &mut String, user: &User, stod_users: &[&str]) {
     let mut subscribe = String::new();
     list(&mut subscribe, "allow", &p.subscribe_allow);
     list(&mut subscribe, "deny", &p.subscribe_deny);
+    // The mirror's user connects as a leaf node and in no other way.
+    let connection = match user.role {
+        Role::Mirror => ", allowed_connection_types: [\"LEAFNODE\"]",
+        _ => "",
+    };
     let _ = writeln!(
         out,
-        "      # {} ({})\n      {{ nkey: {:?}, permissions: {{ publish: {{ {} }}, subscribe: {{ {} }} }} }}",
+        "      # {} ({})\n      {{ nkey: {:?}, permissions: {{ publish: {{ {} }}, subscribe: {{ {} }} }}{connection} }}",
         user.name.as_str(),
         user.role.label(),
         user.nkey,

@@ -25,6 +25,10 @@ pub enum Role {
     /// *Säkerhetskopiering*: reads the logs and buckets whole for a backup (`stod
     /// backup`), each run access-logged; nothing else: no case, no report, no write.
     Backup,
+    /// *Spegel*: a second nats-server (`stod mirror`) connected as a leaf node, whose
+    /// stream mirrors read the log, the access log, the quarantine list and the buckets.
+    /// Not a person: its credentials go to the mirror's machine.
+    Mirror,
     /// The command service: the only writer of the event log.
     CommandService,
     /// The projector: reads the log, answers report queries.
@@ -39,7 +43,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 12] = [
+    pub const ALL: [Role; 13] = [
         Role::CaseWorker,
         Role::ProjectLeader,
         Role::Auditor,
@@ -47,6 +51,7 @@ impl Role {
         Role::Funder,
         Role::Operator,
         Role::Backup,
+        Role::Mirror,
         Role::CommandService,
         Role::Projector,
         Role::Http,
@@ -65,6 +70,19 @@ impl Role {
         Role::Backup,
     ];
 
+    /// The roles `stod user add` gives: the people, and the mirror's leaf node (a
+    /// credentials file handed over to another machine, like a person's).
+    pub const GRANTED: [Role; 8] = [
+        Role::CaseWorker,
+        Role::ProjectLeader,
+        Role::Auditor,
+        Role::SteeringGroup,
+        Role::Funder,
+        Role::Operator,
+        Role::Backup,
+        Role::Mirror,
+    ];
+
     /// The Swedish token used on the command line and in files.
     pub fn token(self) -> &'static str {
         match self {
@@ -75,6 +93,7 @@ impl Role {
             Role::Funder => "finansiar",
             Role::Operator => "drift",
             Role::Backup => "sakerhetskopiering",
+            Role::Mirror => "spegel",
             Role::CommandService => "tjanst-kommando",
             Role::Projector => "tjanst-lasmodell",
             Role::Http => "tjanst-http",
@@ -93,6 +112,7 @@ impl Role {
             Role::Funder => "finansiär",
             Role::Operator => "drift",
             Role::Backup => "säkerhetskopiering",
+            Role::Mirror => "spegeln (en andra nats-server)",
             Role::CommandService => "kommandotjänsten",
             Role::Projector => "läsmodellerna",
             Role::Http => "översikten (HTTP)",
@@ -115,7 +135,7 @@ impl fmt::Display for Role {
 
 /// A role token that is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("okänd roll {given:?}: välj en av {}", Role::PEOPLE.iter().map(|r| r.token()).collect::<Vec<_>>().join(", "))]
+#[error("okänd roll {given:?}: välj en av {}", Role::GRANTED.iter().map(|r| r.token()).collect::<Vec<_>>().join(", "))]
 pub struct UnknownRole {
     pub given: String,
 }

@@ -62,9 +62,9 @@ impl Checked {
         out
     }
 
-    /// The last sequence of each log the chain reaches.
+    /// The last sequence of each log held.
     pub fn last(&self, log: LogName) -> u64 {
-        self.manifests.last().and_then(|m| m.logs.get(log.as_str())).map_or(0, |p| p.to)
+        self.content.logs.get(&log).and_then(|r| r.last()).map_or(0, |r| r.seq)
     }
 }
 
@@ -170,11 +170,32 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
         progress(*n, last_number);
     }
 
+    let first = |log: LogName| manifests.first().and_then(|m| m.logs.get(log.as_str())).map_or(1, |p| p.from);
+    let starts = [first(LogName::Events), first(LogName::Quarantine), first(LogName::Access)];
+    Ok(judge(manifests, content, Some(recorded_heads), problems, starts))
+}
+
+/// Checks logs held some other way (a mirror's streams, read whole): the same checks
+/// of sequences, records and chains as a backup's, with no manifest to compare heads
+/// with.
+pub fn check_content(content: Content) -> Checked {
+    judge(Vec::new(), content, None, Vec::new(), [1, 1, 1])
+}
+
+/// The checks of what is held, whatever held it. `starts`: the first sequence of the
+/// event log, the quarantine list and the access log.
+fn judge(
+    manifests: Vec<Manifest>,
+    content: Content,
+    recorded_heads: Option<BTreeMap<CaseId, ChainHead>>,
+    mut problems: Vec<String>,
+    starts: [u64; 3],
+) -> Checked {
+    let [first, quarantine_start, access_start] = starts;
     // Sequences without holes across the chain (a hole in one backup's file is named
     // above; here the logs as a whole).
-    for log in [LogName::Quarantine, LogName::Access] {
+    for (log, start) in [(LogName::Quarantine, quarantine_start), (LogName::Access, access_start)] {
         let records = content.logs.get(&log).map(Vec::as_slice).unwrap_or_default();
-        let start = manifests.first().and_then(|m| m.logs.get(log.as_str())).map_or(1, |p| p.from);
         if let Some((i, r)) = records.iter().enumerate().find(|(i, r)| r.seq != start + *i as u64) {
             problems.push(format!(
                 "{}: sekvens {} står där {} väntades: poster saknas eller har flyttats",
@@ -200,7 +221,6 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
     }
 
     let events = content.logs.get(&LogName::Events).map(Vec::as_slice).unwrap_or_default();
-    let first = manifests.first().and_then(|m| m.logs.get(LogName::Events.as_str())).map_or(1, |p| p.from);
     let mut found_heads = BTreeMap::new();
     for r in events {
         advance(&mut found_heads, r.seq, &r.subject, &r.data);
@@ -211,6 +231,6 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
         bytes: r.data.clone(),
     });
     let verification = verify_setting_aside(records, first, &set_aside);
-    let heads = stod_audit::verify::compare_heads(&found_heads, &recorded_heads);
-    Ok(Checked { manifests, events: verification, heads, problems, found_heads, content })
+    let heads = recorded_heads.map(|r| stod_audit::verify::compare_heads(&found_heads, &r)).unwrap_or_default();
+    Checked { manifests, events: verification, heads, problems, found_heads, content }
 }

@@ -68,7 +68,8 @@ fn bucket_name(log: LogName) -> &'static str {
     }
 }
 
-/// The people of an auth directory: every user of a person's role whose credentials
+/// The people of an auth directory (and the mirror's leaf user): every user of a role
+/// `stod user add` gives whose credentials
 /// are not kept on this machine (the services and the managed operator get new ones
 /// on a restore). Public keys and token digests only.
 fn people(auth: &AuthDir) -> Result<UsersFile, BackupError> {
@@ -77,7 +78,7 @@ fn people(auth: &AuthDir) -> Result<UsersFile, BackupError> {
         users: users
             .users
             .into_iter()
-            .filter(|u| Role::PEOPLE.contains(&u.role) && !auth.keeps_credentials(u.name.as_str()))
+            .filter(|u| Role::GRANTED.contains(&u.role) && !auth.keeps_credentials(u.name.as_str()))
             .collect(),
     })
 }

@@ -293,3 +293,118 @@ pub async fn restore(out: Output, args: crate::args::RestoreArgs) -> Result<(), 
     });
     Ok(())
 }
+
+fn unseal_key(path: Option<&Path>, from_stdin: bool) -> Result<Option<Vec<u8>>, CliError> {
+    let Some(path) = path else { return Ok(None) };
+    let sealed = std::fs::read(path)
+        .map_err(|e| CliError::Usage(format!("den förseglade nyckeln {} kan inte läsas: {e}", path.display())))?;
+    Ok(Some(stod_backup::key::unseal(&sealed, &passphrase(from_stdin, false)?).map_err(backup_error)?))
+}
+
+/// `stod mirror --data DIR --upstream URL`: runs the mirror until Ctrl-C.
+pub async fn mirror(
+    session: &crate::session::Session,
+    out: Output,
+    data: Option<PathBuf>,
+    upstream: Option<String>,
+    port: u16,
+) -> Result<(), CliError> {
+    let Some(url) = upstream else {
+        return Err(CliError::Usage(
+            "ange primärens leaf-nod-adress: stod mirror --upstream nats-leaf://VÄRD:7422 --credentials spegel.creds"
+                .into(),
+        ));
+    };
+    let Some(credentials) = session.credentials().cloned() else {
+        return Err(CliError::Usage(
+            "ange spegelns inloggningsfil (från stod user add spegel --role spegel): --credentials FIL".into(),
+        ));
+    };
+    if credentials.role != stod_auth::Role::Mirror {
+        return Err(CliError::Usage(format!(
+            "inloggningsfilen gäller {} med rollen {}; spegeln ansluter med en användare med rollen spegel",
+            credentials.user, credentials.role
+        )));
+    }
+    let dir = DataDir::or_default(data.map(|d| d.to_path_buf())).map_err(system_error)?;
+    let upstream = stod_system::mirror::Upstream { url: url.clone(), credentials };
+    let mut signals = stod_system::Signals::install().map_err(system_error)?;
+    let mut running = stod_system::mirror::start(&dir, port, Some(&upstream)).await.map_err(system_error)?;
+    let ready = json!({ "status": "ready", "data": dir.root(), "nats_url": running.server.url(), "upstream": url });
+    out.result(&ready, || {
+        format!(
+            "Spegeln körs: {} följer {url}.\nData i {}. Stoppa med Ctrl-C. Efter en förlust av primären: stod mirror promote.",
+            running.server.url(),
+            dir.root().display()
+        )
+    });
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = signals.recv() => break,
+            _ = tick.tick() => {
+                if !running.server.is_running() {
+                    return Err(CliError::Other("spegelns nats-server har stannat; se dess logg i <DATA>/nats".into()));
+                }
+                if let Ok(status) = stod_system::mirror::status(&running).await {
+                    let line = json!({ "status": "mirror", "streams": status });
+                    out.result(&line, || {
+                        let events = status.get(stod_store::STREAM_NAME).map_or(0, |(last, _)| *last);
+                        format!("Spegeln har händelseloggen till sekvens {events}.")
+                    });
+                }
+            }
+        }
+    }
+    running.server.stop().await.map_err(|e| CliError::Other(e.to_string()))?;
+    out.result(&json!({ "status": "stopped" }), || "Spegeln är stoppad.".to_owned());
+    Ok(())
+}
+
+/// `stod mirror promote --mirror DIR --data NEWDIR`.
+pub async fn promote(
+    out: Output,
+    mirror: &Path,
+    data: &Path,
+    backup: Option<&Path>,
+    registry_key: Option<&Path>,
+    passphrase_stdin: bool,
+) -> Result<(), CliError> {
+    let key = unseal_key(registry_key, passphrase_stdin)?;
+    let bar = bar(out);
+    let started = Instant::now();
+    let target = DataDir::new(data);
+    let promoted =
+        stod_system::mirror::promote(&DataDir::new(mirror), &target, backup, key.as_deref(), 0, |stage, at, last| {
+            bar.set_prefix(match stage {
+                Stage::Checking => "kontrollerar".to_owned(),
+                Stage::Writing(log) => format!("skriver {}", name_sv(log)),
+                Stage::Comparing(log) => format!("jämför {}", name_sv(log)),
+                Stage::Rebuilding => "läsmodeller".to_owned(),
+            });
+            bar.set_length(last);
+            bar.set_position(at);
+        })
+        .await;
+    bar.finish_and_clear();
+    let promoted = promoted.map_err(system_error)?;
+    let counts: serde_json::Map<_, _> =
+        promoted.counts.iter().map(|(log, n)| (log.as_str().to_owned(), json!(n))).collect();
+    let json = json!({ "status": "ok", "data": data, "counts": counts, "users": promoted.users, "seconds": started.elapsed().as_secs_f64() });
+    out.result(&json, || {
+        let mut text = format!("Spegeln är nu en ny primär i {} ({:.1} s):\n", data.display(), started.elapsed().as_secs_f64());
+        for (log, n) in &promoted.counts {
+            text.push_str(&format!("  {:13} {n}\n", name_sv(*log)));
+        }
+        if backup.is_none() {
+            text.push_str("Inga användare eller deltagarregister följde med (ange --backup KATALOG): lägg till personerna igen.\n");
+        }
+        text.push_str(&format!(
+            "Starta: stod up --data {}\nPeka klienterna (STOD_NATS_URL) på den nya servern, och låt aldrig den gamla primären starta igen med samma data.",
+            data.display()
+        ));
+        text
+    });
+    Ok(())
+}

@@ -76,8 +76,8 @@ use stod_events::reference::CodeKind;
 
 pub use args::Cli;
 use args::{
-    AuditCmd, BackupArgs, BackupCmd, CaseCmd, Cmd, DemoCmd, ParticipantCmd, ProjectionsCmd, ReferenceCmd, ReportCmd,
-    UserCmd,
+    AuditCmd, BackupArgs, BackupCmd, CaseCmd, Cmd, DemoCmd, MirrorArgs, MirrorCmd, ParticipantCmd, ProjectionsCmd,
+    ReferenceCmd, ReportCmd, UserCmd,
 };
 pub use error::CliError;
 use output::Output;
@@ -172,6 +172,13 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
             "ange var säkerhetskopian ska skrivas: stod backup --out KATALOG (eller stod backup verify KATALOG)".into(),
         )),
         Cmd::Restore(args) => backup::restore(out, args).await,
+        Cmd::Mirror(MirrorArgs {
+            command: Some(MirrorCmd::Promote { mirror, data, backup: from, registry_key, passphrase_stdin }),
+            ..
+        }) => backup::promote(out, &mirror, &data, from.as_deref(), registry_key.as_deref(), passphrase_stdin).await,
+        Cmd::Mirror(MirrorArgs { command: None, data, upstream, port }) => {
+            backup::mirror(&session, out, data, upstream, port).await
+        }
         Cmd::Report(report) => {
             let client = session.client().await?;
             match report {
@@ -244,6 +251,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         | Cmd::User(_)
         | Cmd::Backup(_)
         | Cmd::Restore(_)
+        | Cmd::Mirror(_)
         | Cmd::Reference(_)
         | Cmd::Report(_)
         | Cmd::Projections(_)

@@ -57,6 +57,7 @@ pub fn system_error(e: SystemError) -> CliError {
         SystemErrorKind::Http => CliError::Other(format!("översikten kunde inte starta på {about}: {detail}")),
         SystemErrorKind::Restore => CliError::Other(format!("återställningen: {detail}")),
         SystemErrorKind::BackupDamaged => CliError::Integrity { message: detail, shown: false },
+        SystemErrorKind::Mirror => CliError::Other(format!("spegeln: {detail}")),
         SystemErrorKind::Service => {
             CliError::Unavailable(format!("en tjänst kunde inte registreras i NATS: {detail}"))
         }
@@ -145,6 +146,15 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
         .command(ServiceOptions::default())
         .registry(RegistryKeySource::File(registry_key.clone()))
         .projector(ProjectorOptions { min_count: args.min_count, ..ProjectorOptions::new(data.projections()) });
+    if let Some(addr) = &args.mirror_listen {
+        if !managed {
+            return Err(CliError::Usage(
+                "--mirror-listen gäller den inbyggda servern; på ett eget NATS-kluster konfigureras leaf-noder där"
+                    .into(),
+            ));
+        }
+        builder = builder.mirror_listen(addr.clone());
+    }
     if !args.http.no_http {
         builder = builder.http(http_config(&args.http, managed)?);
     }

@@ -52,10 +52,10 @@ pub fn add(
     out_path: Option<PathBuf>,
     out: Output,
 ) -> Result<(), CliError> {
-    if !Role::PEOPLE.contains(&role) {
+    if !Role::GRANTED.contains(&role) {
         return Err(CliError::Usage(format!(
             "rollen {role} är en tjänsts; välj en av {}",
-            Role::PEOPLE.iter().map(|r| r.token()).collect::<Vec<_>>().join(", ")
+            Role::GRANTED.iter().map(|r| r.token()).collect::<Vec<_>>().join(", ")
         )));
     }
     let target = out_path.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.creds")));
@@ -100,7 +100,7 @@ pub fn add(
 /// The services' own users: removing one would stop the system.
 fn is_service(auth: &AuthDir, name: &UserId) -> Result<bool, CliError> {
     let users = auth.load_users().map_err(|e| CliError::Other(e.to_string()))?;
-    Ok(users.users.iter().any(|u| &u.name == name && !Role::PEOPLE.contains(&u.role) && u.role != Role::Seeder))
+    Ok(users.users.iter().any(|u| &u.name == name && !Role::GRANTED.contains(&u.role) && u.role != Role::Seeder))
 }
 
 pub fn remove(name: UserId, data: Option<PathBuf>, out: Output) -> Result<(), CliError> {

@@ -1596,3 +1596,72 @@ async fn audit_access_lists_who_looked_at_a_case() {
     assert_eq!(backwards.code, 6, "{backwards:?}");
     stack.stop().await;
 }
+
+/// The operator's backup and restore, as the README tells it: a backup user, a backup
+/// while the system runs, its offline check, a damaged copy refused, a restore into a
+/// new directory with every event.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_backs_up_checks_and_restores_from_the_command_line() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = root.path().join("data");
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let up = Up::start(&data, port);
+    up.expect("ready", Duration::from_secs(30));
+    let events = up.expect("demo", Duration::from_secs(60))["accepted"].as_u64().expect("accepted");
+    up.expect("figures", Duration::from_secs(60));
+
+    let creds = root.path().join("backupen.creds");
+    let added = run(
+        &["user", "add", "backupen", "--role", "sakerhetskopiering", "--data", path(&data), "--out", path(&creds)],
+        &[],
+    )
+    .await;
+    assert_eq!(added.code, 0, "{added:?}");
+    let env = [("STOD_NATS_URL", url.as_str()), ("STOD_CREDENTIALS", path(&creds))];
+    // The backup user may not read a case or a report.
+    let refused = run(&["report", "throughput", "--year", "2025", "--json"], &env).await;
+    assert_eq!(refused.code, 9, "{refused:?}");
+
+    let backups = root.path().join("backups");
+    let taken = run(&["backup", "--out", path(&backups), "--data", path(&data), "--json"], &env).await.ok();
+    assert_eq!((taken["number"].as_u64(), taken["kind"].as_str()), (Some(1), Some("full")), "{taken}");
+    assert_eq!(taken["logs"]["events"]["messages"].as_u64(), Some(events), "{taken}");
+    let again = run(&["backup", "--out", path(&backups), "--data", path(&data), "--json"], &env).await.ok();
+    assert_eq!(again["kind"], "incremental", "{again}");
+    assert_eq!(again["logs"]["events"]["messages"], 0, "nothing new: {again}");
+    let verified = run(&["backup", "verify", path(&backups), "--json"], &[]).await.ok();
+    assert_eq!(verified["intact"], true, "{verified}");
+    assert_eq!(verified["events"].as_u64(), Some(events), "{verified}");
+    assert_eq!(up.terminate(), 0);
+
+    // One changed byte: refused by the check and by the restore, which writes nothing.
+    let damaged = root.path().join("damaged");
+    std::fs::create_dir_all(damaged.join("0001")).expect("dir");
+    for n in ["0001", "0002"] {
+        std::fs::create_dir_all(damaged.join(n)).expect("dir");
+        for entry in std::fs::read_dir(backups.join(n)).expect("backup") {
+            let entry = entry.expect("entry");
+            std::fs::copy(entry.path(), damaged.join(n).join(entry.file_name())).expect("copy");
+        }
+    }
+    let file = damaged.join("0001/events.log");
+    let mut bytes = std::fs::read(&file).expect("events");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&file, bytes).expect("write");
+    assert_eq!(run(&["backup", "verify", path(&damaged)], &[]).await.code, 8);
+    let not_restored = root.path().join("not-restored");
+    let refused = run(&["restore", "--from", path(&damaged), "--data", path(&not_restored)], &[]).await;
+    assert_eq!(refused.code, 8, "{refused:?}");
+    assert!(!not_restored.exists());
+
+    let restored = root.path().join("restored");
+    let done = run(&["restore", "--from", path(&backups), "--data", path(&restored), "--json"], &[]).await.ok();
+    assert_eq!(done["counts"]["events"].as_u64(), Some(events), "{done}");
+    assert_eq!(done["checkpoint"].as_u64(), Some(events), "{done}");
+    assert!(restored.join("auth/credentials/drift.creds").exists(), "a new operator for the restored system");
+    let over = run(&["restore", "--from", path(&backups), "--data", path(&restored)], &[]).await;
+    assert_ne!(over.code, 0, "never over existing data: {over:?}");
+    assert!(over.stderr.contains("inte tom"), "{over:?}");
+}

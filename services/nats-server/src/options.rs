@@ -28,6 +28,10 @@ pub struct ServerOptions {
     /// kept across restarts; the startup probe uses it to make sure it is
     /// talking to our child and not to some other server on the port.
     pub server_name: Option<String>,
+    /// The JetStream domain (`jetstream { domain: ... }`): needed on both sides of a
+    /// leaf node connection when both run JetStream, so a mirror can name the
+    /// other's API (`$JS.<domain>.API`).
+    pub jetstream_domain: Option<String>,
     /// Config text appended verbatim after ours (authorization, cluster,
     /// accounts...). It must be valid nats-server config.
     pub extra_config: String,
@@ -57,6 +61,7 @@ impl ServerOptions {
             sync_always: true,
             monitoring_port: None,
             server_name: None,
+            jetstream_domain: None,
             extra_config: String::new(),
             wait_for_jetstream: true,
             probe_nkey: None,
@@ -83,6 +88,11 @@ impl ServerOptions {
 
     pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
         self.server_name = Some(name.into());
+        self
+    }
+
+    pub fn with_jetstream_domain(mut self, domain: impl Into<String>) -> Self {
+        self.jetstream_domain = Some(domain.into());
         self
     }
 
@@ -140,6 +150,9 @@ pub(crate) fn render_config(opts: &ServerOptions, port: u16, server_name: &str, 
     let _ = writeln!(conf, "  store_dir: {}", quote(&jetstream_dir.to_string_lossy()));
     if opts.sync_always {
         let _ = writeln!(conf, "  sync_interval: always");
+    }
+    if let Some(domain) = &opts.jetstream_domain {
+        let _ = writeln!(conf, "  domain: {}", quote(domain));
     }
     let _ = writeln!(conf, "}}");
     if !opts.extra_config.is_empty() {

@@ -45,6 +45,8 @@ pub enum SystemErrorKind {
     /// The backup does not hold together (a changed byte, a missing increment): nothing
     /// was restored from it.
     BackupDamaged,
+    /// The mirror's streams could not be created, read or promoted.
+    Mirror,
 }
 
 /// Why a system could not start, with the kind a front end words for its users.

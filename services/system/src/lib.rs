@@ -42,6 +42,7 @@
 pub mod data;
 pub mod error;
 pub mod managed;
+pub mod mirror;
 pub mod restore;
 pub mod signals;
 pub mod system;

@@ -11,29 +11,58 @@ use crate::error::{SystemError, SystemErrorKind};
 /// Starts the managed server on `port`, waiting for JetStream as `probe` (a server
 /// with authorization refuses anonymous clients).
 pub async fn start(data: &DataDir, port: u16, probe: &Credentials) -> Result<NatsServer, SystemError> {
-    start_with(data, port, probe, true).await
+    start_with(data, port, probe, &Options::default()).await
 }
 
-/// As [`start`]; without `sync_always` acknowledgements are not fsynced (a restore
-/// into a directory that is thrown away unless everything is written, and fsynced at
-/// the end).
+/// How a managed server differs from the default.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Fsync before every acknowledgement (off only for a restore into a directory that
+    /// is thrown away unless everything is written, and fsynced at the end).
+    pub sync_always: bool,
+    /// The JetStream domain (a primary with a mirror, or the mirror).
+    pub domain: Option<String>,
+    /// Config appended: a `leafnodes` block.
+    pub leafnodes: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { sync_always: true, domain: None, leafnodes: None }
+    }
+}
+
+/// As [`start`], with `options`.
 pub async fn start_with(
     data: &DataDir,
     port: u16,
     probe: &Credentials,
-    sync_always: bool,
+    options: &Options,
 ) -> Result<NatsServer, SystemError> {
     let store = data.nats();
+    // Port 0: a free one (nats-server itself would take its default, 4222).
+    let port = match port {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| SystemError::new(SystemErrorKind::ServerStart, format!("no free port: {e}")))?
+            .port(),
+        port => port,
+    };
     move_streams_into_the_stod_account(data)?;
     // The users and their permissions, from <data>/auth (`stod user add` rewrites it
     // and asks the server to reload). Relative to the config file in <data>/nats. No
     // anonymous access: a client without a listed key is refused.
-    let extra = format!("include \"../auth/auth.conf\"\npid_file: {:?}", data.pid_file().display().to_string());
-    let opts = ServerOptions::new(&store)
+    let mut extra = format!("include \"../auth/auth.conf\"\npid_file: {:?}", data.pid_file().display().to_string());
+    if let Some(leafnodes) = &options.leafnodes {
+        extra.push('\n');
+        extra.push_str(leafnodes);
+    }
+    let mut opts = ServerOptions::new(&store)
         .with_port(port)
-        .with_sync_always(sync_always)
+        .with_sync_always(options.sync_always)
         .with_extra_config(extra)
         .with_probe_nkey(probe.nkey_seed.clone(), stod_auth::inbox_prefix(probe.user.as_str()));
+    opts.jetstream_domain = options.domain.clone();
     NatsServer::start(opts).await.map_err(|e| {
         let kind = match e.kind() {
             ErrorKind::PortInUse => SystemErrorKind::PortInUse,

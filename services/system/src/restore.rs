@@ -206,7 +206,13 @@ async fn write_staging(
     if let Some(key) = registry_key {
         write_secret(&staging.registry_key(), key)?;
     }
-    let mut server = crate::managed::start_with(staging, port, &users.command, false).await?;
+    let mut server = crate::managed::start_with(
+        staging,
+        port,
+        &users.command,
+        &crate::managed::Options { sync_always: false, ..Default::default() },
+    )
+    .await?;
     let written = fill(checked, &server.url(), &users, progress).await;
     let stopped = server.stop().await.map_err(|e| failed(format!("nats-server stannade inte: {e}")));
     let counts = written?;

@@ -76,6 +76,8 @@ pub struct SystemBuilder {
     registry: Option<(RegistryKeySource, RegistryOptionsFn)>,
     projector: Option<ProjectorOptions>,
     http: Option<HttpConfig>,
+    /// Where a managed server listens for a mirror's leaf node connection.
+    mirror_listen: Option<String>,
 }
 
 /// Adjusts the registry's options (tests fix its clock).
@@ -103,7 +105,15 @@ pub struct System {
 
 impl System {
     pub fn builder(nats: Nats) -> SystemBuilder {
-        SystemBuilder { nats, replicas: 1, command: None, registry: None, projector: None, http: None }
+        SystemBuilder {
+            nats,
+            replicas: 1,
+            command: None,
+            registry: None,
+            projector: None,
+            http: None,
+            mirror_listen: None,
+        }
     }
 }
 
@@ -112,6 +122,13 @@ impl SystemBuilder {
     /// creates them (3 on a three-node cluster).
     pub fn replicas(mut self, replicas: usize) -> Self {
         self.replicas = replicas.max(1);
+        self
+    }
+
+    /// A managed server that a mirror (`stod mirror`, [`crate::mirror`]) may connect to
+    /// as a leaf node on `addr` (`host:port`), as the role `spegel`.
+    pub fn mirror_listen(mut self, addr: impl Into<String>) -> Self {
+        self.mirror_listen = Some(addr.into());
         self
     }
 
@@ -155,11 +172,15 @@ impl SystemBuilder {
 
     /// Starts everything asked for, in order; on a failure stops what started.
     pub async fn start(self) -> Result<System, SystemError> {
-        let SystemBuilder { nats, replicas, command, registry, projector, http } = self;
+        let SystemBuilder { nats, replicas, command, registry, projector, http, mirror_listen } = self;
         let (url, server, data, users, shared_credentials) = match nats {
             Nats::Managed { data, port } => {
                 let users = ServiceUsers::ensure(data.auth())?;
-                let server = managed::start(&data, port, &users.command).await?;
+                let options = match &mirror_listen {
+                    Some(addr) => crate::mirror::primary_options(addr),
+                    None => managed::Options::default(),
+                };
+                let server = managed::start_with(&data, port, &users.command, &options).await?;
                 (server.url(), Some(server), Some(data), Some(users), None)
             }
             Nats::Existing { url, credentials } => (url, None, None, None, credentials),

@@ -82,3 +82,53 @@ pub struct RestoreArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
 }
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MirrorArgs {
+    #[command(subcommand)]
+    pub command: Option<MirrorCmd>,
+    /// The mirror's own data directory on this machine (its nats-server's store and users).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// The primary's leaf node address, as `stod up --mirror-listen` opened it:
+    /// nats-leaf://HOST:PORT. The credentials (--credentials) are the spegel user's.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// The mirror server's client port, on 127.0.0.1 [default: 4223].
+    #[arg(long, default_value_t = 4223)]
+    pub port: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MirrorCmd {
+    /// Turn the mirror into a new primary's data directory, after the primary is lost
+    /// (the runbook: README, Säkerhetskopiering). Stop `stod mirror` first.
+    #[command(after_help = "\
+Examples:
+  stod mirror promote --mirror /srv/stod-spegel --data /srv/stod --backup /mnt/nas/stod
+  stod up --data /srv/stod
+
+The mirror's server is started without its leaf node (an old primary coming back cannot
+send it anything more), every stream is read whole and checked like a backup, and written
+into the new directory at the same sequences with the log's protections. --backup gives the
+people and the participant registry (which the mirror does not hold), with the erasures the
+mirrored access log records since applied again.")]
+    Promote {
+        /// The mirror's data directory.
+        #[arg(long, value_name = "DIR")]
+        mirror: PathBuf,
+        /// The new primary's data directory: must not exist, or be empty.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The latest backup directory: people and registry from it.
+        #[arg(long, value_name = "DIR")]
+        backup: Option<PathBuf>,
+        /// The sealed registry key (from `stod backup key`).
+        #[arg(long, value_name = "FILE")]
+        registry_key: Option<PathBuf>,
+        /// Read the registry key's passphrase from the first line of standard input.
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+}

@@ -286,6 +286,23 @@ message goes back at its own sequence, the streams get their protections (no del
 purge), and the restored log is compared with the backup before the directory is used.
 The people keep their credentials; the services and the operator (drift) get new ones.")]
     Restore(RestoreArgs),
+    /// Run a mirror (spegel): a second nats-server that holds the event log, the access
+    /// log, the quarantine list and the buckets at the primary's sequences, read-only;
+    /// or promote it after the primary is lost.
+    #[command(after_help = "\
+Examples:
+  # on the primary
+  stod user add spegel --role spegel --data /srv/stod --out spegel.creds
+  stod up --data /srv/stod --mirror-listen 0.0.0.0:7422
+  # on the second machine, with spegel.creds copied there
+  stod mirror --data /srv/stod-spegel --upstream nats-leaf://primar.example:7422 --credentials spegel.creds
+  # after the primary is lost
+  stod mirror promote --mirror /srv/stod-spegel --data /srv/stod --backup /mnt/nas/stod
+
+The mirror dials out to the primary (no port to open in its building) and follows within a
+fraction of a second under load. Nothing can be written to it, and no service runs on it.
+Stop with Ctrl-C.")]
+    Mirror(MirrorArgs),
 }
 
 #[cfg(test)]

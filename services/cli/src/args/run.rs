@@ -115,6 +115,11 @@ pub struct UpArgs {
     /// "<N" and hide what would reveal them. 1 shows everything.
     #[arg(long, value_name = "N", default_value_t = stod_projections::disclosure::DEFAULT_MIN_COUNT, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub min_count: u32,
+    /// Let a mirror (`stod mirror`, a second nats-server, e.g. in another building)
+    /// connect as a leaf node on this address (host:port, e.g. 0.0.0.0:7422), as a user
+    /// of the role spegel. Sets the server's JetStream domain to "stod".
+    #[arg(long, value_name = "ADDR")]
+    pub mirror_listen: Option<String>,
 }
 
 /// Where the dashboard and JSON API listen.
