@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 
 use stod_auth::{Credentials, Role};
 use stod_client::ConnectOptions;
-use stod_events::ids::{CaseId, UserId};
+use stod_events::ids::{CaseId, SubmissionId, UserId};
 use stod_projector::ProjectorOptions;
 use stod_protocol::audit::{AuditPurpose, LogName};
+use stod_protocol::{RegistryOp, RegistryReply};
 use stod_system::mirror::{self, Upstream};
-use stod_system::{DataDir, Nats, System};
+use stod_system::{DataDir, Nats, RegistryKeySource, System};
 use stod_tests::journey::{at, intake};
 use stod_tests::TestResult;
+
+use crate::registry::pnr;
 
 fn free_port() -> TestResult<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -31,12 +34,15 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     let primary = DataDir::new(root.path().join("primary"));
     let user = |s: &str| UserId::parse(s).expect("user");
     let karin = primary.auth().add_user(&user("karin"), Role::CaseWorker)?;
+    let lena = primary.auth().add_user(&user("lena"), Role::ProjectLeader)?;
     let revisor = primary.auth().add_user(&user("revisor"), Role::Auditor)?;
+    let backup = primary.auth().add_user(&user("backup"), Role::Backup)?;
     let spegel = primary.auth().add_user(&user("spegel"), Role::Mirror)?;
     let leaf = free_port()?;
     let system = System::builder(Nats::Managed { data: primary.clone(), port: free_port()? })
         .mirror_listen(format!("127.0.0.1:{leaf}"))
         .command(stod_command::ServiceOptions::default())
+        .registry(RegistryKeySource::File(primary.registry_key()))
         .projector(ProjectorOptions::new(primary.projections()))
         .start()
         .await?;
@@ -45,7 +51,15 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     let connect =
         |creds: &Credentials| ConnectOptions::new(system.url()).credentials(creds.clone()).retry(no_retry).connect();
     let k = connect(&karin).await?;
-    k.submit(CaseId::new(), at("2025-03-01", intake())).await?;
+    let (kept, erased) = (pnr("19860512123"), pnr("19900101123"));
+    for person in [&kept, &erased] {
+        k.submit_intake_of(SubmissionId::new(), CaseId::new(), at("2025-03-01", intake()), person).await?;
+    }
+    // Last night's backup; today one person is erased from the registry.
+    let backups = root.path().join("backups");
+    stod_backup::take(&connect(&backup).await?, &backups, Some(&primary.auth()), |_, _, _| {}).await?;
+    let l = connect(&lena).await?;
+    assert_eq!(l.registry(RegistryOp::Erase, &erased).await?, RegistryReply::Erased);
 
     // The mirror, in "another building": its own server and data directory.
     let mirror_dir = DataDir::new(root.path().join("mirror"));
@@ -123,23 +137,30 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     drop(system);
     mirror.server.stop().await?;
 
-    // The runbook: promote the mirror into a new primary's directory, start stod on it.
+    // The runbook: promote the mirror into a new primary's directory, with the people
+    // and the registry from the latest backup and the registry key from its sealed
+    // copy; start stod on it.
     let new_primary = DataDir::new(root.path().join("new-primary"));
-    let promoted = mirror::promote(&mirror_dir, &new_primary, None, None, 0, |_, _, _| {}).await?;
+    let key = std::fs::read(primary.registry_key())?;
+    let promoted = mirror::promote(&mirror_dir, &new_primary, Some(&backups), Some(&key), 0, |_, _, _| {}).await?;
     assert_eq!(promoted.counts[&LogName::Events], held);
-    new_primary.auth().ensure_user(&user("karin2"), Role::CaseWorker)?;
-    new_primary.auth().ensure_user(&user("revisor2"), Role::Auditor)?;
-    let _ = revisor;
+    assert_eq!(promoted.counts[&LogName::Registry], 1, "the erasure after the backup is applied again");
     let system = System::builder(Nats::Managed { data: new_primary.clone(), port: free_port()? })
         .command(stod_command::ServiceOptions::default())
+        .registry(RegistryKeySource::File(new_primary.registry_key()))
         .projector(ProjectorOptions::new(new_primary.projections()))
         .start()
         .await?;
-    let creds = |name: &str| Credentials::load(&new_primary.auth().credentials_path(name));
-    let k = ConnectOptions::new(system.url()).credentials(creds("karin2")?).connect().await?;
+    // The people log in with their old credentials.
+    let k = ConnectOptions::new(system.url()).credentials(karin.clone()).connect().await?;
     let next = k.submit(CaseId::new(), at("2025-05-01", intake())).await?;
     assert_eq!(next.stream_sequence, held + 1, "the log goes on where the mirror stood");
-    let r = ConnectOptions::new(system.url()).credentials(creds("revisor2")?).connect().await?;
+    assert!(matches!(k.registry(RegistryOp::Lookup, &kept).await?, RegistryReply::Found { .. }));
+    assert!(
+        matches!(k.registry(RegistryOp::Lookup, &erased).await?, RegistryReply::NotFound { .. }),
+        "an erased person stays erased"
+    );
+    let r = ConnectOptions::new(system.url()).credentials(revisor.clone()).connect().await?;
     let mut records = Vec::new();
     r.read_log(
         LogName::Events,
@@ -160,6 +181,25 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     assert!(verification.intact(), "{:?}", verification.findings);
     assert_eq!(verification.events, held + 1);
     system.projector().ok_or("projector")?.projector().wait_for(next.stream_sequence).await?;
+
+    // Byte for byte what the old primary stored (its disk survived here, to compare).
+    let command = system.users().ok_or("managed")?.command.clone();
+    let new_js =
+        async_nats::jetstream::new(ConnectOptions::new(system.url()).credentials(command).connect_nats().await?);
+    let old_users = stod_system::ServiceUsers::ensure(primary.auth())?;
+    let mut old = stod_system::managed::start(&primary, 0, &old_users.command).await?;
+    let old_js = async_nats::jetstream::new(
+        ConnectOptions::new(old.url()).credentials(old_users.command.clone()).connect_nats().await?,
+    );
+    let read = |js: async_nats::jetstream::Context| async move {
+        stod_store::raw::read_range(&js, stod_store::STREAM_NAME, 1, held, usize::MAX, false)
+            .await
+            .map(|v| v.into_iter().map(|m| (m.stream_sequence, m.subject, m.bytes)).collect::<Vec<_>>())
+    };
+    let (old_events, new_events) = (read(old_js).await?, read(new_js).await?);
+    assert_eq!(old_events.len() as u64, held);
+    assert!(old_events == new_events, "the promoted log is the primary's, byte for byte, up to {held}");
+    old.stop().await?;
     system.shutdown().await;
     Ok(())
 }
