@@ -21,8 +21,8 @@ Examples:
 Roles: handlaggare (records cases), projektledare (also corrects and retracts),
 revisor (reads every event and the access log, writes nothing), styrgrupp and finansiar
 (published aggregates only, small counts hidden), drift (rebuilds, reference data,
-metrics), sakerhetskopiering (takes backups with `stod backup`, nothing else). The
-credentials file is secret and is written once, here (--out), never kept on
+metrics), sakerhetskopiering (takes backups with `stod backup`, nothing else), spegel (the
+leaf node of a mirror, `stod mirror`; not a person). The credentials file is secret and is written once, here (--out), never kept on
 the server: hand it to the person, who uses it with --credentials or STOD_CREDENTIALS. It
 also holds the HTTP token for the dashboard's login (user name and token). Lost? `stod user
 rotate NAME` makes new ones and the old stop working.")]
@@ -30,7 +30,7 @@ rotate NAME` makes new ones and the old stop working.")]
         /// The user name: 1-64 of a-z, 0-9, '-', '_'; recorded with every event they record.
         #[arg(value_parser = parse_user)]
         name: UserId,
-        /// handlaggare, projektledare, revisor, styrgrupp, finansiar, drift or sakerhetskopiering.
+        /// handlaggare, projektledare, revisor, styrgrupp, finansiar, drift, sakerhetskopiering or spegel.
         #[arg(long, value_parser = parse_role)]
         role: stod_auth::Role,
         /// The data directory of `stod up` [default: $XDG_DATA_HOME/stod or ~/.local/share/stod].
