@@ -44,6 +44,26 @@ async fn log_of(client: &Client, log: LogName) -> TestResult<Vec<(u64, String, V
     Ok(out)
 }
 
+/// `stod audit verify` of the live log, as an auditor runs it.
+pub(crate) async fn audit_verify(auditor: &Client) -> TestResult<stod_audit::Verification> {
+    let mut records = Vec::new();
+    auditor
+        .read_log(
+            LogName::Events,
+            AuditPurpose::Verify,
+            |m| {
+                records.push(stod_audit::Record {
+                    stream_sequence: m.seq,
+                    subject_case: stod_backup::take::subject_case(&m.subject),
+                    bytes: m.data,
+                })
+            },
+            |_, _| {},
+        )
+        .await?;
+    Ok(stod_audit::verify(records, 1))
+}
+
 /// The reports people look at, without what only says when they were computed.
 async fn reports(client: &Client) -> TestResult<serde_json::Value> {
     let throughput = client
@@ -210,21 +230,7 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
         .collect();
     assert_eq!(restores.len(), 3, "the restore is in the access log, once per log");
 
-    let mut records = Vec::new();
-    r.read_log(
-        LogName::Events,
-        AuditPurpose::Verify,
-        |m| {
-            records.push(stod_audit::Record {
-                stream_sequence: m.seq,
-                subject_case: stod_backup::take::subject_case(&m.subject),
-                bytes: m.data,
-            })
-        },
-        |_, _| {},
-    )
-    .await?;
-    let verification = stod_audit::verify(records, 1);
+    let verification = audit_verify(&r).await?;
     assert!(verification.intact(), "audit verify: {:?}", verification.findings);
 
     system.projector().ok_or("projector")?.projector().wait_for(last).await?;

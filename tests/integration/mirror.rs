@@ -11,7 +11,7 @@ use stod_auth::{Credentials, Role};
 use stod_client::ConnectOptions;
 use stod_events::ids::{CaseId, SubmissionId, UserId};
 use stod_projector::ProjectorOptions;
-use stod_protocol::audit::{AuditPurpose, LogName};
+use stod_protocol::audit::LogName;
 use stod_protocol::{RegistryOp, RegistryReply};
 use stod_system::mirror::{self, Upstream};
 use stod_system::{DataDir, Nats, RegistryKeySource, System};
@@ -161,23 +161,9 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
         "an erased person stays erased"
     );
     let r = ConnectOptions::new(system.url()).credentials(revisor.clone()).connect().await?;
-    let mut records = Vec::new();
-    r.read_log(
-        LogName::Events,
-        AuditPurpose::Verify,
-        |m| {
-            records.push(stod_audit::Record {
-                stream_sequence: m.seq,
-                subject_case: stod_backup::take::subject_case(&m.subject),
-                bytes: m.data,
-            })
-        },
-        |_, _| {},
-    )
-    .await?;
     let acked_held = acked.iter().filter(|s| **s <= held).count();
     assert!(acked_held > 0);
-    let verification = stod_audit::verify(records, 1);
+    let verification = crate::backup::audit_verify(&r).await?;
     assert!(verification.intact(), "{:?}", verification.findings);
     assert_eq!(verification.events, held + 1);
     system.projector().ok_or("projector")?.projector().wait_for(next.stream_sequence).await?;

@@ -50,6 +50,18 @@ fn name_sv(log: LogName) -> &'static str {
     }
 }
 
+/// A restore's (or a promotion's) stage on the progress bar.
+fn show_stage(bar: &ProgressBar, stage: Stage, at: u64, last: u64) {
+    bar.set_prefix(match stage {
+        Stage::Checking => "kontrollerar".to_owned(),
+        Stage::Writing(log) => format!("skriver {}", name_sv(log)),
+        Stage::Comparing(log) => format!("jämför {}", name_sv(log)),
+        Stage::Rebuilding => "läsmodeller".to_owned(),
+    });
+    bar.set_length(last);
+    bar.set_position(at);
+}
+
 /// `stod backup --out DIR`.
 pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf>) -> Result<(), CliError> {
     let data = match data {
@@ -241,15 +253,7 @@ pub async fn restore(out: Output, args: crate::args::RestoreArgs) -> Result<(), 
     let started = Instant::now();
     let restored =
         stod_system::restore::restore_dir(&args.from, &target, key.as_deref(), args.port, |stage, at, last| {
-            let prefix = match stage {
-                Stage::Checking => "kontrollerar".to_owned(),
-                Stage::Writing(log) => format!("skriver {}", name_sv(log)),
-                Stage::Comparing(log) => format!("jämför {}", name_sv(log)),
-                Stage::Rebuilding => "läsmodeller".to_owned(),
-            };
-            bar.set_prefix(prefix);
-            bar.set_length(last);
-            bar.set_position(at);
+            show_stage(&bar, stage, at, last)
         })
         .await;
     bar.finish_and_clear();
@@ -377,14 +381,7 @@ pub async fn promote(
     let target = DataDir::new(data);
     let promoted =
         stod_system::mirror::promote(&DataDir::new(mirror), &target, backup, key.as_deref(), 0, |stage, at, last| {
-            bar.set_prefix(match stage {
-                Stage::Checking => "kontrollerar".to_owned(),
-                Stage::Writing(log) => format!("skriver {}", name_sv(log)),
-                Stage::Comparing(log) => format!("jämför {}", name_sv(log)),
-                Stage::Rebuilding => "läsmodeller".to_owned(),
-            });
-            bar.set_length(last);
-            bar.set_position(at);
+            show_stage(&bar, stage, at, last)
         })
         .await;
     bar.finish_and_clear();
