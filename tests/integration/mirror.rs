@@ -234,7 +234,7 @@ async fn a_hostile_mirror_cannot_change_anything_on_the_primary() -> TestResult 
         .command(stod_command::ServiceOptions::default())
         .start()
         .await?;
-    let k = ConnectOptions::new(system.url()).credentials(karin).connect().await?;
+    let k = ConnectOptions::new(system.url()).credentials(karin.clone()).connect().await?;
     let case = CaseId::new();
     k.submit(case, at("2025-03-01", intake())).await?;
     let command = system.users().ok_or("managed")?.command.clone();
@@ -334,6 +334,24 @@ async fn a_hostile_mirror_cannot_change_anything_on_the_primary() -> TestResult 
     let stray = tokio::time::timeout(Duration::from_millis(700), sub.next()).await;
     assert!(stray.is_err(), "a delivery on the log's subject reached the hostile leaf: {stray:?}");
     assert_eq!(snapshot(js.clone()).await, before, "nothing stored on the primary changed");
+
+    // A person's key opens no leaf node connection: a leaf server of karin's own gets no
+    // answer where karin's client does.
+    let remote = format!(
+        "leafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{leaf}\", nkey: {:?} }} ] }}",
+        karin.nkey_seed
+    );
+    let as_karin = stod_nats_server::NatsServer::ephemeral_with(|o| o.with_extra_config(remote)).await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let via_leaf = async_nats::ConnectOptions::new()
+        .custom_inbox_prefix(stod_auth::inbox_prefix("karin"))
+        .connect(as_karin.url())
+        .await?;
+    let ask = async_nats::Request::new().payload("{}".into()).timeout(Some(Duration::from_secs(2)));
+    let answer = via_leaf.send_request("stod.query.karin.reference".to_owned(), ask).await;
+    assert!(answer.is_err(), "a leaf node with karin's key reached a service: {answer:?}");
+    let direct = k.reference().await;
+    assert!(direct.is_ok(), "karin's own client is answered: {direct:?}");
     system.shutdown().await;
     Ok(())
 }

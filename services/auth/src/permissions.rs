@@ -321,10 +321,12 @@ fn user_entry(out: &mut String, user: &User, stod_users: &[&str]) {
     let mut subscribe = String::new();
     list(&mut subscribe, "allow", &p.subscribe_allow);
     list(&mut subscribe, "deny", &p.subscribe_deny);
-    // The mirror's user connects as a leaf node and in no other way.
+    // The mirror's user connects as a leaf node and in no other way; everyone else as a
+    // client and never as a leaf node (a leaf connection would carry their
+    // permissions into a server of their own).
     let connection = match user.role {
         Role::Mirror => ", allowed_connection_types: [\"LEAFNODE\"]",
-        _ => "",
+        _ => ", allowed_connection_types: [\"STANDARD\"]",
     };
     let _ = writeln!(
         out,

@@ -63,3 +63,32 @@ pub(crate) fn sha256_hex(s: &str) -> String {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+impl UsersFile {
+    /// Checks a users file that comes from outside (a backup being restored): only
+    /// roles `stod user add` gives, each name once, none of the names in `reserved`
+    /// (the services'), and each key a user's public nkey. A file that fails is not
+    /// restored: a service's role in it would be a way around the log's boundary.
+    pub fn check_handed_over(&self, reserved: &[&str]) -> Result<(), String> {
+        let mut seen = std::collections::BTreeSet::new();
+        for u in &self.users {
+            if !crate::Role::GRANTED.contains(&u.role) {
+                return Err(format!(
+                    "användaren {} har rollen {}, som ingen person eller spegel kan ha",
+                    u.name, u.role
+                ));
+            }
+            if reserved.contains(&u.name.as_str()) {
+                return Err(format!("användarnamnet {} är en tjänsts", u.name));
+            }
+            if !seen.insert(u.name.as_str()) {
+                return Err(format!("användaren {} finns två gånger", u.name));
+            }
+            let valid = nkeys::KeyPair::from_public_key(&u.nkey).is_ok() && u.nkey.starts_with('U');
+            if !valid || u.http_token_sha256.len() != 64 {
+                return Err(format!("användaren {} har ingen giltig publik nyckel eller token-kontrollsumma", u.name));
+            }
+        }
+        Ok(())
+    }
+}

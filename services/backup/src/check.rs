@@ -28,6 +28,37 @@ pub struct Content {
     pub users: Option<Vec<u8>>,
 }
 
+impl Content {
+    /// The participant references the access log records as erased from the registry.
+    pub fn erased(&self) -> std::collections::BTreeSet<String> {
+        self.logs
+            .get(&LogName::Access)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| stod_store::access::decode(r.seq, &r.subject, &r.data).ok())
+            .filter(|a| a.view == stod_store::AccessView::RegistryErase)
+            .filter_map(|a| a.participant.map(|p| p.to_string()))
+            .collect()
+    }
+
+    /// The registry as it may be restored: without any entry whose participant the
+    /// access log records as erased (an erasure between the backup's read of the
+    /// registry and of the access log, or after the backup the registry came from).
+    /// Safe: a person registered again gets a new reference.
+    pub fn registry_without_erased(&self) -> BTreeMap<String, Vec<u8>> {
+        let erased = self.erased();
+        let mut registry = self.buckets.get(&LogName::Registry).cloned().unwrap_or_default();
+        registry.retain(|_, value| {
+            let participant = serde_json::from_slice::<serde_json::Value>(value)
+                .ok()
+                .and_then(|v| v.get("participant").and_then(|p| p.as_str()).map(str::to_owned));
+            !participant.is_some_and(|p| erased.contains(&p))
+        });
+        registry
+    }
+}
+
 /// The result of [`check`].
 #[derive(Clone, Debug)]
 pub struct Checked {
@@ -161,9 +192,12 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
                 None => problems.push(format!("säkerhetskopia {n:04} saknar {}", bucket.as_str())),
             }
         }
-        if let Some(auth) = &manifest.auth {
-            content.users = Some(read_checked(&here, &auth.file)?);
-        }
+        // The people as the last backup has them: a user removed or rotated since an
+        // earlier one does not come back.
+        content.users = match &manifest.auth {
+            Some(auth) => Some(read_checked(&here, &auth.file)?),
+            None => None,
+        };
         recorded_heads.extend(manifest.chain_heads.clone());
         previous_digest = Some(digest);
         manifests.push(manifest);

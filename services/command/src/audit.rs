@@ -33,6 +33,8 @@ use uuid::Uuid;
 #[derive(Clone, Debug)]
 struct Run {
     user: UserId,
+    /// Read only at the endpoints that opened it (`log-read` or `backup-read`).
+    scope: Scope,
     log: LogName,
     first: u64,
     last: u64,
@@ -152,7 +154,7 @@ impl AuditRelay {
             };
         }
         info!(%user, log = request.log.as_str(), purpose = request.purpose.as_str(), first, last = state.last, "audit run opened");
-        let run = Run { user: user.clone(), log: request.log, first, last: state.last };
+        let run = Run { user: user.clone(), scope, log: request.log, first, last: state.last };
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(record.id, run);
         LogOpenReply::Opened {
             run: record.id.to_string(),
@@ -169,12 +171,14 @@ impl AuditRelay {
         // Opened at another instance: its record is under its own subject.
         let record = self.access.run(user, &id).await.ok().flatten()?;
         let log = LogName::parse(record.log.as_deref()?)?;
-        let run = Run { user: record.user, log, first: record.from?, last: record.to? };
+        let scope =
+            if record.purpose.as_deref() == Some(AuditPurpose::Backup.as_str()) { Scope::Backup } else { Scope::Audit };
+        let run = Run { user: record.user, scope, log, first: record.from?, last: record.to? };
         self.runs.lock().unwrap_or_else(|p| p.into_inner()).insert(id, run.clone());
         Some(run)
     }
 
-    pub async fn read(&self, user: &UserId, body: &[u8]) -> LogReadReply {
+    pub async fn read(&self, user: &UserId, body: &[u8], scope: Scope) -> LogReadReply {
         let request: LogReadRequest = match parse_body(body) {
             Ok(r) => r,
             Err(e) => return LogReadReply::Invalid { message: e.to_string() },
@@ -184,7 +188,7 @@ impl AuditRelay {
         };
         let Ok(id) = request.run.parse::<Uuid>() else { return refused() };
         let Some(run) = self.run(user, id).await else { return refused() };
-        if &run.user != user {
+        if &run.user != user || run.scope != scope {
             return refused();
         }
         let from = request.from.max(run.first);

@@ -130,7 +130,8 @@ impl Service for CommandService {
                     "backup-info" => to_json(&relay.info(body, Scope::Backup).await),
                     "log-open" => to_json(&relay.open(user, body, Scope::Audit).await),
                     "backup-open" => to_json(&relay.open(user, body, Scope::Backup).await),
-                    _ => to_json(&relay.read(user, body).await),
+                    "backup-read" => to_json(&relay.read(user, body, Scope::Backup).await),
+                    _ => to_json(&relay.read(user, body, Scope::Audit).await),
                 }
             }
             _ => {

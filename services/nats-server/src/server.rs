@@ -256,7 +256,7 @@ impl NatsServer {
     async fn spawn_and_wait(&mut self) -> Result<(), Error> {
         let config_path = self.config_path();
         let conf = render_config(&self.opts, self.port, &self.server_name, &self.opts.store_dir);
-        fs::write(&config_path, conf).map_err(|err| {
+        write_private(&config_path, conf.as_bytes()).map_err(|err| {
             Error::with_source(ErrorKind::Io, format!("could not write {}", config_path.display()), err)
         })?;
 
@@ -521,4 +521,21 @@ async fn terminate(child: &mut Child) -> std::io::Result<()> {
 #[cfg(not(unix))]
 async fn terminate(child: &mut Child) -> std::io::Result<()> {
     child.start_kill()
+}
+
+/// Writes the config readable by its owner only (mode 0600 on Unix), whatever the
+/// process's umask: it may hold a leaf node's nkey seed (a mirror's).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        if path.exists() {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(bytes)
 }

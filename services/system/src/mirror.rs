@@ -182,32 +182,6 @@ async fn read_all(js: &Context) -> Result<Content, SystemError> {
     Ok(content)
 }
 
-/// The registry entries whose participant the access log, after sequence `after`,
-/// records as erased: removed again (an erasure done after the backup the registry
-/// comes from).
-fn erase_again(content: &mut Content, after: u64) -> u64 {
-    let erased: Vec<String> = content
-        .logs
-        .get(&LogName::Access)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.seq > after)
-        .filter_map(|r| stod_store::access::decode(r.seq, &r.subject, &r.data).ok())
-        .filter(|a| a.view == stod_store::AccessView::RegistryErase)
-        .filter_map(|a| a.participant.map(|p| p.to_string()))
-        .collect();
-    let Some(registry) = content.buckets.get_mut(&LogName::Registry) else { return 0 };
-    let before = registry.len();
-    registry.retain(|_, value| {
-        let participant = serde_json::from_slice::<serde_json::Value>(value)
-            .ok()
-            .and_then(|v| v.get("participant").and_then(|p| p.as_str()).map(str::to_owned));
-        !participant.is_some_and(|p| erased.contains(&p))
-    });
-    (before - registry.len()) as u64
-}
-
 /// Turns a mirror into a new primary's data directory `target` (the runbook's step):
 /// fenced from its upstream, every stream read whole, checked like a backup, and
 /// restored at the same sequences. `backup` (the latest chain of backups) gives the
@@ -235,12 +209,11 @@ pub async fn promote(
                 format!("säkerhetskopian {} håller inte ihop: {}", dir.display(), checked.describe_sv().join("; ")),
             ));
         }
-        let after = checked.last(LogName::Access);
+        // The erasures since (in the mirrored access log) are applied by the restore.
         content.users = checked.content.users.clone();
         if let Some(registry) = checked.content.buckets.get(&LogName::Registry) {
             content.buckets.insert(LogName::Registry, registry.clone());
         }
-        erase_again(&mut content, after);
     }
     let checked = stod_backup::check_content(content);
     crate::restore::restore(&checked, target, registry_key, port, progress).await

@@ -197,10 +197,21 @@ async fn write_staging(
     let mut people = 0;
     if let Some(bytes) = &checked.content.users {
         let users: UsersFile = serde_json::from_slice(bytes)
-            .map_err(|e| failed(format!("säkerhetskopians användarfil går inte att läsa: {e}")))?;
+            .map_err(|e| damaged(format!("säkerhetskopians användarfil går inte att läsa: {e}")))?;
+        let reserved = [
+            crate::users::COMMAND_USER,
+            crate::users::PROJECTOR_USER,
+            crate::users::HTTP_USER,
+            crate::users::REGISTRY_USER,
+            crate::users::SEEDER_USER,
+            crate::users::OPERATOR_USER,
+        ];
+        users
+            .check_handed_over(&reserved)
+            .map_err(|e| damaged(format!("säkerhetskopians användarfil återställs inte: {e}")))?;
         people = users.users.len() as u64;
         std::fs::create_dir_all(auth.path()).map_err(io(auth.path()))?;
-        std::fs::write(auth.users_path(), bytes).map_err(io(&auth.users_path()))?;
+        write_secret(&auth.users_path(), bytes)?;
     }
     let users = ServiceUsers::ensure(auth)?;
     if let Some(key) = registry_key {
@@ -262,7 +273,10 @@ async fn fill(
         (LogName::Registry, stod_store::REGISTRY_BUCKET, &registry_js),
     ] {
         let kv = js.get_key_value(bucket).await.map_err(|e| failed(format!("{bucket}: {e}")))?;
-        let entries = checked.content.buckets.get(&log).cloned().unwrap_or_default();
+        let entries = match log {
+            LogName::Registry => checked.content.registry_without_erased(),
+            _ => checked.content.buckets.get(&log).cloned().unwrap_or_default(),
+        };
         for (key, value) in &entries {
             kv.put(key, value.clone().into()).await.map_err(|e| failed(format!("{bucket} {key}: {e}")))?;
         }
