@@ -252,7 +252,25 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
     assert!(state.config.deny_delete && state.config.deny_purge, "the restored log keeps its protections");
     assert_eq!(stod_store::check_stream_config(&state.config), vec![], "and every other setting of the log");
     assert_eq!((state.first, state.last), (1, next.stream_sequence));
+
+    // The backups go on from the restored system into the same directory: it holds the
+    // message the last backup ended on.
+    let b = client(&system, &backup).await?;
+    let third = stod_backup::take(&b, &backups, Some(&restored_dir.auth()), |_, _, _| {}).await?;
+    assert_eq!((third.manifest.number, third.manifest.logs["events"].from), (3, last + 1));
+    assert_eq!(third.manifest.logs["events"].messages, next.stream_sequence - last);
+    assert!(stod_backup::check(&backups, |_, _| {})?.intact());
     system.shutdown().await;
+
+    // Another system's log, shorter or not, is not taken into this directory.
+    let other = DataDir::new(root.path().join("other"));
+    let other_backup = other.auth().add_user(&user("backup"), Role::Backup)?;
+    let other_system = start(&other).await?;
+    let refused = stod_backup::take(&client(&other_system, &other_backup).await?, &backups, None, |_, _, _| {}).await;
+    let message = refused.err().map(|e| e.to_string()).ok_or("another log is refused")?;
+    assert!(message.contains("inte samma logg"), "{message}");
+    assert_eq!(stod_backup::format::list(&backups)?, vec![1, 2, 3], "nothing added");
+    other_system.shutdown().await;
     Ok(())
 }
 

@@ -173,6 +173,17 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
                     part.to
                 ));
             }
+            let carried = manifests.last().and_then(|m| m.logs.get(log.as_str())).and_then(|p| p.last_sha256.clone());
+            let ends_on = match records.last() {
+                Some(r) => Some(crate::take::message_sha256(&r.subject, &r.data)),
+                None => carried,
+            };
+            if part.last_sha256.is_some() && part.last_sha256 != ends_on {
+                problems.push(format!(
+                    "säkerhetskopia {n:04}: {} slutar inte på det meddelande innehållsförteckningen anger",
+                    log.as_str()
+                ));
+            }
             content.logs.entry(log).or_default().extend(records);
         }
         for bucket in BUCKETS {

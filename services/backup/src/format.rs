@@ -72,6 +72,10 @@ pub struct LogPart {
     pub from: u64,
     pub to: u64,
     pub messages: u64,
+    /// The digest of the message at `to` (`take::message_sha256`): the next backup
+    /// reads it again and goes on only if the log still holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sha256: Option<String>,
     #[serde(flatten)]
     pub file: FileEntry,
 }

@@ -51,6 +51,15 @@ pub fn advance(heads: &mut BTreeMap<CaseId, ChainHead>, seq: u64, subject: &str,
     head.hash = trailer;
 }
 
+/// The digest of one stored message (subject, a zero byte, the data), by which the
+/// next backup recognises where this one ended.
+pub fn message_sha256(subject: &str, data: &[u8]) -> String {
+    let mut bytes = subject.as_bytes().to_vec();
+    bytes.push(0);
+    bytes.extend_from_slice(data);
+    crate::format::sha256_hex(&bytes)
+}
+
 fn bucket_file(log: LogName) -> String {
     format!("{}.kv", log.as_str())
 }
@@ -146,17 +155,48 @@ pub async fn take(
             buckets.insert(log.as_str().to_owned(), BucketPart { keys: entries.len() as u64, last_sequence, file });
             continue;
         }
-        let after = previous.as_ref().and_then(|(m, _)| m.logs.get(log.as_str())).map(|p| p.to);
+        let before = previous.as_ref().and_then(|(m, _)| m.logs.get(log.as_str()));
+        let after = before.map(|p| p.to).filter(|to| *to > 0);
+        // The message the previous backup ended on, read again: the log this backup
+        // continues must still hold it, byte for byte (not a log restored or promoted
+        // from an older copy, nor another system's).
+        let held = before.and_then(|p| p.last_sha256.clone());
+        if let (Some(to), true) = (after, exists) {
+            let last = match client.backup_info(log).await? {
+                LogInfoReply::Found { last, .. } => last,
+                _ => 0,
+            };
+            if last < to {
+                return Err(BackupError::Usage(format!(
+                    "{} slutar på sekvens {last}, men den förra säkerhetskopian i {} gick till {to}: det är inte samma logg. \
+                     Börja en ny katalog för säkerhetskopior",
+                    log.as_str(),
+                    dir.display()
+                )));
+            }
+        }
         let mut writer = LogWriter::create(&partial, &log_file(log))?;
         let mut failed: Option<BackupError> = None;
         let mut messages = 0u64;
+        let mut last_sha256 = held.clone();
         let (from, to) = if exists {
             let read = client
                 .read_for_backup(
                     log,
-                    after.map(|to| to + 1),
+                    after.or(Some(0)).map(|to| to.max(1)),
                     |m: LoggedMessage| {
                         if failed.is_some() {
+                            return;
+                        }
+                        if Some(m.seq) == after {
+                            if held.as_deref().is_some_and(|h| h != message_sha256(&m.subject, &m.data)) {
+                                failed = Some(BackupError::Usage(format!(
+                                    "{} sekvens {}: loggen håller inte längre det meddelande den förra säkerhetskopian slutade på. \
+                                     Börja en ny katalog för säkerhetskopior",
+                                    log.as_str(),
+                                    m.seq
+                                )));
+                            }
                             return;
                         }
                         if log == LogName::Events {
@@ -167,6 +207,7 @@ pub async fn take(
                             }
                         }
                         messages += 1;
+                        last_sha256 = Some(message_sha256(&m.subject, &m.data));
                         if let Err(e) = writer.push(m.seq, &m.subject, &m.data) {
                             failed = Some(e);
                         }
@@ -175,7 +216,8 @@ pub async fn take(
                 )
                 .await?;
             runs.push(read.run);
-            (read.first, read.last.max(after.unwrap_or(0)))
+            let from = after.map_or(read.first, |to| to + 1);
+            (from, read.last.max(after.unwrap_or(0)))
         } else {
             (after.map_or(1, |to| to + 1), after.unwrap_or(0))
         };
@@ -183,7 +225,7 @@ pub async fn take(
             return Err(e);
         }
         let file = writer.finish()?;
-        logs.insert(log.as_str().to_owned(), LogPart { from, to, messages, file });
+        logs.insert(log.as_str().to_owned(), LogPart { from, to, messages, last_sha256, file });
     }
 
     let auth_part = match auth {
