@@ -150,7 +150,7 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
         })
     };
     let b = client(&system, &backup).await?;
-    let full = stod_backup::take(&b, &backups, Some(&auth), |_, _, _| {}).await?;
+    let full = stod_backup::take_signed(&b, Some(&backup), &backups, Some(&auth), |_, _, _| {}).await?;
     stop.store(true, Ordering::Relaxed);
     let acked = writer.await?;
     assert_eq!(full.manifest.kind, Kind::Full);
@@ -164,7 +164,7 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
     system.projector().ok_or("projector")?.projector().wait_for(placed.stream_sequence).await?;
     let r = client(&system, &revisor).await?;
     let reports_before = reports(&r).await?;
-    let incremental = stod_backup::take(&b, &backups, Some(&auth), |_, _, _| {}).await?;
+    let incremental = stod_backup::take_signed(&b, Some(&backup), &backups, Some(&auth), |_, _, _| {}).await?;
     let m2 = &incremental.manifest;
     assert_eq!(m2.kind, Kind::Incremental);
     assert_eq!(m2.logs["events"].from, full_to + 1, "the increment starts where the full one ended");
@@ -193,25 +193,52 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
         let checked = stod_backup::check(&tampered, |_, _| {});
         assert!(checked.is_err(), "{what}: a changed byte is found");
         let into = DataDir::new(root.path().join("not-restored"));
-        let refused = stod_system::restore::restore_dir(&tampered, &into, None, 0, |_, _, _| {}).await;
+        let refused = stod_system::restore::restore_dir(&tampered, None, &into, None, 0, |_, _, _| {}).await;
         let err = refused.err().ok_or("a damaged backup is not restored")?;
         assert_eq!(err.kind(), stod_system::SystemErrorKind::BackupDamaged, "{what}: {err}");
         assert!(!into.root().exists(), "{what}: nothing written");
         std::fs::remove_dir_all(&tampered)?;
     }
+    // Someone who can write the backup directory but has no backup key rewrites a file
+    // together with its manifest entry and digest: the signature no longer matches; and
+    // with the signatures removed, a check against the backup user's key refuses it.
+    let signer = nkeys::KeyPair::from_seed(&backup.nkey_seed)?.public_key();
+    let forged = root.path().join("forged");
+    copy_dir(&backups, &forged)?;
+    let second = forged.join("0002");
+    flip_a_byte(&second.join("access.log"))?;
+    let (mut manifest, _) = stod_backup::format::read_manifest(&second)?;
+    let bytes = std::fs::read(second.join("access.log"))?;
+    if let Some(part) = manifest.logs.get_mut("access") {
+        part.file.sha256 = stod_backup::format::sha256_hex(&bytes);
+    }
+    stod_backup::format::write_manifest(&second, &manifest)?;
+    let err = stod_backup::check(&forged, |_, _| {}).err().ok_or("a forged manifest is found by its signature")?;
+    assert!(err.to_string().contains("signaturen"), "{err}");
+    for n in ["0001", "0002"] {
+        std::fs::remove_file(forged.join(n).join(stod_backup::format::SIGNATURE))?;
+    }
+    let unsigned = stod_backup::check_signed(&forged, Some(&signer), |_, _| {})?;
+    assert!(!unsigned.intact(), "without the backup user's signature a backup is not trusted");
+    let into = DataDir::new(root.path().join("not-restored"));
+    let refused = stod_system::restore::restore_dir(&forged, Some(&signer), &into, None, 0, |_, _, _| {}).await;
+    assert_eq!(refused.err().map(|e| e.kind()), Some(stod_system::SystemErrorKind::BackupDamaged));
+    assert!(!into.root().exists());
+
     // An intact backup is not restored over data.
     let occupied = DataDir::new(root.path().join("occupied"));
     std::fs::create_dir_all(occupied.root())?;
     std::fs::write(occupied.root().join("something"), b"x")?;
-    let over = stod_system::restore::restore_dir(&backups, &occupied, None, 0, |_, _, _| {}).await;
+    let over = stod_system::restore::restore_dir(&backups, None, &occupied, None, 0, |_, _, _| {}).await;
     assert_eq!(over.err().map(|e| e.kind()), Some(stod_system::SystemErrorKind::Restore));
 
-    let verified = stod_backup::check(&backups, |_, _| {})?;
+    let verified = stod_backup::check_signed(&backups, Some(&signer), |_, _| {})?;
     assert!(verified.intact(), "{:?}", verified.describe_sv());
 
     let restored_dir = DataDir::new(root.path().join("restored"));
     let key = stod_backup::key::unseal(&sealed, "ett långt lösenord i kassaskåpet")?;
-    let restored = stod_system::restore::restore_dir(&backups, &restored_dir, Some(&key), 0, |_, _, _| {}).await?;
+    let restored =
+        stod_system::restore::restore_dir(&backups, Some(&signer), &restored_dir, Some(&key), 0, |_, _, _| {}).await?;
     assert_eq!(restored.counts[&LogName::Events], last);
     assert_eq!(restored.users, 3);
     assert_eq!(restored.checkpoint, last);
@@ -256,10 +283,10 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
     // The backups go on from the restored system into the same directory: it holds the
     // message the last backup ended on.
     let b = client(&system, &backup).await?;
-    let third = stod_backup::take(&b, &backups, Some(&restored_dir.auth()), |_, _, _| {}).await?;
+    let third = stod_backup::take_signed(&b, Some(&backup), &backups, Some(&restored_dir.auth()), |_, _, _| {}).await?;
     assert_eq!((third.manifest.number, third.manifest.logs["events"].from), (3, last + 1));
     assert_eq!(third.manifest.logs["events"].messages, next.stream_sequence - last);
-    assert!(stod_backup::check(&backups, |_, _| {})?.intact());
+    assert!(stod_backup::check_signed(&backups, Some(&signer), |_, _| {})?.intact());
     system.shutdown().await;
 
     // Another system's log, shorter or not, is not taken into this directory.

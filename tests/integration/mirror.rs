@@ -142,7 +142,8 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     // copy; start stod on it.
     let new_primary = DataDir::new(root.path().join("new-primary"));
     let key = std::fs::read(primary.registry_key())?;
-    let promoted = mirror::promote(&mirror_dir, &new_primary, Some(&backups), Some(&key), 0, |_, _, _| {}).await?;
+    let promoted =
+        mirror::promote(&mirror_dir, &new_primary, Some(&backups), None, Some(&key), 0, |_, _, _| {}).await?;
     assert_eq!(promoted.counts[&LogName::Events], held);
     assert_eq!(promoted.counts[&LogName::Registry], 1, "the erasure after the backup is applied again");
     let system = System::builder(Nats::Managed { data: new_primary.clone(), port: free_port()? })

@@ -72,6 +72,8 @@ pub struct Checked {
     /// Every case's chain head as found (each message under its subject counts).
     pub found_heads: BTreeMap<CaseId, ChainHead>,
     pub content: Content,
+    /// Each backup's signature, in order (`None`: not signed).
+    pub signers: Vec<Option<crate::format::Signature>>,
 }
 
 impl Checked {
@@ -105,7 +107,20 @@ const BUCKETS: [LogName; 3] = [LogName::Participants, LogName::Reference, LogNam
 /// Checks every backup in `dir`. `Err` when a file is unreadable or its digest does not
 /// match (nothing of it can be trusted); otherwise the findings, in [`Checked`].
 /// `progress` gets the backup number reached and the last.
-pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, BackupError> {
+pub fn check(dir: &Path, progress: impl FnMut(u32, u32)) -> Result<Checked, BackupError> {
+    check_signed(dir, None, progress)
+}
+
+/// As [`check`], and every backup's manifest signed: by the key `signer` (a user's
+/// public nkey, `U…`) when given, else all by one key or none. Only a check against a
+/// key known from elsewhere (written down when the backup user was made) shows that a
+/// backup is the backup user's, and not rewritten whole by someone who can write the
+/// backup directory.
+pub fn check_signed(
+    dir: &Path,
+    signer: Option<&str>,
+    mut progress: impl FnMut(u32, u32),
+) -> Result<Checked, BackupError> {
     let numbers = list(dir)
         .map_err(|e| BackupError::Usage(format!("{}: ingen katalog med säkerhetskopior ({e})", dir.display())))?;
     let Some(&last_number) = numbers.last() else {
@@ -119,9 +134,33 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
     let mut content = Content::default();
     let mut recorded_heads: BTreeMap<CaseId, ChainHead> = BTreeMap::new();
     let mut previous_digest: Option<String> = None;
+    let mut signers: Vec<Option<crate::format::Signature>> = Vec::new();
     for (i, n) in numbers.iter().enumerate() {
         let here = backup_dir(dir, *n);
         let (manifest, digest) = read_manifest(&here)?;
+        let signature = crate::format::read_signature(&here)?;
+        match (signer, &signature) {
+            (Some(expected), Some(sig)) if sig.nkey == expected => {}
+            (Some(expected), Some(sig)) => problems
+                .push(format!("säkerhetskopia {n:04} är signerad av {} ({}), inte av {expected}", sig.user, sig.nkey)),
+            (Some(expected), None) => {
+                problems.push(format!("säkerhetskopia {n:04} är inte signerad (väntad signatur av {expected})"))
+            }
+            (None, _) => {
+                let first =
+                    signers.first().map(|s: &Option<crate::format::Signature>| s.as_ref().map(|s| s.nkey.clone()));
+                let this = signature.as_ref().map(|s| s.nkey.clone());
+                if let Some(first) = first {
+                    if first != this {
+                        problems.push(format!(
+                            "säkerhetskopia {n:04} är signerad annorlunda än 0001 ({}): en säkerhetskopia har bytts ut",
+                            this.as_deref().unwrap_or("osignerad")
+                        ));
+                    }
+                }
+            }
+        }
+        signers.push(signature);
         let expected_number = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if *n != expected_number || manifest.number != *n {
             problems.push(format!(
@@ -217,7 +256,9 @@ pub fn check(dir: &Path, mut progress: impl FnMut(u32, u32)) -> Result<Checked, 
 
     let first = |log: LogName| manifests.first().and_then(|m| m.logs.get(log.as_str())).map_or(1, |p| p.from);
     let starts = [first(LogName::Events), first(LogName::Quarantine), first(LogName::Access)];
-    Ok(judge(manifests, content, Some(recorded_heads), problems, starts))
+    let mut checked = judge(manifests, content, Some(recorded_heads), problems, starts);
+    checked.signers = signers;
+    Ok(checked)
 }
 
 /// Checks logs held some other way (a mirror's streams, read whole): the same checks
@@ -277,5 +318,5 @@ fn judge(
     });
     let verification = verify_setting_aside(records, first, &set_aside);
     let heads = recorded_heads.map(|r| stod_audit::verify::compare_heads(&found_heads, &r)).unwrap_or_default();
-    Checked { manifests, events: verification, heads, problems, found_heads, content }
+    Checked { manifests, events: verification, heads, problems, found_heads, content, signers: Vec::new() }
 }

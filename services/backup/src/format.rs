@@ -38,6 +38,8 @@ pub const FORMAT: &str = "stod-backup/1";
 pub const MANIFEST: &str = "manifest.json";
 pub const MANIFEST_DIGEST: &str = "manifest.sha256";
 pub const USERS: &str = "users.json";
+/// The backup user's signature of `manifest.json` (ed25519, its nkey).
+pub const SIGNATURE: &str = "manifest.sig";
 const LOG_MAGIC: &[u8; 8] = b"STODLOG1";
 const KV_MAGIC: &[u8; 8] = b"STODKV01";
 /// The largest subject, key or message a file may claim (NATS's own limit is 1 MiB):
@@ -183,6 +185,45 @@ pub fn read_manifest(dir: &Path) -> Result<(Manifest, String), BackupError> {
         )));
     }
     Ok((manifest, digest))
+}
+
+/// Who signed a manifest: the user and their public nkey, and the signature of the
+/// manifest's bytes (hex).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    pub user: String,
+    pub nkey: String,
+    pub signature: String,
+}
+
+/// Signs the manifest in `dir` with `signer`'s nkey.
+pub fn sign_manifest(dir: &Path, signer: &stod_auth::Credentials) -> Result<(), BackupError> {
+    let path = dir.join(MANIFEST);
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let key = nkeys::KeyPair::from_seed(&signer.nkey_seed).map_err(|e| BackupError::Io(format!("signing key: {e}")))?;
+    let signature = key.sign(&bytes).map_err(|e| BackupError::Io(format!("signing: {e}")))?;
+    let sig = Signature { user: signer.user.to_string(), nkey: key.public_key(), signature: hex::encode(signature) };
+    let json = serde_json::to_vec_pretty(&sig).map_err(|e| BackupError::Io(e.to_string()))?;
+    write_synced(&dir.join(SIGNATURE), &json)
+}
+
+/// The signature of the manifest in `dir`, checked against the manifest's bytes;
+/// `None` when the backup is not signed. A signature that does not verify is damage.
+pub fn read_signature(dir: &Path) -> Result<Option<Signature>, BackupError> {
+    let path = dir.join(SIGNATURE);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let bad = |why: &str| BackupError::Damaged(format!("{}: signaturen {why}", path.display()));
+    let sig: Signature = serde_json::from_slice(&text).map_err(|_| bad("går inte att läsa"))?;
+    let manifest = std::fs::read(dir.join(MANIFEST)).map_err(io(&dir.join(MANIFEST)))?;
+    let key = nkeys::KeyPair::from_public_key(&sig.nkey).map_err(|_| bad("har ingen giltig nyckel"))?;
+    let raw = hex::decode(&sig.signature).map_err(|_| bad("går inte att läsa"))?;
+    key.verify(&manifest, &raw).map_err(|_| bad("stämmer inte med innehållsförteckningen: den har ändrats"))?;
+    Ok(Some(sig))
 }
 
 /// Writes the manifest and its digest, both fsynced. Returns the digest.

@@ -16,7 +16,7 @@ pub mod format;
 pub mod key;
 pub mod take;
 
-pub use check::{check, check_content, Checked, Content};
+pub use check::{check, check_content, check_signed, Checked, Content};
 pub use error::BackupError;
 pub use format::{Kind, Manifest};
-pub use take::{take, Taken};
+pub use take::{take, take_signed, Taken};

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use stod_audit::ChainHead;
-use stod_auth::{AuthDir, Role, UsersFile};
+use stod_auth::{AuthDir, Credentials, Role, UsersFile};
 use stod_client::Client;
 use stod_events::ids::CaseId;
 use stod_protocol::audit::{LogInfoReply, LogName, LoggedMessage};
@@ -98,6 +98,20 @@ fn people(auth: &AuthDir) -> Result<UsersFile, BackupError> {
 /// `progress` gets the log, the sequence reached and the run's last.
 pub async fn take(
     client: &Client,
+    dir: &Path,
+    auth: Option<&AuthDir>,
+    progress: impl FnMut(LogName, u64, u64),
+) -> Result<Taken, BackupError> {
+    take_signed(client, None, dir, auth, progress).await
+}
+
+/// As [`take`], with the manifest signed by `signer` (the backup user's own
+/// credentials: `stod backup` signs with the key it connects with), so that a backup
+/// changed by someone who can write the backup directory but holds no such key is
+/// refused by [`crate::check_signed`].
+pub async fn take_signed(
+    client: &Client,
+    signer: Option<&Credentials>,
     dir: &Path,
     auth: Option<&AuthDir>,
     mut progress: impl FnMut(LogName, u64, u64),
@@ -258,6 +272,9 @@ pub async fn take(
         runs,
     };
     crate::format::write_manifest(&partial, &manifest)?;
+    if let Some(signer) = signer {
+        crate::format::sign_manifest(&partial, signer)?;
+    }
     sync_dir(&partial)?;
     let done = backup_dir(dir, number);
     std::fs::rename(&partial, &done).map_err(io(&done))?;

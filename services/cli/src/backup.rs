@@ -63,7 +63,13 @@ fn show_stage(bar: &ProgressBar, stage: Stage, at: u64, last: u64) {
 }
 
 /// `stod backup --out DIR`.
-pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf>) -> Result<(), CliError> {
+pub async fn take(
+    client: &Client,
+    signer: Option<&stod_auth::Credentials>,
+    out: Output,
+    dir: &Path,
+    data: Option<PathBuf>,
+) -> Result<(), CliError> {
     let data = match data {
         Some(d) => Some(DataDir::new(d)),
         None => DataDir::default_location().ok().filter(|d| d.auth().users_path().exists()),
@@ -71,7 +77,7 @@ pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf
     let auth = data.as_ref().map(DataDir::auth).filter(|a| a.users_path().exists());
     let bar = bar(out);
     let started = Instant::now();
-    let taken = stod_backup::take(client, dir, auth.as_ref(), |log, at, last| {
+    let taken = stod_backup::take_signed(client, signer, dir, auth.as_ref(), |log, at, last| {
         bar.set_prefix(name_sv(log));
         bar.set_length(last);
         bar.set_position(at);
@@ -90,6 +96,7 @@ pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf
         "logs": m.logs.iter().map(|(k, p)| (k.clone(), json!({"from": p.from, "to": p.to, "messages": p.messages}))).collect::<serde_json::Map<_, _>>(),
         "buckets": m.buckets.iter().map(|(k, p)| (k.clone(), json!(p.keys))).collect::<serde_json::Map<_, _>>(),
         "users": m.auth.as_ref().map(|a| a.users),
+        "signer": signer_key(signer),
         "seconds": started.elapsed().as_secs_f64(),
     });
     out.result(&json, || {
@@ -114,6 +121,9 @@ pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf
             Some(a) => text.push_str(&format!("  {:13} {} personer (publika nycklar)\n", "användare", a.users)),
             None => text.push_str("  användare     inte med (ange --data KATALOG på serverns maskin)\n"),
         }
+        if let Some(key) = signer_key(signer) {
+            text.push_str(&format!("  signerad av   {} ({key})\n", client.user()));
+        }
         text.push_str(&format!(
             "Klar på {:.1} s. Kontrollera: stod backup verify {}\n\
              Registernyckeln ingår inte: stod backup key --out FIL (förvaras på annan plats).",
@@ -125,10 +135,15 @@ pub async fn take(client: &Client, out: Output, dir: &Path, data: Option<PathBuf
     Ok(())
 }
 
-fn check(out: Output, dir: &Path) -> Result<Checked, CliError> {
+/// The public key a backup is signed with.
+fn signer_key(signer: Option<&stod_auth::Credentials>) -> Option<String> {
+    signer.and_then(|c| nkeys::KeyPair::from_seed(&c.nkey_seed).ok()).map(|k| k.public_key())
+}
+
+fn check(out: Output, dir: &Path, signer: Option<&str>) -> Result<Checked, CliError> {
     let bar = bar(out);
     bar.set_prefix("kontrollerar");
-    let checked = stod_backup::check(dir, |at, last| {
+    let checked = stod_backup::check_signed(dir, signer, |at, last| {
         bar.set_length(u64::from(last));
         bar.set_position(u64::from(at));
     });
@@ -137,8 +152,9 @@ fn check(out: Output, dir: &Path) -> Result<Checked, CliError> {
 }
 
 /// `stod backup verify DIR`.
-pub fn verify(out: Output, dir: &Path) -> Result<(), CliError> {
-    let checked = check(out, dir)?;
+pub fn verify(out: Output, dir: &Path, signer: Option<&str>) -> Result<(), CliError> {
+    let checked = check(out, dir, signer)?;
+    let signed_by = checked.signers.last().cloned().flatten();
     let problems = checked.describe_sv();
     let intact = checked.intact();
     let json = json!({
@@ -148,6 +164,9 @@ pub fn verify(out: Output, dir: &Path) -> Result<(), CliError> {
         "cases": checked.events.cases,
         "last": LogName::ALL.iter().filter(|l| !l.is_bucket()).map(|l| (l.as_str().to_owned(), json!(checked.last(*l)))).collect::<serde_json::Map<_, _>>(),
         "problems": problems,
+        "signed_by": signed_by.as_ref().map(|s| json!({ "user": s.user, "nkey": s.nkey })),
+        "signer_checked": signer.is_some(),
+        "newest": checked.manifests.last().map(|m| json!({ "number": m.number, "taken_at": m.taken_at })),
     });
     out.result(&json, || {
         let mut text = format!(
@@ -159,6 +178,19 @@ pub fn verify(out: Output, dir: &Path) -> Result<(), CliError> {
             checked.last(LogName::Events),
             checked.last(LogName::Access),
         );
+        if let Some(m) = checked.manifests.last() {
+            text.push_str(&format!("Senaste: {:04}, tagen {}.\n", m.number, m.taken_at));
+        }
+        match (&signed_by, signer) {
+            (Some(s), Some(_)) => {
+                text.push_str(&format!("Signerad av {} ({}), den väntade nyckeln.\n", s.user, s.nkey))
+            }
+            (Some(s), None) => text.push_str(&format!(
+                "Signerad av {} ({}). Ange --signer {} för att kräva just den nyckeln.\n",
+                s.user, s.nkey, s.nkey
+            )),
+            (None, _) => text.push_str("Inte signerad: bara filernas överensstämmelse med varandra är kontrollerad.\n"),
+        }
         if intact {
             text.push_str("Hel: varje fil, varje kedja och varje kedjeslut stämmer, och tilläggen ansluter.");
         } else {
@@ -251,11 +283,15 @@ pub async fn restore(out: Output, args: crate::args::RestoreArgs) -> Result<(), 
     let target = DataDir::new(&args.data);
     let bar = bar(out);
     let started = Instant::now();
-    let restored =
-        stod_system::restore::restore_dir(&args.from, &target, key.as_deref(), args.port, |stage, at, last| {
-            show_stage(&bar, stage, at, last)
-        })
-        .await;
+    let restored = stod_system::restore::restore_dir(
+        &args.from,
+        args.signer.as_deref(),
+        &target,
+        key.as_deref(),
+        args.port,
+        |stage, at, last| show_stage(&bar, stage, at, last),
+    )
+    .await;
     bar.finish_and_clear();
     let restored = restored.map_err(system_error)?;
     let counts: serde_json::Map<_, _> =
@@ -371,19 +407,28 @@ pub async fn promote(
     out: Output,
     mirror: &Path,
     data: &Path,
-    backup: Option<&Path>,
+    backup: Option<(&Path, Option<&str>)>,
     registry_key: Option<&Path>,
     passphrase_stdin: bool,
 ) -> Result<(), CliError> {
+    let (backup, signer) = match backup {
+        Some((dir, signer)) => (Some(dir), signer),
+        None => (None, None),
+    };
     let key = unseal_key(registry_key, passphrase_stdin)?;
     let bar = bar(out);
     let started = Instant::now();
     let target = DataDir::new(data);
-    let promoted =
-        stod_system::mirror::promote(&DataDir::new(mirror), &target, backup, key.as_deref(), 0, |stage, at, last| {
-            show_stage(&bar, stage, at, last)
-        })
-        .await;
+    let promoted = stod_system::mirror::promote(
+        &DataDir::new(mirror),
+        &target,
+        backup,
+        signer,
+        key.as_deref(),
+        0,
+        |stage, at, last| show_stage(&bar, stage, at, last),
+    )
+    .await;
     bar.finish_and_clear();
     let promoted = promoted.map_err(system_error)?;
     let counts: serde_json::Map<_, _> =

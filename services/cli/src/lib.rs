@@ -160,22 +160,27 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
         Cmd::User(UserCmd::Remove { name, data }) => user::remove(name, data, out),
         Cmd::User(UserCmd::Rotate { name, data, out: file }) => user::rotate(name, data, file, out),
         Cmd::User(UserCmd::List { data }) => user::list(data, out),
-        Cmd::Backup(BackupArgs { command: Some(BackupCmd::Verify { dir }), .. }) => backup::verify(out, &dir),
+        Cmd::Backup(BackupArgs { command: Some(BackupCmd::Verify { dir, signer }), .. }) => {
+            backup::verify(out, &dir, signer.as_deref())
+        }
         Cmd::Backup(BackupArgs {
             command: Some(BackupCmd::Key { out: file, data, registry_key, passphrase_stdin }),
             ..
         }) => backup::seal_key(out, &file, data, registry_key, passphrase_stdin),
         Cmd::Backup(BackupArgs { command: None, out: Some(dir), data }) => {
-            backup::take(&session.client().await?, out, &dir, data).await
+            backup::take(&session.client().await?, session.credentials(), out, &dir, data).await
         }
         Cmd::Backup(BackupArgs { command: None, out: None, .. }) => Err(CliError::Usage(
             "ange var säkerhetskopian ska skrivas: stod backup --out KATALOG (eller stod backup verify KATALOG)".into(),
         )),
         Cmd::Restore(args) => backup::restore(out, args).await,
         Cmd::Mirror(MirrorArgs {
-            command: Some(MirrorCmd::Promote { mirror, data, backup: from, registry_key, passphrase_stdin }),
+            command: Some(MirrorCmd::Promote { mirror, data, backup: from, signer, registry_key, passphrase_stdin }),
             ..
-        }) => backup::promote(out, &mirror, &data, from.as_deref(), registry_key.as_deref(), passphrase_stdin).await,
+        }) => {
+            let from = from.as_deref().map(|dir| (dir, signer.as_deref()));
+            backup::promote(out, &mirror, &data, from, registry_key.as_deref(), passphrase_stdin).await
+        }
         Cmd::Mirror(MirrorArgs { command: None, data, upstream, port }) => {
             backup::mirror(&session, out, data, upstream, port).await
         }

@@ -1630,8 +1630,14 @@ async fn an_operator_backs_up_checks_and_restores_from_the_command_line() {
     let again = run(&["backup", "--out", path(&backups), "--data", path(&data), "--json"], &env).await.ok();
     assert_eq!(again["kind"], "incremental", "{again}");
     assert_eq!(again["logs"]["events"]["messages"], 0, "nothing new: {again}");
-    let verified = run(&["backup", "verify", path(&backups), "--json"], &[]).await.ok();
+    let signer = taken["signer"].as_str().expect("signed with the backup user's key").to_owned();
+    assert!(signer.starts_with('U'), "{taken}");
+    let verified = run(&["backup", "verify", path(&backups), "--signer", &signer, "--json"], &[]).await.ok();
     assert_eq!(verified["intact"], true, "{verified}");
+    assert_eq!(verified["signed_by"]["nkey"].as_str(), Some(signer.as_str()), "{verified}");
+    let other = nkeys::KeyPair::new_user().public_key();
+    let wrong = run(&["backup", "verify", path(&backups), "--signer", &other, "--json"], &[]).await;
+    assert_eq!(wrong.code, 8, "another key's backup is not trusted: {wrong:?}");
     assert_eq!(verified["events"].as_u64(), Some(events), "{verified}");
     assert_eq!(up.terminate(), 0);
 

@@ -191,6 +191,7 @@ pub async fn promote(
     mirror: &DataDir,
     target: &DataDir,
     backup: Option<&Path>,
+    signer: Option<&str>,
     registry_key: Option<&[u8]>,
     port: u16,
     mut progress: impl FnMut(Stage, u64, u64),
@@ -201,8 +202,10 @@ pub async fn promote(
     let _ = fenced.server.stop().await;
     let mut content = read?;
     if let Some(dir) = backup {
-        let checked = stod_backup::check(dir, |at, last| progress(Stage::Checking, u64::from(at), u64::from(last)))
-            .map_err(|e| failed(format!("säkerhetskopian {}: {e}", dir.display())))?;
+        let checked = stod_backup::check_signed(dir, signer, |at, last| {
+            progress(Stage::Checking, u64::from(at), u64::from(last))
+        })
+        .map_err(|e| failed(format!("säkerhetskopian {}: {e}", dir.display())))?;
         if !checked.intact() {
             return Err(SystemError::new(
                 SystemErrorKind::BackupDamaged,

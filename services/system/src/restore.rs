@@ -86,18 +86,21 @@ fn damaged(message: impl Into<String>) -> SystemError {
     SystemError::new(SystemErrorKind::BackupDamaged, message.into())
 }
 
-/// Checks the chain of backups in `from` in full ([`stod_backup::check`]), refuses it if
-/// anything does not hold together, and restores it ([`restore`]).
+/// Checks the chain of backups in `from` in full ([`stod_backup::check_signed`], against
+/// the backup user's key `signer` if given), refuses it if anything does not hold
+/// together, and restores it ([`restore`]).
 pub async fn restore_dir(
     from: &Path,
+    signer: Option<&str>,
     target: &DataDir,
     registry_key: Option<&[u8]>,
     port: u16,
     mut progress: impl FnMut(Stage, u64, u64),
 ) -> Result<Restored, SystemError> {
     refuse_existing(target)?;
-    let checked = stod_backup::check(from, |at, last| progress(Stage::Checking, u64::from(at), u64::from(last)))
-        .map_err(|e| match e {
+    let checked =
+        stod_backup::check_signed(from, signer, |at, last| progress(Stage::Checking, u64::from(at), u64::from(last)))
+            .map_err(|e| match e {
             stod_backup::BackupError::Damaged(_) => damaged(e.to_string()),
             e => failed(e.to_string()),
         })?;

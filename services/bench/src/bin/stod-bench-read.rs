@@ -283,7 +283,7 @@ async fn backup_restore(server: &NatsServer, n: u64, raw: f64) -> anyhow::Result
     let target = stod_system::DataDir::new(dir.path().join("restored"));
     let t = Instant::now();
     let mut marks: Vec<(&'static str, Instant)> = Vec::new();
-    let restored = stod_system::restore::restore_dir(&backups, &target, None, 0, |stage, _, _| {
+    let restored = stod_system::restore::restore_dir(&backups, None, &target, None, 0, |stage, _, _| {
         let name = match stage {
             Stage::Checking => "check",
             Stage::Writing(_) => "write",

@@ -35,6 +35,11 @@ such a backup.")]
     Verify {
         /// The backup directory (from `stod backup --out`).
         dir: PathBuf,
+        /// The backup user's public key (U…, shown by every `stod backup`; write it
+        /// down): every backup must be signed by it. Without it only the backups'
+        /// agreement with each other is checked, not who made them.
+        #[arg(long, value_name = "NKEY")]
+        signer: Option<String>,
     },
     /// Seal the participant registry's key with a passphrase, to keep apart from the
     /// backups (another medium, a safe). Without the key, nobody can be found by
@@ -78,6 +83,9 @@ pub struct RestoreArgs {
     /// Read the registry key's passphrase from the first line of standard input.
     #[arg(long)]
     pub passphrase_stdin: bool,
+    /// The backup user's public key (U…): every backup must be signed by it.
+    #[arg(long, value_name = "NKEY")]
+    pub signer: Option<String>,
     /// The port of the managed server while restoring and rebuilding [default: a free one].
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -124,6 +132,9 @@ mirrored access log records since applied again.")]
         /// The latest backup directory: people and registry from it.
         #[arg(long, value_name = "DIR")]
         backup: Option<PathBuf>,
+        /// The backup user's public key (U…): every backup must be signed by it.
+        #[arg(long, value_name = "NKEY")]
+        signer: Option<String>,
         /// The sealed registry key (from `stod backup key`).
         #[arg(long, value_name = "FILE")]
         registry_key: Option<PathBuf>,
