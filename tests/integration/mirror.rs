@@ -13,7 +13,7 @@ use stod_events::ids::{CaseId, SubmissionId, UserId};
 use stod_projector::ProjectorOptions;
 use stod_protocol::audit::LogName;
 use stod_protocol::{RegistryOp, RegistryReply};
-use stod_system::mirror::{self, Upstream};
+use stod_system::mirror::{self, Listen, Upstream};
 use stod_system::{DataDir, Nats, RegistryKeySource, System};
 use stod_tests::journey::{at, intake};
 use stod_tests::TestResult;
@@ -39,8 +39,13 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
     let backup = primary.auth().add_user(&user("backup"), Role::Backup)?;
     let spegel = primary.auth().add_user(&user("spegel"), Role::Mirror)?;
     let leaf = free_port()?;
+    // The leaf node link between the buildings runs over TLS; the mirror pins the CA.
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+    let (cert, key) = (root.path().join("leaf-cert.pem"), root.path().join("leaf-key.pem"));
+    std::fs::write(&cert, certified.cert.pem())?;
+    std::fs::write(&key, certified.key_pair.serialize_pem())?;
     let system = System::builder(Nats::Managed { data: primary.clone(), port: free_port()? })
-        .mirror_listen(format!("127.0.0.1:{leaf}"))
+        .mirror_listen(Listen { addr: format!("127.0.0.1:{leaf}"), tls: Some((cert.clone(), key)) })
         .command(stod_command::ServiceOptions::default())
         .registry(RegistryKeySource::File(primary.registry_key()))
         .projector(ProjectorOptions::new(primary.projections()))
@@ -63,7 +68,12 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
 
     // The mirror, in "another building": its own server and data directory.
     let mirror_dir = DataDir::new(root.path().join("mirror"));
-    let upstream = Upstream { url: format!("nats-leaf://127.0.0.1:{leaf}"), credentials: spegel.clone() };
+    let upstream =
+        Upstream { url: format!("nats-leaf://localhost:{leaf}"), credentials: spegel.clone(), ca: Some(cert.clone()) };
+    // Without the CA the mirror does not trust the primary's certificate: nothing arrives.
+    let untrusting = DataDir::new(root.path().join("untrusting"));
+    let plain = Upstream { url: format!("nats-leaf://localhost:{leaf}"), credentials: spegel.clone(), ca: None };
+    let mut refused = mirror::start(&untrusting, free_port()?, Some(&plain)).await?;
     let mut mirror = mirror::start(&mirror_dir, free_port()?, Some(&upstream)).await?;
     let mirror_js = async_nats::jetstream::new(
         ConnectOptions::new(mirror.server.url()).credentials(mirror.users.command.clone()).connect_nats().await?,
@@ -73,6 +83,11 @@ async fn a_mirror_follows_under_load_and_takes_over_after_the_primary_is_lost() 
         assert!(caught_up.elapsed() < Duration::from_secs(10), "the mirror never received the first event");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let refused_js = async_nats::jetstream::new(
+        ConnectOptions::new(refused.server.url()).credentials(refused.users.command.clone()).connect_nats().await?,
+    );
+    assert_eq!(mirror_last(&refused_js).await, 0, "a leaf node without TLS to the primary gets nothing");
+    refused.server.stop().await?;
 
     // Load: 8 writers, while the lag is sampled.
     let stop = Arc::new(AtomicBool::new(false));
@@ -199,7 +214,7 @@ async fn the_mirror_user_connects_only_as_a_leaf_node() -> TestResult {
     let primary = DataDir::new(root.path().join("primary"));
     let spegel = primary.auth().add_user(&UserId::parse("spegel")?, Role::Mirror)?;
     let system = System::builder(Nats::Managed { data: primary.clone(), port: free_port()? })
-        .mirror_listen(format!("127.0.0.1:{}", free_port()?))
+        .mirror_listen(Listen { addr: format!("127.0.0.1:{}", free_port()?), tls: None })
         .command(stod_command::ServiceOptions::default())
         .start()
         .await?;
@@ -231,7 +246,7 @@ async fn a_hostile_mirror_cannot_change_anything_on_the_primary() -> TestResult 
     let spegel = primary.auth().add_user(&UserId::parse("spegel")?, Role::Mirror)?;
     let leaf = free_port()?;
     let system = System::builder(Nats::Managed { data: primary.clone(), port: free_port()? })
-        .mirror_listen(format!("127.0.0.1:{leaf}"))
+        .mirror_listen(Listen { addr: format!("127.0.0.1:{leaf}"), tls: None })
         .command(stod_command::ServiceOptions::default())
         .start()
         .await?;

@@ -347,6 +347,7 @@ pub async fn mirror(
     out: Output,
     data: Option<PathBuf>,
     upstream: Option<String>,
+    (ca, insecure): (Option<PathBuf>, bool),
     port: u16,
 ) -> Result<(), CliError> {
     let Some(url) = upstream else {
@@ -367,7 +368,13 @@ pub async fn mirror(
         )));
     }
     let dir = DataDir::or_default(data.map(|d| d.to_path_buf())).map_err(system_error)?;
-    let upstream = stod_system::mirror::Upstream { url: url.clone(), credentials };
+    if ca.is_none() && !crate::run::is_loopback(&url) && !insecure {
+        return Err(CliError::Usage(format!(
+            "{url} är en annan maskin, och loggen skulle gå okrypterad hit. Ange --upstream-ca FIL (CA-certifikatet \
+             för primärens --mirror-tls-cert), eller --upstream-insecure om en VPN redan krypterar"
+        )));
+    }
+    let upstream = stod_system::mirror::Upstream { url: url.clone(), credentials, ca };
     let mut signals = stod_system::Signals::install().map_err(system_error)?;
     let mut running = stod_system::mirror::start(&dir, port, Some(&upstream)).await.map_err(system_error)?;
     let ready = json!({ "status": "ready", "data": dir.root(), "nats_url": running.server.url(), "upstream": url });

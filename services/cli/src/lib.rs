@@ -181,8 +181,8 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
             let from = from.as_deref().map(|dir| (dir, signer.as_deref()));
             backup::promote(out, &mirror, &data, from, registry_key.as_deref(), passphrase_stdin).await
         }
-        Cmd::Mirror(MirrorArgs { command: None, data, upstream, port }) => {
-            backup::mirror(&session, out, data, upstream, port).await
+        Cmd::Mirror(MirrorArgs { command: None, data, upstream, upstream_ca, upstream_insecure, port }) => {
+            backup::mirror(&session, out, data, upstream, (upstream_ca, upstream_insecure), port).await
         }
         Cmd::Report(report) => {
             let client = session.client().await?;

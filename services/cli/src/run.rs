@@ -153,7 +153,14 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
                     .into(),
             ));
         }
-        builder = builder.mirror_listen(addr.clone());
+        let tls = args.mirror_tls_cert.clone().zip(args.mirror_tls_key.clone());
+        if tls.is_none() && !is_loopback(addr) && !args.mirror_insecure {
+            return Err(CliError::Usage(format!(
+                "--mirror-listen {addr} nås från andra maskiner, och loggen skulle gå okrypterad till spegeln. \
+                 Ange --mirror-tls-cert FIL och --mirror-tls-key FIL, eller --mirror-insecure om en VPN redan krypterar"
+            )));
+        }
+        builder = builder.mirror_listen(stod_system::mirror::Listen { addr: addr.clone(), tls });
     }
     if !args.http.no_http {
         builder = builder.http(http_config(&args.http, managed)?);
@@ -454,4 +461,28 @@ fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path
             ),
         )
     });
+}
+
+/// Whether `host:port` (or a URL's host) is this machine only.
+pub fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once("://").map_or(addr, |(_, rest)| rest);
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod mirror_address_tests {
+    use super::is_loopback;
+
+    #[test]
+    fn only_this_machines_addresses_are_loopback() {
+        for addr in
+            ["127.0.0.1:7422", "localhost:7422", "nats-leaf://127.0.0.1:7422", "[::1]:7422", "nats-leaf://localhost:1"]
+        {
+            assert!(is_loopback(addr), "{addr}");
+        }
+        for addr in ["0.0.0.0:7422", "10.0.0.5:7422", "nats-leaf://primar.example:7422", "[::]:7422"] {
+            assert!(!is_loopback(addr), "{addr}");
+        }
+    }
 }

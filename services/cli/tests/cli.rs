@@ -1671,3 +1671,33 @@ async fn an_operator_backs_up_checks_and_restores_from_the_command_line() {
     assert_ne!(over.code, 0, "never over existing data: {over:?}");
     assert!(over.stderr.contains("inte tom"), "{over:?}");
 }
+
+/// The log never crosses a network in clear by accident: a mirror's leaf node port
+/// reachable from other machines needs TLS, and so does a mirror's upstream.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_link_beyond_this_machine_without_tls_is_refused() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let up = run(&["up", "--data", path(data.path()), "--no-http", "--mirror-listen", "0.0.0.0:7422"], &[]).await;
+    assert_eq!(up.code, 2, "{up:?}");
+    assert!(up.stderr.contains("--mirror-tls-cert"), "{up:?}");
+    let creds = data.path().join("spegel.creds");
+    let added =
+        run(&["user", "add", "spegel", "--role", "spegel", "--data", path(data.path()), "--out", path(&creds)], &[])
+            .await;
+    assert_eq!(added.code, 0, "{added:?}");
+    let mirror = run(
+        &[
+            "mirror",
+            "--data",
+            path(&data.path().join("m")),
+            "--upstream",
+            "nats-leaf://primar.example:7422",
+            "--credentials",
+            path(&creds),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(mirror.code, 2, "{mirror:?}");
+    assert!(mirror.stderr.contains("--upstream-ca"), "{mirror:?}");
+}

@@ -54,11 +54,29 @@ fn failed(message: impl Into<String>) -> SystemError {
     SystemError::new(SystemErrorKind::Mirror, message.into())
 }
 
-/// The managed options of a primary a mirror may connect to on `addr`.
-pub fn primary_options(addr: &str) -> managed::Options {
+/// Where a primary listens for its mirror's leaf node.
+#[derive(Clone, Debug)]
+pub struct Listen {
+    /// `host:port`.
+    pub addr: String,
+    /// The server's certificate and key (PEM) for TLS on the leaf node port; without
+    /// them the connection is in clear, for loopback or a VPN only.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+/// The managed options of a primary a mirror may connect to.
+pub fn primary_options(listen: &Listen) -> managed::Options {
+    let tls = match &listen.tls {
+        Some((cert, key)) => format!(
+            "\n  tls {{\n    cert_file: {:?}\n    key_file: {:?}\n  }}",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+        None => String::new(),
+    };
     managed::Options {
         domain: Some(PRIMARY_DOMAIN.to_owned()),
-        leafnodes: Some(format!("leafnodes {{\n  listen: {addr:?}\n}}")),
+        leafnodes: Some(format!("leafnodes {{\n  listen: {:?}{tls}\n}}", listen.addr)),
         ..managed::Options::default()
     }
 }
@@ -69,12 +87,19 @@ pub struct Upstream {
     /// `nats-leaf://host:port`.
     pub url: String,
     pub credentials: Credentials,
+    /// The CA (PEM) the primary's leaf node certificate must be signed by: the
+    /// connection is TLS, and the primary is who it says.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 fn mirror_options(upstream: Option<&Upstream>) -> managed::Options {
     let leafnodes = upstream.map(|u| {
+        let tls = match &u.ca {
+            Some(ca) => format!(", tls: {{ ca_file: {:?} }}", ca.display().to_string()),
+            None => String::new(),
+        };
         format!(
-            "leafnodes {{\n  remotes: [\n    {{ url: {:?}, nkey: {:?}, account: {:?} }}\n  ]\n}}",
+            "leafnodes {{\n  remotes: [\n    {{ url: {:?}, nkey: {:?}, account: {:?}{tls} }}\n  ]\n}}",
             u.url,
             u.credentials.nkey_seed,
             stod_auth::Account::Stod.name()

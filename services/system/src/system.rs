@@ -77,7 +77,7 @@ pub struct SystemBuilder {
     projector: Option<ProjectorOptions>,
     http: Option<HttpConfig>,
     /// Where a managed server listens for a mirror's leaf node connection.
-    mirror_listen: Option<String>,
+    mirror_listen: Option<crate::mirror::Listen>,
 }
 
 /// Adjusts the registry's options (tests fix its clock).
@@ -127,8 +127,8 @@ impl SystemBuilder {
 
     /// A managed server that a mirror (`stod mirror`, [`crate::mirror`]) may connect to
     /// as a leaf node on `addr` (`host:port`), as the role `spegel`.
-    pub fn mirror_listen(mut self, addr: impl Into<String>) -> Self {
-        self.mirror_listen = Some(addr.into());
+    pub fn mirror_listen(mut self, listen: crate::mirror::Listen) -> Self {
+        self.mirror_listen = Some(listen);
         self
     }
 
@@ -177,7 +177,7 @@ impl SystemBuilder {
             Nats::Managed { data, port } => {
                 let users = ServiceUsers::ensure(data.auth())?;
                 let options = match &mirror_listen {
-                    Some(addr) => crate::mirror::primary_options(addr),
+                    Some(listen) => crate::mirror::primary_options(listen),
                     None => managed::Options::default(),
                 };
                 let server = managed::start_with(&data, port, &users.command, &options).await?;

@@ -103,6 +103,14 @@ pub struct MirrorArgs {
     /// nats-leaf://HOST:PORT. The credentials (--credentials) are the spegel user's.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
+    /// The CA certificate (PEM) that signed the primary's leaf node certificate
+    /// (`stod up --mirror-tls-cert`): the link is TLS and the primary is checked.
+    /// Required for an upstream on another machine, unless --upstream-insecure.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Option<PathBuf>,
+    /// Connect in clear to an upstream on another machine (a VPN that encrypts already).
+    #[arg(long)]
+    pub upstream_insecure: bool,
     /// The mirror server's client port, on 127.0.0.1 [default: 4223].
     #[arg(long, default_value_t = 4223)]
     pub port: u16,

@@ -120,6 +120,17 @@ pub struct UpArgs {
     /// of the role spegel. Sets the server's JetStream domain to "stod".
     #[arg(long, value_name = "ADDR")]
     pub mirror_listen: Option<String>,
+    /// TLS certificate (PEM) of the mirror's leaf node port; required with a
+    /// --mirror-listen other machines can reach, unless --mirror-insecure.
+    #[arg(long, value_name = "FILE", requires = "mirror_tls_key")]
+    pub mirror_tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "mirror_tls_cert")]
+    pub mirror_tls_key: Option<PathBuf>,
+    /// Allow the mirror's leaf node in clear on a non-loopback address (a VPN that
+    /// encrypts already).
+    #[arg(long)]
+    pub mirror_insecure: bool,
 }
 
 /// Where the dashboard and JSON API listen.
