@@ -20,11 +20,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use async_nats::jetstream::stream::{Config, External, Source, StorageType};
-use async_nats::jetstream::{self, Context};
+use async_nats::jetstream::Context;
 use stod_auth::Credentials;
 use stod_backup::format::LogRecord;
 use stod_backup::Content;
-use stod_client::ConnectOptions;
 use stod_nats_server::NatsServer;
 use stod_protocol::audit::LogName;
 use stod_store::{ACCESS_STREAM_NAME, PARTICIPANTS_BUCKET, QUARANTINE_STREAM_NAME, REFERENCE_BUCKET, STREAM_NAME};
@@ -132,13 +131,7 @@ pub struct Mirror {
 }
 
 async fn connect(url: &str, credentials: &Credentials) -> Result<Context, SystemError> {
-    let client = ConnectOptions::new(url)
-        .name("stod mirror")
-        .credentials(credentials.clone())
-        .connect_nats()
-        .await
-        .map_err(|e| SystemError::new(SystemErrorKind::Connect, e.to_string()).about(url))?;
-    Ok(jetstream::new(client))
+    crate::restore::connect_as(url, credentials, "stod mirror").await
 }
 
 /// Starts the mirror's server on `data` (created on first start) connected to

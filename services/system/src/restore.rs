@@ -235,9 +235,10 @@ async fn write_staging(
     Ok((counts, people, users.operator))
 }
 
-async fn connect(url: &str, credentials: &Credentials) -> Result<Context, SystemError> {
+/// JetStream on `url` as `credentials` (`name` for the server's monitoring).
+pub(crate) async fn connect_as(url: &str, credentials: &Credentials, name: &str) -> Result<Context, SystemError> {
     let client = ConnectOptions::new(url)
-        .name("stod restore")
+        .name(name)
         .credentials(credentials.clone())
         .connect_nats()
         .await
@@ -251,7 +252,7 @@ async fn fill(
     users: &ServiceUsers,
     progress: &mut impl FnMut(Stage, u64, u64),
 ) -> Result<BTreeMap<LogName, u64>, SystemError> {
-    let js = connect(url, &users.command).await?;
+    let js = connect_as(url, &users.command, "stod restore").await?;
     let cfg = EventLogConfig::default();
     let store = |e: stod_store::StoreError| failed(e.to_string());
     stod_store::ensure_stream(&js, &cfg).await.map_err(store)?;
@@ -268,7 +269,7 @@ async fn fill(
     let participants = stod_store::ParticipantIndex::open(&js, 1).await.map_err(store)?;
     drop(participants);
     stod_store::ReferenceStore::open(&js, 1).await.map_err(store)?;
-    let registry_js = connect(url, &users.registry).await?;
+    let registry_js = connect_as(url, &users.registry, "stod restore").await?;
     stod_registry::RegistryStore::bucket(&registry_js, 1).await.map_err(|e| failed(e.to_string()))?;
     for (log, bucket, js) in [
         (LogName::Participants, stod_store::PARTICIPANTS_BUCKET, &js),
