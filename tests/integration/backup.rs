@@ -214,7 +214,7 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
     }
     stod_backup::format::write_manifest(&second, &manifest)?;
     let err = stod_backup::check(&forged, |_, _| {}).err().ok_or("a forged manifest is found by its signature")?;
-    assert!(err.to_string().contains("signaturen"), "{err}");
+    assert!(matches!(err, stod_backup::BackupError::Damaged(_)), "{err}");
     for n in ["0001", "0002"] {
         std::fs::remove_file(forged.join(n).join(stod_backup::format::SIGNATURE))?;
     }
@@ -294,8 +294,8 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
     let other_backup = other.auth().add_user(&user("backup"), Role::Backup)?;
     let other_system = start(&other).await?;
     let refused = stod_backup::take(&client(&other_system, &other_backup).await?, &backups, None, |_, _, _| {}).await;
-    let message = refused.err().map(|e| e.to_string()).ok_or("another log is refused")?;
-    assert!(message.contains("inte samma logg"), "{message}");
+    let err = refused.err().ok_or("another log is refused")?;
+    assert!(matches!(err, stod_backup::BackupError::Usage(_)), "refused before anything is read: {err}");
     assert_eq!(stod_backup::format::list(&backups)?, vec![1, 2, 3], "nothing added");
     other_system.shutdown().await;
     Ok(())
