@@ -290,7 +290,9 @@ async fn a_hostile_mirror_cannot_change_anything_on_the_primary() -> TestResult 
         stod_nats_server::NatsServer::ephemeral_with(|o| o.with_jetstream_domain("evil").with_extra_config(remote))
             .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let evil = async_nats::connect(hostile.url()).await?;
+    // Replies where a mirror's arrive (`$JSC.R.`), so that anything the primary's API
+    // answered would be seen.
+    let evil = async_nats::ConnectOptions::new().custom_inbox_prefix("$JSC.R").connect(hostile.url()).await?;
     // The leaf is connected with the spegel key: it can do what a mirror does, read.
     let local = async_nats::jetstream::new(evil.clone());
     local
@@ -330,6 +332,14 @@ async fn a_hostile_mirror_cannot_change_anything_on_the_primary() -> TestResult 
         ("$JS.stod.API.STREAM.MSG.DELETE.STOD_EVENTS", serde_json::json!({ "seq": 1 })),
         ("$JS.stod.API.STREAM.UPDATE.STOD_EVENTS", serde_json::json!({ "name": "STOD_EVENTS", "subjects": [">"] })),
         ("$JS.stod.API.STREAM.CREATE.EVIL", serde_json::json!({ "name": "EVIL", "subjects": ["stod.>"] })),
+        ("$JS.stod.API.CONSUMER.DELETE.STOD_EVENTS.any", serde_json::json!({})),
+        ("$JS.stod.API.CONSUMER.LIST.STOD_EVENTS", serde_json::json!({})),
+        ("$JS.stod.API.CONSUMER.INFO.STOD_EVENTS.any", serde_json::json!({})),
+        (
+            "$JS.stod.API.CONSUMER.CREATE.STOD_EVENTS.any.stod.events.case.>",
+            serde_json::json!({ "stream_name": "STOD_EVENTS", "config": { "name": "any", "durable_name": "any" } }),
+        ),
+        ("$JS.stod.API.STREAM.MSG.GET.STOD_EVENTS", serde_json::json!({ "seq": 1 })),
     ] {
         if let Some(answer) = request(subject.to_owned(), body).await {
             answered.push(format!("{subject}: {answer}"));

@@ -219,13 +219,9 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             // the API's replies). Nothing of stod's subjects either way.
             for stream in MIRRORED_STREAMS {
                 // The primary's API as its JetStream domain names it (the mirror asks
-                // at `$JS.stod.API`).
-                let api = "$JS.stod.API";
-                p.publish_allow.push(format!("{api}.CONSUMER.CREATE.{stream}.>"));
-                p.publish_allow.push(format!("{api}.CONSUMER.CREATE.{stream}"));
-                p.publish_allow.push(format!("{api}.CONSUMER.DELETE.{stream}.>"));
-                p.publish_allow.push(format!("{api}.CONSUMER.INFO.{stream}.>"));
-                p.publish_allow.push(format!("{api}.STREAM.INFO.{stream}"));
+                // at `$JS.stod.API`): creating the mirror's consumer, nothing else (a
+                // subject with a consumer name, or delete, would reach other consumers).
+                p.publish_allow.push(format!("$JS.stod.API.CONSUMER.CREATE.{stream}"));
                 p.publish_allow.push(format!("$JS.FC.{stream}.>"));
             }
             p.subscribe_allow.push("$JS.M.>".to_owned());
