@@ -60,6 +60,24 @@ pub fn message_sha256(subject: &str, data: &[u8]) -> String {
     crate::format::sha256_hex(&bytes)
 }
 
+/// One stored message of a KV bucket (subject `prefix` + key) folded into its last
+/// values: a delete or purge marker removes the key.
+pub fn fold_bucket(
+    entries: &mut BTreeMap<String, Vec<u8>>,
+    prefix: &str,
+    subject: &str,
+    headers: &[(String, String)],
+    data: Vec<u8>,
+) {
+    let Some(key) = subject.strip_prefix(prefix) else { return };
+    let removed = headers.iter().any(|(name, value)| name == "KV-Operation" && (value == "DEL" || value == "PURGE"));
+    if removed {
+        entries.remove(key);
+    } else {
+        entries.insert(key.to_owned(), data);
+    }
+}
+
 fn bucket_file(log: LogName) -> String {
     format!("{}.kv", log.as_str())
 }
@@ -148,16 +166,7 @@ pub async fn take_signed(
                         log,
                         None,
                         |m: LoggedMessage| {
-                            let Some(key) = m.subject.strip_prefix(&prefix) else { return };
-                            let removed = m
-                                .headers
-                                .iter()
-                                .any(|(name, value)| name == "KV-Operation" && (value == "DEL" || value == "PURGE"));
-                            if removed {
-                                entries.remove(key);
-                            } else {
-                                entries.insert(key.to_owned(), m.data);
-                            }
+                            fold_bucket(&mut entries, &prefix, &m.subject, &m.headers, m.data);
                         },
                         |at, last| progress(log, at, last),
                     )

@@ -180,13 +180,7 @@ async fn read_all(js: &Context) -> Result<Content, SystemError> {
                 format!("$KV.{}.", if log == LogName::Participants { PARTICIPANTS_BUCKET } else { REFERENCE_BUCKET });
             let mut entries = BTreeMap::new();
             for m in records {
-                let Some(key) = m.subject.strip_prefix(&prefix) else { continue };
-                let removed = m.headers.iter().any(|(n, v)| n == "KV-Operation" && (v == "DEL" || v == "PURGE"));
-                if removed {
-                    entries.remove(key);
-                } else {
-                    entries.insert(key.to_owned(), m.bytes);
-                }
+                stod_backup::take::fold_bucket(&mut entries, &prefix, &m.subject, &m.headers, m.bytes);
             }
             content.buckets.insert(log, entries);
         } else {
