@@ -77,7 +77,7 @@ pub(crate) fn serde_key<T: Serialize + std::fmt::Debug>(value: &T) -> String {
 
 /// The age band of an intake, or [`NOT_RECORDED`] (anonymous, no birth year, or
 /// outside the bands: SUS starts at 16).
-fn age_band(intake: &Intake) -> &'static str {
+pub(crate) fn age_band<C>(intake: &Intake<C>) -> &'static str {
     let Some(birth_year) = intake.birth_year else { return NOT_RECORDED };
     let age = i64::from(intake.date.year()) - i64::from(birth_year);
     let index = match age {
@@ -94,23 +94,37 @@ fn age_band(intake: &Intake) -> &'static str {
     AGE_BANDS[index]
 }
 
-fn code_key(code: &Option<Code>) -> String {
+pub(crate) fn code_key(code: &Option<Code>) -> String {
     code.as_ref().map_or_else(|| NOT_RECORDED.to_owned(), Code::to_string)
 }
 
 /// Row key × gender counts, built up one person or case at a time.
-#[derive(Default)]
-struct Tally(BTreeMap<String, [u32; 3]>);
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally(pub BTreeMap<String, [u32; 3]>);
+
+/// The column of a gender.
+pub(crate) fn gender_column(gender: Gender) -> usize {
+    GENDERS.iter().position(|g| *g == gender).unwrap_or(GENDERS.len() - 1)
+}
 
 impl Tally {
-    fn add(&mut self, key: &str, gender: Gender) {
-        let column = GENDERS.iter().position(|g| *g == gender).unwrap_or(GENDERS.len() - 1);
-        self.0.entry(key.to_owned()).or_default()[column] += 1;
+    pub fn add(&mut self, key: &str, gender: Gender) {
+        self.0.entry(key.to_owned()).or_default()[gender_column(gender)] += 1;
+    }
+
+    pub fn add_all(&mut self, o: &Tally) {
+        for (k, v) in &o.0 {
+            let row = self.0.entry(k.clone()).or_default();
+            for (a, b) in row.iter_mut().zip(v) {
+                *a += b;
+            }
+        }
     }
 
     /// `fixed` rows always, in that order; then any other key present, sorted, with
     /// [`NOT_RECORDED`] last (and only if present).
     fn table(mut self, fixed: &[&str]) -> CountTable {
+        self.0.retain(|_, row| row.iter().any(|n| *n > 0));
         let mut rows: Vec<String> = fixed.iter().map(|k| (*k).to_owned()).collect();
         let not_recorded = self.0.remove(NOT_RECORDED);
         rows.extend(self.0.keys().filter(|k| !fixed.contains(&k.as_str())).cloned());
@@ -132,12 +146,52 @@ impl Tally {
     }
 }
 
+/// The additive parts of a funder's report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunderTally {
+    pub participants: Tally,
+    pub anonymous_participants: u32,
+    pub intakes: Tally,
+    pub by_group: Tally,
+    pub by_support: Tally,
+}
+
+impl FunderTally {
+    pub fn add(&mut self, o: &FunderTally) {
+        self.participants.add_all(&o.participants);
+        self.anonymous_participants += o.anonymous_participants;
+        self.intakes.add_all(&o.intakes);
+        self.by_group.add_all(&o.by_group);
+        self.by_support.add_all(&o.by_support);
+    }
+
+    pub fn finish(self, period: Period) -> FunderReport {
+        let groups: Vec<String> = SUS_GROUPS.iter().map(serde_key).collect();
+        let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+        FunderReport {
+            period: period.to_string(),
+            from: period.start(),
+            to: period.end(),
+            participants_by_age: self.participants.table(&AGE_BANDS),
+            intakes_by_support: self.intakes.table(&[]),
+            exits_by_sus_group: self.by_group.table(&groups),
+            exits_by_support: self.by_support.table(&[]),
+            anonymous_participants: self.anonymous_participants,
+        }
+    }
+}
+
 /// The funder's follow-up for `period`, exact.
 ///
 /// Participants are persons (a person with two cases in the period counts once, with
 /// the age band and gender of the latest intake); intakes and exits are cases. A case
 /// whose intake was retracted is void and counts nowhere (it has no gender to count by).
 pub fn funder(journeys: &[Journey], period: Period) -> FunderReport {
+    funder_tally(journeys, period).finish(period)
+}
+
+/// What `journeys` add to the funder's follow-up of `period`.
+pub fn funder_tally(journeys: &[Journey], period: Period) -> FunderTally {
     let (from, to) = (period.start(), period.end());
     let in_period = |d: Date| from <= d && d <= to;
 
@@ -170,19 +224,7 @@ pub fn funder(journeys: &[Journey], period: Period) -> FunderReport {
             by_support.add(&code_key(&x.support_at_exit), i.gender);
         }
     }
-
-    let groups: Vec<String> = SUS_GROUPS.iter().map(serde_key).collect();
-    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    FunderReport {
-        period: period.to_string(),
-        from,
-        to,
-        participants_by_age: participants.table(&AGE_BANDS),
-        intakes_by_support: intakes.table(&[]),
-        exits_by_sus_group: by_group.table(&groups),
-        exits_by_support: by_support.table(&[]),
-        anonymous_participants,
-    }
+    FunderTally { participants, anonymous_participants, intakes, by_group, by_support }
 }
 
 fn protect_table(t: &CountTable, min: u32) -> CrossTable {

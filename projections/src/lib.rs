@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod disclosure;
 pub mod funder;
+pub mod model;
 pub mod period;
 pub mod publication;
 pub mod published;
@@ -35,6 +36,7 @@ pub mod throughput;
 pub use audit::{link_corrections, AuditEntry};
 pub use disclosure::{protect_breakdown, protect_count, protect_cross, Breakdown, Cell, CrossTable, DEFAULT_MIN_COUNT};
 pub use funder::{funder, protect_funder, FunderReport, PublishedFunder};
+pub use model::Model;
 pub use period::Period;
 pub use published::{protect_steering, protect_throughput, PublishedSteering, PublishedThroughput};
 pub use record::{CaseRecord, Journey};

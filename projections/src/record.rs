@@ -83,35 +83,52 @@ impl CaseRecord {
 }
 
 /// What a case's facts add up to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Journey {
+///
+/// Codes are `C`: [`Code`] everywhere but in the projector's own bookkeeping
+/// ([`crate::model`]), which derives journeys with small symbols instead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Journey<C = Code> {
     pub case_id: Option<CaseId>,
-    pub intake: Option<Intake>,
-    pub placements: Vec<Placement>,
-    pub trainings: Vec<Training>,
-    pub assessments: Vec<Assessment>,
-    pub exit: Option<Exit>,
+    pub intake: Option<Intake<C>>,
+    pub placements: Vec<Placement<C>>,
+    pub trainings: Vec<Training<C>>,
+    pub assessments: Vec<Assessment<C>>,
+    pub exit: Option<Exit<C>>,
     pub follow_ups: Vec<FollowUp>,
 }
 
+impl<C> Default for Journey<C> {
+    fn default() -> Self {
+        Journey {
+            case_id: None,
+            intake: None,
+            placements: Vec::new(),
+            trainings: Vec::new(),
+            assessments: Vec::new(),
+            exit: None,
+            follow_ups: Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Intake {
+pub struct Intake<C = Code> {
     pub date: Date,
     pub participant: ParticipantRef,
     pub gender: Gender,
     pub anonymous: bool,
-    pub municipality: Option<Code>,
-    pub referrer: Option<Code>,
-    pub support_at_start: Option<Code>,
+    pub municipality: Option<C>,
+    pub referrer: Option<C>,
+    pub support_at_start: Option<C>,
     pub birth_year: Option<u16>,
     pub region_of_birth: Option<RegionOfBirth>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Placement {
+pub struct Placement<C = Code> {
     pub number: u16,
-    pub site: Code,
-    pub work_area: Code,
+    pub site: C,
+    pub work_area: C,
     pub hours_per_week: u8,
     pub start: Date,
     pub end: Option<Date>,
@@ -119,10 +136,10 @@ pub struct Placement {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Training {
+pub struct Training<C = Code> {
     pub number: u16,
-    pub course: Code,
-    pub provider: Code,
+    pub course: C,
+    pub provider: C,
     pub start: Option<Date>,
     pub completed: Option<Date>,
     pub discontinued: Option<Date>,
@@ -131,19 +148,19 @@ pub struct Training {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Assessment {
+pub struct Assessment<C = Code> {
     pub date: Date,
-    pub instrument: Code,
+    pub instrument: C,
     pub assessor: Assessor,
     /// Mean of the area scores, in hundredths (to stay an integer).
     pub mean_x100: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Exit {
+pub struct Exit<C = Code> {
     pub date: Date,
     pub outcome: ExitOutcome,
-    pub support_at_exit: Option<Code>,
+    pub support_at_exit: Option<C>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -153,97 +170,263 @@ pub struct FollowUp {
     pub status: FollowUpStatus,
 }
 
+/// What one fact adds to a journey, with its codes as `C`: [`Code`] when derived from a
+/// [`CaseRecord`], a small symbol in the projector's compact case state
+/// ([`crate::model::CompactCase`]). Both derive journeys through [`Journey::from_items`],
+/// so there is one meaning of a journey.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item<C> {
+    Intake {
+        participant: ParticipantRef,
+        gender: Gender,
+        anonymous: bool,
+        municipality: Option<C>,
+        referrer: Option<C>,
+        support_at_start: Option<C>,
+        birth_year: Option<u16>,
+        region_of_birth: Option<RegionOfBirth>,
+    },
+    PlacementStarted {
+        number: u16,
+        site: C,
+        work_area: C,
+        hours_per_week: u8,
+    },
+    PlacementEnded {
+        number: u16,
+        reason: PlacementEndReason,
+    },
+    TrainingStarted {
+        number: u16,
+        course: C,
+        provider: C,
+    },
+    TrainingCompleted {
+        number: u16,
+        course: C,
+        provider: C,
+        hours: u16,
+        credential_earned: bool,
+    },
+    TrainingDiscontinued {
+        number: u16,
+    },
+    Assessment {
+        instrument: C,
+        assessor: Assessor,
+        mean_x100: u32,
+    },
+    Exit {
+        outcome: ExitOutcome,
+        support_at_exit: Option<C>,
+    },
+    FollowUp {
+        point: FollowUpPoint,
+        status: FollowUpStatus,
+    },
+}
+
+impl<C> Item<C> {
+    /// The same item with its codes mapped.
+    pub fn map<D>(&self, mut f: impl FnMut(&C) -> D) -> Item<D> {
+        match self {
+            Item::Intake {
+                participant,
+                gender,
+                anonymous,
+                municipality,
+                referrer,
+                support_at_start,
+                birth_year,
+                region_of_birth,
+            } => Item::Intake {
+                participant: *participant,
+                gender: *gender,
+                anonymous: *anonymous,
+                municipality: municipality.as_ref().map(&mut f),
+                referrer: referrer.as_ref().map(&mut f),
+                support_at_start: support_at_start.as_ref().map(&mut f),
+                birth_year: *birth_year,
+                region_of_birth: *region_of_birth,
+            },
+            Item::PlacementStarted { number, site, work_area, hours_per_week } => Item::PlacementStarted {
+                number: *number,
+                site: f(site),
+                work_area: f(work_area),
+                hours_per_week: *hours_per_week,
+            },
+            Item::PlacementEnded { number, reason } => Item::PlacementEnded { number: *number, reason: *reason },
+            Item::TrainingStarted { number, course, provider } => {
+                Item::TrainingStarted { number: *number, course: f(course), provider: f(provider) }
+            }
+            Item::TrainingCompleted { number, course, provider, hours, credential_earned } => Item::TrainingCompleted {
+                number: *number,
+                course: f(course),
+                provider: f(provider),
+                hours: *hours,
+                credential_earned: *credential_earned,
+            },
+            Item::TrainingDiscontinued { number } => Item::TrainingDiscontinued { number: *number },
+            Item::Assessment { instrument, assessor, mean_x100 } => {
+                Item::Assessment { instrument: f(instrument), assessor: *assessor, mean_x100: *mean_x100 }
+            }
+            Item::Exit { outcome, support_at_exit } => {
+                Item::Exit { outcome: *outcome, support_at_exit: support_at_exit.as_ref().map(f) }
+            }
+            Item::FollowUp { point, status } => Item::FollowUp { point: *point, status: *status },
+        }
+    }
+}
+
+impl Item<Code> {
+    /// What `fact` adds to a journey.
+    pub fn of(fact: &Fact) -> Self {
+        match fact {
+            Fact::Enrolled(e) => {
+                let (municipality, referrer, support_at_start, birth_year, region_of_birth) = match &e.registration {
+                    Registration::Consented(d) => (
+                        Some(d.municipality.clone()),
+                        Some(d.referrer.clone()),
+                        Some(d.support_at_start.clone()),
+                        Some(d.birth_year),
+                        d.region_of_birth,
+                    ),
+                    Registration::Anonymous(_) => (None, None, None, None, None),
+                };
+                Item::Intake {
+                    participant: e.participant,
+                    gender: e.gender,
+                    anonymous: matches!(e.registration, Registration::Anonymous(_)),
+                    municipality,
+                    referrer,
+                    support_at_start,
+                    birth_year,
+                    region_of_birth,
+                }
+            }
+            Fact::PlacementStarted(p) => Item::PlacementStarted {
+                number: p.placement.0,
+                site: p.site.clone(),
+                work_area: p.work_area.clone(),
+                hours_per_week: p.hours_per_week,
+            },
+            Fact::PlacementEnded(p) => Item::PlacementEnded { number: p.placement.0, reason: p.reason },
+            Fact::TrainingStarted(t) => {
+                Item::TrainingStarted { number: t.training.0, course: t.course.clone(), provider: t.provider.clone() }
+            }
+            Fact::TrainingCompleted(t) => Item::TrainingCompleted {
+                number: t.training.0,
+                course: t.course.clone(),
+                provider: t.provider.clone(),
+                hours: t.hours,
+                credential_earned: t.credential_earned,
+            },
+            Fact::TrainingDiscontinued(t) => Item::TrainingDiscontinued { number: t.training.0 },
+            Fact::ProgressAssessed(a) => {
+                let n = a.scores.len().max(1) as u32;
+                let sum: u32 = a.scores.iter().map(|s| u32::from(s.score)).sum();
+                Item::Assessment { instrument: a.instrument.clone(), assessor: a.assessor, mean_x100: sum * 100 / n }
+            }
+            Fact::Exited(x) => Item::Exit { outcome: x.outcome, support_at_exit: x.support_at_exit.clone() },
+            Fact::FollowedUp(f) => Item::FollowUp { point: f.point, status: f.status },
+        }
+    }
+}
+
 impl Journey {
     fn derive(record: &CaseRecord, until: Option<Date>) -> Journey {
-        let mut j = Journey { case_id: Some(record.case_id), ..Journey::default() };
-        let live = record.facts.iter().filter(|f| !f.retracted);
-        for f in live.filter(|f| until.is_none_or(|u| f.occurred_on <= u)) {
-            let date = f.occurred_on;
-            match &f.fact {
-                Fact::Enrolled(e) => {
-                    let (municipality, referrer, support, birth_year, region) = match &e.registration {
-                        Registration::Consented(d) => (
-                            Some(d.municipality.clone()),
-                            Some(d.referrer.clone()),
-                            Some(d.support_at_start.clone()),
-                            Some(d.birth_year),
-                            d.region_of_birth,
-                        ),
-                        Registration::Anonymous(_) => (None, None, None, None, None),
-                    };
+        let items = record.facts.iter().filter(|f| !f.retracted).map(|f| (f.occurred_on, Item::of(&f.fact)));
+        Journey::from_items(Some(record.case_id), items, until)
+    }
+}
+
+impl<C> Journey<C> {
+    /// The journey of a case's live facts, as items in recording order; with `until`,
+    /// items that occurred after it are left out.
+    pub fn from_items(
+        case_id: Option<CaseId>,
+        items: impl IntoIterator<Item = (Date, Item<C>)>,
+        until: Option<Date>,
+    ) -> Journey<C> {
+        let mut j = Journey { case_id, ..Journey::default() };
+        for (date, item) in items.into_iter().filter(|(d, _)| until.is_none_or(|u| *d <= u)) {
+            match item {
+                Item::Intake {
+                    participant,
+                    gender,
+                    anonymous,
+                    municipality,
+                    referrer,
+                    support_at_start,
+                    birth_year,
+                    region_of_birth,
+                } => {
                     j.intake = Some(Intake {
                         date,
-                        participant: e.participant,
-                        gender: e.gender,
-                        anonymous: matches!(e.registration, Registration::Anonymous(_)),
+                        participant,
+                        gender,
+                        anonymous,
                         municipality,
                         referrer,
-                        support_at_start: support,
+                        support_at_start,
                         birth_year,
-                        region_of_birth: region,
+                        region_of_birth,
                     });
                 }
-                Fact::PlacementStarted(p) => j.placements.push(Placement {
-                    number: p.placement.0,
-                    site: p.site.clone(),
-                    work_area: p.work_area.clone(),
-                    hours_per_week: p.hours_per_week,
+                Item::PlacementStarted { number, site, work_area, hours_per_week } => j.placements.push(Placement {
+                    number,
+                    site,
+                    work_area,
+                    hours_per_week,
                     start: date,
                     end: None,
                     end_reason: None,
                 }),
-                Fact::PlacementEnded(p) => {
-                    if let Some(pl) = j.placements.iter_mut().find(|x| x.number == p.placement.0) {
+                Item::PlacementEnded { number, reason } => {
+                    if let Some(pl) = j.placements.iter_mut().find(|x| x.number == number) {
                         pl.end = Some(date);
-                        pl.end_reason = Some(p.reason);
+                        pl.end_reason = Some(reason);
                     }
                 }
-                Fact::TrainingStarted(t) => j.trainings.push(Training {
-                    number: t.training.0,
-                    course: t.course.clone(),
-                    provider: t.provider.clone(),
+                Item::TrainingStarted { number, course, provider } => j.trainings.push(Training {
+                    number,
+                    course,
+                    provider,
                     start: Some(date),
                     completed: None,
                     discontinued: None,
                     hours: None,
                     credential_earned: false,
                 }),
-                Fact::TrainingCompleted(t) => match j.trainings.iter_mut().find(|x| x.number == t.training.0) {
-                    Some(tr) => {
-                        tr.completed = Some(date);
-                        tr.hours = Some(t.hours);
-                        tr.credential_earned = t.credential_earned;
+                Item::TrainingCompleted { number, course, provider, hours, credential_earned } => {
+                    match j.trainings.iter_mut().find(|x| x.number == number) {
+                        Some(tr) => {
+                            tr.completed = Some(date);
+                            tr.hours = Some(hours);
+                            tr.credential_earned = credential_earned;
+                        }
+                        None => j.trainings.push(Training {
+                            number,
+                            course,
+                            provider,
+                            start: None,
+                            completed: Some(date),
+                            discontinued: None,
+                            hours: Some(hours),
+                            credential_earned,
+                        }),
                     }
-                    None => j.trainings.push(Training {
-                        number: t.training.0,
-                        course: t.course.clone(),
-                        provider: t.provider.clone(),
-                        start: None,
-                        completed: Some(date),
-                        discontinued: None,
-                        hours: Some(t.hours),
-                        credential_earned: t.credential_earned,
-                    }),
-                },
-                Fact::TrainingDiscontinued(t) => {
-                    if let Some(tr) = j.trainings.iter_mut().find(|x| x.number == t.training.0) {
+                }
+                Item::TrainingDiscontinued { number } => {
+                    if let Some(tr) = j.trainings.iter_mut().find(|x| x.number == number) {
                         tr.discontinued = Some(date);
                     }
                 }
-                Fact::ProgressAssessed(a) => {
-                    let n = a.scores.len().max(1) as u32;
-                    let sum: u32 = a.scores.iter().map(|s| u32::from(s.score)).sum();
-                    j.assessments.push(Assessment {
-                        date,
-                        instrument: a.instrument.clone(),
-                        assessor: a.assessor,
-                        mean_x100: sum * 100 / n,
-                    });
+                Item::Assessment { instrument, assessor, mean_x100 } => {
+                    j.assessments.push(Assessment { date, instrument, assessor, mean_x100 })
                 }
-                Fact::Exited(x) => {
-                    j.exit = Some(Exit { date, outcome: x.outcome, support_at_exit: x.support_at_exit.clone() })
-                }
-                Fact::FollowedUp(f) => j.follow_ups.push(FollowUp { date, point: f.point, status: f.status }),
+                Item::Exit { outcome, support_at_exit } => j.exit = Some(Exit { date, outcome, support_at_exit }),
+                Item::FollowUp { point, status } => j.follow_ups.push(FollowUp { date, point, status }),
             }
         }
         j

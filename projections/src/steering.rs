@@ -7,7 +7,7 @@ use stod_events::event::SusOutcomeGroup;
 use stod_events::ids::{CaseId, Date};
 
 use crate::record::Journey;
-use crate::throughput::{goal, Goal};
+use crate::throughput::{add_map, goal_tally, Goal, GoalTally};
 
 /// Alert thresholds, in days.
 pub const INTAKE_WITHOUT_PLACEMENT_DAYS: i64 = 30;
@@ -62,9 +62,70 @@ impl AlertGroup {
     }
 }
 
+/// The additive parts of a steering report (see [`crate::throughput::ThroughputTally`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SteeringTally {
+    pub active_participants: u32,
+    pub active_per_site: BTreeMap<String, u32>,
+    pub since_previous: Changes,
+    pub alerts: Alerts,
+    pub goal: GoalTally,
+}
+
+fn add_alert(into: &mut AlertGroup, from: &AlertGroup) {
+    into.count += from.count;
+    into.cases.extend_from_slice(&from.cases);
+}
+
+impl SteeringTally {
+    pub fn add(&mut self, o: &SteeringTally) {
+        self.active_participants += o.active_participants;
+        add_map(&mut self.active_per_site, &o.active_per_site);
+        let (c, d) = (&mut self.since_previous, &o.since_previous);
+        c.intakes += d.intakes;
+        c.exits += d.exits;
+        add_map(&mut c.exits_by_sus_group, &d.exits_by_sus_group);
+        c.placements_started += d.placements_started;
+        c.placements_ended += d.placements_ended;
+        c.trainings_completed += d.trainings_completed;
+        c.assessments += d.assessments;
+        add_alert(&mut self.alerts.intake_without_placement, &o.alerts.intake_without_placement);
+        add_alert(&mut self.alerts.stays_over_12_months, &o.alerts.stays_over_12_months);
+        add_alert(&mut self.alerts.open_placements_without_end, &o.alerts.open_placements_without_end);
+        self.goal.add(&o.goal);
+    }
+
+    /// The report: alert cases in case order, empty rows left out.
+    pub fn finish(mut self, as_of: Date, previous_meeting: Option<Date>) -> SteeringReport {
+        self.active_per_site.retain(|_, n| *n > 0);
+        self.since_previous.exits_by_sus_group.retain(|_, n| *n > 0);
+        for a in [
+            &mut self.alerts.intake_without_placement,
+            &mut self.alerts.stays_over_12_months,
+            &mut self.alerts.open_placements_without_end,
+        ] {
+            a.cases.sort_unstable();
+        }
+        SteeringReport {
+            as_of,
+            previous_meeting,
+            goal: self.goal.finish(as_of.year(), as_of),
+            active_participants: self.active_participants,
+            active_per_site: self.active_per_site,
+            since_previous: self.since_previous,
+            alerts: self.alerts,
+        }
+    }
+}
+
 /// The status as of `as_of`, from journeys as they stood on that date
 /// (see [`crate::record::CaseRecord::journey_on`]).
 pub fn steering(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<Date>) -> SteeringReport {
+    steering_tally(journeys_on, as_of, previous_meeting).finish(as_of, previous_meeting)
+}
+
+/// What `journeys_on` (as they stood on `as_of`, in case order) add to the status.
+pub fn steering_tally(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<Date>) -> SteeringTally {
     let after_previous = |d: Date| previous_meeting.is_none_or(|p| d > p) && d <= as_of;
     let active: Vec<&Journey> = journeys_on.iter().filter(|j| j.active_on(as_of) && j.exit.is_none()).collect();
 
@@ -75,6 +136,7 @@ pub fn steering(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<D
         let running: Vec<_> =
             j.placements.iter().filter(|p| p.start <= as_of && p.end.is_none_or(|e| e >= as_of)).collect();
         let mut sites: Vec<&str> = running.iter().map(|p| p.site.as_str()).collect();
+        sites.sort_unstable();
         sites.dedup();
         for site in sites {
             *active_per_site.entry(site.to_owned()).or_default() += 1;
@@ -106,13 +168,11 @@ pub fn steering(journeys_on: &[Journey], as_of: Date, previous_meeting: Option<D
         changes.assessments += j.assessments.iter().filter(|a| after_previous(a.date)).count() as u32;
     }
 
-    SteeringReport {
-        as_of,
-        previous_meeting,
-        goal: goal(journeys_on, as_of.year(), as_of),
+    SteeringTally {
         active_participants: active.len() as u32,
         active_per_site,
         since_previous: changes,
         alerts,
+        goal: goal_tally(journeys_on, as_of.year(), as_of),
     }
 }

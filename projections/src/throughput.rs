@@ -9,7 +9,7 @@ use stod_events::ids::{Date, ParticipantRef};
 
 use crate::period::Period;
 use crate::record::Journey;
-use crate::stats::{median, percent};
+use crate::stats::percent;
 
 /// The goal the funder set: at least this many persons a year in the operation.
 pub const GOAL_PERSONS_PER_YEAR: u32 = 20;
@@ -97,32 +97,223 @@ fn count_persons<'a>(journeys: impl Iterator<Item = &'a Journey>) -> u32 {
     persons.len() as u32
 }
 
+/// The additive parts of a throughput report: what a set of journeys (or the
+/// projector's aggregates, [`crate::model`]) contributes. Two tallies of disjoint sets
+/// of persons add up to the tally of both; [`ThroughputTally::finish`] makes the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ThroughputTally {
+    pub persons: u32,
+    pub intakes: u32,
+    pub active_at_end: u32,
+    pub exits_by_outcome: BTreeMap<ExitOutcome, u32>,
+    /// Days from intake to first placement → how many.
+    pub days_to_first_placement: BTreeMap<i64, u32>,
+    pub days_to_exit: BTreeMap<i64, u32>,
+    pub by_municipality: BTreeMap<String, u32>,
+    pub by_referrer: BTreeMap<String, u32>,
+    pub by_gender: BTreeMap<Gender, u32>,
+    pub by_support_at_start: BTreeMap<String, u32>,
+    pub by_site: BTreeMap<String, u32>,
+    pub by_work_area: BTreeMap<String, u32>,
+    pub funnel: Funnel,
+    /// Per month of the period: intakes, exits, active at the month's end.
+    pub months: Vec<(u32, u32, u32)>,
+    pub goal: GoalTally,
+}
+
+/// The additive parts of a [`Goal`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GoalTally {
+    pub persons_so_far: u32,
+    pub carried_in: u32,
+    pub intakes_so_far: u32,
+}
+
+pub(crate) fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u32>, from: &BTreeMap<K, u32>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+/// The median of a histogram (value → how many), rounded down as [`median`] does.
+pub(crate) fn histogram_median(h: &BTreeMap<i64, u32>) -> Option<i64> {
+    let n: u64 = h.values().map(|c| u64::from(*c)).sum();
+    if n == 0 {
+        return None;
+    }
+    // The values at 0-based ranks `lo` and `hi` (equal for an odd count).
+    let (lo, hi) = if n % 2 == 1 { (n / 2, n / 2) } else { (n / 2 - 1, n / 2) };
+    let (mut at, mut lo_v, mut hi_v) = (0u64, None, None);
+    for (v, c) in h {
+        let next = at + u64::from(*c);
+        if lo_v.is_none() && lo < next {
+            lo_v = Some(*v);
+        }
+        if hi < next {
+            hi_v = Some(*v);
+            break;
+        }
+        at = next;
+    }
+    Some((lo_v? + hi_v?).div_euclid(2))
+}
+
+impl GoalTally {
+    pub fn add(&mut self, o: &GoalTally) {
+        self.persons_so_far += o.persons_so_far;
+        self.carried_in += o.carried_in;
+        self.intakes_so_far += o.intakes_so_far;
+    }
+
+    /// The goal for `year` as of `today` (see [`goal`]).
+    pub fn finish(&self, year: i32, today: Date) -> Goal {
+        let year_period = Period::Year(year);
+        let (jan1, dec31) = (year_period.start(), year_period.end());
+        let as_of = today.min(dec31).max(jan1);
+        let GoalTally { persons_so_far, carried_in, intakes_so_far } = *self;
+        let forecast = if today >= dec31 {
+            persons_so_far
+        } else if today < jan1 {
+            carried_in
+        } else {
+            let elapsed = jan1.days_until(as_of) + 1;
+            let year_days = jan1.days_until(dec31) + 1;
+            // Intakes continue at the pace so far; rounded to the nearest person.
+            let projected = (i64::from(intakes_so_far) * year_days * 2 + elapsed) / (2 * elapsed);
+            // Never below what is already certain.
+            (carried_in + projected as u32).max(persons_so_far)
+        };
+        Goal {
+            year,
+            target: GOAL_PERSONS_PER_YEAR,
+            as_of,
+            persons_so_far,
+            carried_in,
+            intakes_so_far,
+            forecast,
+            on_track: forecast >= GOAL_PERSONS_PER_YEAR,
+        }
+    }
+}
+
+impl ThroughputTally {
+    pub fn add(&mut self, o: &ThroughputTally) {
+        self.persons += o.persons;
+        self.intakes += o.intakes;
+        self.active_at_end += o.active_at_end;
+        add_map(&mut self.exits_by_outcome, &o.exits_by_outcome);
+        add_map(&mut self.days_to_first_placement, &o.days_to_first_placement);
+        add_map(&mut self.days_to_exit, &o.days_to_exit);
+        add_map(&mut self.by_municipality, &o.by_municipality);
+        add_map(&mut self.by_referrer, &o.by_referrer);
+        add_map(&mut self.by_gender, &o.by_gender);
+        add_map(&mut self.by_support_at_start, &o.by_support_at_start);
+        add_map(&mut self.by_site, &o.by_site);
+        add_map(&mut self.by_work_area, &o.by_work_area);
+        let f = &o.funnel;
+        self.funnel.intakes += f.intakes;
+        self.funnel.with_placement += f.with_placement;
+        self.funnel.with_training += f.with_training;
+        self.funnel.exited += f.exited;
+        self.funnel.exited_to_employment += f.exited_to_employment;
+        if self.months.len() < o.months.len() {
+            self.months.resize(o.months.len(), (0, 0, 0));
+        }
+        for (m, n) in self.months.iter_mut().zip(&o.months) {
+            *m = (m.0 + n.0, m.1 + n.1, m.2 + n.2);
+        }
+        self.goal.add(&o.goal);
+    }
+
+    /// The report these figures make for `period` as known on `today`.
+    pub fn finish(mut self, period: Period, today: Date) -> ThroughputReport {
+        for m in [&mut self.by_municipality, &mut self.by_referrer, &mut self.by_support_at_start] {
+            m.retain(|_, v| *v > 0);
+        }
+        self.by_site.retain(|_, v| *v > 0);
+        self.by_work_area.retain(|_, v| *v > 0);
+        self.by_gender.retain(|_, v| *v > 0);
+        self.exits_by_outcome.retain(|_, v| *v > 0);
+        let exits: u32 = self.exits_by_outcome.values().sum();
+        let mut exits_by_sus_group = BTreeMap::new();
+        for (outcome, n) in &self.exits_by_outcome {
+            *exits_by_sus_group.entry(outcome.sus_group()).or_default() += n;
+        }
+        let exits_to_employment = exits_by_sus_group.get(&SusOutcomeGroup::Employment).copied().unwrap_or(0);
+        let exits_to_throughput =
+            self.exits_by_outcome.iter().filter(|(o, _)| o.is_throughput()).map(|(_, n)| n).sum::<u32>();
+        let months = period
+            .months()
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let (intakes, exits, active_at_end) = self.months.get(i).copied().unwrap_or_default();
+                MonthRow { month: m.to_string(), intakes, exits, active_at_end }
+            })
+            .collect();
+        ThroughputReport {
+            period: period.to_string(),
+            from: period.start(),
+            to: period.end(),
+            persons: self.persons,
+            intakes: self.intakes,
+            active_at_end: self.active_at_end,
+            exits,
+            exits_by_outcome: self.exits_by_outcome,
+            exits_by_sus_group,
+            exits_to_employment,
+            exits_to_throughput,
+            share_to_employment_percent: percent(exits_to_employment, exits),
+            share_to_throughput_percent: percent(exits_to_throughput, exits),
+            median_days_to_first_placement: histogram_median(&self.days_to_first_placement),
+            median_days_to_exit: histogram_median(&self.days_to_exit),
+            by_municipality: self.by_municipality,
+            by_referrer: self.by_referrer,
+            by_gender: self.by_gender,
+            by_support_at_start: self.by_support_at_start,
+            by_site: self.by_site,
+            by_work_area: self.by_work_area,
+            funnel: self.funnel,
+            months,
+            goal: self.goal.finish(period.year(), today),
+        }
+    }
+}
+
 /// The throughput report for `period`, as far as known on `today` (figures after
 /// `today` cannot exist yet; the goal forecast extrapolates from `today`).
 pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> ThroughputReport {
+    throughput_tally(journeys, period, today).finish(period, today)
+}
+
+/// What `journeys` (each as known on `today`, in case order) add to the throughput of
+/// `period`. Persons are counted once among these journeys.
+pub fn throughput_tally(journeys: &[Journey], period: Period, today: Date) -> ThroughputTally {
     let (from, to) = (period.start(), period.end());
     let in_period = |d: Date| from <= d && d <= to;
     let active: Vec<&Journey> = journeys.iter().filter(|j| j.active_during(from, to)).collect();
 
-    let exits: Vec<(&Journey, ExitOutcome)> =
-        journeys.iter().filter_map(|j| j.exit.as_ref().filter(|x| in_period(x.date)).map(|x| (j, x.outcome))).collect();
+    let exits: Vec<&Journey> = journeys.iter().filter(|j| j.exit.as_ref().is_some_and(|x| in_period(x.date))).collect();
     let mut exits_by_outcome = BTreeMap::new();
-    let mut exits_by_sus_group = BTreeMap::new();
-    for (_, outcome) in &exits {
-        *exits_by_outcome.entry(*outcome).or_default() += 1;
-        *exits_by_sus_group.entry(outcome.sus_group()).or_default() += 1;
+    for j in &exits {
+        if let Some(x) = &j.exit {
+            *exits_by_outcome.entry(x.outcome).or_default() += 1;
+        }
     }
-    let exits_to_employment = exits.iter().filter(|(_, o)| o.sus_group() == SusOutcomeGroup::Employment).count() as u32;
-    let exits_to_throughput = exits.iter().filter(|(_, o)| o.is_throughput()).count() as u32;
-
-    let days_to_first_placement = journeys
+    let mut days_to_first_placement = BTreeMap::new();
+    for (intake, first) in journeys
         .iter()
         .filter_map(|j| Some((j.intake.as_ref()?.date, j.first_placement_start()?)))
         .filter(|(_, first)| in_period(*first))
-        .map(|(intake, first)| intake.days_until(first))
-        .collect();
-    let days_to_exit =
-        exits.iter().filter_map(|(j, _)| Some(j.intake.as_ref()?.date.days_until(j.exit.as_ref()?.date))).collect();
+    {
+        *days_to_first_placement.entry(intake.days_until(first)).or_default() += 1;
+    }
+    let mut days_to_exit = BTreeMap::new();
+    for j in &exits {
+        if let (Some(i), Some(x)) = (&j.intake, &j.exit) {
+            *days_to_exit.entry(i.date.days_until(x.date)).or_default() += 1;
+        }
+    }
 
     let mut by_municipality = BTreeMap::new();
     let mut by_referrer = BTreeMap::new();
@@ -141,10 +332,9 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
         if !seen.insert(i.participant) {
             continue;
         }
-        let key = |c: &Option<stod_events::ids::Code>| c.as_ref().map_or(NOT_RECORDED.to_owned(), |c| c.to_string());
-        *by_municipality.entry(key(&i.municipality)).or_default() += 1;
-        *by_referrer.entry(key(&i.referrer)).or_default() += 1;
-        *by_support_at_start.entry(key(&i.support_at_start)).or_default() += 1;
+        *by_municipality.entry(code_key(&i.municipality)).or_default() += 1;
+        *by_referrer.entry(code_key(&i.referrer)).or_default() += 1;
+        *by_support_at_start.entry(code_key(&i.support_at_start)).or_default() += 1;
         *by_gender.entry(i.gender).or_default() += 1;
     }
     let sizes =
@@ -166,30 +356,22 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
     let months = period
         .months()
         .into_iter()
-        .map(|m| MonthRow {
-            month: m.to_string(),
-            intakes: journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| m.contains(i.date))).count() as u32,
-            exits: journeys.iter().filter(|j| j.exit.as_ref().is_some_and(|x| m.contains(x.date))).count() as u32,
-            active_at_end: journeys.iter().filter(|j| j.active_on(m.end())).count() as u32,
+        .map(|m| {
+            (
+                journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| m.contains(i.date))).count() as u32,
+                journeys.iter().filter(|j| j.exit.as_ref().is_some_and(|x| m.contains(x.date))).count() as u32,
+                journeys.iter().filter(|j| j.active_on(m.end())).count() as u32,
+            )
         })
         .collect();
 
-    ThroughputReport {
-        period: period.to_string(),
-        from,
-        to,
+    ThroughputTally {
         persons: count_persons(active.iter().copied()),
         intakes: cohort.len() as u32,
         active_at_end: journeys.iter().filter(|j| j.active_on(to.min(today))).count() as u32,
-        exits: exits.len() as u32,
         exits_by_outcome,
-        exits_by_sus_group,
-        exits_to_employment,
-        exits_to_throughput,
-        share_to_employment_percent: percent(exits_to_employment, exits.len() as u32),
-        share_to_throughput_percent: percent(exits_to_throughput, exits.len() as u32),
-        median_days_to_first_placement: median(days_to_first_placement),
-        median_days_to_exit: median(days_to_exit),
+        days_to_first_placement,
+        days_to_exit,
         by_municipality,
         by_referrer,
         by_gender,
@@ -198,12 +380,22 @@ pub fn throughput(journeys: &[Journey], period: Period, today: Date) -> Throughp
         by_work_area: sizes(area_persons),
         funnel,
         months,
-        goal: goal(journeys, period.year(), today),
+        goal: goal_tally(journeys, period.year(), today),
     }
+}
+
+/// The key of an optional code in a breakdown.
+pub(crate) fn code_key(c: &Option<stod_events::ids::Code>) -> String {
+    c.as_ref().map_or(NOT_RECORDED.to_owned(), |c| c.to_string())
 }
 
 /// Progress toward the yearly goal as of `today` (or year end, for a past year).
 pub fn goal(journeys: &[Journey], year: i32, today: Date) -> Goal {
+    goal_tally(journeys, year, today).finish(year, today)
+}
+
+/// What `journeys` add to the goal of `year` as of `today`.
+pub fn goal_tally(journeys: &[Journey], year: i32, today: Date) -> GoalTally {
     let year_period = Period::Year(year);
     let (jan1, dec31) = (year_period.start(), year_period.end());
     let as_of = today.min(dec31).max(jan1);
@@ -213,26 +405,5 @@ pub fn goal(journeys: &[Journey], year: i32, today: Date) -> Goal {
     let intakes_so_far =
         count_persons(journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| jan1 <= i.date && i.date <= as_of)));
     let persons_so_far = count_persons(journeys.iter().filter(|j| j.active_during(jan1, as_of)));
-    let forecast = if today >= dec31 {
-        persons_so_far
-    } else if today < jan1 {
-        carried_in
-    } else {
-        let elapsed = jan1.days_until(as_of) + 1;
-        let year_days = jan1.days_until(dec31) + 1;
-        // Intakes continue at the pace so far; rounded to the nearest person.
-        let projected = (i64::from(intakes_so_far) * year_days * 2 + elapsed) / (2 * elapsed);
-        // Never below what is already certain.
-        (carried_in + projected as u32).max(persons_so_far)
-    };
-    Goal {
-        year,
-        target: GOAL_PERSONS_PER_YEAR,
-        as_of,
-        persons_so_far,
-        carried_in,
-        intakes_so_far,
-        forecast,
-        on_track: forecast >= GOAL_PERSONS_PER_YEAR,
-    }
+    GoalTally { persons_so_far, carried_in, intakes_so_far }
 }
