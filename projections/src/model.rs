@@ -590,11 +590,59 @@ pub struct Model {
     /// participants is in two units).
     explicit: BTreeMap<CaseId, u32>,
     aggregates: Aggregates,
+    /// Cases were folded in by [`Model::fold_bulk`] and the aggregates not yet made.
+    unsettled: bool,
 }
 
 impl Model {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Folds events into the cases only, leaving the aggregates for one
+    /// [`settle`](Model::settle) at the end: how a rebuild or a start makes the model
+    /// from many events at once.
+    pub fn fold_bulk<'a>(&mut self, events: impl IntoIterator<Item = (u64, &'a RecordedEvent)>) {
+        for (seq, ev) in events {
+            if self.cases.get(&ev.case_id).is_some_and(|c| seq <= c.last_sequence) {
+                continue;
+            }
+            self.fold(ev.case_id, seq, ev);
+            self.unsettled = true;
+        }
+    }
+
+    /// Whether the aggregates hold every case folded in (reports need that).
+    pub fn is_settled(&self) -> bool {
+        !self.unsettled
+    }
+
+    /// Makes the units and the aggregates afresh from the cases.
+    pub fn settle(&mut self) {
+        if !self.unsettled {
+            return;
+        }
+        self.by_participant.clear();
+        self.explicit.clear();
+        self.aggregates = Aggregates::default();
+        let mut units: Vec<Unit> = Vec::with_capacity(self.cases.len());
+        let mut ids: Vec<CaseId> = self.cases.keys().copied().collect();
+        ids.sort_unstable();
+        for case in ids {
+            for u in self.units_of(case) {
+                if let Unit::Participant(p) = u {
+                    self.by_participant.entry(p).or_default().push(case);
+                }
+                units.push(u);
+            }
+        }
+        units.sort_unstable();
+        units.dedup();
+        for unit in units {
+            let share = self.share(unit);
+            self.put(&share, 1);
+        }
+        self.unsettled = false;
     }
 
     /// Cases known.
@@ -703,6 +751,7 @@ impl Model {
     /// Folds a batch of events (with their stream sequences, in order) in. An event
     /// already folded in (same or lower sequence for its case) changes nothing.
     pub fn apply<'a>(&mut self, events: impl IntoIterator<Item = (u64, &'a RecordedEvent)>) {
+        self.settle();
         // The shares of the units this batch touches, as they were before it.
         let mut before_batch: BTreeMap<Unit, Share> = BTreeMap::new();
         for (seq, ev) in events {

@@ -388,6 +388,13 @@ proptest! {
         let single = model_in_batches(&events, &[1]);
         prop_assert_eq!(one.aggregates(), split.aggregates());
         prop_assert_eq!(one.aggregates(), single.aggregates());
+        // Folded in bulk up to a cut, then settled once and continued event by event.
+        let cut = usize::from(h.cuts.first().copied().unwrap_or(0)).min(events.len());
+        let mut bulk = Model::new();
+        bulk.fold_bulk(events[..cut].iter().map(|(s, e)| (*s, e)));
+        bulk.settle();
+        bulk.apply(events[cut..].iter().map(|(s, e)| (*s, e)));
+        prop_assert_eq!(one.aggregates(), bulk.aggregates());
         prop_assert_eq!(one.explicit_cases(), split.explicit_cases());
     }
 }

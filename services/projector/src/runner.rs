@@ -31,8 +31,8 @@ pub struct ProjectorOptions {
     /// Copies of each access record, should this projector be the one that creates the
     /// access stream (3 on a three-node cluster), as the command service's log replicas.
     pub replicas: usize,
-    /// Queries answered at once; more wait in NATS. A report folds every case, so a
-    /// flood of them must not take every core and all memory at once.
+    /// Queries answered at once; more wait in NATS. A case history scans the stored
+    /// events, so a flood of them must not take every core and all memory at once.
     pub max_in_flight: usize,
     /// Where answers may go (`stod_nats_service::ReplyRule`).
     pub replies: stod_nats_service::ReplyRule,
@@ -264,6 +264,11 @@ impl Runner {
             }
         }
         let Some(mut live) = live else { return };
+        // Made from the stored events now rather than by the first query.
+        let g = live.clone();
+        if let Err(e) = joined(tokio::task::spawn_blocking(move || g.with_model(|s| s.checkpoint)).await) {
+            self.fault(format!("loading the read models: {e}"));
+        }
         loop {
             match self.tail(&live, &mut control, &mut stop).await {
                 Ended::Stopped => return,
@@ -389,12 +394,15 @@ impl Runner {
                     self.status.send_modify(|s| s.rebuild = progress(position));
                 }
                 let g = generation.clone();
-                writing = Some(tokio::task::spawn_blocking(move || g.apply(&batch)));
+                writing = Some(tokio::task::spawn_blocking(move || g.apply_bulk(&batch)));
             }
             if let Some(last) = writing.take() {
                 position = joined(last.await)?;
             }
         }
+        // The aggregates, made once for the whole log before anyone reads them.
+        let g = generation.clone();
+        joined(tokio::task::spawn_blocking(move || g.settle().map(|()| position)).await)?;
         self.store.swap_live(&generation)?;
         let elapsed = started.elapsed();
         info!(

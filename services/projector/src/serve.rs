@@ -1,13 +1,11 @@
 //! Read-model queries over NATS (queue group `stod-projector`).
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use stod_events::ids::UserId;
 use stod_nats_service::{Endpoint, Request, Running, Service, Spec};
 use stod_projections::{
-    funder, link_corrections, protect_funder, protect_steering, protect_throughput, publication, steering, throughput,
-    CaseRecord, Period, SteeringReport, ThroughputReport,
+    link_corrections, protect_funder, protect_steering, protect_throughput, publication, Period, SteeringReport,
+    ThroughputReport,
 };
 use stod_protocol::{
     parse_body, queries, FunderQuery, HistoryQuery, ReportReply, RequestError, SteeringQuery, ThroughputQuery,
@@ -17,7 +15,7 @@ use stod_store::{AccessLog, AccessRecord, AccessView};
 use tracing::warn;
 
 use crate::runner::{ProjectorOptions, RunningProjector};
-use crate::store::{Generation, ReadStore};
+use crate::store::Generation;
 
 pub const QUEUE_GROUP: &str = "stod-projector";
 
@@ -88,8 +86,8 @@ impl Service for Queries {
 }
 
 /// Report answers by what they depend on, so that asking again (a dashboard reloaded,
-/// several people at a meeting) is answered at once: a report folds every case, about
-/// half a second at 1M events. Keyed by the query's name and body (not the user: the
+/// several people at a meeting) is answered at once without summing buckets again.
+/// Keyed by the query's name and body (not the user: the
 /// answer is the same for everyone allowed to ask); emptied when the read models move
 /// (another generation or checkpoint) or the date changes, and bounded.
 #[derive(Default)]
@@ -180,10 +178,9 @@ async fn answer(
         })),
         queries::PUBLISHED_FUNDER => json(&report(projector, body, |ctx, q: FunderQuery| {
             let period = parse_period(&q.period)?;
-            let records = ctx.records()?;
             let known_on = publication::latest(stod_events::sweden::today());
-            let journeys: Vec<_> = records.iter().map(|c| c.journey_on(known_on)).collect();
-            Ok(protect_funder(&funder(&journeys, period), projector.min_count()))
+            let report = ctx.model(|m| m.funder(period, known_on))?;
+            Ok(protect_funder(&report, projector.min_count()))
         })),
         queries::HISTORY => match record_access(access, &request.user, body).await {
             Err(refused) => json(&refused),
@@ -242,16 +239,14 @@ fn parse_period(period: &str) -> Result<Period, QueryError> {
     period.parse().map_err(|e: stod_projections::period::BadPeriod| Bad(e.to_string()))
 }
 
-fn throughput_report(ctx: &QueryCtx<'_>, q: ThroughputQuery) -> Result<ThroughputReport, QueryError> {
+fn throughput_report(ctx: &QueryCtx, q: ThroughputQuery) -> Result<ThroughputReport, QueryError> {
     let period = parse_period(&q.period)?;
-    let records = ctx.records()?;
     let today = q.today.unwrap_or_else(stod_events::sweden::today);
     // As things stood on `today`: an earlier `today` leaves out what came after.
-    let journeys: Vec<_> = records.iter().map(|c| c.journey_on(today)).collect();
-    Ok(throughput(&journeys, period, today))
+    ctx.model(|m| m.throughput(period, today))
 }
 
-fn steering_report(ctx: &QueryCtx<'_>, q: SteeringQuery) -> Result<SteeringReport, QueryError> {
+fn steering_report(ctx: &QueryCtx, q: SteeringQuery) -> Result<SteeringReport, QueryError> {
     if q.previous_meeting.is_some_and(|p| p >= q.as_of) {
         return Err(Bad(format!(
             "föregående möte ({}) måste ligga före {}",
@@ -259,9 +254,7 @@ fn steering_report(ctx: &QueryCtx<'_>, q: SteeringQuery) -> Result<SteeringRepor
             q.as_of
         )));
     }
-    let records = ctx.records()?;
-    let journeys: Vec<_> = records.iter().map(|c| c.journey_on(q.as_of)).collect();
-    Ok(steering(&journeys, q.as_of, q.previous_meeting))
+    ctx.model(|m| m.steering(q.as_of, q.previous_meeting))
 }
 
 /// A query the user got wrong (4xx), or a failure of ours (5xx).
@@ -272,25 +265,25 @@ enum QueryError {
 use QueryError::{Bad, Fault};
 
 /// What a query reads: the live generation, and the checkpoint its answer includes.
-struct QueryCtx<'a> {
-    store: &'a ReadStore,
+struct QueryCtx {
     generation: Generation,
     checkpoint: std::cell::Cell<u64>,
 }
 
-impl QueryCtx<'_> {
-    /// Every case record, and the answer's checkpoint becomes theirs.
-    fn records(&self) -> Result<Arc<Vec<CaseRecord>>, QueryError> {
-        let (checkpoint, records) = self.store.case_records(&self.generation).map_err(|e| Fault(e.to_string()))?;
+impl QueryCtx {
+    /// A report from the generation's model; the answer's checkpoint becomes the model's.
+    fn model<T>(&self, read: impl FnOnce(&stod_projections::Model) -> T) -> Result<T, QueryError> {
+        let (checkpoint, answer) =
+            self.generation.with_model(|s| (s.checkpoint, read(&s.model))).map_err(|e| Fault(e.to_string()))?;
         self.checkpoint.set(checkpoint);
-        Ok(records)
+        Ok(answer)
     }
 }
 
 fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
     projector: &RunningProjector,
     body: &[u8],
-    build: impl FnOnce(&QueryCtx<'_>, Q) -> Result<T, QueryError>,
+    build: impl FnOnce(&QueryCtx, Q) -> Result<T, QueryError>,
 ) -> ReportReply<T> {
     let query = match parse_body::<Q>(body) {
         Ok(q) => q,
@@ -307,11 +300,7 @@ fn report<Q: serde::de::DeserializeOwned, T: Serialize>(
     };
     // Read before the figures, so it never claims more than they hold; a query that
     // folds case records reports exactly theirs.
-    let ctx = QueryCtx {
-        store: projector.store(),
-        checkpoint: std::cell::Cell::new(generation.checkpoint().unwrap_or(0)),
-        generation,
-    };
+    let ctx = QueryCtx { checkpoint: std::cell::Cell::new(generation.checkpoint().unwrap_or(0)), generation };
     match build(&ctx, query) {
         Ok(report) => ReportReply::Ok { checkpoint: ctx.checkpoint.get(), generation: ctx.generation.number, report },
         Err(Bad(message)) => ReportReply::Invalid { message },

@@ -17,11 +17,15 @@
 //!
 //! Folding a batch is one blind insert, never a read-modify-write: sled's cost per
 //! insert, not per byte, bounds how fast read models build (see
-//! `docs/decisions/0005-read-models-as-case-records.md`). Case records (corrections
-//! applied), audit entries and the indexes by user and by day are derived from the
-//! stored events when asked for; a case's events are found by the case id at a fixed
-//! offset of each stored event, and the case records of a whole generation are cached
-//! per checkpoint.
+//! `docs/decisions/0005-read-models-as-case-records.md`). Audit entries and the
+//! indexes by user and by day are derived from the stored events when asked for; a
+//! case's events are found by the case id at a fixed offset of each stored event.
+//!
+//! The reports are answered from each generation's [`Model`] (decision 0014): compact
+//! case state and aggregates, kept in memory and moved forward with every batch right
+//! after the batch is stored. It is made from the stored events the first time the
+//! generation is used after a start, so it always says what the stored events and
+//! the checkpoint say.
 //!
 //! Every batch of events and the new checkpoint go into the tree in one
 //! `apply_batch`, which sled applies atomically: after a crash the tree holds a prefix
@@ -35,7 +39,7 @@ use std::sync::{Arc, Mutex};
 use sha2::{Digest, Sha256};
 use stod_events::ids::{CaseId, Date};
 use stod_events::SealedEvent;
-use stod_projections::{AuditEntry, CaseRecord, PROJECTION_VERSION};
+use stod_projections::{AuditEntry, Model, PROJECTION_VERSION};
 
 const CHECKPOINT: &[u8] = b"\0checkpoint";
 const VERSION: &[u8] = b"\0version";
@@ -73,19 +77,22 @@ fn is_environmental(kind: std::io::ErrorKind) -> bool {
 pub struct ReadStore {
     db: sled::Db,
     meta: sled::Tree,
-    /// The case records of one generation at one checkpoint, shared by queries until
-    /// an event arrives.
-    cache: Arc<Mutex<Option<CachedRecords>>>,
+    /// The model of each open generation, shared by all its handles.
+    models: Arc<Mutex<std::collections::HashMap<u64, SharedModel>>>,
     /// An exclusive `flock` on `<dir>.lock`, held while any clone lives: sled cannot be
     /// shared between processes, and a store we could not open because another
     /// process has it must never be mistaken for a damaged one.
     _lock: std::sync::Arc<std::fs::File>,
 }
 
-struct CachedRecords {
-    generation: u64,
-    checkpoint: u64,
-    records: Arc<Vec<CaseRecord>>,
+/// A generation's model and the checkpoint it holds; `None` until made from the stored
+/// events.
+type SharedModel = Arc<std::sync::RwLock<Option<ModelState>>>;
+
+/// The model of a generation, as of a checkpoint.
+pub struct ModelState {
+    pub checkpoint: u64,
+    pub model: Model,
 }
 
 /// One generation of the read models.
@@ -93,6 +100,7 @@ struct CachedRecords {
 pub struct Generation {
     pub number: u64,
     tree: sled::Tree,
+    model: SharedModel,
     /// The tree keeps sled open, so it keeps the store's lock too.
     _lock: std::sync::Arc<std::fs::File>,
 }
@@ -132,7 +140,7 @@ impl ReadStore {
     fn open_exact(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(dir).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
-        Ok(Self { db, meta, cache: Arc::new(Mutex::new(None)), _lock: lock })
+        Ok(Self { db, meta, models: Arc::default(), _lock: lock })
     }
 
     /// The generation queries read, if any was ever completed.
@@ -144,7 +152,8 @@ impl ReadStore {
     }
 
     fn generation(&self, number: u64) -> Result<Generation, StoreError> {
-        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))?, _lock: self._lock.clone() })
+        let model = self.models.lock().unwrap_or_else(|p| p.into_inner()).entry(number).or_default().clone();
+        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))?, model, _lock: self._lock.clone() })
     }
 
     /// A new, empty generation numbered after every existing one.
@@ -158,6 +167,9 @@ impl ReadStore {
             .unwrap_or(0);
         let generation = self.generation(highest + 1)?;
         generation.tree.clear()?;
+        // Empty, and so is its model.
+        *generation.model.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(ModelState { checkpoint: 0, model: Model::new() });
         generation.tree.insert(VERSION, &PROJECTION_VERSION.to_be_bytes())?;
         Ok(generation)
     }
@@ -183,27 +195,11 @@ impl ReadStore {
             if let Some(n) = std::str::from_utf8(&name).ok().and_then(|n| n.strip_prefix("gen-")?.parse::<u64>().ok()) {
                 if !keep.contains(&Some(n)) {
                     self.db.drop_tree(&name)?;
+                    self.models.lock().unwrap_or_else(|p| p.into_inner()).remove(&n);
                 }
             }
         }
         Ok(())
-    }
-
-    /// Every case record of `generation` with the checkpoint they include, from the
-    /// cache while no event has arrived since.
-    pub fn case_records(&self, generation: &Generation) -> Result<(u64, Arc<Vec<CaseRecord>>), StoreError> {
-        let checkpoint = generation.checkpoint()?;
-        {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.as_ref().filter(|c| c.generation == generation.number && c.checkpoint == checkpoint)
-            {
-                return Ok((checkpoint, c.records.clone()));
-            }
-        }
-        let records = Arc::new(generation.cases_up_to(checkpoint)?);
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(CachedRecords { generation: generation.number, checkpoint, records: records.clone() });
-        Ok((checkpoint, records))
     }
 
     pub async fn flush(&self) -> Result<(), StoreError> {
@@ -295,6 +291,24 @@ impl Generation {
     /// skipped sequence is a [`StoreError::Gap`] and nothing is written. `None` is a
     /// message an operator set aside: the checkpoint passes it, nothing is folded.
     pub fn apply(&self, events: &[(u64, Option<SealedEvent>)]) -> Result<u64, StoreError> {
+        self.apply_as(events, false)
+    }
+
+    /// As [`apply`](Self::apply), for a generation being rebuilt: the model's cases
+    /// take the events and its aggregates are made once, by [`settle`](Self::settle).
+    pub fn apply_bulk(&self, events: &[(u64, Option<SealedEvent>)]) -> Result<u64, StoreError> {
+        self.apply_as(events, true)
+    }
+
+    /// Makes the model's aggregates if a bulk fold left them to do.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        if let Some(s) = self.model.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            s.model.settle();
+        }
+        Ok(())
+    }
+
+    fn apply_as(&self, events: &[(u64, Option<SealedEvent>)], bulk: bool) -> Result<u64, StoreError> {
         let mut checkpoint = self.checkpoint()?;
         let mut packed = Vec::with_capacity(events.iter().flat_map(|(_, e)| e).map(|e| e.bytes.len() + 12).sum());
         for (seq, sealed) in events {
@@ -316,7 +330,65 @@ impl Generation {
         }
         batch.insert(CHECKPOINT, &checkpoint.to_be_bytes());
         self.tree.apply_batch(batch)?;
+        // Then the model, so that it never holds what the store does not.
+        let mut state = self.model.write().unwrap_or_else(|p| p.into_inner());
+        match state.as_mut() {
+            Some(s) => {
+                let folded = events.iter().filter_map(|(seq, e)| Some((*seq, &e.as_ref()?.event)));
+                if bulk {
+                    s.model.fold_bulk(folded);
+                } else {
+                    s.model.apply(folded);
+                }
+                s.checkpoint = checkpoint;
+            }
+            None => *state = Some(self.load_model(checkpoint)?),
+        }
         Ok(checkpoint)
+    }
+
+    /// Runs `read` on the model, making it from the stored events first if this
+    /// generation has not been used since the start.
+    pub fn with_model<T>(&self, read: impl FnOnce(&ModelState) -> T) -> Result<T, StoreError> {
+        {
+            let state = self.model.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(s) = state.as_ref().filter(|s| s.model.is_settled()) {
+                return Ok(read(s));
+            }
+        }
+        let mut state = self.model.write().unwrap_or_else(|p| p.into_inner());
+        match state.as_mut() {
+            None => *state = Some(self.load_model(self.checkpoint()?)?),
+            Some(s) => s.model.settle(),
+        }
+        Ok(read(state.as_ref().unwrap_or_else(|| unreachable!("just made"))))
+    }
+
+    /// The model of every stored event up to `checkpoint`, in stream order, in batches.
+    fn load_model(&self, checkpoint: u64) -> Result<ModelState, StoreError> {
+        let started = std::time::Instant::now();
+        let mut model = Model::new();
+        let mut batch: Vec<(u64, stod_events::RecordedEvent)> = Vec::new();
+        self.for_each_event(|seq, bytes| {
+            if seq <= checkpoint {
+                batch.push((seq, decode_stored(seq, bytes)?.event));
+                if batch.len() >= 4096 {
+                    model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
+                    batch.clear();
+                }
+            }
+            Ok(())
+        })?;
+        model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
+        model.settle();
+        tracing::info!(
+            generation = self.number,
+            cases = model.cases(),
+            explicit = model.explicit_cases(),
+            elapsed = ?started.elapsed(),
+            "read models loaded from the stored events"
+        );
+        Ok(ModelState { checkpoint, model })
     }
 
     /// Every stored event, in stream order, handed to `each` as (sequence, bytes).
@@ -342,21 +414,6 @@ impl Generation {
             Ok(())
         })?;
         Ok(out)
-    }
-
-    /// Every case record, folding events up to `checkpoint` (events of a batch being
-    /// written meanwhile are left out, so the figures match the checkpoint).
-    fn cases_up_to(&self, checkpoint: u64) -> Result<Vec<CaseRecord>, StoreError> {
-        let mut records: std::collections::BTreeMap<CaseId, CaseRecord> = std::collections::BTreeMap::new();
-        self.for_each_event(|seq, bytes| {
-            if seq <= checkpoint {
-                let sealed = decode_stored(seq, bytes)?;
-                let case = sealed.event.case_id;
-                records.entry(case).or_insert_with(|| CaseRecord::new(case)).apply(seq, &sealed.event);
-            }
-            Ok(())
-        })?;
-        Ok(records.into_values().collect())
     }
 
     /// The audit entries of one case, in stream order.
@@ -387,11 +444,16 @@ impl Generation {
         Ok(out)
     }
 
-    /// SHA-256 over what the generation holds: its version, checkpoint and every
-    /// stored event in order. Equal digests, equal read models, however the events
-    /// were split into batches (a crash and resume splits them differently).
+    /// SHA-256 over what the generation holds: its version, checkpoint, every stored
+    /// event in order, and the aggregates of its model. Equal digests, equal read
+    /// models, however the events were split into batches (a crash and resume splits
+    /// them differently).
     pub fn digest(&self) -> Result<String, StoreError> {
         let mut h = Sha256::new();
+        self.with_model(|s| {
+            use std::fmt::Write as _;
+            let _ = write!(HashWriter(&mut h), "{}:{:?}", s.checkpoint, s.model.aggregates());
+        })?;
         h.update(self.version()?.unwrap_or(0).to_be_bytes());
         h.update(self.checkpoint()?.to_be_bytes());
         self.for_each_event(|seq, bytes| {
@@ -401,6 +463,16 @@ impl Generation {
             Ok(())
         })?;
         Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// Feeds formatted text into a hash without building it.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
     }
 }
 
