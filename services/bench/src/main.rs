@@ -67,6 +67,11 @@ struct WriteArgs {
     /// Print one JSON document instead of the table.
     #[arg(long)]
     json: bool,
+    /// Figures of the PostgreSQL peer measured on this machine in the same run, as
+    /// `scripts/bench-peer-postgres` writes them ("C appends_per_s p99_ms" per line):
+    /// printed beside stod's, with the ratio.
+    #[arg(long)]
+    peer: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -133,6 +138,53 @@ async fn write(args: WriteArgs) -> anyhow::Result<()> {
             }
         }
         writeln!(out, "\n{}", report::footer(&footer))?;
+        if let Some(path) = &args.peer {
+            peer_table(&mut out, path, &levels)?;
+        }
+    }
+    Ok(())
+}
+
+/// stod beside the PostgreSQL peer at each concurrency both measured.
+fn peer_table(
+    out: &mut impl std::io::Write,
+    path: &std::path::Path,
+    levels: &[stod_bench::write::Level],
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let peer: Vec<(usize, f64, f64)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+        .collect();
+    if peer.is_empty() {
+        writeln!(out, "\nthe PostgreSQL peer: not measured in this run (see above)")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nstod against the PostgreSQL peer (event table, per-stream version, synchronous_commit=on), same run"
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>12} {:>10} {:>12} {:>10} {:>12} {:>10} {:>10} {:>10}",
+        "C", "peer/s", "peer p99", "stod/s", "stod p99", "group/s", "group p99", "stod/peer", "group/peer"
+    )?;
+    for (c, rate, p99) in peer {
+        let Some(l) = levels.iter().find(|l| l.concurrency == c) else { continue };
+        let group = l.stod_group.as_ref();
+        writeln!(
+            out,
+            "{c:>6} {rate:>12.0} {p99:>10.2} {:>12.0} {:>10.2} {:>12} {:>10} {:>10.2} {:>10}",
+            l.stod.per_second,
+            l.stod.p99_ms,
+            group.map_or("-".into(), |g| format!("{:.0}", g.per_second)),
+            group.map_or("-".into(), |g| format!("{:.2}", g.p99_ms)),
+            l.stod.per_second / rate.max(1.0),
+            group.map_or("-".into(), |g| format!("{:.2}", g.per_second / rate.max(1.0))),
+        )?;
     }
     Ok(())
 }

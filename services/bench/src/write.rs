@@ -358,6 +358,12 @@ impl WriteBench {
         }
         let group = group_commit.then(|| self.options.group.config());
         self.system = Some(start_system(&self.server, self.options.instances, group).await?);
+        // The first request right after a restart can find no responder yet (open in
+        // issue #11's note): wait until the new service answers, at most 5 s.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.client.reference().await.is_err() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         Ok(())
     }
 
