@@ -367,16 +367,8 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let subject = format!("stod.query.bench.{query}");
         let mut times = Vec::new();
         for _ in 0..101 {
-            let t = Instant::now();
-            let reply = stod_client::request_as_subject_user(
-                &client,
-                &subject,
-                body.to_string().into_bytes(),
-                Duration::from_secs(30),
-            )
-            .await?;
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-            let v: serde_json::Value = serde_json::from_slice(&reply.payload)?;
+            let (ms, v) = ask(&client, &subject, &body).await?;
+            times.push(ms);
             if v["status"] != "ok" {
                 bail!("{subject}: {v}");
             }
@@ -388,6 +380,20 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
     }
     system.shutdown().await;
     Ok(out)
+}
+
+/// One report query: how long its answer took (ms), and the answer.
+async fn ask(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<(f64, serde_json::Value)> {
+    let t = Instant::now();
+    let reply =
+        stod_client::request_as_subject_user(client, subject, body.to_string().into_bytes(), Duration::from_secs(30))
+            .await?;
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    Ok((ms, serde_json::from_slice(&reply.payload)?))
 }
 
 /// The queries the dashboard and the CLI ask.
@@ -447,16 +453,8 @@ async fn after_new_event(
             let ack =
                 js.publish(stod_store::case_subject(e.event.case_id.as_uuid()), e.bytes.clone().into()).await?.await?;
             projector.wait_for(ack.sequence).await?;
-            let t = Instant::now();
-            let reply = stod_client::request_as_subject_user(
-                &client,
-                &subject,
-                body.to_string().into_bytes(),
-                Duration::from_secs(30),
-            )
-            .await?;
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-            let v: serde_json::Value = serde_json::from_slice(&reply.payload)?;
+            let (ms, v) = ask(&client, &subject, &body).await?;
+            times.push(ms);
             if v["status"] != "ok" || v["checkpoint"].as_u64() < Some(ack.sequence) {
                 bail!("{subject}: not an answer after sequence {}: {v}", ack.sequence);
             }
