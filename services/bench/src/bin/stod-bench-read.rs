@@ -367,7 +367,7 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let subject = format!("stod.query.bench.{query}");
         let mut times = Vec::new();
         for round in 0..101 {
-            // The very first answer waits for the model made at start (a minute at 10M).
+            // The very first answer waits for the model made at start (2-3 s at 1M events).
             let wait = if round == 0 { Duration::from_secs(900) } else { Duration::from_secs(30) };
             let (ms, v) = ask(&client, &subject, &body, wait).await?;
             times.push(ms);
