@@ -994,13 +994,6 @@ impl Model {
         tally.finish(period)
     }
 
-    /// Every case's journey as known on `known`, in case order (for the plain fold).
-    pub fn journeys_on(&self, known: Date) -> Vec<Journey> {
-        let mut ids: Vec<&CaseId> = self.cases.keys().collect();
-        ids.sort_unstable();
-        ids.into_iter().map(|c| self.cases[c].journey(*c, &self.symbols, Some(known))).collect()
-    }
-
     /// The aggregates, for comparing two models built differently.
     pub fn aggregates(&self) -> &Aggregates {
         &self.aggregates

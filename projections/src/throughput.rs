@@ -135,7 +135,8 @@ pub(crate) fn add_map<K: Ord + Clone>(into: &mut BTreeMap<K, u32>, from: &BTreeM
     }
 }
 
-/// The median of a histogram (value → how many), rounded down as [`median`] does.
+/// The median of a histogram (value → how many); of an even count, the mean of the two
+/// middle values rounded down.
 pub(crate) fn histogram_median(h: &BTreeMap<i64, u32>) -> Option<i64> {
     let n: u64 = h.values().map(|c| u64::from(*c)).sum();
     if n == 0 {
@@ -406,4 +407,24 @@ pub fn goal_tally(journeys: &[Journey], year: i32, today: Date) -> GoalTally {
         count_persons(journeys.iter().filter(|j| j.intake.as_ref().is_some_and(|i| jan1 <= i.date && i.date <= as_of)));
     let persons_so_far = count_persons(journeys.iter().filter(|j| j.active_during(jan1, as_of)));
     GoalTally { persons_so_far, carried_in, intakes_so_far }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_of_histograms() {
+        let h = |v: &[i64]| {
+            v.iter().fold(BTreeMap::new(), |mut m, x| {
+                *m.entry(*x).or_insert(0u32) += 1;
+                m
+            })
+        };
+        assert_eq!(histogram_median(&h(&[])), None);
+        assert_eq!(histogram_median(&h(&[5, 1, 3])), Some(3));
+        assert_eq!(histogram_median(&h(&[4, 1, 3, 2])), Some(2));
+        assert_eq!(histogram_median(&h(&[-3, -2])), Some(-3));
+        assert_eq!(histogram_median(&h(&[7, 7, 1, 9])), Some(7));
+    }
 }
