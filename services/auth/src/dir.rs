@@ -109,6 +109,26 @@ impl AuthDir {
         }
     }
 
+    /// Holds the directory's lock (`users.lock`, an exclusive `flock`) until dropped:
+    /// every change of the users file is a read, a change and a write, and two
+    /// processes (`stod user add` beside a running `stod up`) must not interleave them,
+    /// or one of the changes is lost.
+    fn lock(&self) -> Result<std::fs::File, AuthError> {
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let path = self.dir.join("users.lock");
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: flock(2) on a descriptor we own and keep open while the lock is held.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+                return Err(AuthError::Io { path, source: std::io::Error::last_os_error() });
+            }
+        }
+        Ok(file)
+    }
+
     fn save_users(&self, users: &UsersFile) -> Result<(), AuthError> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let json = serde_json::to_vec_pretty(users).map_err(|e| AuthError::Keys(e.to_string()))?;
@@ -122,6 +142,7 @@ impl AuthDir {
     /// ([`write_credentials`]) and the server side holds only the public key and the
     /// token's digest. Refuses a name that exists.
     pub fn add_user(&self, name: &UserId, role: Role) -> Result<Credentials, AuthError> {
+        let _lock = self.lock()?;
         let mut users = self.load_users()?;
         if users.users.iter().any(|u| &u.name == name) {
             return Err(AuthError::Exists(name.as_str().to_owned()));
@@ -136,6 +157,7 @@ impl AuthDir {
     /// directory because the processes of this machine connect with them; created
     /// with `role` if the user does not exist yet.
     pub fn ensure_user(&self, name: &UserId, role: Role) -> Result<Credentials, AuthError> {
+        let _lock = self.lock()?;
         let users = self.load_users()?;
         match users.users.iter().find(|u| &u.name == name) {
             Some(u) if u.role != role => Err(AuthError::OtherRole(name.as_str().to_owned(), u.role, role)),
@@ -168,6 +190,7 @@ impl AuthDir {
     /// Removes a user: the server refuses their key and token as soon as it reloads.
     /// Kept credentials are deleted too.
     pub fn remove_user(&self, name: &UserId) -> Result<User, AuthError> {
+        let _lock = self.lock()?;
         let mut users = self.load_users()?;
         let at =
             users.users.iter().position(|u| &u.name == name).ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
@@ -186,6 +209,7 @@ impl AuthDir {
     /// server reloads. Kept credentials are replaced; a person's new ones are returned
     /// to hand over.
     pub fn rotate_user(&self, name: &UserId) -> Result<Credentials, AuthError> {
+        let _lock = self.lock()?;
         let mut users = self.load_users()?;
         let entry =
             users.users.iter_mut().find(|u| &u.name == name).ok_or_else(|| AuthError::NoSuchUser(name.to_string()))?;
@@ -211,6 +235,25 @@ impl AuthDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_from_two_writers_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let auth = AuthDir::new(dir.path().join("auth"));
+                std::thread::spawn(move || {
+                    for n in 0..15 {
+                        auth.add_user(&UserId::parse(&format!("user{w}x{n}")).unwrap(), Role::CaseWorker).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(AuthDir::new(dir.path().join("auth")).load_users().unwrap().users.len(), 30);
+    }
 
     #[test]
     fn users_get_keys_and_a_server_config_and_only_services_are_kept() {

@@ -3,7 +3,7 @@
 //! ```text
 //! <data>/
 //!   nats/            the managed nats-server's store, config, log and pid file
-//!   auth/            users.json, credentials/, auth.conf (stod-auth)
+//!   auth/            users.json (changed under users.lock), credentials/, auth.conf (stod-auth)
 //!   projections/     the read models (sled), locked by one projector at a time
 //!   registry.key     the participant registry's secret key (decision 0007)
 //! ```
