@@ -311,3 +311,30 @@ async fn an_atomic_batch_is_stored_whole_or_not_at_all() -> TestResult {
     assert_eq!(rest.iter().map(|a| a.stream_sequence).collect::<Vec<_>>(), [5, 6]);
     Ok(())
 }
+
+/// Reading a stream page by page (how a backup and an auditor read the whole log
+/// through the command service) leaves no consumer behind. Before, each page's
+/// ordered consumer lingered for its 30 s inactive threshold, and a backup of 3M
+/// events failed on the server's "maximum consumers limit reached".
+#[tokio::test]
+async fn reading_a_stream_page_by_page_leaves_no_consumers_behind() -> TestResult {
+    let nats = TestNats::start().await?;
+    ensure_stream(&nats.js, &EventLogConfig::default()).await?;
+    let case = Uuid::new_v4();
+    let sequences = publish_events(&nats.js, &case, 30).await?;
+    let mut read = Vec::new();
+    let mut from = 1;
+    // One byte per page: every page holds one message.
+    while let Some(&last) = sequences.last().filter(|&&l| from <= l) {
+        let page = stod_store::raw::read_range(&nats.js, STREAM_NAME, from, last, 1, false).await?;
+        assert_eq!(page.len(), 1, "one message per page");
+        read.extend(page.iter().map(|m| m.stream_sequence));
+        from = page[0].stream_sequence + 1;
+    }
+    assert_eq!(read, sequences, "every message, once, in order");
+    // An empty page (nothing pending) also makes a consumer first.
+    assert!(stod_store::raw::read_range(&nats.js, STREAM_NAME, from, from + 5, 1, false).await?.is_empty());
+    let mut stream = nats.js.get_stream(STREAM_NAME).await?;
+    assert_eq!(stream.info().await?.state.consumer_count, 0, "the pages' consumers are gone");
+    Ok(())
+}

@@ -75,9 +75,27 @@ pub async fn read_range(
         })
         .await
         .map_err(|e| unavailable(&format!("reading stream {name}"), e))?;
-    if consumer.cached_info().num_pending == 0 {
-        return Ok(Vec::new());
-    }
+    let consumer_name = consumer.cached_info().name.clone();
+    let page = if consumer.cached_info().num_pending == 0 {
+        Ok(Vec::new())
+    } else {
+        read_page(consumer, name, to, max_bytes, headers).await
+    };
+    // An ordered consumer otherwise lingers for its inactive threshold (30 s), and a
+    // backup reads thousands of pages in that time: the server counts every one, and
+    // refuses new consumers past its limit. Best effort: a leftover still expires.
+    let _ = stream.delete_consumer(&consumer_name).await;
+    page
+}
+
+/// The messages of one page, from an ordered consumer positioned at its first.
+async fn read_page(
+    consumer: async_nats::jetstream::consumer::Consumer<OrderedConfig>,
+    name: &str,
+    to: u64,
+    max_bytes: usize,
+    headers: bool,
+) -> Result<Vec<StoredMessage>, StoreError> {
     let mut messages = consumer.messages().await.map_err(|e| unavailable(&format!("reading stream {name}"), e))?;
     let (mut out, mut bytes) = (Vec::new(), 0usize);
     loop {
