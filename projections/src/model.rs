@@ -466,19 +466,39 @@ fn bump_nested<K: Ord + Copy, L: Ord>(m: &mut BTreeMap<K, BTreeMap<L, i64>>, k: 
 impl Aggregates {
     fn apply(&mut self, entries: &[Entry], sign: i64) {
         for e in entries {
-            match *e {
-                Entry::Day(k, dim, d) => {
-                    let series = self.days.entry((k, dim)).or_default();
-                    series.add(d, sign);
-                    if series.is_empty() {
-                        self.days.remove(&(k, dim));
-                    }
-                }
-                Entry::Hist(k, d, v) => bump_nested(&mut self.hist, k, (d, v), sign),
-                Entry::Pair(k, a, b) => bump_nested(&mut self.pairs, k, (a, b), sign),
-                Entry::Gap(dim, a, b) => bump_nested(&mut self.gaps, dim, (a, b), sign),
-                Entry::Span(k, s, e, case) => bump_nested(&mut self.spans, k, (e, s, case), sign),
+            self.add(*e, sign);
+        }
+    }
+
+    /// Adds many units' entries at once: equal entries are counted first, so that each
+    /// bucket is looked up once however many units share it (a settle's cost is in the
+    /// lookups, and most units share their days and dimensions with many others).
+    fn apply_counted(&mut self, entries: &mut Vec<Entry>) {
+        entries.sort_unstable();
+        let mut run = entries.iter().copied().peekable();
+        while let Some(e) = run.next() {
+            let mut by = 1;
+            while run.next_if_eq(&e).is_some() {
+                by += 1;
             }
+            self.add(e, by);
+        }
+        entries.clear();
+    }
+
+    fn add(&mut self, e: Entry, by: i64) {
+        match e {
+            Entry::Day(k, dim, d) => {
+                let series = self.days.entry((k, dim)).or_default();
+                series.add(d, by);
+                if series.is_empty() {
+                    self.days.remove(&(k, dim));
+                }
+            }
+            Entry::Hist(k, d, v) => bump_nested(&mut self.hist, k, (d, v), by),
+            Entry::Pair(k, a, b) => bump_nested(&mut self.pairs, k, (a, b), by),
+            Entry::Gap(dim, a, b) => bump_nested(&mut self.gaps, dim, (a, b), by),
+            Entry::Span(k, s, e, case) => bump_nested(&mut self.spans, k, (e, s, case), by),
         }
     }
 
@@ -638,10 +658,22 @@ impl Model {
         }
         units.sort_unstable();
         units.dedup();
+        // Regular shares are counted in batches (bounded, so that a settle of millions
+        // of cases does not hold all their entries at once).
+        const BATCH_ENTRIES: usize = 1 << 18;
+        let mut pending: Vec<Entry> = Vec::new();
         for unit in units {
-            let share = self.share(unit);
-            self.put(&share, 1);
+            match self.share(unit) {
+                Share::Regular(entries) => {
+                    pending.extend_from_slice(&entries);
+                    if pending.len() >= BATCH_ENTRIES {
+                        self.aggregates.apply_counted(&mut pending);
+                    }
+                }
+                explicit => self.put(&explicit, 1),
+            }
         }
+        self.aggregates.apply_counted(&mut pending);
         self.unsettled = false;
     }
 

@@ -380,11 +380,13 @@ impl Generation {
             Ok(())
         })?;
         model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
+        let folded = started.elapsed();
         model.settle();
         tracing::info!(
             generation = self.number,
             cases = model.cases(),
             explicit = model.explicit_cases(),
+            read_and_folded = ?folded,
             elapsed = ?started.elapsed(),
             "read models loaded from the stored events"
         );

@@ -87,6 +87,11 @@ fn rate(n: u64, d: Duration) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // What the projectors say (RUST_LOG=info shows how long a start's model took).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .init();
     let args = args()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(run(args))
