@@ -214,9 +214,12 @@ impl Handler {
                     });
                 }
                 Ok(appended) => {
-                    let mut next = LoadedCase::clone(&case);
-                    next.apply(appended.stream_sequence, &sealed);
-                    cases.put(req.case_id, Arc::new(next));
+                    // Taken out of the cache, the case is changed in place: copied only
+                    // when another command holds it at this moment.
+                    cases.forget(&req.case_id);
+                    let mut next = case;
+                    Arc::make_mut(&mut next).apply(appended.stream_sequence, &sealed);
+                    cases.put(req.case_id, next);
                     debug!(case = %req.case_id, seq = appended.stream_sequence, "appended");
                     return Ok(CommandReply::Accepted {
                         case_id: req.case_id,
@@ -292,6 +295,13 @@ impl Handler {
         case_id: CaseId,
     ) -> Result<ClaimOutcome, StoreError> {
         let index = &self.inner.participants;
+        // Most intakes are a participant's first: a claim made outright is one round
+        // trip. Only when one exists is it read and weighed below.
+        match index.claim(&participant, case_id, None).await {
+            Ok(_) => return Ok(ClaimOutcome::Ours),
+            Err(e) if e.kind() == StoreErrorKind::Conflict => {}
+            Err(e) => return Err(e),
+        }
         for _ in 0..5 {
             let current = index.current(&participant).await?;
             let previous: Option<Claim> = match current {
