@@ -45,7 +45,7 @@ pub use throughput::{throughput, ThroughputReport, GOAL_PERSONS_PER_YEAR};
 
 /// The version of the read models' shape and meaning. A runner that finds a store
 /// built by another version rebuilds it from the log.
-pub const PROJECTION_VERSION: u32 = 4;
+pub const PROJECTION_VERSION: u32 = 5;
 
 use std::collections::BTreeMap;
 

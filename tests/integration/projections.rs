@@ -417,3 +417,90 @@ async fn a_kept_report_answer_never_outlives_the_read_models() -> TestResult {
     system.shutdown().await;
     Ok(())
 }
+
+/// The events a generation folded are in a file beside sled, written before the
+/// checkpoint that covers them. Whatever a crash, a power cut or damage leaves, the
+/// next use of the generation makes the file and the checkpoint agree on a prefix of
+/// the log, with the read models of exactly that prefix; folding then resumes after it.
+#[tokio::test]
+async fn the_event_file_and_the_checkpoint_are_reconciled_after_a_crash_or_damage() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("read");
+    let events: Vec<_> = demo_events(12, 9).into_iter().enumerate().map(|(i, e)| (i as u64 + 1, Some(e))).collect();
+    let n = events.len() as u64;
+    assert!(n > 20, "{n} events");
+    // The digest of a clean generation of the first k events.
+    let clean = |k: u64| -> TestResult<String> {
+        let d = tempfile::tempdir()?;
+        let store = ReadStore::open(&d.path().join("read"))?;
+        let g = store.new_generation()?;
+        g.apply(&events[..k as usize])?;
+        Ok(g.digest()?)
+    };
+    let full = clean(n)?;
+    let reopen = || -> TestResult<(u64, String, stod_projector::store::Generation)> {
+        let store = ReadStore::open(&path)?;
+        let g = store.live()?.ok_or("a live generation")?;
+        let digest = g.digest()?;
+        Ok((g.checkpoint()?, digest, g))
+    };
+    let number = {
+        let store = ReadStore::open(&path)?;
+        let g = store.new_generation()?;
+        g.apply(&events)?;
+        store.swap_live(&g)?;
+        assert_eq!(g.digest()?, full);
+        g.number
+    };
+    let file = path.join("events").join(format!("gen-{number}.log"));
+    let set_checkpoint = |to: u64| -> TestResult {
+        let db = sled::open(&path)?;
+        db.open_tree(format!("gen-{number}"))?.insert("\0checkpoint", &to.to_be_bytes())?;
+        db.flush()?;
+        Ok(())
+    };
+
+    // (1) Killed after the events were written, before their checkpoint: the records
+    // past the checkpoint are cut off, and the batch folds again as new.
+    set_checkpoint(n - 5)?;
+    let (checkpoint, digest, g) = reopen()?;
+    assert_eq!((checkpoint, digest), (n - 5, clean(n - 5)?));
+    assert_eq!(g.apply(&events)?, n);
+    assert_eq!(g.digest()?, full, "the same read models after folding the rest again");
+    drop(g);
+
+    // (2) The file's tail lost (a power cut before it reached the disk): the
+    // checkpoint comes back to the last whole record.
+    let len = std::fs::metadata(&file)?.len();
+    std::fs::OpenOptions::new().write(true).open(&file)?.set_len(len - 100)?;
+    let (checkpoint, digest, g) = reopen()?;
+    assert!(checkpoint < n && checkpoint > 0, "checkpoint {checkpoint} of {n}");
+    assert_eq!(digest, clean(checkpoint)?);
+    assert_eq!(g.apply(&events)?, n);
+    assert_eq!(g.digest()?, full);
+    drop(g);
+
+    // (3) A record's header damaged in the middle: the records end before it.
+    let bytes = std::fs::read(&file)?;
+    let mut at = 0usize;
+    for _ in 0..10 {
+        let len = u32::from_be_bytes(bytes[at + 8..at + 12].try_into()?) as usize;
+        at += 12 + len;
+    }
+    let mut damaged = bytes.clone();
+    damaged[at + 3] ^= 0x5a;
+    std::fs::write(&file, &damaged)?;
+    let (checkpoint, digest, g) = reopen()?;
+    assert_eq!((checkpoint, digest), (10, clean(10)?));
+    assert_eq!(g.apply(&events)?, n);
+    assert_eq!(g.digest()?, full);
+    drop(g);
+
+    // (4) The file gone altogether: nothing is stored, everything folds again.
+    std::fs::remove_file(&file)?;
+    let (checkpoint, digest, g) = reopen()?;
+    assert_eq!((checkpoint, digest), (0, clean(0)?));
+    assert_eq!(g.apply(&events)?, n);
+    assert_eq!(g.digest()?, full);
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! The read models in sled.
+//! The read models: their state in sled, their events in a file beside it.
 //!
 //! # Layout
 //!
@@ -7,33 +7,40 @@
 //! beside the live one and then switches `live` with one insert: the swap is atomic, and
 //! queries keep reading the old generation until it happens.
 //!
-//! Inside a generation (keys are bytes; sequences big-endian so they sort):
+//! Inside a generation's tree (keys are bytes; sequences big-endian):
 //!
 //! | key | value |
 //! |---|---|
 //! | `\0checkpoint` | last stream sequence folded in (`u64`) |
 //! | `\0version` | [`stod_projections::PROJECTION_VERSION`] that built it (`u32`) |
-//! | `b` last-seq(8) | one folded batch: per event, seq (u64), length (u32), stored bytes |
 //!
-//! Folding a batch is one blind insert, never a read-modify-write: sled's cost per
-//! insert, not per byte, bounds how fast read models build (see
-//! `docs/decisions/0005-read-models-as-case-records.md`). Audit entries and the
-//! indexes by user and by day are derived from the stored events when asked for; a
-//! case's events are found by the case id at a fixed offset of each stored event.
+//! The events a generation folded are in `events/gen-<n>.log` inside the store's
+//! directory: records of seq (u64), length (u32) and the stored bytes, in stream order,
+//! every sequence from 1 on (a message an operator set aside is a record with length
+//! `u32::MAX` and no bytes). Not in sled: sled 0.34 writes a value that large as a
+//! separate blob file, keeps every byte it wrote in the process's memory, and can fail to
+//! read a blob back once its cache let it go (`No such file or directory`, sled issue
+//! 1382: at 10M events a projector could not start). Decision 0015 has the measurements.
+//!
+//! A batch is written to the file first, at the end of the records the checkpoint
+//! covers, and then the new checkpoint goes into sled. After a crash the two are
+//! reconciled when the generation is first used: records past the checkpoint (written,
+//! checkpoint not) are cut off, and a checkpoint past the file's last good record (the
+//! file's tail lost in a power cut, or damaged) comes back to that record: folding
+//! resumes from the log right after it. Nothing is lost or counted twice, and a damaged
+//! file heals from the log.
 //!
 //! The reports are answered from each generation's [`Model`] (decision 0014): compact
 //! case state and aggregates, kept in memory and moved forward with every batch right
 //! after the batch is stored. It is made from the stored events the first time the
 //! generation is used after a start, so it always says what the stored events and
-//! the checkpoint say.
-//!
-//! Every batch of events and the new checkpoint go into the tree in one
-//! `apply_batch`, which sled applies atomically: after a crash the tree holds a prefix
-//! of batches, its checkpoint says which, and folding resumes right after it. A
-//! redelivered event rewrites the same bytes under the same key. Nothing is lost or
-//! counted twice.
+//! the checkpoint say. Audit entries and the indexes by user and by day are derived
+//! from the stored events when asked for; a case's events are found by the case id at
+//! a fixed offset of each stored event.
 
-use std::path::Path;
+use std::io::BufReader;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -44,6 +51,10 @@ use stod_projections::{AuditEntry, Model, PROJECTION_VERSION};
 const CHECKPOINT: &[u8] = b"\0checkpoint";
 const VERSION: &[u8] = b"\0version";
 const LIVE: &[u8] = b"live";
+/// A record of a message set aside: the checkpoint passed it, nothing was folded.
+const SET_ASIDE: u32 = u32::MAX;
+/// No stored event is near this (the stream takes 64 KiB); a longer record is damage.
+const MAX_RECORD_BYTES: u32 = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -77,17 +88,33 @@ fn is_environmental(kind: std::io::ErrorKind) -> bool {
 pub struct ReadStore {
     db: sled::Db,
     meta: sled::Tree,
-    /// The model of each open generation, shared by all its handles.
-    models: Arc<Mutex<std::collections::HashMap<u64, SharedModel>>>,
+    /// Where the generations' event files are (`<dir>/events`).
+    events_dir: PathBuf,
+    /// The model and event file of each open generation, shared by all its handles.
+    models: Arc<Mutex<std::collections::HashMap<u64, Arc<Shared>>>>,
     /// An exclusive `flock` on `<dir>.lock`, held while any clone lives: sled cannot be
     /// shared between processes, and a store we could not open because another
     /// process has it must never be mistaken for a damaged one.
     _lock: std::sync::Arc<std::fs::File>,
 }
 
-/// A generation's model and the checkpoint it holds; `None` until made from the stored
-/// events.
-type SharedModel = Arc<std::sync::RwLock<Option<ModelState>>>;
+/// What every handle of one generation shares.
+struct Shared {
+    /// The model and the checkpoint it holds; `None` until made from the stored events
+    /// (which also reconciles the event file with the checkpoint).
+    model: std::sync::RwLock<Option<ModelState>>,
+    events: Mutex<EventFile>,
+}
+
+/// A generation's event file.
+struct EventFile {
+    path: PathBuf,
+    /// Open for writing once the generation is new or reconciled.
+    file: Option<std::fs::File>,
+    /// Where the records the checkpoint covers end: the next batch is written here,
+    /// over whatever a failed write left behind.
+    end: u64,
+}
 
 /// The model of a generation, as of a checkpoint.
 pub struct ModelState {
@@ -100,7 +127,7 @@ pub struct ModelState {
 pub struct Generation {
     pub number: u64,
     tree: sled::Tree,
-    model: SharedModel,
+    shared: Arc<Shared>,
     /// The tree keeps sled open, so it keeps the store's lock too.
     _lock: std::sync::Arc<std::fs::File>,
 }
@@ -140,7 +167,9 @@ impl ReadStore {
     fn open_exact(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(dir).flush_every_ms(Some(200)).open()?;
         let meta = db.open_tree("meta")?;
-        Ok(Self { db, meta, models: Arc::default(), _lock: lock })
+        let events_dir = dir.join("events");
+        std::fs::create_dir_all(&events_dir).map_err(sled::Error::Io)?;
+        Ok(Self { db, meta, events_dir, models: Arc::default(), _lock: lock })
     }
 
     /// The generation queries read, if any was ever completed.
@@ -152,8 +181,23 @@ impl ReadStore {
     }
 
     fn generation(&self, number: u64) -> Result<Generation, StoreError> {
-        let model = self.models.lock().unwrap_or_else(|p| p.into_inner()).entry(number).or_default().clone();
-        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))?, model, _lock: self._lock.clone() })
+        let shared = self
+            .models
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(number)
+            .or_insert_with(|| {
+                Arc::new(Shared {
+                    model: std::sync::RwLock::new(None),
+                    events: Mutex::new(EventFile { path: self.events_path(number), file: None, end: 0 }),
+                })
+            })
+            .clone();
+        Ok(Generation { number, tree: self.db.open_tree(format!("gen-{number}"))?, shared, _lock: self._lock.clone() })
+    }
+
+    fn events_path(&self, number: u64) -> PathBuf {
+        self.events_dir.join(format!("gen-{number}.log"))
     }
 
     /// A new, empty generation numbered after every existing one.
@@ -167,8 +211,13 @@ impl ReadStore {
             .unwrap_or(0);
         let generation = self.generation(highest + 1)?;
         generation.tree.clear()?;
-        // Empty, and so is its model.
-        *generation.model.write().unwrap_or_else(|p| p.into_inner()) =
+        // Empty, and so are its event file and its model.
+        {
+            let mut events = generation.shared.events.lock().unwrap_or_else(|p| p.into_inner());
+            events.file = Some(std::fs::File::create(&events.path).map_err(sled::Error::Io)?);
+            events.end = 0;
+        }
+        *generation.shared.model.write().unwrap_or_else(|p| p.into_inner()) =
             Some(ModelState { checkpoint: 0, model: Model::new() });
         generation.tree.insert(VERSION, &PROJECTION_VERSION.to_be_bytes())?;
         Ok(generation)
@@ -179,6 +228,9 @@ impl ReadStore {
     /// just before may still be reading it; any older one is dropped.
     pub fn swap_live(&self, generation: &Generation) -> Result<(), StoreError> {
         let previous = self.live()?.map(|g| g.number);
+        if let Some(file) = &generation.shared.events.lock().unwrap_or_else(|p| p.into_inner()).file {
+            file.sync_data().map_err(sled::Error::Io)?;
+        }
         self.meta.insert(LIVE, &generation.number.to_be_bytes())?;
         self.db.flush()?;
         self.drop_generations_except(&[Some(generation.number), previous])
@@ -199,10 +251,32 @@ impl ReadStore {
                 }
             }
         }
+        // Event files of dropped generations (and of any a crash left without a tree).
+        for entry in std::fs::read_dir(&self.events_dir).map_err(sled::Error::Io)? {
+            let path = entry.map_err(sled::Error::Io)?.path();
+            let number = path
+                .file_name()
+                .and_then(|f| f.to_str()?.strip_prefix("gen-")?.strip_suffix(".log")?.parse::<u64>().ok());
+            if number.is_some_and(|n| !keep.contains(&Some(n))) {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(sled::Error::Io(e).into()),
+                    _ => {}
+                }
+            }
+        }
         Ok(())
     }
 
+    /// Makes what is stored durable: the event files, then sled.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let shared: Vec<Arc<Shared>> =
+            self.models.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for s in shared {
+            let events = s.events.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(file) = &events.file {
+                file.sync_data().map_err(sled::Error::Io)?;
+            }
+        }
         self.db.flush_async().await?;
         Ok(())
     }
@@ -233,43 +307,60 @@ fn read_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt { key: key.into(), detail: format!("{} bytes", v.len()) })
 }
 
-fn batch_key(last_seq: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9);
-    k.push(b'b');
-    k.extend_from_slice(&last_seq.to_be_bytes());
-    k
-}
-
 /// Offset of the case id in a stored event: the format byte, then the event id.
 const CASE_ID_AT: std::ops::Range<usize> = 17..33;
 
-/// The (sequence, stored bytes) records of one batch value.
-fn batch_records<'a>(key: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = Result<(u64, &'a [u8]), StoreError>> + 'a {
-    let mut at = 0usize;
-    std::iter::from_fn(move || {
-        if at >= value.len() {
-            return None;
+/// Reads the records of an event file in order, while they continue the sequence from 1
+/// and stay at or below `limit`; hands each stored event to `each`. Returns the last
+/// sequence and the offset where the good records end. `each` answers `false` for a
+/// record it finds damaged, and the records end before it. A missing file has none.
+fn read_records(
+    path: &Path,
+    limit: u64,
+    mut each: impl FnMut(u64, &[u8]) -> Result<bool, StoreError>,
+) -> Result<(u64, u64), StoreError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(sled::Error::Io(e).into()),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let (mut last, mut end) = (0u64, 0u64);
+    let mut bytes = Vec::new();
+    loop {
+        let mut head = [0u8; 12];
+        if !read_full(&mut reader, &mut head)? {
+            break;
         }
-        let start = at;
-        let corrupt =
-            move || StoreError::Corrupt { key: hex::encode(key), detail: format!("batch record at byte {start}") };
-        let head = match value.get(at..at + 12) {
-            Some(h) => h,
-            None => {
-                at = value.len();
-                return Some(Err(corrupt()));
-            }
-        };
         let seq = u64::from_be_bytes(head[..8].try_into().unwrap_or_default());
-        let len = u32::from_be_bytes(head[8..12].try_into().unwrap_or_default()) as usize;
-        let Some(bytes) = value.get(at + 12..at + 12 + len) else {
-            let e = corrupt();
-            at = value.len();
-            return Some(Err(e));
-        };
-        at += 12 + len;
-        Some(Ok((seq, bytes)))
-    })
+        let len = u32::from_be_bytes(head[8..].try_into().unwrap_or_default());
+        if seq != last + 1 || seq > limit || (len > MAX_RECORD_BYTES && len != SET_ASIDE) {
+            break;
+        }
+        if len != SET_ASIDE {
+            bytes.resize(len as usize, 0);
+            if !read_full(&mut reader, &mut bytes)? {
+                break;
+            }
+            if !each(seq, &bytes)? {
+                break;
+            }
+            end += 12 + u64::from(len);
+        } else {
+            end += 12;
+        }
+        last = seq;
+    }
+    Ok((last, end))
+}
+
+/// Fills `buf`; `false` if the file ends first.
+fn read_full(reader: &mut impl std::io::Read, buf: &mut [u8]) -> Result<bool, StoreError> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(sled::Error::Io(e).into()),
+    }
 }
 
 fn decode_stored(seq: u64, bytes: &[u8]) -> Result<SealedEvent, StoreError> {
@@ -302,15 +393,22 @@ impl Generation {
 
     /// Makes the model's aggregates if a bulk fold left them to do.
     pub fn settle(&self) -> Result<(), StoreError> {
-        if let Some(s) = self.model.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(s) = self.shared.model.write().unwrap_or_else(|p| p.into_inner()).as_mut() {
             s.model.settle();
         }
         Ok(())
     }
 
     fn apply_as(&self, events: &[(u64, Option<SealedEvent>)], bulk: bool) -> Result<u64, StoreError> {
-        let mut checkpoint = self.checkpoint()?;
-        let mut packed = Vec::with_capacity(events.iter().flat_map(|(_, e)| e).map(|e| e.bytes.len() + 12).sum());
+        let mut state = self.shared.model.write().unwrap_or_else(|p| p.into_inner());
+        if state.is_none() {
+            // The file is reconciled with the checkpoint before anything is added to it.
+            *state = Some(self.load_model()?);
+        }
+        let s = state.as_mut().unwrap_or_else(|| unreachable!("just made"));
+        let mut checkpoint = s.checkpoint;
+        let mut records =
+            Vec::with_capacity(events.iter().map(|(_, e)| e.as_ref().map_or(0, |e| e.bytes.len()) + 12).sum());
         for (seq, sealed) in events {
             if *seq <= checkpoint {
                 continue;
@@ -319,31 +417,37 @@ impl Generation {
                 return Err(StoreError::Gap { expected: checkpoint + 1, got: *seq });
             }
             checkpoint = *seq;
-            let Some(sealed) = sealed else { continue };
-            packed.extend_from_slice(&seq.to_be_bytes());
-            packed.extend_from_slice(&(sealed.bytes.len() as u32).to_be_bytes());
-            packed.extend_from_slice(&sealed.bytes);
-        }
-        let mut batch = sled::Batch::default();
-        if !packed.is_empty() {
-            batch.insert(batch_key(checkpoint), packed);
-        }
-        batch.insert(CHECKPOINT, &checkpoint.to_be_bytes());
-        self.tree.apply_batch(batch)?;
-        // Then the model, so that it never holds what the store does not.
-        let mut state = self.model.write().unwrap_or_else(|p| p.into_inner());
-        match state.as_mut() {
-            Some(s) => {
-                let folded = events.iter().filter_map(|(seq, e)| Some((*seq, &e.as_ref()?.event)));
-                if bulk {
-                    s.model.fold_bulk(folded);
-                } else {
-                    s.model.apply(folded);
+            records.extend_from_slice(&seq.to_be_bytes());
+            match sealed {
+                Some(sealed) => {
+                    records.extend_from_slice(&(sealed.bytes.len() as u32).to_be_bytes());
+                    records.extend_from_slice(&sealed.bytes);
                 }
-                s.checkpoint = checkpoint;
+                None => records.extend_from_slice(&SET_ASIDE.to_be_bytes()),
             }
-            None => *state = Some(self.load_model(checkpoint)?),
         }
+        if checkpoint == s.checkpoint {
+            return Ok(checkpoint);
+        }
+        // The events first, then the checkpoint that covers them.
+        let mut file = self.shared.events.lock().unwrap_or_else(|p| p.into_inner());
+        let at = file.end;
+        let handle = file.file.as_ref().ok_or_else(|| StoreError::Corrupt {
+            key: file.path.display().to_string(),
+            detail: "the event file is not open".into(),
+        })?;
+        handle.write_all_at(&records, at).map_err(sled::Error::Io)?;
+        self.tree.insert(CHECKPOINT, &checkpoint.to_be_bytes())?;
+        file.end = at + records.len() as u64;
+        drop(file);
+        // Then the model, so that it never holds what the store does not.
+        let folded = events.iter().filter_map(|(seq, e)| Some((*seq, &e.as_ref()?.event)));
+        if bulk {
+            s.model.fold_bulk(folded);
+        } else {
+            s.model.apply(folded);
+        }
+        s.checkpoint = checkpoint;
         Ok(checkpoint)
     }
 
@@ -351,35 +455,63 @@ impl Generation {
     /// generation has not been used since the start.
     pub fn with_model<T>(&self, read: impl FnOnce(&ModelState) -> T) -> Result<T, StoreError> {
         {
-            let state = self.model.read().unwrap_or_else(|p| p.into_inner());
+            let state = self.shared.model.read().unwrap_or_else(|p| p.into_inner());
             if let Some(s) = state.as_ref().filter(|s| s.model.is_settled()) {
                 return Ok(read(s));
             }
         }
-        let mut state = self.model.write().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.shared.model.write().unwrap_or_else(|p| p.into_inner());
         match state.as_mut() {
-            None => *state = Some(self.load_model(self.checkpoint()?)?),
+            None => *state = Some(self.load_model()?),
             Some(s) => s.model.settle(),
         }
         Ok(read(state.as_ref().unwrap_or_else(|| unreachable!("just made"))))
     }
 
-    /// The model of every stored event up to `checkpoint`, in stream order, in batches.
-    fn load_model(&self, checkpoint: u64) -> Result<ModelState, StoreError> {
+    /// The model of every stored event up to the checkpoint, in stream order, in
+    /// batches; and the event file reconciled with the checkpoint (see the module docs):
+    /// cut after the last record the checkpoint covers, and the checkpoint brought back
+    /// to the last good record if the file ends or is damaged before it.
+    fn load_model(&self) -> Result<ModelState, StoreError> {
         let started = std::time::Instant::now();
+        let stored = self.checkpoint()?;
         let mut model = Model::new();
         let mut batch: Vec<(u64, stod_events::RecordedEvent)> = Vec::new();
-        self.for_each_event(|seq, bytes| {
-            if seq <= checkpoint {
-                batch.push((seq, decode_stored(seq, bytes)?.event));
-                if batch.len() >= 4096 {
-                    model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
-                    batch.clear();
-                }
+        let mut file = self.shared.events.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, end) = read_records(&file.path, stored, |seq, bytes| {
+            // Every stored event was decoded before it was stored: one that no longer
+            // decodes is damage, and the records end before it.
+            let Ok(sealed) = stod_events::codec::decode(bytes) else { return Ok(false) };
+            batch.push((seq, sealed.event));
+            if batch.len() >= 4096 {
+                model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
+                batch.clear();
             }
-            Ok(())
+            Ok(true)
         })?;
         model.fold_bulk(batch.iter().map(|(s, e)| (*s, e)));
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&file.path)
+            .map_err(sled::Error::Io)?;
+        if handle.metadata().map_err(sled::Error::Io)?.len() > end {
+            handle.set_len(end).map_err(sled::Error::Io)?;
+        }
+        if last < stored {
+            tracing::warn!(
+                generation = self.number,
+                checkpoint = stored,
+                stored_events_end = last,
+                "the stored events end before the checkpoint (lost in a power cut, or damaged): folding resumes from the log after {last}"
+            );
+            self.tree.insert(CHECKPOINT, &last.to_be_bytes())?;
+        }
+        file.file = Some(handle);
+        file.end = end;
+        drop(file);
         let folded = started.elapsed();
         model.settle();
         tracing::info!(
@@ -390,18 +522,14 @@ impl Generation {
             elapsed = ?started.elapsed(),
             "read models loaded from the stored events"
         );
-        Ok(ModelState { checkpoint, model })
+        Ok(ModelState { checkpoint: last, model })
     }
 
-    /// Every stored event, in stream order, handed to `each` as (sequence, bytes).
+    /// Every stored event up to the checkpoint, in stream order, handed to `each` as
+    /// (sequence, bytes).
     fn for_each_event(&self, mut each: impl FnMut(u64, &[u8]) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        for kv in self.tree.scan_prefix(b"b") {
-            let (k, v) = kv?;
-            for record in batch_records(&k, &v) {
-                let (seq, bytes) = record?;
-                each(seq, bytes)?;
-            }
-        }
+        let path = self.shared.events.lock().unwrap_or_else(|p| p.into_inner()).path.clone();
+        read_records(&path, self.checkpoint()?, |seq, bytes| each(seq, bytes).map(|()| true))?;
         Ok(())
     }
 
