@@ -578,7 +578,7 @@ impl Aggregates {
                 .map(|((_, _, c), _)| *c)
                 .collect()
         });
-        AlertGroup { count: cases.len() as u32, cases }
+        AlertGroup { count: cases.len() as u32, cases, truncated: false }
     }
 }
 

@@ -53,9 +53,26 @@ pub struct Alerts {
 pub struct AlertGroup {
     pub count: u32,
     pub cases: Vec<CaseId>,
+    /// `cases` holds only the first [`AlertGroup::MAX_CASES`] of `count` (an answer has to
+    /// fit in one NATS message); absent when it holds them all.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl AlertGroup {
+    /// The most cases an answer lists per alert: 1000 case ids are about 38 KB of JSON,
+    /// and at 10M events an alert held 1.2M cases, an answer of more than the 1 MiB NATS
+    /// takes in one message.
+    pub const MAX_CASES: usize = 1000;
+
+    /// Keeps the first [`MAX_CASES`](Self::MAX_CASES) cases; the count stays exact.
+    pub fn limit_cases(&mut self) {
+        if self.cases.len() > Self::MAX_CASES {
+            self.cases.truncate(Self::MAX_CASES);
+            self.truncated = true;
+        }
+    }
+
     fn add(&mut self, case: Option<CaseId>) {
         self.count += 1;
         self.cases.extend(case);
@@ -174,5 +191,30 @@ pub fn steering_tally(journeys_on: &[Journey], as_of: Date, previous_meeting: Op
         since_previous: changes,
         alerts,
         goal: goal_tally(journeys_on, as_of.year(), as_of),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_lists_at_most_max_cases_and_keeps_its_count() {
+        let cases: Vec<CaseId> = (0..AlertGroup::MAX_CASES + 5).map(|_| CaseId::new()).collect();
+        let mut group = AlertGroup { count: cases.len() as u32, cases: cases.clone(), truncated: false };
+        group.limit_cases();
+        assert_eq!(group.count as usize, AlertGroup::MAX_CASES + 5, "the count stays exact");
+        assert_eq!(group.cases, cases[..AlertGroup::MAX_CASES], "the first ones");
+        assert!(group.truncated);
+        assert_eq!(serde_json::to_value(&group).unwrap()["truncated"], true);
+
+        let mut small = AlertGroup { count: 2, cases: cases[..2].to_vec(), truncated: false };
+        small.limit_cases();
+        assert_eq!((small.cases.len(), small.truncated), (2, false));
+        // Absent when the list is whole, so earlier answers and readers are unchanged.
+        let json = serde_json::to_value(&small).unwrap();
+        assert!(json.get("truncated").is_none(), "{json}");
+        let read: AlertGroup = serde_json::from_value(serde_json::json!({ "count": 1, "cases": [] })).unwrap();
+        assert!(!read.truncated);
     }
 }

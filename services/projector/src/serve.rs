@@ -254,7 +254,16 @@ fn steering_report(ctx: &QueryCtx, q: SteeringQuery) -> Result<SteeringReport, Q
             q.as_of
         )));
     }
-    ctx.model(|m| m.steering(q.as_of, q.previous_meeting))
+    let mut report = ctx.model(|m| m.steering(q.as_of, q.previous_meeting))?;
+    let alerts = &mut report.alerts;
+    for group in [
+        &mut alerts.intake_without_placement,
+        &mut alerts.stays_over_12_months,
+        &mut alerts.open_placements_without_end,
+    ] {
+        group.limit_cases();
+    }
+    Ok(report)
 }
 
 /// A query the user got wrong (4xx), or a failure of ours (5xx).

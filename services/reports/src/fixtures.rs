@@ -77,7 +77,7 @@ pub fn steering_report() -> SteeringReport {
             ..Changes::default()
         },
         alerts: Alerts {
-            intake_without_placement: AlertGroup { count: 1, cases: vec![CaseId::new()] },
+            intake_without_placement: AlertGroup { count: 1, cases: vec![CaseId::new()], truncated: false },
             ..Alerts::default()
         },
     }

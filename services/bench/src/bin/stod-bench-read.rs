@@ -373,8 +373,11 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let mut times = Vec::new();
         for round in 0..101 {
             // The very first answer waits for the model made at start (2-3 s at 1M events).
-            let wait = if round == 0 { Duration::from_secs(900) } else { Duration::from_secs(30) };
-            let (ms, v) = ask(&client, &subject, &body, wait).await?;
+            let (ms, v) = if round == 0 {
+                first_answer(&client, &subject, &body).await?
+            } else {
+                ask(&client, &subject, &body, Duration::from_secs(30)).await?
+            };
             times.push(ms);
             if v["status"] != "ok" {
                 bail!("{subject}: {v}");
@@ -387,6 +390,39 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
     }
     system.shutdown().await;
     Ok(out)
+}
+
+/// The first answer of a projector just started: it waits for the model made at start
+/// (2-3 s at 1M events). A "no responders" right after the start is retried, and how
+/// long there was none is printed: it is an open question of issue #11 (the service
+/// flushes its subscriptions before its start returns).
+async fn first_answer(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<(f64, serde_json::Value)> {
+    let t = Instant::now();
+    let mut no_responders = 0u32;
+    loop {
+        match ask(client, subject, body, Duration::from_secs(900)).await {
+            Err(e)
+                if e.downcast_ref::<async_nats::RequestError>()
+                    .is_some_and(|r| r.kind() == async_nats::RequestErrorKind::NoResponders)
+                    && t.elapsed() < Duration::from_secs(60) =>
+            {
+                no_responders += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+            Ok((_, v)) => {
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                if no_responders > 0 {
+                    println!("  ({subject}: \"no responders\" {no_responders} times right after the start; answered after {ms:.0} ms)");
+                }
+                return Ok((ms, v));
+            }
+        }
+    }
 }
 
 /// One report query: how long its answer took (ms), and the answer.
@@ -445,9 +481,7 @@ async fn after_new_event(
     let projector = system.projector().context("the projector")?.projector();
     projector.wait_for(n).await?;
     // The first answer waits for the model made at start.
-    let subject = "stod.query.bench.published-throughput";
-    stod_client::request_as_subject_user(&client, subject, br#"{"period":"2025"}"#.to_vec(), Duration::from_secs(900))
-        .await?;
+    first_answer(&client, "stod.query.bench.published-throughput", &serde_json::json!({ "period": "2025" })).await?;
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     let mut extra = extra.into_iter();
     let mut out = Vec::new();
