@@ -504,3 +504,30 @@ async fn the_event_file_and_the_checkpoint_are_reconciled_after_a_crash_or_damag
     assert_eq!(g.digest()?, full);
     Ok(())
 }
+
+/// A service answers from the moment its start returns: a request sent from another
+/// connection right then never finds "no responders". (The service loop's `flush`
+/// alone did not make sure the server had taken its subscriptions.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_started_projector_answers_at_once() -> TestResult {
+    let nats = TestNats::start_fast().await?;
+    ensure_event_stream(&nats.js).await?;
+    let asker = async_nats::connect(nats.server.url()).await?;
+    for round in 0..100 {
+        let dir = tempfile::tempdir()?;
+        let client = async_nats::connect(nats.server.url()).await?;
+        let service = stod_projector::start_service(client, ProjectorOptions::new(dir.path().join("read"))).await?;
+        let reply = stod_client::request_as_subject_user(
+            &asker,
+            "stod.query.styrgrupp.projection-status",
+            b"{}".to_vec(),
+            Duration::from_secs(10),
+        )
+        .await;
+        if let Err(e) = &reply {
+            panic!("round {round}: the first request after the start failed: {e}");
+        }
+        service.shutdown().await;
+    }
+    Ok(())
+}

@@ -309,6 +309,9 @@ fn reply_allowed(rule: ReplyRule, user: Option<&str>, reply: Option<&str>) -> Re
 /// [`Running::shutdown`]. Returns once the server has the subscriptions, so a request
 /// sent after this cannot find "no responders". On an error the caller still holds
 /// `service` (to stop what it started).
+/// How long [`start`] waits for the server to confirm its subscriptions.
+const SUBSCRIBED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn start<S: Service>(
     client: async_nats::Client,
     spec: Spec,
@@ -340,6 +343,21 @@ pub async fn start<S: Service>(
         what: format!("subscribing {}", spec.name),
         message: e.to_string(),
     })?;
+    // `flush` only empties the socket's buffer (async-nats 0.51 sends no PING): the
+    // server may not have taken the subscriptions yet, and a request from another
+    // connection in that moment gets "no responders" (seen right after a projector
+    // started on 10M events). The server handles one connection's messages in order,
+    // so any answer to a request sent now comes after them: JetStream's account info,
+    // which every stod service may ask, or the server's own "no responders" where
+    // there is no JetStream.
+    match tokio::time::timeout(SUBSCRIBED_WITHIN, client.request("$JS.API.INFO", Bytes::new())).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        Ok(Err(e)) => warn!(service = spec.name, "no round trip to the server after subscribing: {e}"),
+        Err(_) => {
+            warn!(service = spec.name, "no round trip to the server after subscribing within {SUBSCRIBED_WITHIN:?}")
+        }
+    }
 
     let counters = Arc::new(Counters::default());
     let (stop, mut stopped) = watch::channel(false);
