@@ -305,13 +305,13 @@ fn reply_allowed(rule: ReplyRule, user: Option<&str>, reply: Option<&str>) -> Re
     }
 }
 
+/// How long [`start`] waits for the server to confirm its subscriptions.
+const SUBSCRIBED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Binds `spec`'s endpoints on `client` and serves them with `service` until
 /// [`Running::shutdown`]. Returns once the server has the subscriptions, so a request
 /// sent after this cannot find "no responders". On an error the caller still holds
 /// `service` (to stop what it started).
-/// How long [`start`] waits for the server to confirm its subscriptions.
-const SUBSCRIBED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 pub async fn start<S: Service>(
     client: async_nats::Client,
     spec: Spec,

@@ -372,7 +372,6 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
         let subject = format!("stod.query.bench.{query}");
         let mut times = Vec::new();
         for round in 0..101 {
-            // The very first answer waits for the model made at start (2-3 s at 1M events).
             let (ms, v) = if round == 0 {
                 first_answer(&client, &subject, &body).await?
             } else {
@@ -393,9 +392,9 @@ async fn query_latency(server: &NatsServer, store_dir: &std::path::Path, n: u64)
 }
 
 /// The first answer of a projector just started: it waits for the model made at start
-/// (2-3 s at 1M events). A "no responders" right after the start is retried, and how
-/// long there was none is printed: it is an open question of issue #11 (the service
-/// flushes its subscriptions before its start returns).
+/// (2-3 s at 1M events, 34-38 s at 10M). A "no responders" right after the start
+/// should not happen since the service loop makes a round trip after subscribing
+/// (decision 0015); should one come, it is retried and the run says so.
 async fn first_answer(
     client: &async_nats::Client,
     subject: &str,
