@@ -486,6 +486,44 @@ impl Aggregates {
         entries.clear();
     }
 
+    /// Adds another's counts to these.
+    fn merge(&mut self, other: Aggregates) {
+        if self.days.is_empty()
+            && self.hist.is_empty()
+            && self.pairs.is_empty()
+            && self.gaps.is_empty()
+            && self.spans.is_empty()
+        {
+            *self = other;
+            return;
+        }
+        for ((k, dim), series) in other.days {
+            for (d, by) in series.days {
+                self.add(Entry::Day(k, dim, d), by);
+            }
+        }
+        for (k, m) in other.hist {
+            for ((d, v), by) in m {
+                self.add(Entry::Hist(k, d, v), by);
+            }
+        }
+        for (k, m) in other.pairs {
+            for ((a, b), by) in m {
+                self.add(Entry::Pair(k, a, b), by);
+            }
+        }
+        for (dim, m) in other.gaps {
+            for ((a, b), by) in m {
+                self.add(Entry::Gap(dim, a, b), by);
+            }
+        }
+        for (k, m) in other.spans {
+            for ((e, s, case), by) in m {
+                self.add(Entry::Span(k, s, e, case), by);
+            }
+        }
+    }
+
     fn add(&mut self, e: Entry, by: i64) {
         match e {
             Entry::Day(k, dim, d) => {
@@ -658,23 +696,49 @@ impl Model {
         }
         units.sort_unstable();
         units.dedup();
-        // Regular shares are counted in batches (bounded, so that a settle of millions
-        // of cases does not hold all their entries at once).
+        // The units' shares are made on every core, each part into its own aggregates,
+        // which are then added together (a sum does not depend on the order).
+        let parts = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+        let this = &*self;
+        let made: Vec<(Aggregates, Vec<Share>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = units
+                .chunks(units.len().div_ceil(parts).max(1))
+                .map(|part| scope.spawn(move || this.shares_counted(part)))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        });
+        let mut aggregates = Aggregates::default();
+        for (part, explicit) in made {
+            aggregates.merge(part);
+            for share in explicit {
+                self.put(&share, 1);
+            }
+        }
+        self.aggregates = aggregates;
+        self.unsettled = false;
+    }
+
+    /// The regular shares of `units` counted into aggregates of their own, and the
+    /// shares that are not regular.
+    fn shares_counted(&self, units: &[Unit]) -> (Aggregates, Vec<Share>) {
+        // Counted in batches, so that a settle of millions of cases does not hold all
+        // their entries at once.
         const BATCH_ENTRIES: usize = 1 << 18;
-        let mut pending: Vec<Entry> = Vec::new();
+        let (mut aggregates, mut pending, mut explicit) = (Aggregates::default(), Vec::new(), Vec::new());
         for unit in units {
-            match self.share(unit) {
+            // Unsorted: the batch is sorted as a whole when it is counted.
+            match self.share_as(*unit, false) {
                 Share::Regular(entries) => {
                     pending.extend_from_slice(&entries);
                     if pending.len() >= BATCH_ENTRIES {
-                        self.aggregates.apply_counted(&mut pending);
+                        aggregates.apply_counted(&mut pending);
                     }
                 }
-                explicit => self.put(&explicit, 1),
+                other => explicit.push(other),
             }
         }
-        self.aggregates.apply_counted(&mut pending);
-        self.unsettled = false;
+        aggregates.apply_counted(&mut pending);
+        (aggregates, explicit)
     }
 
     /// Cases known.
@@ -713,12 +777,19 @@ impl Model {
     /// What a unit contributes now: bucket entries (sorted) if it is regular, else its
     /// cases to fold when asked.
     fn share(&self, unit: Unit) -> Share {
+        self.share_as(unit, true)
+    }
+
+    /// [`share`](Model::share), with the entries in no particular order unless `sorted`.
+    fn share_as(&self, unit: Unit, sorted: bool) -> Share {
         let members = self.members(unit);
         if let [only] = members[..] {
             if let Some(c) = self.cases.get(&only).filter(|c| c.is_regular()) {
                 let mut entries = Vec::new();
                 contribution(only, &c.own_journey(only), &mut entries);
-                entries.sort_unstable();
+                if sorted {
+                    entries.sort_unstable();
+                }
                 return Share::Regular(entries);
             }
         }

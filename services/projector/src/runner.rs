@@ -373,28 +373,65 @@ impl Runner {
         self.status.send_modify(|s| s.rebuild = progress(0));
         let mut position = 0;
         if target > 0 {
+            // Three stages at once, batches still applied strictly one after the other
+            // and in order: a task reads the stream ahead, a blocking task decodes the
+            // next batch, another writes and folds this one.
             let mut messages = self.consumer(1).await?;
-            // Fetching and decoding the next batch overlaps with writing this one;
-            // batches are still applied strictly one after the other, in order.
-            let mut fetched = 0;
-            let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
-            while fetched < target {
-                let batch = tokio::select! {
-                    _ = stop.changed() => return Ok(None),
-                    // Asked again while building: this rebuild is the answer.
-                    Some(Control::Rebuild(reply)) = control.recv() => {
-                        let _ = reply.send(Ok(generation.number));
-                        continue;
+            let (raw_tx, mut raw_rx) = mpsc::channel(2);
+            let max = self.max_batch;
+            let _reader = AbortOnDrop(tokio::spawn(async move {
+                let mut read = 0;
+                while read < target {
+                    let raw = next_raw_batch(&mut messages, max).await;
+                    let failed = match &raw {
+                        Ok(b) => {
+                            read = b.last().map_or(read, |(seq, _)| *seq);
+                            false
+                        }
+                        Err(_) => true,
+                    };
+                    if raw_tx.send(raw).await.is_err() || failed {
+                        break;
                     }
-                    batch = next_batch(&mut messages, self.max_batch, &self.quarantine) => batch?,
+                }
+            }));
+            let mut fetched = 0;
+            let mut decoding: Option<tokio::task::JoinHandle<DecodedBatch>> = None;
+            let mut writing: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
+            loop {
+                let next = if fetched < target {
+                    let raw = tokio::select! {
+                        _ = stop.changed() => return Ok(None),
+                        // Asked again while building: this rebuild is the answer.
+                        Some(Control::Rebuild(reply)) = control.recv() => {
+                            let _ = reply.send(Ok(generation.number));
+                            continue;
+                        }
+                        raw = raw_rx.recv() => raw.unwrap_or_else(|| Err(BatchError::Consumer("the stream reader ended".into())))?,
+                    };
+                    fetched = raw.last().map_or(fetched, |(seq, _)| *seq);
+                    Some(tokio::task::spawn_blocking(move || decode_batch(raw)))
+                } else {
+                    None
                 };
-                fetched = batch.last().map_or(fetched, |(seq, _)| *seq);
-                if let Some(previous) = writing.take() {
-                    position = joined(previous.await)?;
+                let Some(previous) = std::mem::replace(&mut decoding, next) else {
+                    if decoding.is_none() {
+                        break;
+                    }
+                    continue;
+                };
+                let decoded =
+                    previous.await.map_err(|e| ProjectorError::Stream(format!("decoding a batch panicked: {e}")))?;
+                let batch = resolve(decoded, &self.quarantine).await?;
+                if let Some(w) = writing.take() {
+                    position = joined(w.await)?;
                     self.status.send_modify(|s| s.rebuild = progress(position));
                 }
                 let g = generation.clone();
                 writing = Some(tokio::task::spawn_blocking(move || g.apply_bulk(&batch)));
+                if decoding.is_none() {
+                    break;
+                }
             }
             if let Some(last) = writing.take() {
                 position = joined(last.await)?;
@@ -505,6 +542,22 @@ impl From<BatchError> for ProjectorError {
     }
 }
 
+/// A batch as read from the stream, not yet decoded: sequences and payloads.
+type RawBatch = Vec<(u64, bytes::Bytes)>;
+
+/// A batch decoded: each event, or why it is not one (with its payload, for the
+/// quarantine list).
+type DecodedBatch = Vec<(u64, Result<SealedEvent, (String, bytes::Bytes)>)>;
+
+/// Stops a task when its owner is gone (a rebuild stopped half way).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Waits for the next event, then takes every further one the consumer says is
 /// pending, up to `max`: large batches while catching up, single events when live.
 async fn next_batch(
@@ -512,6 +565,14 @@ async fn next_batch(
     max: usize,
     quarantine: &QuarantineList,
 ) -> Result<Vec<(u64, Option<SealedEvent>)>, BatchError> {
+    resolve(decode_batch(next_raw_batch(messages, max).await?), quarantine).await
+}
+
+/// [`next_batch`] without the decoding.
+async fn next_raw_batch(
+    messages: &mut async_nats::jetstream::consumer::pull::Ordered,
+    max: usize,
+) -> Result<RawBatch, BatchError> {
     let mut batch = Vec::new();
     loop {
         let msg = match messages.next().await {
@@ -521,17 +582,35 @@ async fn next_batch(
         };
         let info = msg.info().map_err(|e| BatchError::Consumer(e.to_string()))?;
         let (sequence, pending) = (info.stream_sequence, info.pending);
-        match codec::decode(&msg.payload) {
-            Ok(sealed) => batch.push((sequence, Some(sealed))),
-            // Set aside by an operator: passed over, with the checkpoint moving on.
-            Err(e) => match quarantine.sets_aside(sequence, &msg.payload).await {
-                Ok(true) => batch.push((sequence, None)),
-                Ok(false) => return Err(BatchError::Undecodable { sequence, detail: e.to_string() }),
-                Err(q) => return Err(BatchError::Consumer(format!("reading the quarantine list: {q}"))),
-            },
-        }
+        batch.push((sequence, msg.payload.clone()));
         if pending == 0 || batch.len() >= max {
             return Ok(batch);
         }
     }
+}
+
+fn decode_batch(raw: RawBatch) -> DecodedBatch {
+    raw.into_iter()
+        .map(|(sequence, payload)| (sequence, codec::decode(&payload).map_err(|e| (e.to_string(), payload))))
+        .collect()
+}
+
+/// The decoded events of a batch, with the messages an operator set aside passed
+/// over (the checkpoint moves on past them); any other undecodable message stops it.
+async fn resolve(
+    decoded: DecodedBatch,
+    quarantine: &QuarantineList,
+) -> Result<Vec<(u64, Option<SealedEvent>)>, BatchError> {
+    let mut batch = Vec::with_capacity(decoded.len());
+    for (sequence, event) in decoded {
+        match event {
+            Ok(sealed) => batch.push((sequence, Some(sealed))),
+            Err((detail, payload)) => match quarantine.sets_aside(sequence, &payload).await {
+                Ok(true) => batch.push((sequence, None)),
+                Ok(false) => return Err(BatchError::Undecodable { sequence, detail }),
+                Err(q) => return Err(BatchError::Consumer(format!("reading the quarantine list: {q}"))),
+            },
+        }
+    }
+    Ok(batch)
 }

@@ -30,10 +30,13 @@ struct Args {
     events: u64,
     lag_rate: u64,
     lag_seconds: u64,
+    /// Only the raw read and the rebuild, this many times each (for profiling the
+    /// rebuild without the rest of the bench).
+    only_rebuild: Option<u32>,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut a = Args { events: 1_000_000, lag_rate: 200, lag_seconds: 15 };
+    let mut a = Args { events: 1_000_000, lag_rate: 200, lag_seconds: 15, only_rebuild: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().context("a value after the flag");
@@ -41,6 +44,7 @@ fn args() -> anyhow::Result<Args> {
             "--events" => a.events = value()?.parse()?,
             "--lag-rate" => a.lag_rate = value()?.parse()?,
             "--lag-seconds" => a.lag_seconds = value()?.parse()?,
+            "--only-rebuild" => a.only_rebuild = Some(value()?.parse()?),
             "--child-projector" => {
                 // Internal: the projector in its own process, so its memory is its own.
                 let (url, dir, until) = (value()?, value()?, value()?.parse()?);
@@ -48,7 +52,7 @@ fn args() -> anyhow::Result<Args> {
                 std::process::exit(0);
             }
             "-h" | "--help" => {
-                println!("stod-bench-read [--events N (1000000)] [--lag-rate CMDS_PER_S (200)] [--lag-seconds S (15)]");
+                println!("stod-bench-read [--events N (1000000)] [--lag-rate CMDS_PER_S (200)] [--lag-seconds S (15)] [--only-rebuild ROUNDS]");
                 std::process::exit(0);
             }
             other => bail!("unknown flag {other}; see --help"),
@@ -80,6 +84,38 @@ fn child_projector(url: &str, dir: &str, until: u64) -> anyhow::Result<()> {
         projector.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// A raw ordered-consumer read of the whole stream: the ceiling for any reader.
+async fn raw_read(store: &EventStore, n: u64) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let mut count = 0u64;
+    store
+        .read_raw(1, |_| {
+            count += 1;
+        })
+        .await?;
+    let raw = t.elapsed();
+    if count != n {
+        bail!("raw read saw {count} of {n} events");
+    }
+    Ok(raw)
+}
+
+/// A rebuild of every read model from the whole stream in its own process (so that
+/// its memory is its own): seconds, peak MiB.
+fn rebuild_in_child(server: &NatsServer, store_dir: &std::path::Path, n: u64) -> anyhow::Result<(f64, f64)> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .args(["--child-projector", &server.url(), &store_dir.display().to_string(), &n.to_string()])
+        .output()?;
+    if !out.status.success() {
+        bail!("projector process failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let mut parts = line.split_whitespace();
+    let secs: f64 = parts.next().context("seconds")?.parse()?;
+    let peak: f64 = parts.next().context("peak")?.parse()?;
+    Ok((secs, peak))
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -146,36 +182,33 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let n = events.len() as u64;
     println!("  loaded into JetStream in {:.1} s", t.elapsed().as_secs_f64());
+    let bytes: usize = events.iter().map(|e| e.bytes.len()).sum();
     drop(events);
 
-    // ---- raw ordered-consumer read ---------------------------------------------
-    let t = Instant::now();
-    let mut count = 0u64;
-    let mut bytes = 0usize;
-    store
-        .read_raw(1, |m| {
-            count += 1;
-            bytes += m.bytes.len();
-        })
-        .await?;
-    let raw = t.elapsed();
-    if count != n {
-        bail!("raw read saw {count} of {n} events");
+    if let Some(rounds) = args.only_rebuild {
+        println!("{:<44} {:>12} {:>10} {:>10}", "round", "raw ev/s", "rebuild", "vs raw");
+        for round in 1..=rounds {
+            let raw = raw_read(&store, n).await?;
+            let dir = tempfile::tempdir()?;
+            let (secs, peak) = rebuild_in_child(&server, &dir.path().join("read"), n)?;
+            println!(
+                "{:<44} {:>12.0} {:>10.0} {:>10.2}   (peak {peak:.0} MiB)",
+                round,
+                rate(n, raw),
+                n as f64 / secs,
+                (n as f64 / secs) / rate(n, raw)
+            );
+        }
+        return Ok(());
     }
+
+    // ---- raw ordered-consumer read ---------------------------------------------
+    let raw = raw_read(&store, n).await?;
 
     // ---- rebuild in its own process ---------------------------------------------
     let dir = tempfile::tempdir()?;
     let store_dir = dir.path().join("read");
-    let out = std::process::Command::new(std::env::current_exe()?)
-        .args(["--child-projector", &server.url(), &store_dir.display().to_string(), &n.to_string()])
-        .output()?;
-    if !out.status.success() {
-        bail!("projector process failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let line = String::from_utf8_lossy(&out.stdout);
-    let mut parts = line.split_whitespace();
-    let rebuild_secs: f64 = parts.next().context("seconds")?.parse()?;
-    let rebuild_peak: f64 = parts.next().context("peak")?.parse()?;
+    let (rebuild_secs, rebuild_peak) = rebuild_in_child(&server, &store_dir, n)?;
 
     // ---- queries against the rebuilt read models -----------------------------------
     let queries = query_latency(&server, &store_dir, n).await?;
