@@ -11,6 +11,8 @@
 //!   durations, breakdowns, funnel, months and the yearly goal with a forecast.
 //! - [`steering`](mod@steering): the steering-group status as of a meeting date.
 //! - [`audit`]: the audit index entry of each event, with correction links.
+//! - [`caseload`]: per case who is responsible, where it stands and what is due (the
+//!   worklist rules, `docs/worklist.md`).
 //! - [`funder`](mod@funder): the funder's follow-up in the style of SUS (exact two-way counts).
 //! - [`disclosure`]: small-count protection: `"<5"` and secondary suppression.
 //! - [`published`]: the protected forms of throughput, steering and the funder's
@@ -22,6 +24,7 @@
 //! funder is done where figures leave the system ([`published`]), not in the folds.
 
 pub mod audit;
+pub mod caseload;
 pub mod disclosure;
 pub mod funder;
 pub mod model;
@@ -34,6 +37,7 @@ pub mod steering;
 pub mod throughput;
 
 pub use audit::{link_corrections, AuditEntry};
+pub use caseload::{due_items, CaseStatus, Caseload, CaseloadEntry, CaseloadQuery, DueItem, DueRule};
 pub use disclosure::{protect_breakdown, protect_count, protect_cross, Breakdown, Cell, CrossTable, DEFAULT_MIN_COUNT};
 pub use funder::{funder, protect_funder, FunderReport, PublishedFunder};
 pub use model::Model;

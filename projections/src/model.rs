@@ -28,10 +28,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use stod_events::event::{Event, ExitOutcome, Gender, SusOutcomeGroup};
-use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef};
+use stod_events::event::{Event, ExitOutcome, Fact, Gender, SusOutcomeGroup};
+use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, UserId};
 use stod_events::RecordedEvent;
 
+use crate::caseload::{Caseload, CaseloadEntry, CaseloadQuery};
 use crate::funder::{age_band, gender_column, serde_key, FunderReport, FunderTally, AGE_BANDS};
 use crate::period::Period;
 use crate::record::{Intake, Item, Journey};
@@ -81,6 +82,9 @@ struct CompactFact {
 #[derive(Clone, Debug, Default)]
 pub struct CompactCase {
     last_sequence: u64,
+    /// Who recorded the first intake (an index into [`Model`]'s users): the case's
+    /// responsible case worker.
+    responsible: Option<u32>,
     facts: Vec<CompactFact>,
 }
 
@@ -641,6 +645,9 @@ enum Unit {
 #[derive(Clone, Debug, Default)]
 pub struct Model {
     symbols: Symbols,
+    /// The users who recorded intakes, each stored once.
+    users: Vec<UserId>,
+    user_index: HashMap<UserId, u32>,
     cases: HashMap<CaseId, CompactCase>,
     by_participant: HashMap<ParticipantRef, Vec<CaseId>>,
     /// Cases of units that are not regular, folded when asked.
@@ -909,6 +916,14 @@ impl Model {
         c.last_sequence = seq;
         match &ev.event {
             Event::Fact(fact) => {
+                if matches!(fact, Fact::Enrolled(_)) && c.responsible.is_none() {
+                    let users = &mut self.users;
+                    let n = *self.user_index.entry(ev.recorded_by.clone()).or_insert_with(|| {
+                        users.push(ev.recorded_by.clone());
+                        users.len() as u32 - 1
+                    });
+                    c.responsible = Some(n);
+                }
                 let item = Item::of(fact).map(|code| symbols.intern(code));
                 c.facts.push(CompactFact { event_id: ev.event_id, date: ev.occurred_on, retracted: false, item });
                 // Exactly as long as it is: a case grows by a few facts in its life.
@@ -1098,6 +1113,32 @@ impl Model {
     }
 
     /// The aggregates, for comparing two models built differently.
+    /// The caseload: the cases `q` asks for as they stood on `today`, with what is due
+    /// then.
+    pub fn caseload(&self, q: &CaseloadQuery, today: Date) -> Caseload {
+        let responsible = match &q.responsible {
+            None => None,
+            Some(u) => match self.user_index.get(u) {
+                Some(n) => Some(*n),
+                // Nobody's intake: an empty caseload.
+                None => return Caseload::of(Vec::new(), today, q.limit),
+            },
+        };
+        let prefix = q.prefix.as_deref().map(str::to_ascii_lowercase);
+        let entries = self
+            .cases
+            .iter()
+            .filter(|(_, c)| responsible.is_none_or(|r| c.responsible == Some(r)))
+            .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.to_string().starts_with(p)))
+            .filter_map(|(id, c)| {
+                let who = c.responsible.map(|n| self.users[n as usize].clone());
+                CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), who, today)
+            })
+            .filter(|e| q.admits(e))
+            .collect();
+        Caseload::of(entries, today, q.limit)
+    }
+
     pub fn aggregates(&self) -> &Aggregates {
         &self.aggregates
     }

@@ -13,7 +13,9 @@ use stod_events::event::*;
 use stod_events::ids::*;
 use stod_events::RecordedEvent;
 use stod_projections::period::Period;
-use stod_projections::{fold_all, funder, steering, throughput, Model};
+use stod_projections::{
+    fold_all, funder, steering, throughput, Caseload, CaseloadEntry, CaseloadQuery, DueRule, Model,
+};
 
 fn day(n: u16) -> Date {
     let base = chrono::NaiveDate::from_ymd_opt(2024, 10, 1).unwrap();
@@ -378,6 +380,41 @@ proptest! {
         let previous = meeting.checked_sub(if dates.2 % 2 == 0 { gap } else { meeting.saturating_sub(near(dates.2, offsets.1 / 16)).max(1) }).map(day);
         prop_assert_eq!(model.steering(as_of, previous), steering(&on(as_of), as_of, previous));
         prop_assert_eq!(model.steering(as_of, None), steering(&on(as_of), as_of, None));
+    }
+
+    /// The caseload of the model is the caseload of the plain fold, and its worklist
+    /// holds exactly the cases of the steering group's alerts (same thresholds).
+    #[test]
+    fn the_caseload_answers_as_the_fold_and_agrees_with_the_alerts(h in history(), pick in any::<u16>(), offset in any::<u8>()) {
+        let events = events(&h);
+        let records = fold_all(events.iter().map(|(s, e)| (*s, e)));
+        let model = model_in_batches(&events, &h.cuts);
+        // On and next to every rule's threshold from one of the history's days, or anywhere.
+        let days: Vec<u16> = events.iter().map(|(_, e)| day(0).days_until(e.occurred_on) as u16).collect();
+        const OFFSETS: [i32; 16] = [-1, 0, 1, 29, 30, 31, 89, 90, 91, 92, 182, 183, 184, 365, 366, 367];
+        let base = i32::from(days[usize::from(pick) % days.len()]);
+        let today = match OFFSETS.get(usize::from(offset % 20)) {
+            Some(o) => day((base + o).clamp(0, 1200) as u16),
+            None => day(pick % 900),
+        };
+        let mut got = model.caseload(&CaseloadQuery::default(), today);
+        for e in &mut got.cases {
+            e.responsible = None;
+        }
+        let expected = Caseload::of(
+            records.values().filter_map(|r| CaseloadEntry::of(&r.journey_on(today), None, today)).collect(),
+            today,
+            None,
+        );
+        prop_assert_eq!(&got, &expected);
+        let alerts = steering(&records.values().map(|r| r.journey_on(today)).collect::<Vec<_>>(), today, None).alerts;
+        let with = |rule: DueRule| -> std::collections::BTreeSet<CaseId> {
+            got.cases.iter().filter(|e| e.due.iter().any(|d| d.rule == rule)).map(|e| e.case_id).collect()
+        };
+        let set = |g: &stod_projections::steering::AlertGroup| g.cases.iter().copied().collect::<std::collections::BTreeSet<_>>();
+        prop_assert_eq!(with(DueRule::NoPlacement), set(&alerts.intake_without_placement));
+        prop_assert_eq!(with(DueRule::LongStay), set(&alerts.stays_over_12_months));
+        prop_assert_eq!(with(DueRule::LongPlacement), set(&alerts.open_placements_without_end));
     }
 
     #[test]
