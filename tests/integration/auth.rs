@@ -58,6 +58,7 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
         ("stod.registry.anna.register".to_owned(), serde_json::json!({ "personnummer": "19900314-1234" })),
         ("stod.registry.bo.lookup".to_owned(), serde_json::json!({ "personnummer": "19900314-1234" })),
         ("stod.query.bo.case".to_owned(), serde_json::json!({ "case_id": case })),
+        ("stod.query.bo.caseload".to_owned(), serde_json::json!({})),
         ("stod.audit.anna.log-open".to_owned(), serde_json::json!({ "log": "events", "purpose": "verify" })),
     ] {
         anna.clear();
@@ -72,9 +73,31 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
         checked += 1;
     }
 
-    // Forbidden for an auditor: writing anything, and JetStream itself.
+    // Allowed: a case worker's own caseload, with her case on it.
+    let listed = |v: &serde_json::Value| {
+        v["report"]["cases"].as_array().is_some_and(|cs| cs.iter().any(|c| c["case_id"] == case.to_string()))
+    };
+    let mut caseload = serde_json::Value::Null;
+    for _ in 0..100 {
+        caseload = wait_ok(
+            &anna,
+            "stod.query.anna.caseload",
+            serde_json::json!({ "responsible": "anna" }),
+            Err(String::new()),
+        )
+        .await;
+        if listed(&caseload) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(listed(&caseload), "anna's case is on her caseload: {caseload}");
+    checked += 1;
+
+    // Forbidden for an auditor: writing anything, JetStream itself, and the case
+    // workers' caseload (an auditor reads the log and the histories).
     let revisor = s.conn("revisor").await?;
-    for subject in ["stod.cmd.revisor.record", "stod.events.case.x", "$JS.API.INFO"] {
+    for subject in ["stod.cmd.revisor.record", "stod.events.case.x", "$JS.API.INFO", "stod.query.revisor.caseload"] {
         revisor.clear();
         revisor.send(subject, serde_json::json!({})).await;
         assert!(revisor.violation(subject).await, "revisor: {subject}");
@@ -127,6 +150,7 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
         ("history", serde_json::json!({ "case_id": case })),
         ("throughput", serde_json::json!({ "period": "2025" })),
         ("steering", serde_json::json!({ "as_of": "2025-06-30" })),
+        ("caseload", serde_json::json!({})),
     ] {
         let subject = format!("stod.query.styr.{name}");
         styr.clear();
@@ -161,7 +185,10 @@ async fn the_server_enforces_every_roles_permissions() -> TestResult {
     http.clear();
     http.send("stod.query.stod-http.case", serde_json::json!({ "case_id": case })).await;
     assert!(http.violation("stod.query.stod-http.case").await);
-    checked += 2;
+    http.clear();
+    http.send("stod.query.stod-http.caseload", serde_json::json!({})).await;
+    assert!(http.violation("stod.query.stod-http.caseload").await, "the HTTP service's identity reads no caseload");
+    checked += 3;
 
     // No anonymous access, and no key the server does not know.
     assert!(async_nats::ConnectOptions::new().connect(s.system.url()).await.is_err(), "anonymous refused");

@@ -99,6 +99,9 @@ pub struct Permissions {
 
 /// The projector's report queries that carry exact counts (case-level roles only).
 const EXACT_REPORTS: [&str; 3] = ["throughput", "steering", "history"];
+/// The caseload and worklist: the case workers' own working view (not the auditor's,
+/// who reads the log and the histories, nor any aggregate role's).
+const CASE_WORK: [&str; 1] = ["caseload"];
 /// The published, small-count protected reports.
 const PUBLISHED_REPORTS: [&str; 3] = ["published-throughput", "published-steering", "published-funder"];
 
@@ -186,6 +189,7 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             }
             p.publish_allow.extend(own("query", user, &["case", "reference", "projection-status"]));
             p.publish_allow.extend(own("query", user, &EXACT_REPORTS));
+            p.publish_allow.extend(own("query", user, &CASE_WORK));
             p.publish_allow.extend(own("query", user, &PUBLISHED_REPORTS));
             p.publish_allow.extend(own("registry", user, &["lookup"]));
         }
@@ -266,8 +270,12 @@ pub fn permissions(role: Role, user: &str, stod_users: &[&str]) -> Permissions {
             p.publish_allow.extend(own("registry", user, &["register"]));
         }
         Role::Projector => {
-            let mut queries: Vec<String> =
-                EXACT_REPORTS.iter().chain(&PUBLISHED_REPORTS).map(|n| format!("stod.query.*.{n}")).collect();
+            let mut queries: Vec<String> = EXACT_REPORTS
+                .iter()
+                .chain(&CASE_WORK)
+                .chain(&PUBLISHED_REPORTS)
+                .map(|n| format!("stod.query.*.{n}"))
+                .collect();
             queries.push("stod.query.*.projection-status".to_owned());
             queries.push("stod.ops.*.rebuild".to_owned());
             p.subscribe_allow.extend(queries);

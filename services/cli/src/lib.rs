@@ -193,6 +193,8 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
             }
         }
         Cmd::Case(CaseCmd::History { case }) => read::history(&session.client().await?, out, case).await,
+        Cmd::Case(CaseCmd::List(args)) => read::caseload(&session.client().await?, out, args).await,
+        Cmd::Worklist(args) => read::worklist(&session.client().await?, out, args).await,
         Cmd::Audit(command) => match command {
             AuditCmd::History { case } => audit::history(&session.client().await?, out, case).await,
             AuditCmd::Replay(args) => audit::replay(&session, &session.client().await?, out, args).await,
@@ -249,7 +251,8 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         Cmd::Participant(ParticipantCmd::Erase { personnummer, yes: true }) => {
             registry::erase(client, out, &personnummer).await
         }
-        Cmd::Case(CaseCmd::History { .. })
+        Cmd::Case(CaseCmd::History { .. } | CaseCmd::List(_))
+        | Cmd::Worklist(_)
         | Cmd::Participant(ParticipantCmd::Erase { yes: false, .. })
         | Cmd::Up(_)
         | Cmd::Http(_)

@@ -1,13 +1,13 @@
 //! The commands that read the read models: `report throughput`, `report styrgrupp`,
-//! `report uppfoljning` and `case history`. Each asks the projector (`stod-client`) and prints its answer:
+//! `report uppfoljning`, `case history`, `case list` and `worklist`. Each asks the projector (`stod-client`) and prints its answer:
 //! the reply as received with `--json`, the Swedish report ([`crate::report`]) otherwise.
 
 use stod_client::{Client, Report};
 use stod_events::ids::CaseId;
-use stod_projections::{AuditEntry, PublishedFunder, PublishedSteering, ThroughputReport};
+use stod_projections::{AuditEntry, Caseload, CaseloadQuery, PublishedFunder, PublishedSteering, ThroughputReport};
 use stod_protocol::{queries, FunderQuery, HistoryQuery, SteeringQuery, ThroughputQuery};
 
-use crate::args::{FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
+use crate::args::{CaseloadArgs, FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::report::{self, Basis};
@@ -104,5 +104,58 @@ pub async fn history(client: &Client, out: Output, case: CaseId) -> Result<(), C
         Err(e) => return Err(e),
     };
     out.result(&answer.raw, || stod_reports::case::history_text(case, &answer.report, &basis(&answer)));
+    Ok(())
+}
+
+fn caseload_query(client: &Client, args: &CaseloadArgs) -> (CaseloadQuery, String) {
+    let responsible = match (&args.responsible, args.all) {
+        (_, true) => None,
+        (Some(u), false) => Some(u.clone()),
+        (None, false) => Some(client.user().clone()),
+    };
+    let whose = responsible.as_ref().map_or("alla".to_owned(), |u| format!("ansvarig {u}"));
+    let query = CaseloadQuery {
+        responsible,
+        status: args.status,
+        site: args.site.clone(),
+        due: args.due,
+        rule: args.rule,
+        prefix: None,
+        today: args.today,
+        limit: args.limit,
+    };
+    (query, whose)
+}
+
+/// `stod case list`: the caseload.
+pub async fn caseload(client: &Client, out: Output, args: CaseloadArgs) -> Result<(), CliError> {
+    let (query, whose) = caseload_query(client, &args);
+    let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
+    if out.json {
+        out.result(&answer.raw, String::new);
+    } else {
+        let names = client.catalogue().await;
+        out.result(&answer.raw, || {
+            stod_reports::caseload::caseload_text(&answer.report, &whose, &names, &basis(&answer))
+        });
+    }
+    Ok(())
+}
+
+/// `stod worklist`: what is due, item by item, with the command that resolves each.
+pub async fn worklist(client: &Client, out: Output, args: CaseloadArgs) -> Result<(), CliError> {
+    let (query, whose) = caseload_query(client, &args);
+    let query = CaseloadQuery { due: true, ..query };
+    let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
+    let items = stod_reports::caseload::work_items(&answer.report);
+    let json = serde_json::json!({
+        "today": answer.report.today,
+        "items": items,
+        "cases": answer.report.total,
+        "truncated": answer.report.truncated,
+        "checkpoint": answer.checkpoint,
+        "generation": answer.generation,
+    });
+    out.result(&json, || stod_reports::caseload::worklist_text(&answer.report, &whose, &basis(&answer)));
     Ok(())
 }

@@ -1701,3 +1701,105 @@ async fn a_mirror_link_beyond_this_machine_without_tls_is_refused() {
     assert_eq!(mirror.code, 2, "{mirror:?}");
     assert!(mirror.stderr.contains("--upstream-ca"), "{mirror:?}");
 }
+
+/// `stod case list` and `stod worklist`: my cases (the intakes I recorded) or all,
+/// what is due on each by the worklist rules, the command that resolves it, and the
+/// item gone once the fact is recorded. Bad filters are refused with the valid values.
+#[tokio::test(flavor = "multi_thread")]
+async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
+    let stack = Stack::with_projector().await;
+    // Mine: one without a placement for 40 days (due since 10 days ago), one new.
+    let (waiting, _) = intake(&stack, &days_ago(40)).await;
+    let (fresh, _) = intake(&stack, &days_ago(10)).await;
+    // Bertil's: also without a placement.
+    let theirs = run(
+        &[
+            "intake",
+            "--date",
+            &days_ago(50),
+            "--gender",
+            "man",
+            "--anonymous",
+            "inget-samtycke",
+            "--nats-url",
+            &stack.url,
+            "--user",
+            "bertil",
+            "--json",
+        ],
+        &[],
+    )
+    .await
+    .ok();
+    let theirs = str_of(&theirs, "case_id").to_owned();
+    stack.caught_up().await;
+
+    let mine = stack.stod(&["case", "list"]).await.ok();
+    assert_eq!(mine["status"], "ok", "{mine}");
+    let listed: Vec<&str> = mine["report"]["cases"].as_array().unwrap().iter().map(|c| str_of(c, "case_id")).collect();
+    // The one with something due first.
+    assert_eq!(listed, vec![waiting.as_str(), fresh.as_str()], "{mine}");
+    let first = &mine["report"]["cases"][0];
+    assert_eq!(first["responsible"], USER);
+    assert_eq!(first["status"], "active");
+    assert_eq!(first["due"][0]["rule"], "no_placement");
+    assert_eq!(first["due"][0]["since"], days_ago(10));
+    assert_eq!(mine["report"]["cases"][1]["due"].as_array().unwrap().len(), 0);
+
+    let all = stack.stod(&["case", "list", "--all"]).await.ok();
+    assert_eq!(all["report"]["total"], 3, "{all}");
+    let due = stack.stod(&["case", "list", "--all", "--due"]).await.ok();
+    let due_ids: Vec<&str> = due["report"]["cases"].as_array().unwrap().iter().map(|c| str_of(c, "case_id")).collect();
+    assert_eq!(due_ids, vec![theirs.as_str(), waiting.as_str()], "oldest due first: {due}");
+    let bertils = stack.stod(&["case", "list", "--responsible", "bertil"]).await.ok();
+    assert_eq!(bertils["report"]["total"], 1, "{bertils}");
+
+    let work = stack.stod(&["worklist"]).await.ok();
+    let items = work["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{work}");
+    assert_eq!(items[0]["case_id"], waiting.as_str());
+    assert_eq!(items[0]["rule"], "no_placement");
+    let command = str_of(&items[0], "command");
+    assert!(command.starts_with(&format!("stod place --case {waiting} --date ")), "{command}");
+    let text = stack.stod_text(&["worklist"]).await;
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.contains("Ingen praktik 30 dagar efter inskrivningen"), "{}", text.stdout);
+    assert!(text.stdout.contains(&format!("stod place --case {waiting}")), "{}", text.stdout);
+
+    // Resolved: the placement recorded, the item is gone; Bertil's stays on his list.
+    stack
+        .stod(&[
+            "place",
+            "--case",
+            &waiting,
+            "--date",
+            &days_ago(5),
+            "--site",
+            "industrisparet",
+            "--work-area",
+            "montering",
+            "--hours",
+            "20",
+        ])
+        .await
+        .ok();
+    stack.caught_up().await;
+    let work = stack.stod(&["worklist"]).await.ok();
+    assert_eq!(work["items"].as_array().unwrap().len(), 0, "{work}");
+    let text = stack.stod_text(&["worklist"]).await;
+    assert!(text.stdout.contains("Inget att göra."), "{}", text.stdout);
+    let placed = stack.stod(&["case", "list", "--site", "industrisparet"]).await.ok();
+    assert_eq!(placed["report"]["cases"][0]["case_id"], waiting.as_str(), "{placed}");
+    assert_eq!(placed["report"]["cases"][0]["placement"], 1);
+    let everyone = stack.stod(&["worklist", "--all"]).await.ok();
+    assert_eq!(everyone["items"][0]["case_id"], theirs.as_str(), "{everyone}");
+
+    // Bad filters: refused before anything is asked, with what is valid.
+    let bad = stack.stod(&["worklist", "--rule", "nope"]).await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("no_placement, long_placement"), "{bad:?}");
+    let bad = stack.stod(&["case", "list", "--status", "open"]).await;
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("active, exited eller no_intake"), "{bad:?}");
+    stack.stop().await;
+}

@@ -4,8 +4,8 @@ use serde::Serialize;
 use stod_events::ids::UserId;
 use stod_nats_service::{Endpoint, Request, Running, Service, Spec};
 use stod_projections::{
-    link_corrections, protect_funder, protect_steering, protect_throughput, publication, Period, SteeringReport,
-    ThroughputReport,
+    link_corrections, protect_funder, protect_steering, protect_throughput, publication, CaseloadQuery, Period,
+    SteeringReport, ThroughputReport,
 };
 use stod_protocol::{
     parse_body, queries, FunderQuery, HistoryQuery, ReportReply, RequestError, SteeringQuery, ThroughputQuery,
@@ -32,6 +32,7 @@ pub(crate) fn spec(opts: &ProjectorOptions) -> Spec {
         queries::THROUGHPUT,
         queries::STEERING,
         queries::HISTORY,
+        queries::CASELOAD,
         queries::PROJECTION_STATUS,
         queries::PUBLISHED_THROUGHPUT,
         queries::PUBLISHED_STEERING,
@@ -193,6 +194,10 @@ async fn answer(
                 Ok(entries)
             })),
         },
+        queries::CASELOAD => json(&report(projector, body, |ctx, q: CaseloadQuery| {
+            let today = q.today.unwrap_or_else(stod_events::sweden::today);
+            ctx.model(|m| m.caseload(&q, today))
+        })),
         queries::PROJECTION_STATUS => {
             let mut status = projector.status();
             status.log_end = projector.log_end().await;

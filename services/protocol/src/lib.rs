@@ -559,6 +559,9 @@ pub mod queries {
     pub const THROUGHPUT: &str = "throughput";
     pub const STEERING: &str = "steering";
     pub const HISTORY: &str = "history";
+    /// The caseload and worklist (`stod_projections::CaseloadQuery`): case workers and
+    /// project leaders only.
+    pub const CASELOAD: &str = "caseload";
     pub const PROJECTION_STATUS: &str = "projection-status";
     /// The reports that leave the system to the steering group and the funder, with
     /// small counts hidden (`stod_projections::disclosure`). Their own subjects, so

@@ -11,6 +11,7 @@
 //! - [`sv`]: the Swedish words for the domain's fixed values.
 //! - [`case`]: a case's history as a case worker reads it (`stod case show`), and its
 //!   audit trail from the read models (`stod case history`).
+//! - [`caseload`]: the caseload (`stod case list`) and the worklist (`stod worklist`).
 //! - [`throughput`]: the throughput report (exact, for the terminal) and the
 //!   dashboard's sections of the published one.
 //! - [`doc`]: a report as sections of rows or tables, rendered to text, Markdown, HTML.
@@ -30,6 +31,7 @@ use stod_events::reference::{Catalogue, CodeKind};
 use stod_projections::throughput::NOT_RECORDED;
 
 pub mod case;
+pub mod caseload;
 pub mod charts;
 pub mod doc;
 #[cfg(any(test, feature = "fixtures"))]

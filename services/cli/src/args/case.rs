@@ -1,12 +1,26 @@
 //! `stod case` and `stod participant`: reading a case, and the participant registry.
 
-use clap::Subcommand;
-use stod_events::ids::CaseId;
+use clap::{Args, Subcommand};
+use stod_events::ids::{CaseId, Code, Date, UserId};
+use stod_projections::{CaseStatus, DueRule};
 
 use super::parse::*;
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCmd {
+    /// The caseload (ärendelista): your cases, or everyone's with --all, each with where
+    /// it stands and what is due.
+    #[command(after_help = "\
+Examples:
+  stod case list
+  stod case list --due
+  stod case list --all --status active --site industrisparet
+  stod case list --rule no_assessment --json
+
+You are responsible (ansvarig) for the cases whose intake you recorded. What is due follows
+the worklist rules (docs/worklist.md); `stod worklist` lists it item by item with the
+command that resolves each.")]
+    List(CaseloadArgs),
     /// A case's full history (händelser), with corrections linked to what they change.
     #[command(after_help = "\
 Examples:
@@ -73,4 +87,49 @@ nothing is erased. Exit code 7 if the number is not registered.")]
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Which cases a caseload or worklist holds.
+#[derive(Debug, Args)]
+pub struct CaseloadArgs {
+    /// Every case worker's cases, not only yours.
+    #[arg(long, conflicts_with = "responsible")]
+    pub all: bool,
+    /// The cases of this case worker (ansvarig) instead of yours.
+    #[arg(long, value_name = "USER", value_parser = parse_user)]
+    pub responsible: Option<UserId>,
+    /// Only cases in this status: active (aktiv), exited (avslutad), no_intake.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<CaseStatus>,
+    /// Only cases with a running placement at this site (arbetsplats) code.
+    #[arg(long, value_parser = parse_code)]
+    pub site: Option<Code>,
+    /// Only cases with something due.
+    #[arg(long)]
+    pub due: bool,
+    /// Only cases where this is due: no_placement, long_placement, no_assessment,
+    /// follow_up_3, follow_up_6, follow_up_12, long_stay.
+    #[arg(long, value_parser = parse_rule)]
+    pub rule: Option<DueRule>,
+    /// The day the rules are applied on (YYYY-MM-DD); today if omitted.
+    #[arg(long, value_parser = parse_date)]
+    pub today: Option<Date>,
+    /// Most cases listed (at most 2000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub limit: Option<u32>,
+}
+
+fn parse_status(s: &str) -> Result<CaseStatus, String> {
+    CaseStatus::parse(s.trim()).ok_or_else(|| format!("{s:?} är ingen status: välj active, exited eller no_intake"))
+}
+
+fn parse_rule(s: &str) -> Result<DueRule, String> {
+    DueRule::parse(s.trim()).ok_or_else(|| {
+        let names: Vec<&str> = DueRule::ALL.iter().map(|r| r.name()).collect();
+        format!("{s:?} är ingen regel: välj {}", names.join(", "))
+    })
+}
+
+fn parse_code(s: &str) -> Result<Code, String> {
+    Code::parse(s.trim()).map_err(|e| e.to_string())
 }

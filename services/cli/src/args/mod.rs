@@ -200,6 +200,22 @@ Retracting the intake voids the whole case (makulerat ärende).")]
     /// Read cases (ärenden).
     #[command(subcommand)]
     Case(CaseCmd),
+    /// The worklist (att göra): what is due on your cases, oldest first, each with the
+    /// command that resolves it.
+    #[command(after_help = "\
+Examples:
+  stod worklist
+  stod worklist --all --rule follow_up_3
+  stod worklist --today 2026-01-31 --json
+
+The rules (docs/worklist.md), each dated from the case's own facts:
+  no_placement     no placement 30 days after the intake
+  long_placement   a placement open for over 6 months
+  no_assessment    no progress assessment (stegförflyttning) for 3 months while active
+  follow_up_3/6/12 a follow-up 3, 6 and 12 months after the exit (overdue after 30 days)
+  long_stay        in the programme for over 12 months
+An item clears when the fact that resolves it is recorded.")]
+    Worklist(CaseloadArgs),
     /// Reference data (referensdata): the codes for sites, courses, municipalities, ...
     #[command(subcommand)]
     Reference(ReferenceCmd),
