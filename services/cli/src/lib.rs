@@ -192,7 +192,11 @@ async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<
                 ReportCmd::Uppfoljning(args) => read::funder(&client, out, args).await,
             }
         }
-        Cmd::Case(CaseCmd::History { case }) => read::history(&session.client().await?, out, case).await,
+        Cmd::Case(CaseCmd::History { case }) => {
+            let client = session.client().await?;
+            let case = read::resolve_case(&client, &case).await?;
+            read::history(&client, out, case).await
+        }
         Cmd::Case(CaseCmd::List(args)) => read::caseload(&session.client().await?, out, args).await,
         Cmd::Worklist(args) => read::worklist(&session.client().await?, out, args).await,
         Cmd::Audit(command) => match command {
@@ -238,6 +242,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         Cmd::Correct(a) => record::correct(client, out, a).await,
         Cmd::Retract(a) => record::retract(client, out, a).await,
         Cmd::Case(CaseCmd::Show { case }) => {
+            let case = read::resolve_case(client, &case).await?;
             let view = client.case(case).await?;
             if out.json {
                 out.result(&view, String::new);

@@ -7,7 +7,7 @@ use stod_events::ids::CaseId;
 use stod_projections::{AuditEntry, Caseload, CaseloadQuery, PublishedFunder, PublishedSteering, ThroughputReport};
 use stod_protocol::{queries, FunderQuery, HistoryQuery, SteeringQuery, ThroughputQuery};
 
-use crate::args::{CaseloadArgs, FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
+use crate::args::{CaseRef, CaseloadArgs, FunderArgs, FunderFormat, SteeringArgs, ThroughputArgs};
 use crate::error::CliError;
 use crate::output::Output;
 use crate::report::{self, Basis};
@@ -158,4 +158,32 @@ pub async fn worklist(client: &Client, out: Output, args: CaseloadArgs) -> Resul
     });
     out.result(&json, || stod_reports::caseload::worklist_text(&answer.report, &whose, &basis(&answer)));
     Ok(())
+}
+
+/// The case a person means: the id itself, or the one case whose id starts with the
+/// characters given (asked of the read models, so a case recorded a moment ago may
+/// need its whole id).
+pub async fn resolve_case(client: &Client, case: &CaseRef) -> Result<CaseId, CliError> {
+    let prefix = match case {
+        CaseRef::Id(id) => return Ok(*id),
+        CaseRef::Prefix(p) => p,
+    };
+    let query = CaseloadQuery { prefix: Some(prefix.clone()), limit: Some(5), ..CaseloadQuery::default() };
+    let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
+    match &answer.report.cases[..] {
+        [] => Err(CliError::NotFound(format!(
+            "inget ärende börjar med {prefix} (`stod case list --all` visar alla; ett ärende som just skrivits in \
+             kan dröja ett ögonblick, ange då hela id:t)"
+        ))),
+        [only] if answer.report.total == 1 => Ok(only.case_id),
+        some => {
+            let ids: Vec<String> = some.iter().map(|c| c.case_id.to_string()).collect();
+            Err(CliError::Usage(format!(
+                "{prefix} passar {} ärenden ({}{}); ange fler tecken",
+                answer.report.total,
+                ids.join(", "),
+                if answer.report.truncated { ", …" } else { "" }
+            )))
+        }
+    }
 }

@@ -9,8 +9,8 @@ use stod_events::ids::{CaseId, Date, EventId};
 use stod_protocol::Assigned;
 
 use crate::args::{
-    AssessArgs, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, RetractArgs, SubmitArgs,
-    TrainingCmd,
+    AssessArgs, CaseRef, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, RetractArgs,
+    SubmitArgs, TrainingCmd,
 };
 use crate::correct;
 use crate::error::CliError;
@@ -74,19 +74,19 @@ pub async fn intake(client: &Client, out: Output, a: IntakeArgs) -> Result<(), C
 
 pub async fn place(client: &Client, out: Output, a: PlaceArgs) -> Result<(), CliError> {
     let action = Action::StartPlacement { site: a.site, work_area: a.work_area, hours_per_week: a.hours };
-    record(client, out, a.at.case, a.at.date, &a.submit, action).await
+    record(client, out, &a.at.case, a.at.date, &a.submit, action).await
 }
 
 pub async fn end_placement(client: &Client, out: Output, a: EndPlacementArgs) -> Result<(), CliError> {
     let action = Action::EndPlacement { placement: PlacementNo(a.placement), reason: a.reason };
-    record(client, out, a.at.case, a.at.date, &a.submit, action).await
+    record(client, out, &a.at.case, a.at.date, &a.submit, action).await
 }
 
 pub async fn training(client: &Client, out: Output, cmd: TrainingCmd) -> Result<(), CliError> {
     match cmd {
         TrainingCmd::Start(a) => {
             let action = Action::StartTraining { course: a.course, provider: a.provider };
-            record(client, out, a.at.case, a.at.date, &a.submit, action).await
+            record(client, out, &a.at.case, a.at.date, &a.submit, action).await
         }
         TrainingCmd::Complete(a) => {
             let training = match (a.training, a.course, a.provider) {
@@ -95,32 +95,33 @@ pub async fn training(client: &Client, out: Output, cmd: TrainingCmd) -> Result<
                 _ => return Err(CliError::Usage("ange --training N, eller --course och --provider".into())),
             };
             let action = Action::CompleteTraining { training, hours: a.hours, credential_earned: a.credential };
-            record(client, out, a.at.case, a.at.date, &a.submit, action).await
+            record(client, out, &a.at.case, a.at.date, &a.submit, action).await
         }
         TrainingCmd::Discontinue(a) => {
             let action = Action::DiscontinueTraining { training: TrainingNo(a.training), reason: a.reason };
-            record(client, out, a.at.case, a.at.date, &a.submit, action).await
+            record(client, out, &a.at.case, a.at.date, &a.submit, action).await
         }
     }
 }
 
 pub async fn assess(client: &Client, out: Output, a: AssessArgs) -> Result<(), CliError> {
     let action = Action::AssessProgress { instrument: a.instrument, assessor: a.assessor, scores: a.scores };
-    record(client, out, a.at.case, a.at.date, &a.submit, action).await
+    record(client, out, &a.at.case, a.at.date, &a.submit, action).await
 }
 
 pub async fn exit(client: &Client, out: Output, a: ExitArgs) -> Result<(), CliError> {
     let action = Action::Exit { outcome: a.outcome, support_at_exit: a.support };
-    record(client, out, a.at.case, a.at.date, &a.submit, action).await
+    record(client, out, &a.at.case, a.at.date, &a.submit, action).await
 }
 
 pub async fn follow_up(client: &Client, out: Output, a: FollowUpArgs) -> Result<(), CliError> {
     let action = Action::FollowUp { point: a.months, status: a.status };
-    record(client, out, a.at.case, a.at.date, &a.submit, action).await
+    record(client, out, &a.at.case, a.at.date, &a.submit, action).await
 }
 
 pub async fn correct(client: &Client, out: Output, a: CorrectArgs) -> Result<(), CliError> {
-    let view = client.case(a.case).await?;
+    let case = crate::read::resolve_case(client, &a.case).await?;
+    let view = client.case(case).await?;
     let built = correct::build(&view, a.event, &a.sets, a.date)?;
     let mut extra = Extra::default();
     extra.lines.push(format!("Rättar händelse {}", a.event));
@@ -134,25 +135,27 @@ pub async fn correct(client: &Client, out: Output, a: CorrectArgs) -> Result<(),
         occurred_on: built.occurred_on,
         replacement: built.replacement,
     };
-    submit(client, out, a.case, &a.submit, command, extra).await
+    submit(client, out, case, &a.submit, command, extra).await
 }
 
 pub async fn retract(client: &Client, out: Output, a: RetractArgs) -> Result<(), CliError> {
     let mut extra = Extra::default();
     extra.lines.push(format!("Makulerar händelse {}", a.event));
     extra.json.insert("retracts".into(), json!(a.event));
+    let case = crate::read::resolve_case(client, &a.case).await?;
     let command = Command::Retract { target: a.event, reason: a.reason };
-    submit(client, out, a.case, &a.submit, command, extra).await
+    submit(client, out, case, &a.submit, command, extra).await
 }
 
 async fn record(
     client: &Client,
     out: Output,
-    case_id: CaseId,
+    case: &CaseRef,
     occurred_on: Date,
     submit_args: &SubmitArgs,
     action: Action,
 ) -> Result<(), CliError> {
+    let case_id = crate::read::resolve_case(client, case).await?;
     let command = Command::Record { occurred_on, action };
     submit(client, out, case_id, submit_args, command, Extra::default()).await
 }

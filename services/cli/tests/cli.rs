@@ -1766,12 +1766,13 @@ async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
     assert!(text.stdout.contains("Ingen praktik 30 dagar efter inskrivningen"), "{}", text.stdout);
     assert!(text.stdout.contains(&format!("stod place --case {waiting}")), "{}", text.stdout);
 
-    // Resolved: the placement recorded, the item is gone; Bertil's stays on his list.
+    // Resolved: the placement recorded (the case given by the start of its id), the
+    // item is gone; Bertil's stays on his list.
     stack
         .stod(&[
             "place",
             "--case",
-            &waiting,
+            &waiting[..13],
             "--date",
             &days_ago(5),
             "--site",
@@ -1793,6 +1794,23 @@ async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
     assert_eq!(placed["report"]["cases"][0]["placement"], 1);
     let everyone = stack.stod(&["worklist", "--all"]).await.ok();
     assert_eq!(everyone["items"][0]["case_id"], theirs.as_str(), "{everyone}");
+
+    // A case by the start of its id: unique enough, it is the case; shared by two
+    // cases (ids begin with their creation time, so two made seconds apart share
+    // at least their first 4 characters), refused with both; unknown, not found.
+    let unique = &waiting[..13];
+    let shown = stack.stod(&["case", "show", unique]).await.ok();
+    assert_eq!(shown["case_id"], waiting.as_str(), "{shown}");
+    let shared: String = waiting.chars().zip(fresh.chars()).take_while(|(a, b)| a == b).map(|(a, _)| a).collect();
+    assert!(shared.len() >= 4, "{waiting} and {fresh}");
+    let ambiguous = stack.stod(&["case", "show", &shared]).await;
+    assert_eq!(ambiguous.code, 2, "{ambiguous:?}");
+    assert!(ambiguous.stdout.contains(&waiting) && ambiguous.stdout.contains(&fresh), "{ambiguous:?}");
+    let unknown = stack.stod(&["case", "show", "ffff-ffff"]).await;
+    assert_eq!(unknown.code, 7, "{unknown:?}");
+    let short = stack.stod(&["case", "show", "01a"]).await;
+    assert_eq!(short.code, 2, "{short:?}");
+    assert!(short.stderr.contains("minst 4 tecken"), "{short:?}");
 
     // Bad filters: refused before anything is asked, with what is valid.
     let bad = stack.stod(&["worklist", "--rule", "nope"]).await;

@@ -1,7 +1,7 @@
 //! `stod case` and `stod participant`: reading a case, and the participant registry.
 
 use clap::{Args, Subcommand};
-use stod_events::ids::{CaseId, Code, Date, UserId};
+use stod_events::ids::{Code, Date, UserId};
 use stod_projections::{CaseStatus, DueRule};
 
 use super::parse::*;
@@ -27,9 +27,9 @@ Examples:
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e
   stod case show 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --json")]
     Show {
-        /// The case (ärende) id.
-        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
-        case: CaseId,
+        /// The case (ärende) id, or its first characters (at least 4).
+        #[arg(value_name = "ID", value_parser = parse_case)]
+        case: CaseRef,
     },
     /// The audit trail (granskningsspår) from the read model: every event with who
     /// recorded it when, and which events correct or retract which.
@@ -42,9 +42,9 @@ Examples:
 may be a moment behind the log. Auditors: `stod audit history` reads the log, with both
 times, each event's content and what each correction changed.")]
     History {
-        /// The case (ärende) id.
-        #[arg(value_name = "ID", value_parser = parse_id::<CaseId>)]
-        case: CaseId,
+        /// The case (ärende) id, or its first characters (at least 4).
+        #[arg(value_name = "ID", value_parser = parse_case)]
+        case: CaseRef,
     },
     /// Find a person's participant reference and current case by personnummer, in the
     /// participant registry (deltagarregistret).

@@ -26,7 +26,7 @@ pub mod user;
 pub use audit::*;
 pub use backup::*;
 pub use case::*;
-pub use parse::parse_as_of;
+pub use parse::{parse_as_of, CaseRef};
 pub use record::*;
 pub use report::*;
 pub use run::*;

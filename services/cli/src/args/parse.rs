@@ -10,6 +10,29 @@ pub(crate) fn parse_user(s: &str) -> Result<UserId, String> {
     UserId::parse(s).map_err(|e| format!("ogiltigt användarnamn: {e}"))
 }
 
+/// A case as a person gives it: the whole id, or the start of it as `stod case list`
+/// prints it (at least 4 characters), resolved against the read models.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaseRef {
+    Id(stod_events::ids::CaseId),
+    Prefix(String),
+}
+
+pub(crate) fn parse_case(s: &str) -> Result<CaseRef, String> {
+    let t = s.trim();
+    if let Ok(id) = t.parse() {
+        return Ok(CaseRef::Id(id));
+    }
+    let prefix = t.to_ascii_lowercase();
+    if (4..36).contains(&prefix.len()) && prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return Ok(CaseRef::Prefix(prefix));
+    }
+    Err(format!(
+        "{s:?} är inget ärende-id: ange hela id:t, t.ex. 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e, \
+         eller minst 4 tecken av början som `stod case list` visar det, t.ex. 0195b8a2"
+    ))
+}
+
 pub(crate) fn parse_date(s: &str) -> Result<Date, String> {
     s.parse().map_err(|_| format!("{s:?} är inget datum: skriv ÅÅÅÅ-MM-DD, t.ex. 2025-03-14"))
 }

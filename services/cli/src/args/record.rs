@@ -65,9 +65,10 @@ pub struct IntakeArgs {
 
 #[derive(Debug, Args)]
 pub struct CaseDate {
-    /// The case (ärende) id.
-    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
-    pub case: CaseId,
+    /// The case (ärende) id, or its first characters as `stod case list` shows them
+    /// (at least 4, enough to be unique).
+    #[arg(long, value_name = "ID", value_parser = parse_case)]
+    pub case: CaseRef,
     /// The date it happened (YYYY-MM-DD), as stated by the case worker.
     #[arg(long, value_parser = parse_date)]
     pub date: Date,
@@ -227,9 +228,9 @@ pub struct FollowUpArgs {
 
 #[derive(Debug, Args)]
 pub struct CorrectArgs {
-    /// The case (ärende) id.
-    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
-    pub case: CaseId,
+    /// The case (ärende) id, or its first characters (at least 4).
+    #[arg(long, value_name = "ID", value_parser = parse_case)]
+    pub case: CaseRef,
     /// The event to correct (händelse id, shown by `stod case show`).
     #[arg(long, value_name = "EVENT_ID", value_parser = parse_id::<EventId>)]
     pub event: EventId,
@@ -248,9 +249,9 @@ pub struct CorrectArgs {
 
 #[derive(Debug, Args)]
 pub struct RetractArgs {
-    /// The case (ärende) id.
-    #[arg(long, value_name = "ID", value_parser = parse_id::<CaseId>)]
-    pub case: CaseId,
+    /// The case (ärende) id, or its first characters (at least 4).
+    #[arg(long, value_name = "ID", value_parser = parse_case)]
+    pub case: CaseRef,
     /// The event to retract (händelse id, shown by `stod case show`).
     #[arg(long, value_name = "EVENT_ID", value_parser = parse_id::<EventId>)]
     pub event: EventId,
