@@ -26,7 +26,8 @@ use sha2::{Digest, Sha256};
 use crate::envelope::{ChainHash, RecordedEvent, SealedEvent};
 use crate::event::{
     Corrected, CorrectionReason, Enrolled, Event, EventType, Exited, Fact, FollowedUp, PlacementEnded,
-    PlacementStarted, ProgressAssessed, Retracted, TrainingCompleted, TrainingDiscontinued, TrainingStarted,
+    PlacementStarted, ProgressAssessed, ResponsibleChanged, Retracted, TrainingCompleted, TrainingDiscontinued,
+    TrainingStarted,
 };
 use crate::ids::{CaseId, Date, EventId, SubmissionId, Timestamp, UserId};
 
@@ -150,6 +151,7 @@ fn encode_fact(fact: &Fact) -> Result<Vec<u8>, EncodeError> {
         Fact::ProgressAssessed(p) => encode_part(p),
         Fact::Exited(p) => encode_part(p),
         Fact::FollowedUp(p) => encode_part(p),
+        Fact::ResponsibleChanged(p) => encode_part(p),
     }
 }
 
@@ -170,6 +172,7 @@ fn decode_fact(event_type: u16, version: u16, bytes: &[u8]) -> Result<Fact, Deco
         (EventType::ProgressAssessed, 1) => Fact::ProgressAssessed(decode_part::<ProgressAssessed>(bytes, P)?),
         (EventType::Exited, 1) => Fact::Exited(decode_part::<Exited>(bytes, P)?),
         (EventType::FollowedUp, 1) => Fact::FollowedUp(decode_part::<FollowedUp>(bytes, P)?),
+        (EventType::ResponsibleChanged, 1) => Fact::ResponsibleChanged(decode_part::<ResponsibleChanged>(bytes, P)?),
         _ => return Err(DecodeError::UnknownType { event_type, version }),
     })
 }

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Code, EventId, ParticipantRef};
+use crate::ids::{Code, EventId, ParticipantRef, UserId};
 
 /// Stable numeric code of each event type, written into every envelope.
 ///
@@ -37,10 +37,11 @@ pub enum EventType {
     FollowedUp = 9,
     Corrected = 10,
     Retracted = 11,
+    ResponsibleChanged = 12,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::Enrolled,
         EventType::PlacementStarted,
         EventType::PlacementEnded,
@@ -52,6 +53,7 @@ impl EventType {
         EventType::FollowedUp,
         EventType::Corrected,
         EventType::Retracted,
+        EventType::ResponsibleChanged,
     ];
 
     pub fn from_code(code: u16) -> Option<Self> {
@@ -81,6 +83,7 @@ impl EventType {
             EventType::FollowedUp => "followed_up",
             EventType::Corrected => "corrected",
             EventType::Retracted => "retracted",
+            EventType::ResponsibleChanged => "responsible_changed",
         }
     }
 
@@ -98,6 +101,7 @@ impl EventType {
             EventType::FollowedUp => "Uppföljning efter avslut",
             EventType::Corrected => "Rättelse",
             EventType::Retracted => "Makulering",
+            EventType::ResponsibleChanged => "Ny ansvarig",
         }
     }
 }
@@ -145,6 +149,7 @@ pub enum Fact {
     ProgressAssessed(ProgressAssessed),
     Exited(Exited),
     FollowedUp(FollowedUp),
+    ResponsibleChanged(ResponsibleChanged),
 }
 
 impl Fact {
@@ -159,6 +164,7 @@ impl Fact {
             Fact::ProgressAssessed(_) => EventType::ProgressAssessed,
             Fact::Exited(_) => EventType::Exited,
             Fact::FollowedUp(_) => EventType::FollowedUp,
+            Fact::ResponsibleChanged(_) => EventType::ResponsibleChanged,
         }
     }
 }
@@ -411,6 +417,14 @@ impl ExitOutcome {
     pub fn is_throughput(self) -> bool {
         matches!(self.sus_group(), SusOutcomeGroup::Employment | SusOutcomeGroup::Studies | SusOutcomeGroup::JobSeeking)
     }
+}
+
+/// The case worker responsible for the case (*ansvarig*) is now `responsible`; until
+/// the first such event it is whoever recorded the intake. Allowed on an exited case
+/// too (its follow-ups are still due).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponsibleChanged {
+    pub responsible: UserId,
 }
 
 /// Follow-up after exit: is the person still in work or studies?

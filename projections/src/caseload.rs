@@ -205,7 +205,8 @@ impl CaseStatus {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseloadEntry {
     pub case_id: CaseId,
-    /// Who is responsible (*ansvarig*): the case worker who recorded the intake.
+    /// Who is responsible (*ansvarig*): the case worker the latest reassignment names,
+    /// or else the one who recorded the intake.
     pub responsible: Option<UserId>,
     pub status: CaseStatus,
     pub intake: Option<Date>,
@@ -222,7 +223,9 @@ pub struct CaseloadEntry {
 impl CaseloadEntry {
     /// The entry of a case whose journey (as it stood on `today`) is `j`; none for a
     /// case with no fact by then.
-    pub fn of(j: &Journey, responsible: Option<UserId>, today: Date) -> Option<Self> {
+    ///
+    /// `recorder` is who recorded the intake: responsible until a reassignment.
+    pub fn of(j: &Journey, recorder: Option<UserId>, today: Date) -> Option<Self> {
         let case_id = j.case_id?;
         let empty = j.intake.is_none()
             && j.exit.is_none()
@@ -241,7 +244,7 @@ impl CaseloadEntry {
             .max_by_key(|t| (t.start, t.number));
         Some(CaseloadEntry {
             case_id,
-            responsible,
+            responsible: j.reassigned_to.clone().or(recorder),
             status: CaseStatus::of(j),
             intake: j.intake.as_ref().map(|i| i.date),
             exit: j.exit.as_ref().map(|e| e.date),

@@ -83,7 +83,7 @@ struct CompactFact {
 pub struct CompactCase {
     last_sequence: u64,
     /// Who recorded the first intake (an index into [`Model`]'s users): the case's
-    /// responsible case worker.
+    /// responsible case worker until a reassignment (a fact among `facts`).
     responsible: Option<u32>,
     facts: Vec<CompactFact>,
 }
@@ -1116,24 +1116,16 @@ impl Model {
     /// The caseload: the cases `q` asks for as they stood on `today`, with what is due
     /// then.
     pub fn caseload(&self, q: &CaseloadQuery, today: Date) -> Caseload {
-        let responsible = match &q.responsible {
-            None => None,
-            Some(u) => match self.user_index.get(u) {
-                Some(n) => Some(*n),
-                // Nobody's intake: an empty caseload.
-                None => return Caseload::of(Vec::new(), today, q.limit),
-            },
-        };
         let prefix = q.prefix.as_deref().map(str::to_ascii_lowercase);
         let entries = self
             .cases
             .iter()
-            .filter(|(_, c)| responsible.is_none_or(|r| c.responsible == Some(r)))
             .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.to_string().starts_with(p)))
             .filter_map(|(id, c)| {
-                let who = c.responsible.map(|n| self.users[n as usize].clone());
-                CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), who, today)
+                let recorder = c.responsible.map(|n| self.users[n as usize].clone());
+                CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), recorder, today)
             })
+            .filter(|e| q.responsible.is_none() || e.responsible == q.responsible)
             .filter(|e| q.admits(e))
             .collect();
         Caseload::of(entries, today, q.limit)

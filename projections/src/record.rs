@@ -9,7 +9,7 @@ use stod_events::event::{
     Assessor, Event, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender, PlacementEndReason, RegionOfBirth,
     Registration,
 };
-use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, Timestamp};
+use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, Timestamp, UserId};
 use stod_events::RecordedEvent;
 
 /// A fact as it stands now, with when it was first recorded.
@@ -95,6 +95,9 @@ pub struct Journey<C = Code> {
     pub assessments: Vec<Assessment<C>>,
     pub exit: Option<Exit<C>>,
     pub follow_ups: Vec<FollowUp>,
+    /// The case worker the latest live reassignment names; until one, the intake's
+    /// recorder is responsible (not a fact of the journey, so not here).
+    pub reassigned_to: Option<UserId>,
 }
 
 impl<C> Default for Journey<C> {
@@ -107,6 +110,7 @@ impl<C> Default for Journey<C> {
             assessments: Vec::new(),
             exit: None,
             follow_ups: Vec::new(),
+            reassigned_to: None,
         }
     }
 }
@@ -224,6 +228,9 @@ pub enum Item<C> {
         point: FollowUpPoint,
         status: FollowUpStatus,
     },
+    Reassigned {
+        responsible: UserId,
+    },
 }
 
 impl<C> Item<C> {
@@ -274,6 +281,7 @@ impl<C> Item<C> {
                 Item::Exit { outcome: *outcome, support_at_exit: support_at_exit.as_ref().map(f) }
             }
             Item::FollowUp { point, status } => Item::FollowUp { point: *point, status: *status },
+            Item::Reassigned { responsible } => Item::Reassigned { responsible: responsible.clone() },
         }
     }
 }
@@ -329,6 +337,7 @@ impl Item<Code> {
             }
             Fact::Exited(x) => Item::Exit { outcome: x.outcome, support_at_exit: x.support_at_exit.clone() },
             Fact::FollowedUp(f) => Item::FollowUp { point: f.point, status: f.status },
+            Fact::ResponsibleChanged(r) => Item::Reassigned { responsible: r.responsible.clone() },
         }
     }
 }
@@ -427,6 +436,7 @@ impl<C> Journey<C> {
                 }
                 Item::Exit { outcome, support_at_exit } => j.exit = Some(Exit { date, outcome, support_at_exit }),
                 Item::FollowUp { point, status } => j.follow_ups.push(FollowUp { date, point, status }),
+                Item::Reassigned { responsible } => j.reassigned_to = Some(responsible),
             }
         }
         j

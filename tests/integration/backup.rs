@@ -125,7 +125,7 @@ async fn a_lost_data_directory_comes_back_from_a_full_and_an_incremental_backup(
         stod_demo::generate(&stod_demo::DemoParams { participants: 30, years: 2, seed: 7, today: d("2025-12-31") });
     let seeded = stod_demo::seed(&demo, subs.clone(), 4, |_| {}).await?;
     assert_eq!(seeded.rejected, 0);
-    system.remove_seeder()?;
+    system.remove_seeder().await?;
 
     // A person with a personnummer, so the registry has them.
     let k = client(&system, &karin).await?;

@@ -9,7 +9,7 @@ use crate::event::{
     AreaScore, Assessor, CorrectionReason, ExitOutcome, Fact, FollowUpPoint, FollowUpStatus, Gender,
     PlacementEndReason, PlacementNo, Registration, TrainingDiscontinuedReason, TrainingNo,
 };
-use crate::ids::{Code, Date, EventId, ParticipantRef};
+use crate::ids::{Code, Date, EventId, ParticipantRef, UserId};
 
 /// A request to change one case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +72,10 @@ pub enum Action {
     FollowUp {
         point: FollowUpPoint,
         status: FollowUpStatus,
+    },
+    /// A new responsible case worker (*ny ansvarig*).
+    Reassign {
+        responsible: UserId,
     },
 }
 

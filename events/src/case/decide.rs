@@ -13,7 +13,8 @@ use super::state::{CaseState, FactEntry, Summary};
 use crate::envelope::RecordedEvent;
 use crate::event::{
     AreaScore, Corrected, Enrolled, Event, Exited, Fact, FollowedUp, PlacementEnded, PlacementNo, PlacementStarted,
-    ProgressAssessed, Registration, Retracted, TrainingCompleted, TrainingDiscontinued, TrainingNo, TrainingStarted,
+    ProgressAssessed, Registration, ResponsibleChanged, Retracted, TrainingCompleted, TrainingDiscontinued, TrainingNo,
+    TrainingStarted,
 };
 use crate::ids::{CaseId, Code, Date, EventId, SubmissionId, Timestamp, UserId};
 use crate::reference::{Catalogue, CodeKind};
@@ -242,6 +243,9 @@ fn build_fact(state: &CaseState, date: Date, action: &Action, ctx: &Context<'_>)
             Fact::Exited(Exited { outcome: *outcome, support_at_exit: support_at_exit.clone() })
         }
         Action::FollowUp { point, status } => Fact::FollowedUp(FollowedUp { point: *point, status: *status }),
+        Action::Reassign { responsible } => {
+            Fact::ResponsibleChanged(ResponsibleChanged { responsible: responsible.clone() })
+        }
     };
     check_values(&fact, date, ctx, None)?;
     Ok(fact)
@@ -374,7 +378,9 @@ fn fact_codes(fact: &Fact) -> Vec<(CodeKind, &Code)> {
         Fact::TrainingCompleted(t) => vec![(CodeKind::Course, &t.course), (CodeKind::Provider, &t.provider)],
         Fact::ProgressAssessed(a) => vec![(CodeKind::Instrument, &a.instrument)],
         Fact::Exited(x) => x.support_at_exit.iter().map(|c| (CodeKind::SupportSource, c)).collect(),
-        Fact::PlacementEnded(_) | Fact::TrainingDiscontinued(_) | Fact::FollowedUp(_) => vec![],
+        Fact::PlacementEnded(_) | Fact::TrainingDiscontinued(_) | Fact::FollowedUp(_) | Fact::ResponsibleChanged(_) => {
+            vec![]
+        }
     }
 }
 
@@ -404,6 +410,8 @@ fn check_sequence(s: &Summary, date: Date, fact: &Fact) -> Result<(), Rejection>
                     Ok(())
                 }
             }
+            // Someone must do the follow-ups: an exited case can change hands.
+            Fact::ResponsibleChanged(_) => Ok(()),
             _ => Err(Rejection::CaseExited { exited_on: exit.date }),
         };
     }
@@ -444,7 +452,11 @@ fn check_sequence(s: &Summary, date: Date, fact: &Fact) -> Result<(), Rejection>
                 _ => Ok(()),
             }
         }
-        Fact::Enrolled(_) | Fact::PlacementStarted(_) | Fact::TrainingStarted(_) | Fact::ProgressAssessed(_) => Ok(()),
+        Fact::Enrolled(_)
+        | Fact::PlacementStarted(_)
+        | Fact::TrainingStarted(_)
+        | Fact::ProgressAssessed(_)
+        | Fact::ResponsibleChanged(_) => Ok(()),
     }
 }
 

@@ -141,6 +141,8 @@ impl Summary {
             Fact::FollowedUp(f) => {
                 self.follow_ups.insert(f.point, date);
             }
+            // Who is responsible is no rule's concern: the read models follow it.
+            Fact::ResponsibleChanged(_) => {}
         }
     }
 

@@ -99,6 +99,8 @@ fn fact() -> impl Strategy<Value = Fact> {
             ])
         )
             .prop_map(|(point, status)| Fact::FollowedUp(FollowedUp { point, status })),
+        "[a-z][a-z0-9_-]{0,20}"
+            .prop_map(|u| Fact::ResponsibleChanged(ResponsibleChanged { responsible: UserId::parse(&u).unwrap() })),
     ]
 }
 

@@ -141,6 +141,15 @@ fn golden_v1() -> Vec<(&'static str, RecordedEvent)> {
             ),
         ),
         (
+            "responsible_changed",
+            envelope(
+                13,
+                Event::Fact(Fact::ResponsibleChanged(ResponsibleChanged {
+                    responsible: UserId::parse("bertil-handlaggare").unwrap(),
+                })),
+            ),
+        ),
+        (
             "corrected",
             envelope(
                 11,

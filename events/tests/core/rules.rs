@@ -476,3 +476,17 @@ fn a_submission_is_remembered_with_its_events() {
     let sub = t.log[0].event.submission_id;
     assert_eq!(t.state.already_applied(&sub), Some(ids.as_slice()));
 }
+
+#[test]
+fn a_case_changes_hands_while_open_and_after_its_exit_but_not_before_its_intake() {
+    let reassign = || Action::Reassign { responsible: stod_events::ids::UserId::parse("bertil").unwrap() };
+    rejects(given(&[]).when(&at("2025-01-10", reassign())), K::NoIntake);
+    let t = given(&[at("2025-01-10", enroll())]);
+    rejects(t.when(&at("2025-01-09", reassign())), K::DateBeforeIntake);
+    let (on, fact) = emits_fact(t.when(&at("2025-01-20", reassign())));
+    assert_eq!(on, d("2025-01-20"));
+    assert!(matches!(&fact, Fact::ResponsibleChanged(r) if r.responsible.as_str() == "bertil"), "{fact:?}");
+    // After the exit: the follow-ups are still someone's to do.
+    let t = given(&[at("2025-01-10", enroll()), at("2025-02-01", exit())]);
+    emits_fact(t.when(&at("2025-03-01", reassign())));
+}

@@ -239,6 +239,7 @@ async fn case_command(client: &Client, out: Output, command: Cmd) -> Result<(), 
         Cmd::Assess(a) => record::assess(client, out, a).await,
         Cmd::Exit(a) => record::exit(client, out, a).await,
         Cmd::FollowUp(a) => record::follow_up(client, out, a).await,
+        Cmd::Reassign(a) => record::reassign(client, out, a).await,
         Cmd::Correct(a) => record::correct(client, out, a).await,
         Cmd::Retract(a) => record::retract(client, out, a).await,
         Cmd::Case(CaseCmd::Show { case }) => {

@@ -9,8 +9,8 @@ use stod_events::ids::{CaseId, Date, EventId};
 use stod_protocol::Assigned;
 
 use crate::args::{
-    AssessArgs, CaseRef, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, RetractArgs,
-    SubmitArgs, TrainingCmd,
+    AssessArgs, CaseRef, CorrectArgs, EndPlacementArgs, ExitArgs, FollowUpArgs, IntakeArgs, PlaceArgs, ReassignArgs,
+    RetractArgs, SubmitArgs, TrainingCmd,
 };
 use crate::correct;
 use crate::error::CliError;
@@ -117,6 +117,12 @@ pub async fn exit(client: &Client, out: Output, a: ExitArgs) -> Result<(), CliEr
 pub async fn follow_up(client: &Client, out: Output, a: FollowUpArgs) -> Result<(), CliError> {
     let action = Action::FollowUp { point: a.months, status: a.status };
     record(client, out, &a.at.case, a.at.date, &a.submit, action).await
+}
+
+pub async fn reassign(client: &Client, out: Output, a: ReassignArgs) -> Result<(), CliError> {
+    let date = a.date.unwrap_or_else(stod_events::sweden::today);
+    let action = Action::Reassign { responsible: a.to };
+    record(client, out, &a.case, date, &a.submit, action).await
 }
 
 pub async fn correct(client: &Client, out: Output, a: CorrectArgs) -> Result<(), CliError> {
@@ -246,6 +252,7 @@ pub fn event_type(command: &Command) -> EventType {
             Action::AssessProgress { .. } => EventType::ProgressAssessed,
             Action::Exit { .. } => EventType::Exited,
             Action::FollowUp { .. } => EventType::FollowedUp,
+            Action::Reassign { .. } => EventType::ResponsibleChanged,
         },
     }
 }

@@ -191,7 +191,7 @@ pub async fn up(args: UpArgs, explicit_url: Option<String>, session: &Session, o
             stop = signals.recv() => Some(stop),
             () = demo_and_figures(&mut system, out) => None,
         };
-        if let Err(e) = system.remove_seeder() {
+        if let Err(e) = system.remove_seeder().await {
             warn!("removing the demo seeder's user: {e}");
         }
         stop

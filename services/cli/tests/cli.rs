@@ -1812,6 +1812,19 @@ async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
     assert_eq!(short.code, 2, "{short:?}");
     assert!(short.stderr.contains("minst 4 tecken"), "{short:?}");
 
+    // Handed over: the case leaves my list for Bertil's, and its history says so.
+    let handed = stack.stod(&["reassign", "--case", &fresh, "--to", "bertil"]).await.ok();
+    assert_eq!(handed["status"], "accepted", "{handed}");
+    stack.caught_up().await;
+    let mine = stack.stod(&["case", "list"]).await.ok();
+    assert_eq!(mine["report"]["total"], 1, "{mine}");
+    let bertils = stack.stod(&["case", "list", "--responsible", "bertil"]).await.ok();
+    let ids: Vec<&str> = bertils["report"]["cases"].as_array().unwrap().iter().map(|c| str_of(c, "case_id")).collect();
+    assert_eq!(ids.len(), 2, "{bertils}");
+    assert!(ids.contains(&fresh.as_str()) && ids.contains(&theirs.as_str()), "{bertils}");
+    let shown = stack.stod_text(&["case", "show", &fresh]).await;
+    assert!(shown.stdout.contains("Ny ansvarig") && shown.stdout.contains("bertil"), "{}", shown.stdout);
+
     // Bad filters: refused before anything is asked, with what is valid.
     let bad = stack.stod(&["worklist", "--rule", "nope"]).await;
     assert_ne!(bad.code, 0);

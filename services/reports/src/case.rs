@@ -260,6 +260,7 @@ fn fact_text(fact: &Fact, cat: &Catalogue, eff: &Effective) -> String {
             None => format!("Utfall: {}.", x.outcome.label()),
         },
         Fact::FollowedUp(f) => format!("Efter {}: {}.", f.point.label(), f.status.label()),
+        Fact::ResponsibleChanged(r) => format!("Ansvarig från och med nu: {}.", r.responsible),
     }
 }
 

@@ -411,10 +411,14 @@ impl System {
         Err(SystemError::new(SystemErrorKind::Users, "the server did not take the demo seeder's user".into()))
     }
 
-    /// Removes the demo seeder's user again (a no-op where there is none).
-    pub fn remove_seeder(&mut self) -> Result<(), SystemError> {
+    /// Removes the demo seeder's user again (a no-op where there is none), and waits
+    /// until the server has taken the change: while nats-server reloads its users it
+    /// may refuse a new connection of anyone, so nobody should be let in to connect
+    /// half way through (seen: a case worker's first connection refused right after).
+    pub async fn remove_seeder(&mut self) -> Result<(), SystemError> {
         let (Some(users), Some(data)) = (self.users.as_mut(), self.data.as_ref()) else { return Ok(()) };
-        if users.seeder.take().is_none() && !users.auth.keeps_credentials(SEEDER_USER) {
+        let seeder = users.seeder.take();
+        if seeder.is_none() && !users.auth.keeps_credentials(SEEDER_USER) {
             return Ok(());
         }
         let user = UserId::parse(SEEDER_USER).map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()))?;
@@ -423,6 +427,15 @@ impl System {
             .remove_user(&user)
             .map_err(|e| SystemError::new(SystemErrorKind::Users, e.to_string()).about(users.auth.path().display()))?;
         managed::reload(data);
+        if let Some(creds) = seeder {
+            // Applied once the seeder's own credentials are refused.
+            for _ in 0..50 {
+                if self.connect_options(Some(&creds), "stod seeder check").connect_nats().await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
         info!("removed the demo seeder's user");
         Ok(())
     }

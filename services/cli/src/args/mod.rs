@@ -197,6 +197,16 @@ Examples:
 
 Retracting the intake voids the whole case (makulerat ärende).")]
     Retract(RetractArgs),
+    /// Hand a case over to another case worker (ny ansvarig); also after the exit, for
+    /// the follow-ups.
+    #[command(after_help = "\
+Examples:
+  stod reassign --case 0195b8a2-7c4e-7d31-9a56-3f1e2b4c5d6e --to bertil
+  stod reassign --case 0195b8a2-7c4e --to bertil --date 2025-09-01
+
+The case moves to the new case worker's `stod case list` and `stod worklist`. It is an
+event like any other: `stod correct` or `stod retract` undo a handover made by mistake.")]
+    Reassign(ReassignArgs),
     /// Read cases (ärenden).
     #[command(subcommand)]
     Case(CaseCmd),

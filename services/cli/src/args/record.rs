@@ -6,7 +6,7 @@ use stod_events::event::{
     AnonymityReason, AreaScore, Assessor, CorrectionReason, ExitOutcome, FollowUpPoint, FollowUpStatus, Gender,
     PlacementEndReason, RegionOfBirth, TrainingDiscontinuedReason,
 };
-use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId};
+use stod_events::ids::{CaseId, Code, Date, EventId, ParticipantRef, SubmissionId, UserId};
 
 use super::parse::*;
 use crate::sv::parser;
@@ -222,6 +222,21 @@ pub struct FollowUpArgs {
     /// Status at follow-up.
     #[arg(long, value_parser = parser::<FollowUpStatus>())]
     pub status: FollowUpStatus,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReassignArgs {
+    /// The case (ärende) id, or its first characters (at least 4).
+    #[arg(long, value_name = "ID", value_parser = parse_case)]
+    pub case: CaseRef,
+    /// The case worker who is responsible (ansvarig) from now on: their user name.
+    #[arg(long, value_name = "USER", value_parser = parse_user)]
+    pub to: UserId,
+    /// The date of the handover (YYYY-MM-DD); today if omitted.
+    #[arg(long, value_parser = parse_date)]
+    pub date: Option<Date>,
     #[command(flatten)]
     pub submit: SubmitArgs,
 }
