@@ -128,7 +128,8 @@ pub fn worklist_text(c: &Caseload, whose: &str, basis: &Basis) -> String {
         out.push_str("\nInget att göra.\n");
     }
     for w in &items {
-        let _ = writeln!(out, "\n{}  {}  ärende {}", w.item.since, due_text(&w.item), w.case_id);
+        let late = if w.item.overdue { ", försenad" } else { "" };
+        let _ = writeln!(out, "\n{}  {}{late}  ärende {}", w.item.since, w.label, w.case_id);
         let _ = writeln!(out, "    {}", w.command);
     }
     if let Some(t) = truncated_line(c) {

@@ -403,7 +403,7 @@ impl System {
         users.seeder = Some(creds.clone());
         // The reload takes a moment; the seeder's first connection must not be refused.
         for _ in 0..50 {
-            if self.connect_options(Some(&creds), "stod seeder check").connect_nats().await.is_ok() {
+            if quietly(self.connect_options(Some(&creds), "stod seeder check").connect_nats()).await.is_ok() {
                 return Ok(Some(creds));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -430,7 +430,7 @@ impl System {
         if let Some(creds) = seeder {
             // Applied once the seeder's own credentials are refused.
             for _ in 0..50 {
-                if self.connect_options(Some(&creds), "stod seeder check").connect_nats().await.is_err() {
+                if quietly(self.connect_options(Some(&creds), "stod seeder check").connect_nats()).await.is_err() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -496,4 +496,12 @@ impl System {
             }
         }
     }
+}
+
+/// A connection attempt that is expected to be refused at times (waiting for a reload):
+/// async-nats logs every refusal as an error, which the person starting stod should
+/// not see.
+async fn quietly<F: std::future::Future>(attempt: F) -> F::Output {
+    use tracing::instrument::WithSubscriber as _;
+    attempt.with_subscriber(tracing::subscriber::NoSubscriber::default()).await
 }
