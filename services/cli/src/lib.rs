@@ -143,6 +143,16 @@ pub async fn execute(invocation: Invocation) -> u8 {
 async fn run(invocation: Invocation, out: Output, refusals: Refusals) -> Result<(), CliError> {
     let Invocation { cli, nats_url_on_command_line } = invocation;
     let session = Session::new(&cli.global, refusals)?;
+    // A case by the start of its id is looked up in the caseload, which only case
+    // workers and project leaders may read: anyone else is told before anything is sent
+    // (the server would refuse the lookup, and a refusal ends the command).
+    if let (Some(prefix), Some(creds)) = (cli.command.case_prefix(), session.credentials()) {
+        if !matches!(creds.role, stod_auth::Role::CaseWorker | stod_auth::Role::ProjectLeader) {
+            return Err(CliError::Usage(format!(
+                "{prefix}: din roll kan inte slå upp ärenden på början av id:t; ange hela ärende-id:t"
+            )));
+        }
+    }
     let url = session.url().to_owned();
     match cli.command {
         Cmd::Up(args) => run::up(args, nats_url_on_command_line.then_some(url), &session, out).await,

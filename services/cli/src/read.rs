@@ -169,6 +169,7 @@ pub async fn resolve_case(client: &Client, case: &CaseRef) -> Result<CaseId, Cli
         CaseRef::Prefix(p) => p,
     };
     let query = CaseloadQuery { prefix: Some(prefix.clone()), limit: Some(5), ..CaseloadQuery::default() };
+    // Only for roles that may read the caseload (checked before, in `run`).
     let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
     match &answer.report.cases[..] {
         [] => Err(CliError::NotFound(format!(

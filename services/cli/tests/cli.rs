@@ -1834,3 +1834,56 @@ async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
     assert!(bad.stderr.contains("active, exited eller no_intake"), "{bad:?}");
     stack.stop().await;
 }
+
+/// On the server `stod up` manages, with users: a case worker's worklist of the demo's
+/// cases; the auditor and the steering group are refused the caseload by the server,
+/// and an auditor giving the start of a case id is told to give all of it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worklist_is_the_case_workers_on_a_server_with_users() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = root.path().join("data");
+    let port = free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let up = Up::start(&data, port);
+    up.expect("ready", Duration::from_secs(30));
+    up.expect("demo", Duration::from_secs(60));
+    up.expect("figures", Duration::from_secs(60));
+    let mut creds = std::collections::BTreeMap::new();
+    for (user, role) in [("anna", "handlaggare"), ("revisor", "revisor"), ("styr", "styrgrupp")] {
+        let file = root.path().join(format!("{user}.creds"));
+        let added = run(&["user", "add", user, "--role", role, "--data", path(&data), "--out", path(&file)], &[]).await;
+        assert_eq!(added.code, 0, "{added:?}");
+        creds.insert(user, file);
+    }
+    let as_user = |user: &str| -> [(&'static str, String); 2] {
+        [("STOD_NATS_URL", url.clone()), ("STOD_CREDENTIALS", path(&creds[user]).to_owned())]
+    };
+    let go = |args: Vec<String>, user: &str| {
+        let env = as_user(user);
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&args, &[(env[0].0, env[0].1.as_str()), (env[1].0, env[1].1.as_str())]).await
+        }
+    };
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+
+    // The demo records as anna among others: her worklist has what is due on her cases.
+    let work = go(words("worklist --json"), "anna").await.ok();
+    let items = work["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "two years of demo journeys leave something due: {work}");
+    assert!(items.iter().all(|i| i["responsible"] == "anna"), "{work}");
+    let case = str_of(&items[0], "case_id").to_owned();
+    let shown = go(words(&format!("case show {} --json", &case[..13])), "anna").await.ok();
+    assert_eq!(shown["case_id"], case.as_str(), "{shown}");
+
+    // Refused by the server, not by this program.
+    assert_eq!(go(words("worklist"), "revisor").await.code, 9);
+    assert_eq!(go(words("case list --all"), "styr").await.code, 9);
+    // The start of an id needs the caseload: an auditor is told to give all of it.
+    let prefix = go(words(&format!("case show {}", &case[..13])), "revisor").await;
+    assert_eq!(prefix.code, 2, "{prefix:?}");
+    assert!(prefix.stderr.contains("ange hela ärende-id:t"), "{prefix:?}");
+    let whole = go(words(&format!("case show {case} --json")), "revisor").await.ok();
+    assert_eq!(whole["case_id"], case.as_str(), "the whole id works for the auditor: {whole}");
+    assert_eq!(up.terminate(), 0);
+}

@@ -331,6 +331,31 @@ Stop with Ctrl-C.")]
     Mirror(MirrorArgs),
 }
 
+impl Cmd {
+    /// The case the command names by the start of its id, if it does.
+    pub fn case_prefix(&self) -> Option<&str> {
+        let case = match self {
+            Cmd::Place(a) => &a.at.case,
+            Cmd::EndPlacement(a) => &a.at.case,
+            Cmd::Training(TrainingCmd::Start(a)) => &a.at.case,
+            Cmd::Training(TrainingCmd::Complete(a)) => &a.at.case,
+            Cmd::Training(TrainingCmd::Discontinue(a)) => &a.at.case,
+            Cmd::Assess(a) => &a.at.case,
+            Cmd::Exit(a) => &a.at.case,
+            Cmd::FollowUp(a) => &a.at.case,
+            Cmd::Reassign(a) => &a.case,
+            Cmd::Correct(a) => &a.case,
+            Cmd::Retract(a) => &a.case,
+            Cmd::Case(CaseCmd::Show { case } | CaseCmd::History { case }) => case,
+            _ => return None,
+        };
+        match case {
+            CaseRef::Prefix(p) => Some(p),
+            CaseRef::Id(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse::*;
