@@ -335,6 +335,7 @@ async fn commit(
             Err(StoreError::timeout(format!("no acknowledgement of an atomic batch within {timeout:?}")))
         });
         metrics::histogram!("stod_append_batch_seconds").record(started.elapsed().as_secs_f64());
+        tracing::trace!(events = items.len(), micros = started.elapsed().as_micros() as u64, "atomic batch answered");
         match result {
             Ok(appended) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
