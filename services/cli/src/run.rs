@@ -444,6 +444,8 @@ fn print_welcome(system: &System, data: &DataDir, registry_key: &std::path::Path
              \x20 stod intake --date {today} --gender kvinna --municipality 2084 --referrer af \\\n\
              \x20      --support forsorjningsstod --birth-year 1990\n\
              \x20 stod case find --personnummer ÅÅÅÅMMDD-NNNN   # ärendet via deltagarregistret\n\
+             \x20 stod worklist                      # att göra på dina ärenden, äldst först\n\
+             \x20 stod case list --due               # dina ärenden (ärendelista)\n\
              \x20 stod case show <ärende-id>\n\
              \x20 stod case history <ärende-id>     # granskningsspåret ur läsmodellerna\n\
              \x20 stod report throughput --year {year}\n\
