@@ -98,13 +98,13 @@ pub struct DueItem {
     /// The day it became due.
     pub since: Date,
     /// The day it is overdue from (follow-ups only: 30 days after they are due).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_from: Option<Date>,
     /// Whether it is overdue on the caseload's day.
     #[serde(default)]
     pub overdue: bool,
     /// The placement it concerns ([`DueRule::LongPlacement`]).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<u16>,
 }
 
@@ -209,13 +209,19 @@ pub struct CaseloadEntry {
     /// or else the one who recorded the intake.
     pub responsible: Option<UserId>,
     pub status: CaseStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intake: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<Date>,
     /// The placement running now (the latest started, if several), and its site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<Code>,
     /// The course under way (started, neither completed nor discontinued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub course: Option<Code>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_assessment: Option<Date>,
     pub due: Vec<DueItem>,
 }
@@ -256,6 +262,23 @@ impl CaseloadEntry {
         })
     }
 
+    /// A case with no live fact (everything retracted), for a lookup by id: it exists,
+    /// and nothing stands in it.
+    pub fn bare(case_id: CaseId, recorder: Option<UserId>) -> Self {
+        CaseloadEntry {
+            case_id,
+            responsible: recorder,
+            status: CaseStatus::NoIntake,
+            intake: None,
+            exit: None,
+            placement: None,
+            site: None,
+            course: None,
+            last_assessment: None,
+            due: Vec::new(),
+        }
+    }
+
     /// The oldest thing due, if any.
     pub fn first_due(&self) -> Option<Date> {
         self.due.first().map(|d| d.since)
@@ -279,7 +302,10 @@ pub struct CaseloadQuery {
     pub due: bool,
     #[serde(default)]
     pub rule: Option<DueRule>,
-    /// Only cases whose id starts with this (hex digits and dashes, as printed).
+    /// Only cases whose id starts with this (hex digits, with or without the dashes).
+    /// A lookup by id: every case the read models hold counts, also one whose facts
+    /// were all retracted, so that a start shared with such a case is never taken as
+    /// unique.
     #[serde(default)]
     pub prefix: Option<String>,
     /// The day the rules are applied on (default: today in Sweden).
@@ -314,6 +340,27 @@ pub struct Caseload {
 impl Caseload {
     /// Most cases in one answer: a NATS message holds 1 MiB.
     pub const MAX_CASES: u32 = 2000;
+    /// Most bytes of JSON the cases of one answer take (the rest of the answer and its
+    /// envelope stay well under NATS's 1 MiB).
+    pub const MAX_JSON_BYTES: usize = 900 * 1024;
+
+    /// Cuts the list so that its JSON stays within `max_bytes`, marking it truncated.
+    pub fn fit(&mut self, max_bytes: usize) {
+        // The brackets, then each case and its comma.
+        let mut used = 2;
+        let mut keep = self.cases.len();
+        for (i, e) in self.cases.iter().enumerate() {
+            used += serde_json::to_vec(e).map_or(0, |v| v.len()) + 1;
+            if used > max_bytes {
+                keep = i;
+                break;
+            }
+        }
+        if keep < self.cases.len() {
+            self.cases.truncate(keep);
+            self.truncated = true;
+        }
+    }
 
     /// The caseload of `entries`: sorted with the oldest due item first, then the
     /// cases with nothing due by their intake, newest first; cut at the limit.

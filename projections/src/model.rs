@@ -1112,18 +1112,21 @@ impl Model {
         tally.finish(period)
     }
 
-    /// The aggregates, for comparing two models built differently.
     /// The caseload: the cases `q` asks for as they stood on `today`, with what is due
     /// then.
     pub fn caseload(&self, q: &CaseloadQuery, today: Date) -> Caseload {
-        let prefix = q.prefix.as_deref().map(str::to_ascii_lowercase);
+        // Compared without the dashes, so that a start typed either way matches.
+        let prefix: Option<String> =
+            q.prefix.as_deref().map(|p| p.chars().filter(|c| *c != '-').collect::<String>().to_ascii_lowercase());
         let entries = self
             .cases
             .iter()
-            .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.to_string().starts_with(p)))
+            .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.as_uuid().simple().to_string().starts_with(p)))
             .filter_map(|(id, c)| {
                 let recorder = c.responsible.map(|n| self.users[n as usize].clone());
-                CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), recorder, today)
+                let entry = CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), recorder.clone(), today);
+                // A lookup by id counts every case held.
+                entry.or_else(|| prefix.is_some().then(|| CaseloadEntry::bare(*id, recorder)))
             })
             .filter(|e| q.responsible.is_none() || e.responsible == q.responsible)
             .filter(|e| q.admits(e))
@@ -1131,6 +1134,7 @@ impl Model {
         Caseload::of(entries, today, q.limit)
     }
 
+    /// The aggregates, for comparing two models built differently.
     pub fn aggregates(&self) -> &Aggregates {
         &self.aggregates
     }

@@ -199,3 +199,38 @@ async fn an_access_stream_with_loosened_protection_is_refused_not_repaired() -> 
     assert!(!stream.info().await?.config.deny_purge, "left as it was");
     Ok(())
 }
+
+async fn caseload_of(system: &TestSystem, body: Value) -> TestResult<Value> {
+    let reply = stod_tests::request(&system.nats.client, "stod.query.anna.caseload", body.to_string()).await?;
+    Ok(serde_json::from_slice(&reply.payload)?)
+}
+
+/// A caseload is case-level too: each listing leaves a record of who listed how many
+/// cases, and a lookup that came down to one case names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caseload_leaves_a_record_and_a_lookup_names_its_case() -> TestResult {
+    let (system, case) = system_with_a_case().await?;
+    let listed = caseload_of(&system, json!({ "responsible": "anna" })).await?;
+    assert_eq!(listed["report"]["total"], 1, "{listed}");
+    let prefix = case.to_string()[..13].to_owned();
+    let looked_up = caseload_of(&system, json!({ "prefix": prefix })).await?;
+    assert_eq!(looked_up["report"]["cases"][0]["case_id"], case.to_string(), "{looked_up}");
+    let none = caseload_of(&system, json!({ "responsible": "bertil" })).await?;
+    assert_eq!(none["report"]["total"], 0, "{none}");
+
+    let all = access_log(&system, &AccessFilter::default()).await?;
+    let seen: Vec<(&str, Option<CaseId>, AccessView, Option<&str>)> = all
+        .iter()
+        .map(|a| (a.record.user.as_str(), a.record.case_id, a.record.view, a.record.outcome.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("anna", Some(case), AccessView::Caseload, Some("listed 1")),
+            ("anna", Some(case), AccessView::Caseload, Some("listed 1")),
+            ("anna", None, AccessView::Caseload, Some("listed 0")),
+        ]
+    );
+    system.shutdown().await;
+    Ok(())
+}

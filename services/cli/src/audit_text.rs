@@ -254,6 +254,7 @@ pub fn access_view_label(view: AccessView) -> &'static str {
         AccessView::RegistryRegister => "registrering i deltagarregistret",
         AccessView::RegistryErase => "gallring i deltagarregistret",
         AccessView::AuditRun => "granskning av hela loggen",
+        AccessView::Caseload => "ärendelistan",
         _ => "annan vy",
     }
 }

@@ -147,7 +147,8 @@ pub async fn worklist(client: &Client, out: Output, args: CaseloadArgs) -> Resul
     let (query, whose) = caseload_query(client, &args);
     let query = CaseloadQuery { due: true, ..query };
     let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
-    let items = stod_reports::caseload::work_items(&answer.report);
+    let now = stod_events::sweden::today();
+    let items = stod_reports::caseload::work_items(&answer.report, now);
     let json = serde_json::json!({
         "today": answer.report.today,
         "items": items,
@@ -156,7 +157,7 @@ pub async fn worklist(client: &Client, out: Output, args: CaseloadArgs) -> Resul
         "checkpoint": answer.checkpoint,
         "generation": answer.generation,
     });
-    out.result(&json, || stod_reports::caseload::worklist_text(&answer.report, &whose, &basis(&answer)));
+    out.result(&json, || stod_reports::caseload::worklist_text(&answer.report, &whose, now, &basis(&answer)));
     Ok(())
 }
 
@@ -169,8 +170,24 @@ pub async fn resolve_case(client: &Client, case: &CaseRef) -> Result<CaseId, Cli
         CaseRef::Prefix(p) => p,
     };
     let query = CaseloadQuery { prefix: Some(prefix.clone()), limit: Some(5), ..CaseloadQuery::default() };
-    // Only for roles that may read the caseload (checked before, in `run`).
-    let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
+    // Only for roles that may read the caseload (checked before, in `run`). Taken as
+    // unique only from read models that hold the whole log: a case recorded a moment
+    // ago, not yet folded, could share the start and must not be passed over.
+    let mut tries = 0;
+    let answer: Report<Caseload> = loop {
+        let end = client.projection_status().await?.status.log_end;
+        let answer: Report<Caseload> = client.report(queries::CASELOAD, &query).await?;
+        if end.is_some_and(|end| answer.checkpoint >= end) {
+            break answer;
+        }
+        tries += 1;
+        if tries >= 30 {
+            return Err(CliError::Unavailable(format!(
+                "läsmodellerna har inte hunnit ikapp loggen, så {prefix} kan inte slås upp säkert; ange hela ärende-id:t"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     match &answer.report.cases[..] {
         [] => Err(CliError::NotFound(format!(
             "inget ärende börjar med {prefix} (`stod case list --all` visar alla; ett ärende som just skrivits in \

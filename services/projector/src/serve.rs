@@ -4,8 +4,8 @@ use serde::Serialize;
 use stod_events::ids::UserId;
 use stod_nats_service::{Endpoint, Request, Running, Service, Spec};
 use stod_projections::{
-    link_corrections, protect_funder, protect_steering, protect_throughput, publication, CaseloadQuery, Period,
-    SteeringReport, ThroughputReport,
+    link_corrections, protect_funder, protect_steering, protect_throughput, publication, Caseload, CaseloadQuery,
+    Period, SteeringReport, ThroughputReport,
 };
 use stod_protocol::{
     parse_body, queries, FunderQuery, HistoryQuery, ReportReply, RequestError, SteeringQuery, ThroughputQuery,
@@ -194,10 +194,7 @@ async fn answer(
                 Ok(entries)
             })),
         },
-        queries::CASELOAD => json(&report(projector, body, |ctx, q: CaseloadQuery| {
-            let today = q.today.unwrap_or_else(stod_events::sweden::today);
-            ctx.model(|m| m.caseload(&q, today))
-        })),
+        queries::CASELOAD => caseload(projector, access, &request.user, body).await,
         queries::PROJECTION_STATUS => {
             let mut status = projector.status();
             status.log_end = projector.log_end().await;
@@ -233,6 +230,40 @@ async fn record_access(access: Option<&AccessLog>, user: &UserId, body: &[u8]) -
             })
         }
     }
+}
+
+/// The caseload: made off the async workers (it walks every case), cut to fit one
+/// NATS message, and recorded in the access log before it is sent, like any read of
+/// case-level facts.
+async fn caseload(projector: &RunningProjector, access: Option<&AccessLog>, user: &UserId, body: &[u8]) -> Vec<u8> {
+    let unavailable = |message: String| json(&ReportReply::<()>::Unavailable { message });
+    let query: CaseloadQuery = match parse_body(body) {
+        Ok(q) => q,
+        Err(e) => return json(&ReportReply::<()>::Invalid { message: e.to_string() }),
+    };
+    let generation = match projector.store().live() {
+        Ok(Some(g)) => g,
+        Ok(None) => return unavailable("läsmodellerna byggs fortfarande; försök igen om en stund".into()),
+        Err(e) => return unavailable(e.to_string()),
+    };
+    let today = query.today.unwrap_or_else(stod_events::sweden::today);
+    let g = generation.clone();
+    let built = tokio::task::spawn_blocking(move || g.with_model(|s| (s.checkpoint, s.model.caseload(&query, today))));
+    let (checkpoint, mut caseload) = match built.await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => return unavailable(e.to_string()),
+        Err(e) => return unavailable(format!("the caseload panicked: {e}")),
+    };
+    caseload.fit(Caseload::MAX_JSON_BYTES);
+    if let Some(log) = access {
+        let only = if caseload.total == 1 { caseload.cases.first().map(|c| c.case_id) } else { None };
+        let record = AccessRecord::caseload(user.clone(), caseload.cases.len() as u32, only, ACCESS_VIA);
+        if let Err(e) = log.record(&record).await {
+            warn!("caseload refused: the access log did not store its record: {e}");
+            return unavailable(format!("åtkomstloggen kunde inte skrivas, så ärendelistan visas inte: {e}"));
+        }
+    }
+    json(&ReportReply::Ok { checkpoint, generation: generation.number, report: caseload })
 }
 
 /// `day` if a published report may stand on it today.

@@ -101,8 +101,10 @@ pub struct WorkItem {
     pub command: String,
 }
 
-/// Every due item of the caseload's cases, oldest first.
-pub fn work_items(c: &Caseload) -> Vec<WorkItem> {
+/// Every due item of the caseload's cases, oldest first, each with the command that
+/// resolves it dated `record_on` (today: a worklist made for another day still
+/// resolves its items now).
+pub fn work_items(c: &Caseload, record_on: Date) -> Vec<WorkItem> {
     let mut items: Vec<WorkItem> = c
         .cases
         .iter()
@@ -112,7 +114,7 @@ pub fn work_items(c: &Caseload) -> Vec<WorkItem> {
                 responsible: e.responsible.clone(),
                 item: d.clone(),
                 label: d.rule.label_sv(),
-                command: resolving_command(e.case_id, d, c.today),
+                command: resolving_command(e.case_id, d, record_on),
             })
         })
         .collect();
@@ -121,8 +123,8 @@ pub fn work_items(c: &Caseload) -> Vec<WorkItem> {
 }
 
 /// The worklist: what is due, oldest first, each with the command that resolves it.
-pub fn worklist_text(c: &Caseload, whose: &str, basis: &Basis) -> String {
-    let items = work_items(c);
+pub fn worklist_text(c: &Caseload, whose: &str, record_on: Date, basis: &Basis) -> String {
+    let items = work_items(c, record_on);
     let mut out = format!("Att göra ({whose}) per {}: {} st\n", c.today, items.len());
     if items.is_empty() {
         out.push_str("\nInget att göra.\n");

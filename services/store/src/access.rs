@@ -60,6 +60,7 @@ fn target_token(record: &AccessRecord) -> String {
         (Some(case), _, _) => case.to_string(),
         (None, Some(participant), _) => format!("p-{participant}"),
         (None, None, Some(run)) => format!("run-{run}"),
+        (None, None, None) if record.view == AccessView::Caseload => "caseload".to_owned(),
         (None, None, None) => "registry".to_owned(),
     }
 }
@@ -131,6 +132,10 @@ pub enum AccessView {
     /// An auditor's read of a whole log (`stod audit verify`, `export`, `replay`,
     /// `access`), with the log and the range.
     AuditRun,
+    /// A caseload listed (the projector's `caseload` query; `stod case list`,
+    /// `stod worklist`, a case named by the start of its id): how many cases, and the
+    /// case when the listing named exactly one.
+    Caseload,
 }
 
 impl AccessView {
@@ -143,6 +148,7 @@ impl AccessView {
             AccessView::RegistryRegister => "registry_register",
             AccessView::RegistryErase => "registry_erase",
             AccessView::AuditRun => "audit_run",
+            AccessView::Caseload => "caseload",
         }
     }
 }
@@ -176,7 +182,7 @@ pub struct AccessRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub participant: Option<ParticipantRef>,
     /// The registry: what came of it (`found`, `not_found`, `created`, `existing`,
-    /// `erased`).
+    /// `erased`); a caseload: `listed N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// An auditor's run: its id, which the reads of the run name.
@@ -209,6 +215,11 @@ impl AccessRecord {
         via: &str,
     ) -> Self {
         Self { participant, outcome: Some(outcome.to_owned()), ..Self::bare(user, view, via) }
+    }
+
+    /// A record of a caseload listed: `listed` cases, and the case if it was the only one.
+    pub fn caseload(user: UserId, listed: u32, case_id: Option<CaseId>, via: &str) -> Self {
+        Self { case_id, outcome: Some(format!("listed {listed}")), ..Self::bare(user, AccessView::Caseload, via) }
     }
 
     /// A record of an auditor's run over `log` from `from` to `to`; its id is the run's.

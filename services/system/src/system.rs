@@ -429,11 +429,19 @@ impl System {
         managed::reload(data);
         if let Some(creds) = seeder {
             // Applied once the seeder's own credentials are refused.
+            let mut refused = false;
             for _ in 0..50 {
                 if quietly(self.connect_options(Some(&creds), "stod seeder check").connect_nats()).await.is_err() {
+                    refused = true;
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !refused {
+                return Err(SystemError::new(
+                    SystemErrorKind::Users,
+                    "the server still lets the demo seeder in after its user was removed".into(),
+                ));
             }
         }
         info!("removed the demo seeder's user");
