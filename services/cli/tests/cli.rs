@@ -609,6 +609,18 @@ struct Up {
 }
 
 impl Up {
+    /// `stod up --demo` in `root/data` on a free port, once its figures are shown: the
+    /// running system, its data dir, its NATS URL and the demo's accepted submissions.
+    fn with_demo(root: &Path) -> (Self, std::path::PathBuf, String, u64) {
+        let data = root.join("data");
+        let port = free_port();
+        let up = Self::start(&data, port);
+        up.expect("ready", Duration::from_secs(30));
+        let events = up.expect("demo", Duration::from_secs(60))["accepted"].as_u64().expect("accepted");
+        up.expect("figures", Duration::from_secs(60));
+        (up, data, format!("nats://127.0.0.1:{port}"), events)
+    }
+
     fn start(data: &Path, port: u16) -> Self {
         // Any free port for the dashboard: tests run beside each other and other programs.
         Self::spawn(&[
@@ -1603,13 +1615,7 @@ async fn audit_access_lists_who_looked_at_a_case() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_backs_up_checks_and_restores_from_the_command_line() {
     let root = tempfile::tempdir().expect("tempdir");
-    let data = root.path().join("data");
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
-    let up = Up::start(&data, port);
-    up.expect("ready", Duration::from_secs(30));
-    let events = up.expect("demo", Duration::from_secs(60))["accepted"].as_u64().expect("accepted");
-    up.expect("figures", Duration::from_secs(60));
+    let (up, data, url, events) = Up::with_demo(root.path());
 
     let creds = root.path().join("backupen.creds");
     let added = run(
@@ -1841,13 +1847,7 @@ async fn case_list_and_worklist_show_what_is_due_and_clear_when_resolved() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_worklist_is_the_case_workers_on_a_server_with_users() {
     let root = tempfile::tempdir().expect("tempdir");
-    let data = root.path().join("data");
-    let port = free_port();
-    let url = format!("nats://127.0.0.1:{port}");
-    let up = Up::start(&data, port);
-    up.expect("ready", Duration::from_secs(30));
-    up.expect("demo", Duration::from_secs(60));
-    up.expect("figures", Duration::from_secs(60));
+    let (up, data, url, _) = Up::with_demo(root.path());
     let mut creds = std::collections::BTreeMap::new();
     for (user, role) in [("anna", "handlaggare"), ("revisor", "revisor"), ("styr", "styrgrupp")] {
         let file = root.path().join(format!("{user}.creds"));
