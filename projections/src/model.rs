@@ -84,7 +84,7 @@ pub struct CompactCase {
     last_sequence: u64,
     /// Who recorded the first intake (an index into [`Model`]'s users): the case's
     /// responsible case worker until a reassignment (a fact among `facts`).
-    responsible: Option<u32>,
+    recorder: Option<u32>,
     facts: Vec<CompactFact>,
 }
 
@@ -916,13 +916,13 @@ impl Model {
         c.last_sequence = seq;
         match &ev.event {
             Event::Fact(fact) => {
-                if matches!(fact, Fact::Enrolled(_)) && c.responsible.is_none() {
+                if matches!(fact, Fact::Enrolled(_)) && c.recorder.is_none() {
                     let users = &mut self.users;
                     let n = *self.user_index.entry(ev.recorded_by.clone()).or_insert_with(|| {
                         users.push(ev.recorded_by.clone());
                         users.len() as u32 - 1
                     });
-                    c.responsible = Some(n);
+                    c.recorder = Some(n);
                 }
                 let item = Item::of(fact).map(|code| symbols.intern(code));
                 c.facts.push(CompactFact { event_id: ev.event_id, date: ev.occurred_on, retracted: false, item });
@@ -1123,7 +1123,7 @@ impl Model {
             .iter()
             .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.as_uuid().simple().to_string().starts_with(p)))
             .filter_map(|(id, c)| {
-                let recorder = c.responsible.map(|n| self.users[n as usize].clone());
+                let recorder = c.recorder.map(|n| self.users[n as usize].clone());
                 let entry = CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), recorder.clone(), today);
                 // A lookup by id counts every case held.
                 entry.or_else(|| prefix.is_some().then(|| CaseloadEntry::bare(*id, recorder)))

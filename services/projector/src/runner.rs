@@ -414,21 +414,19 @@ impl Runner {
                 } else {
                     None
                 };
-                let Some(previous) = std::mem::replace(&mut decoding, next) else {
-                    if decoding.is_none() {
-                        break;
+                if let Some(previous) = std::mem::replace(&mut decoding, next) {
+                    let decoded = previous
+                        .await
+                        .map_err(|e| ProjectorError::Stream(format!("decoding a batch panicked: {e}")))?;
+                    let batch = resolve(decoded, &self.quarantine).await?;
+                    if let Some(w) = writing.take() {
+                        position = joined(w.await)?;
+                        self.status.send_modify(|s| s.rebuild = progress(position));
                     }
-                    continue;
-                };
-                let decoded =
-                    previous.await.map_err(|e| ProjectorError::Stream(format!("decoding a batch panicked: {e}")))?;
-                let batch = resolve(decoded, &self.quarantine).await?;
-                if let Some(w) = writing.take() {
-                    position = joined(w.await)?;
-                    self.status.send_modify(|s| s.rebuild = progress(position));
+                    let g = generation.clone();
+                    writing = Some(tokio::task::spawn_blocking(move || g.apply_bulk(&batch)));
                 }
-                let g = generation.clone();
-                writing = Some(tokio::task::spawn_blocking(move || g.apply_bulk(&batch)));
+                // Read to the target and the last batch decoded: only its write is left.
                 if decoding.is_none() {
                     break;
                 }
