@@ -1122,6 +1122,8 @@ impl Model {
             .cases
             .iter()
             .filter(|(id, _)| prefix.as_deref().is_none_or(|p| id.as_uuid().simple().to_string().starts_with(p)))
+            // Whose it is, before its journey is made (the costly part).
+            .filter(|(_, c)| q.responsible.is_none() || self.responsible(c, today) == q.responsible.as_ref())
             .filter_map(|(id, c)| {
                 let recorder = c.recorder.map(|n| self.users[n as usize].clone());
                 let entry = CaseloadEntry::of(&c.journey(*id, &self.symbols, Some(today)), recorder.clone(), today);
@@ -1132,6 +1134,19 @@ impl Model {
             .filter(|e| q.admits(e))
             .collect();
         Caseload::of(entries, today, q.limit)
+    }
+
+    /// Who was responsible for a case on `today`: the latest live reassignment by then,
+    /// else the intake's recorder (as [`CaseloadEntry::of`] has it from the journey).
+    fn responsible<'a>(&'a self, c: &'a CompactCase, today: Date) -> Option<&'a UserId> {
+        c.live()
+            .filter(|f| f.date <= today)
+            .filter_map(|f| match &f.item {
+                Item::Reassigned { responsible } => Some(responsible),
+                _ => None,
+            })
+            .last()
+            .or_else(|| c.recorder.map(|n| &self.users[n as usize]))
     }
 
     /// The aggregates, for comparing two models built differently.

@@ -471,7 +471,7 @@ async fn ask(
 }
 
 /// The queries the dashboard and the CLI ask.
-fn report_queries() -> [(&'static str, &'static str, serde_json::Value); 5] {
+fn report_queries() -> [(&'static str, &'static str, serde_json::Value); 7] {
     [
         (
             "published throughput 2025",
@@ -486,6 +486,13 @@ fn report_queries() -> [(&'static str, &'static str, serde_json::Value); 5] {
         ("funder's follow-up 2025", "published-funder", serde_json::json!({ "period": "2025" })),
         ("exact throughput 2026 (today)", "throughput", serde_json::json!({ "period": "2026" })),
         ("exact steering status (today)", "steering", serde_json::json!({ "as_of": "2026-11-27" })),
+        // Not aggregated: every case walked (docs/decisions/0016), and an access record.
+        (
+            "caseload of one case worker",
+            "caseload",
+            serde_json::json!({ "responsible": "anna", "today": "2026-11-27", "limit": 200 }),
+        ),
+        ("worklist of everyone (2000 cases)", "caseload", serde_json::json!({ "due": true, "today": "2026-11-27" })),
     ]
 }
 
