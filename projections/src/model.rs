@@ -1130,7 +1130,6 @@ impl Model {
                 // A lookup by id counts every case held.
                 entry.or_else(|| prefix.is_some().then(|| CaseloadEntry::bare(*id, recorder)))
             })
-            .filter(|e| q.responsible.is_none() || e.responsible == q.responsible)
             .filter(|e| q.admits(e))
             .collect();
         Caseload::of(entries, today, q.limit)
